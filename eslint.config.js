@@ -1,0 +1,44 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', '.cache/**', 'proxy/api/generated/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-syntax': [
+        'error',
+        { selector: "CallExpression[callee.property.name='only']", message: 'no .only left behind' },
+        { selector: "CallExpression[callee.property.name='skip']", message: 'no .skip left behind' },
+      ],
+    },
+  },
+  {
+    // The model is pure: it imports nothing from sources, sinks, backends or runtime, and no I/O.
+    files: ['proxy/model/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/sources/**', '**/sinks/**', '**/backends/**', '**/runtime/**'], message: 'proxy/model is pure' },
+            { group: ['node:fs*', 'node:net', 'node:child_process', 'node:http*', 'execa', 'zx'], message: 'proxy/model does no I/O' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The harness may use the model's types, never the proxy's internals; it runs the proxy as a program.
+    files: ['harness/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/proxy/sources/**', '**/proxy/backends/**', '**/proxy/runtime/**', '**/proxy/sinks/**'], message: 'harness runs the proxy as a program' }] },
+      ],
+    },
+  },
+);

@@ -1,0 +1,26 @@
+// Where the pinned Kubernetes binaries live (built or downloaded by hack/k8s-binaries.sh).
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export const repoRoot = fileURLToPath(new URL('../', import.meta.url));
+
+/** The one pinned Kubernetes version, e.g. "v1.34.4" (hack/k8s-version). */
+export function k8sVersion(): string {
+  return readFileSync(path.join(repoRoot, 'hack/k8s-version'), 'utf8').trim();
+}
+
+/** Folder holding etcd, kube-apiserver, kube-proxy, kubectl, e2e.test and ginkgo. */
+export function k8sBinDir(version = k8sVersion()): string {
+  return process.env.KPNG_K8S_BIN_DIR ?? path.join(repoRoot, '.cache/k8s', version, 'bin');
+}
+
+export type K8sBinary = 'etcd' | 'kube-apiserver' | 'kube-proxy' | 'kubectl' | 'e2e.test' | 'ginkgo';
+
+export function k8sBinary(name: K8sBinary): string {
+  return path.join(k8sBinDir(), name);
+}
+
+export function haveK8sBinaries(names: K8sBinary[]): boolean {
+  return names.every((name) => existsSync(k8sBinary(name)));
+}

@@ -1,0 +1,93 @@
+// Which test tiers can run on this machine. Used by vitest.config.ts; pure apart from
+// reading the environment and probing for binaries, so it can be tested.
+import { haveK8sBinaries } from '../k8s-binaries.ts';
+
+export interface Tier {
+  name: 'unit' | 'netns' | 'cluster';
+  include: string[];
+  exclude: string[];
+  testTimeout: number;
+  fileParallelism: boolean;
+  globalSetup: string[];
+}
+
+export interface TierEnvironment {
+  ci: boolean;
+  uid: number;
+  /** Whether etcd and kube-apiserver are cached for the pinned Kubernetes version. */
+  haveControlPlaneBinaries: boolean;
+  /** Which tiers were asked for on the command line (--project); empty = all. */
+  requested: string[];
+  warn: (line: string) => void;
+}
+
+const common = ['node_modules/**', 'dist/**', '.cache/**'];
+
+export const tiers: Tier[] = [
+  {
+    name: 'unit',
+    include: ['{proxy,harness,hack,e2e}/**/*.test.ts'],
+    exclude: [...common, '**/*.netns.test.ts', '**/*.cluster.test.ts'],
+    testTimeout: 10_000,
+    fileParallelism: true,
+    globalSetup: [],
+  },
+  {
+    name: 'netns',
+    include: ['{proxy,harness,e2e}/**/*.netns.test.ts'],
+    exclude: common,
+    testTimeout: 60_000,
+    fileParallelism: true,
+    globalSetup: [],
+  },
+  {
+    name: 'cluster',
+    include: ['{proxy,harness,e2e}/**/*.cluster.test.ts'],
+    exclude: common,
+    testTimeout: 120_000,
+    fileParallelism: false,
+    globalSetup: [],
+  },
+];
+
+/** Why a tier cannot run here, or undefined when it can. */
+export function missingFor(tier: Tier['name'], env: TierEnvironment): string | undefined {
+  if (tier === 'netns' && env.uid !== 0) return 'needs root (network namespaces, iptables, nft)';
+  if (tier === 'cluster' && !env.haveControlPlaneBinaries) {
+    return 'needs etcd and kube-apiserver: run `make k8s-binaries`';
+  }
+  return undefined;
+}
+
+export function planTiers(env: TierEnvironment): Tier[] {
+  return tiers.filter((tier) => {
+    if (env.requested.length > 0 && !env.requested.includes(tier.name)) return false;
+    const missing = missingFor(tier.name, env);
+    if (missing === undefined) return true;
+    if (env.ci) {
+      env.warn(`!!! ${tier.name} tier ${missing}; CI=true, so it runs anyway and will fail`);
+      return true;
+    }
+    env.warn(`!!! SKIPPING the ${tier.name} tier: it ${missing}`);
+    return false;
+  });
+}
+
+function requestedProjects(argv: string[]): string[] {
+  const out: string[] = [];
+  argv.forEach((arg, i) => {
+    if (arg === '--project') out.push(argv[i + 1] ?? '');
+    else if (arg.startsWith('--project=')) out.push(arg.slice('--project='.length));
+  });
+  return out;
+}
+
+export function tierPlan(): Tier[] {
+  return planTiers({
+    ci: process.env.CI === 'true' || process.env.CI === '1',
+    uid: process.getuid?.() ?? -1,
+    haveControlPlaneBinaries: haveK8sBinaries(['etcd', 'kube-apiserver']),
+    requested: requestedProjects(process.argv),
+    warn: (line) => process.stderr.write(`${line}\n`),
+  });
+}

@@ -1,0 +1,31 @@
+// The interface every dataplane backend implements. Backends turn node-local state into
+// a dataplane; they never re-decide which endpoints a node may use (that is the model's).
+import type { LocalChanges, LocalState } from '../model/index.ts';
+
+export interface SyncStats {
+  /** Whether this was a full sync (everything written) or a partial one. */
+  full: boolean;
+  /** Bytes of rule text sent to the kernel tool (restore input, nft transaction), when it applies. */
+  bytes?: number;
+  /** Lines of rule text sent, when it applies. */
+  lines?: number;
+  /** Rule counts per table, for metrics (kube-proxy's sync_proxy_rules_iptables_total{table}). */
+  rulesPerTable?: Record<string, number>;
+}
+
+export interface Backend {
+  /** "iptables", "nftables", "ipvs", "userspace", ... (what /proxyMode answers). */
+  readonly name: string;
+  /** Prepare: detect tools, check the kernel. Called once before the first sync. */
+  setup(): Promise<void>;
+  /**
+   * Program the dataplane for `state`. `changes` names what changed since the last
+   * successful sync; undefined asks for a full sync (at start, after a failure,
+   * periodically, after tampering). Throws on failure, leaving the previous rules in place.
+   */
+  sync(state: LocalState, changes: LocalChanges | undefined): Promise<SyncStats>;
+  /** Whether someone else removed or altered our rules since the last sync (→ full sync). */
+  tampered?(): Promise<boolean>;
+  /** Remove everything the backend ever created. */
+  cleanup(): Promise<void>;
+}

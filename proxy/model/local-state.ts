@@ -1,0 +1,223 @@
+// One node's view: for every service port the frontends it answers on and the endpoints
+// it may send traffic to. Pure functions of the cluster state and the node's name.
+import type { ClusterDelta, ClusterState } from './cluster-state.ts';
+import { categorizeEndpoints, type CandidateEndpoint, type PortPolicy } from './endpoints.ts';
+import { compareIPs, ipFamilyOf } from './ip.ts';
+import {
+  labelHeadless,
+  labelServiceProxyName,
+  type IPFamily,
+  type LocalEndpoint,
+  type LocalNode,
+  type LocalState,
+  type ModelOptions,
+  type ServiceInfo,
+  type ServicePortSpec,
+  type ServicePortState,
+  type SliceInfo,
+} from './types.ts';
+
+/** kube-proxy's ServicePortName string: "ns/name:port", or "ns/name" for an unnamed port. */
+export function servicePortKey(serviceKey: string, portName: string): string {
+  return portName === '' ? serviceKey : `${serviceKey}:${portName}`;
+}
+
+/** Whether this proxy handles the Service at all. */
+export function serviceCounts(svc: ServiceInfo, opts: Pick<ModelOptions, 'serviceProxyName'>): boolean {
+  if (svc.type === 'ExternalName' || svc.headless) return false;
+  if (labelHeadless in svc.labels) return false;
+  const proxyName = svc.labels[labelServiceProxyName];
+  return opts.serviceProxyName ? proxyName === opts.serviceProxyName : proxyName === undefined;
+}
+
+function byAddressThenPort(a: LocalEndpoint, b: LocalEndpoint): number {
+  return compareIPs(a.address, b.address) || a.port - b.port;
+}
+
+/** The endpoints of one service port from all of the Service's slices, deduplicated by family, address and port. */
+function candidates(port: ServicePortSpec, slices: ReadonlyMap<string, SliceInfo> | undefined, nodeName: string): CandidateEndpoint[] {
+  if (!slices) return [];
+  const byId = new Map<string, CandidateEndpoint>();
+  const ordered = [...slices.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const slice of ordered) {
+    // Ports are resolved per slice by the service port's name: named targetPorts may differ per pod.
+    const sp = slice.ports.find((p) => p.name === port.name && p.protocol === port.protocol);
+    if (!sp) continue;
+    for (const e of slice.endpoints) {
+      const id = `${e.address}#${sp.port}`;
+      const existing = byId.get(id);
+      if (existing && (existing.ready || !e.ready)) continue; // a ready duplicate wins
+      byId.set(id, {
+        address: e.address,
+        family: slice.addressType,
+        port: sp.port,
+        local: e.nodeName === nodeName,
+        ready: e.ready,
+        serving: e.serving,
+        terminating: e.terminating,
+        ...(e.nodeName !== undefined && { nodeName: e.nodeName }),
+        ...(e.zone !== undefined && { zone: e.zone }),
+        ...(e.hostname !== undefined && { hostname: e.hostname }),
+        ...(e.targetRef !== undefined && { targetRef: e.targetRef }),
+        zoneHints: e.zoneHints,
+        nodeHints: e.nodeHints,
+      });
+    }
+  }
+  return [...byId.values()].sort(byAddressThenPort);
+}
+
+const families: readonly IPFamily[] = ['IPv4', 'IPv6'];
+
+/** Addresses or CIDRs of the families the cluster IPs serve (kube-proxy drops the others). */
+function servedOnly(list: string[], clusterIPs: string[]): string[] {
+  if (list.length === 0) return list;
+  const served = new Set(clusterIPs.map(ipFamilyOf));
+  const kept = list.filter((x) => served.has(ipFamilyOf(x.split('/')[0]!)));
+  return kept.length === list.length ? list : kept;
+}
+
+function servicePortState(svc: ServiceInfo, port: ServicePortSpec, slices: ReadonlyMap<string, SliceInfo> | undefined, node: LocalNode): ServicePortState {
+  const externallyAccessible = port.nodePort !== 0 || svc.externalIPs.length > 0 || svc.loadBalancerIPs.length > 0;
+  const policy: PortPolicy = {
+    internalPolicyLocal: svc.internalTrafficPolicy === 'Local',
+    externalPolicyLocal: externallyAccessible && svc.externalTrafficPolicy === 'Local',
+    externallyAccessible,
+  };
+  const all = candidates(port, slices, node.name);
+  const internalEndpoints: LocalEndpoint[] = [];
+  const externalEndpoints: LocalEndpoint[] = [];
+  const clusterEndpoints: LocalEndpoint[] = [];
+  const hasEndpoints: Partial<Record<IPFamily, boolean>> = {};
+  // kube-proxy runs one proxier per family: categorize each family on its own.
+  for (const family of families) {
+    // A family is served when the Service has a cluster IP of it; the rest is ignored.
+    if (!svc.clusterIPs.some((ip) => ipFamilyOf(ip) === family)) continue;
+    const eps = all.filter((ep) => ep.family === family);
+    const c = categorizeEndpoints(eps, policy, node.zone === undefined ? { name: node.name } : { name: node.name, zone: node.zone });
+    internalEndpoints.push(...(policy.internalPolicyLocal ? c.local : c.cluster));
+    if (externallyAccessible) externalEndpoints.push(...(policy.externalPolicyLocal ? c.local : c.cluster));
+    clusterEndpoints.push(...c.cluster);
+    hasEndpoints[family] = c.hasAny;
+  }
+  return {
+    key: servicePortKey(svc.key, port.name),
+    serviceKey: svc.key,
+    namespace: svc.namespace,
+    name: svc.name,
+    portName: port.name,
+    protocol: port.protocol,
+    port: port.port,
+    nodePort: port.nodePort,
+    clusterIPs: svc.clusterIPs,
+    externalIPs: servedOnly(svc.externalIPs, svc.clusterIPs),
+    loadBalancerIPs: servedOnly(svc.loadBalancerIPs, svc.clusterIPs),
+    loadBalancerSourceRanges: servedOnly(svc.loadBalancerSourceRanges, svc.clusterIPs),
+    ...(svc.affinityTimeoutSeconds !== undefined && { affinityTimeoutSeconds: svc.affinityTimeoutSeconds }),
+    internalPolicyLocal: policy.internalPolicyLocal,
+    externalPolicyLocal: policy.externalPolicyLocal,
+    healthCheckNodePort: policy.externalPolicyLocal ? svc.healthCheckNodePort : 0,
+    internalEndpoints,
+    externalEndpoints,
+    clusterEndpoints,
+    hasEndpoints,
+  };
+}
+
+/** The service ports of one Service on this node ([] when the proxy ignores it). */
+export function servicePortsOf(svc: ServiceInfo, slices: ReadonlyMap<string, SliceInfo> | undefined, node: LocalNode, opts: ModelOptions): ServicePortState[] {
+  if (!serviceCounts(svc, opts)) return [];
+  return svc.ports.map((port) => servicePortState(svc, port, slices, node));
+}
+
+export function localNodeOf(cluster: ClusterState, nodeName: string): LocalNode {
+  const n = cluster.nodes.get(nodeName);
+  if (!n) return { name: nodeName, labels: {}, addresses: [], known: false, deleting: false, toBeDeleted: false };
+  return {
+    name: n.name,
+    ...(n.zone !== undefined && { zone: n.zone }),
+    labels: n.labels,
+    addresses: n.addresses,
+    known: true,
+    deleting: n.deleting,
+    toBeDeleted: n.toBeDeleted,
+  };
+}
+
+/** Services index of a local state: which port keys each Service contributed. */
+const portIndex = new WeakMap<LocalState, ReadonlyMap<string, readonly string[]>>();
+
+function indexPorts(ports: ReadonlyMap<string, ServicePortState>): Map<string, string[]> {
+  const index = new Map<string, string[]>();
+  for (const sp of ports.values()) {
+    const list = index.get(sp.serviceKey);
+    if (list) list.push(sp.key);
+    else index.set(sp.serviceKey, [sp.key]);
+  }
+  return index;
+}
+
+function freeze(node: LocalNode, servicePorts: ReadonlyMap<string, ServicePortState>, index: ReadonlyMap<string, readonly string[]>): LocalState {
+  const state: LocalState = { node, servicePorts };
+  portIndex.set(state, index);
+  return state;
+}
+
+/** The local state from scratch. */
+export function computeLocalState(cluster: ClusterState, opts: ModelOptions): LocalState {
+  const node = localNodeOf(cluster, opts.nodeName);
+  const ports = new Map<string, ServicePortState>();
+  const index = new Map<string, string[]>();
+  for (const svc of cluster.services.values()) {
+    const sps = servicePortsOf(svc, cluster.slicesByService.get(svc.key), node, opts);
+    if (sps.length === 0) continue;
+    for (const sp of sps) ports.set(sp.key, sp);
+    index.set(svc.key, sps.map((sp) => sp.key));
+  }
+  return freeze(node, ports, index);
+}
+
+function sameZone(a: LocalNode, b: LocalNode): boolean {
+  return a.zone === b.zone && a.known === b.known;
+}
+
+/**
+ * The local state after a cluster update, recomputing only the Services the delta names
+ * (all of them when this node's zone changed). Unchanged entries are shared with prev.
+ */
+export function updateLocalState(prev: LocalState, cluster: ClusterState, delta: ClusterDelta, opts: ModelOptions): LocalState {
+  let node = prev.node;
+  if (delta.nodes.has(opts.nodeName)) {
+    const next = localNodeOf(cluster, opts.nodeName);
+    if (!sameZone(prev.node, next)) return computeLocalState(cluster, opts);
+    node = next;
+  }
+  if (delta.services.size === 0) return node === prev.node ? prev : freeze(node, prev.servicePorts, indexOf(prev));
+  const ports = new Map(prev.servicePorts);
+  const index = new Map(indexOf(prev));
+  for (const serviceKey of delta.services) {
+    for (const key of index.get(serviceKey) ?? []) ports.delete(key);
+    index.delete(serviceKey);
+    const svc = cluster.services.get(serviceKey);
+    if (!svc) continue;
+    const sps = servicePortsOf(svc, cluster.slicesByService.get(serviceKey), node, opts);
+    if (sps.length === 0) continue;
+    for (const sp of sps) ports.set(sp.key, sp);
+    index.set(serviceKey, sps.map((sp) => sp.key));
+  }
+  return freeze(node, ports, index);
+}
+
+function indexOf(state: LocalState): ReadonlyMap<string, readonly string[]> {
+  let index = portIndex.get(state);
+  if (!index) {
+    index = indexPorts(state.servicePorts);
+    portIndex.set(state, index);
+  }
+  return index;
+}
+
+/** Service ports sorted by key: the order renderers and dumps use. */
+export function sortedServicePorts(state: LocalState): ServicePortState[] {
+  return [...state.servicePorts.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
