@@ -168,16 +168,17 @@ export function ingestService(obj: V1Service | unknown): Ingested<ServiceInfo> {
     const ports: ServicePortSpec[] = arr(spec.ports, 'spec.ports').map((p, i) => {
       const f = `spec.ports[${i}]`;
       if (!isObject(p)) fail(f, 'must be an object');
+      const servicePort = port(p.port, `${f}.port`);
       const tp = p.targetPort;
       let targetPort: number | string;
-      if (tp === undefined || tp === null) targetPort = port(p.port, `${f}.port`);
+      if (tp === undefined || tp === null) targetPort = servicePort;
       else if (typeof tp === 'number') targetPort = port(tp, `${f}.targetPort`);
       else if (typeof tp === 'string' && /^[0-9]+$/.test(tp)) targetPort = port(Number(tp), `${f}.targetPort`);
       else targetPort = str(tp, `${f}.targetPort`);
       return {
         name: optStr(p.name, `${f}.name`) ?? '',
         protocol: protocol(p.protocol, `${f}.protocol`),
-        port: port(p.port, `${f}.port`),
+        port: servicePort,
         nodePort: type === 'NodePort' || type === 'LoadBalancer' ? port(p.nodePort, `${f}.nodePort`, { allowZero: true }) : 0,
         targetPort,
       };

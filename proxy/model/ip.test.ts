@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalCIDR, canonicalIP, compareIPs, inCIDR, ipFamilyOf } from './ip.ts';
+
+describe('IP addresses', () => {
+  it.each([
+    ['10.0.0.1', '10.0.0.1'],
+    ['2001:DB8:0:0:0:0:0:1', '2001:db8::1'],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+    ['::', '::'],
+    ['::1', '::1'],
+    ['fd00:0:0:1::', 'fd00:0:0:1::'],
+    ['::ffff:10.0.0.1', '::ffff:a00:1'],
+    ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2:3:4:5:6'],
+  ])('%s is canonically %s', (text, canonical) => {
+    expect(canonicalIP(text)).toBe(canonical);
+  });
+
+  it.each(['10.0.0', '10.0.0.256', '010.0.0.1', '1::2::3', '2001:db8::g', 'fe80::1%eth0', '', 'None', '1:2:3:4:5:6:7:8:9'])('%s is not an IP', (text) => {
+    expect(canonicalIP(text)).toBeUndefined();
+  });
+
+  it('knows the family', () => {
+    expect(ipFamilyOf('10.0.0.1')).toBe('IPv4');
+    expect(ipFamilyOf('fd00::1')).toBe('IPv6');
+  });
+
+  it('orders IPv4 before IPv6, numerically within a family', () => {
+    expect(['fd00::2', '10.0.0.10', '10.0.0.9', 'fd00::1'].sort(compareIPs)).toEqual(['10.0.0.9', '10.0.0.10', 'fd00::1', 'fd00::2']);
+  });
+});
+
+describe('CIDRs', () => {
+  it('masks host bits', () => {
+    expect(canonicalCIDR('10.1.2.3/8')).toBe('10.0.0.0/8');
+    expect(canonicalCIDR('fd00:1:2::5/48')).toBe('fd00:1:2::/48');
+  });
+  it.each(['10.0.0.0', '10.0.0.0/33', 'fd00::/129', '10.0.0.0/-1', '10.0.0.0/08'])('%s is not a CIDR', (text) => {
+    expect(canonicalCIDR(text)).toBeUndefined();
+  });
+  it('contains', () => {
+    expect(inCIDR('10.244.0.0/16', '10.244.3.4')).toBe(true);
+    expect(inCIDR('10.244.0.0/16', '10.245.0.1')).toBe(false);
+    expect(inCIDR('fd00:244::/56', 'fd00:244:0:1::5')).toBe(true);
+    expect(inCIDR('10.0.0.0/8', 'fd00::1')).toBe(false);
+  });
+});
