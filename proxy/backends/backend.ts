@@ -29,3 +29,11 @@ export interface Backend {
   /** Remove everything the backend ever created. */
   cleanup(): Promise<void>;
 }
+
+/** How a backend presents itself to the CLI: `to-<name>` with its own flags. */
+export interface BackendStage {
+  name: string;
+  summary: string;
+  flags: import('../cli/flags.ts').FlagSpec[];
+  create(flags: import('../cli/flags.ts').FlagValues, ctx: { logger: import('../runtime/log.ts').Logger }): Backend;
+}

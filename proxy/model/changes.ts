@@ -1,5 +1,6 @@
 // What changed between two local states: the service ports a backend must rewrite in a
 // partial sync. Unchanged entries are usually shared by reference, so this is cheap.
+import { deepEqual } from './deep-equal.ts';
 import type { LocalNode, LocalState, ServicePortState } from './types.ts';
 
 export interface LocalChanges {
@@ -7,24 +8,6 @@ export interface LocalChanges {
   servicePorts: Set<string>;
   /** The node's own record (zone, addresses, deletion) changed. */
   node: boolean;
-}
-
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  for (const k of ka) {
-    if (!Object.hasOwn(b, k) || !deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
-  }
-  return true;
 }
 
 export function servicePortEqual(a: ServicePortState, b: ServicePortState): boolean {

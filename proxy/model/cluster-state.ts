@@ -1,5 +1,6 @@
 // The cluster as the proxy knows it: every Service, EndpointSlice and Node, validated
 // and normalized on arrival, plus the raw objects (for snapshots and the API). No I/O.
+import { deepEqual } from './deep-equal.ts';
 import { ingestEndpointSlice, ingestNode, ingestService, type Ingested } from './ingest.ts';
 import type { NodeInfo, ObjectWarning, ServiceInfo, SliceInfo } from './types.ts';
 
@@ -109,6 +110,9 @@ export class ClusterState {
       return;
     }
     const key = keyOf(kind, obj) ?? '';
+    // Relists and snapshot re-reads repeat objects: an identical one changes nothing.
+    const known = this.raw[kind].get(key);
+    if (known !== undefined && (known === obj || deepEqual(known, obj))) return;
     const result: Ingested<unknown> =
       kind === 'Service' ? ingestService(obj) : kind === 'EndpointSlice' ? ingestEndpointSlice(obj) : ingestNode(obj);
     if (!result.ok) {

@@ -5,4 +5,5 @@ export { ingestService, ingestEndpointSlice, ingestNode, type Ingested } from '.
 export { ClusterState, emptyDelta, mergeDelta, isEmptyDelta, kindOf, keyOf, objectKinds, type ClusterDelta, type ApplyResult, type ObjectKind } from './cluster-state.ts';
 export { categorizeEndpoints, topologyMode, usesClusterEndpoints, usesLocalEndpoints, type CandidateEndpoint, type PortPolicy, type Categorized } from './endpoints.ts';
 export { computeLocalState, updateLocalState, servicePortKey, serviceCounts, servicePortsOf, localNodeOf, sortedServicePorts } from './local-state.ts';
-export { localChanges, deepEqual, type LocalChanges } from './changes.ts';
+export { localChanges, type LocalChanges } from './changes.ts';
+export { deepEqual } from './deep-equal.ts';

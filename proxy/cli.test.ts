@@ -1,0 +1,111 @@
+// The `kpng` command as users run it: a real process, real files.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allStages } from './cli/registry.ts';
+
+const cli = fileURLToPath(new URL('./cli.ts', import.meta.url));
+const testdata = fileURLToPath(new URL('./model/testdata/', import.meta.url));
+const kpng = (args: string[]) => execa(process.execPath, [cli, ...args], { reject: false, env: { KPNG_LOG_LEVEL: 'warn' } });
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'kpng-cli-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('kpng file ... to-local ... to-json', () => {
+  it('prints the expected node-local state for the dual-stack, multi-slice, externalTrafficPolicy=Local example', async () => {
+    const r = await kpng(['file', `--input=${testdata}dual-stack-etp-local.yaml`, '--once', 'to-local', '--node-name=node-a', 'to-json']);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(JSON.parse(await readFile(`${testdata}dual-stack-etp-local.node-a.json`, 'utf8')));
+  });
+
+  it('writes to --output instead of stdout', async () => {
+    const out = path.join(dir, 'state.json');
+    const r = await kpng(['file', `--input=${testdata}dual-stack-etp-local.yaml`, '--once', 'to-local', '--node-name=node-b', 'to-json', `--output=${out}`]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe('');
+    const doc = JSON.parse(await readFile(out, 'utf8'));
+    expect(doc.node.name).toBe('node-b');
+    // From node-b the UDP Service with internalTrafficPolicy=Local has its local endpoint.
+    const dns = doc.servicePorts.find((sp: { key: string }) => sp.key === 'kube-system/dns:dns');
+    expect(dns.internalEndpoints.map((e: { address: string }) => e.address)).toEqual(['10.244.2.53']);
+  });
+
+  it('skips a malformed object with one warning naming it and the field, and syncs the rest', async () => {
+    const input = path.join(dir, 'bad.yaml');
+    await writeFile(
+      input,
+      [
+        'apiVersion: v1\nkind: Service\nmetadata: {name: ok}\nspec: {clusterIP: 10.96.0.1, ports: [{port: 80}]}',
+        'apiVersion: v1\nkind: Service\nmetadata: {name: broken, namespace: shop}\nspec: {clusterIP: 10.96.0.2, ports: [{port: 80, protocol: HTTP}]}',
+      ].join('\n---\n'),
+    );
+    const r = await kpng(['file', `--input=${input}`, '--once', 'to-local', '--node-name=n', 'to-json']);
+    expect(r.exitCode).toBe(0);
+    const warnings = r.stderr.split('\n').filter((l) => l.includes('KPNG_ERR_BAD_OBJECT'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('shop/broken');
+    expect(warnings[0]).toContain('spec.ports[0].protocol');
+    expect(JSON.parse(r.stdout).servicePorts.map((sp: { key: string }) => sp.key)).toEqual(['default/ok']);
+  });
+
+  it('fails with the line and column of an unparseable snapshot', async () => {
+    const input = path.join(dir, 'broken.yaml');
+    await writeFile(input, 'kind: Service\nmetadata: {name: x\n  spec: [\n');
+    const r = await kpng(['file', `--input=${input}`, '--once', 'to-local', '--node-name=n', 'to-json']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/broken\.yaml:\d+:\d+: cannot parse snapshot/);
+  });
+});
+
+describe('to-file writes a snapshot the file source reads back', () => {
+  it('round-trips to the same node-local state', async () => {
+    const snapshot = path.join(dir, 'roundtrip.yaml');
+    const w = await kpng(['file', `--input=${testdata}dual-stack-etp-local.yaml`, '--once', 'to-file', `--output=${snapshot}`]);
+    expect(w.exitCode).toBe(0);
+    expect(await readFile(snapshot, 'utf8')).toMatch(/^apiVersion: v1\nkind: List\nitems:/);
+    const a = await kpng(['file', `--input=${testdata}dual-stack-etp-local.yaml`, '--once', 'to-local', '--node-name=node-a', 'to-json']);
+    const b = await kpng(['file', `--input=${snapshot}`, '--once', 'to-local', '--node-name=node-a', 'to-json']);
+    expect(b.exitCode).toBe(0);
+    expect(b.stdout).toBe(a.stdout);
+  });
+});
+
+describe('the pipeline grammar', () => {
+  const cases: Array<{ args: string[]; error: RegExp }> = [
+    { args: ['nope'], error: /KPNG_ERR_UNKNOWN_STAGE: unknown stage "nope".*accepted first: file/ },
+    { args: ['file', '--input=x', 'to-nowhere'], error: /unknown stage "to-nowhere" after file \(accepted: to-local, to-file/ },
+    { args: ['file', '--input=x', 'to-local', 'to-nowhere'], error: /unknown stage "to-nowhere" after to-local \(accepted: to-json/ },
+    { args: ['file', '--input=x', '--bogus', 'to-file', '--output=y'], error: /file does not take --bogus \(accepted: --input, --once, --debounce, --help\)/ },
+    { args: ['file', 'to-file', '--output=y'], error: /KPNG_ERR_MISSING_FLAG: file needs --input/ },
+    { args: ['file', '--input=x', 'to-local'], error: /to-local needs a backend after it \(accepted: to-json/ },
+    { args: ['file', '--input=x', '--debounce=soon', 'to-file', '--output=y'], error: /--debounce="soon": accepted: a duration/ },
+    { args: ['to-json'], error: /to-json is a backend; a pipeline starts with a source/ },
+    { args: ['file', '--input=x', 'to-file', '--output=y', 'to-json'], error: /nothing may follow to-file/ },
+  ];
+  it.each(cases)('kpng $args → exit 2', async ({ args, error }) => {
+    const r = await kpng(args);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(error);
+  });
+
+  it('--help works for the command and for every stage', async () => {
+    const top = await kpng(['--help']);
+    expect(top.exitCode).toBe(0);
+    for (const stage of allStages()) {
+      expect(top.stdout).toContain(stage.name);
+      const r = await kpng([stage.name, '--help']);
+      expect(r.exitCode, stage.name).toBe(0);
+      expect(r.stdout).toContain(`${stage.name}: ${stage.summary}`);
+      for (const f of stage.flags) expect(r.stdout).toContain(`--${f.name}`);
+    }
+  });
+});

@@ -1,0 +1,101 @@
+// Every pipeline stage the `kpng` command knows, and how they connect:
+//   <cluster source> [flags] <cluster sink> [flags] [<local sink> [flags]]   (to-local needs a local sink)
+//   <local source> [flags] <local sink> [flags]
+import type { Logger } from '../runtime/log.ts';
+import type { ClusterSink, LocalSink } from '../sinks/sink.ts';
+import type { ClusterSource, LocalSource } from '../sources/source.ts';
+import { ToFile } from '../sinks/to-file.ts';
+import { ToJSON } from '../sinks/to-json.ts';
+import { ToLocal } from '../sinks/to-local.ts';
+import { FileSource } from '../sources/file/file-source.ts';
+import { flagBoolean, flagNumber, flagString, type FlagSpec, type FlagValues } from './flags.ts';
+
+export interface StageContext {
+  logger: Logger;
+}
+
+interface StageBase {
+  name: string;
+  summary: string;
+  flags: FlagSpec[];
+}
+
+export interface ClusterSourceStage extends StageBase {
+  role: 'cluster-source';
+  create(v: FlagValues, ctx: StageContext): ClusterSource;
+}
+export interface LocalSourceStage extends StageBase {
+  role: 'local-source';
+  create(v: FlagValues, ctx: StageContext): LocalSource;
+}
+export interface ClusterSinkStage extends StageBase {
+  role: 'cluster-sink';
+  takesLocalSink: boolean;
+  create(v: FlagValues, ctx: StageContext, next: LocalSink | undefined): ClusterSink;
+}
+export interface LocalSinkStage extends StageBase {
+  role: 'local-sink';
+  create(v: FlagValues, ctx: StageContext): LocalSink;
+  /** `--cleanup`: remove what this sink ever created, then exit. */
+  cleanup?(v: FlagValues, ctx: StageContext): Promise<void>;
+}
+
+export type Stage = ClusterSourceStage | LocalSourceStage | ClusterSinkStage | LocalSinkStage;
+
+export const fileStage: ClusterSourceStage = {
+  role: 'cluster-source',
+  name: 'file',
+  summary: 'read Services, EndpointSlices and Nodes from a YAML/JSON snapshot, re-read when it changes',
+  flags: [
+    { name: 'input', type: 'string', required: true, description: 'the snapshot: a multi-document YAML/JSON stream or a kind: List' },
+    { name: 'once', type: 'boolean', default: false, description: 'read once, let every sink sync once, and exit' },
+    { name: 'debounce', type: 'duration', default: 100, description: 'quiet time after a change before re-reading' },
+  ],
+  create: (v, ctx) =>
+    new FileSource({ input: flagString(v, 'input')!, once: flagBoolean(v, 'once'), debounceMs: flagNumber(v, 'debounce') ?? 100, logger: ctx.logger.child('file') }),
+};
+
+export const toLocalStage: ClusterSinkStage = {
+  role: 'cluster-sink',
+  name: 'to-local',
+  summary: "compute this node's local state and hand it to a backend (or to-json)",
+  takesLocalSink: true,
+  flags: [
+    { name: 'node-name', type: 'string', default: process.env.NODE_NAME ?? '', description: 'this node (default $NODE_NAME, else the host name)' },
+    { name: 'service-proxy-name', type: 'string', description: 'handle only Services labelled service.kubernetes.io/service-proxy-name=<this>' },
+  ],
+  create: (v, _ctx, next) => {
+    const nodeName = flagString(v, 'node-name') || process.env.HOSTNAME || 'localhost';
+    const serviceProxyName = flagString(v, 'service-proxy-name');
+    return new ToLocal({ nodeName, ...(serviceProxyName && { serviceProxyName }) }, next!);
+  },
+};
+
+export const toFileStage: ClusterSinkStage = {
+  role: 'cluster-sink',
+  name: 'to-file',
+  summary: 'write the cluster state as a YAML snapshot that the file source reads back',
+  takesLocalSink: false,
+  flags: [{ name: 'output', type: 'string', required: true, description: 'the snapshot file to write' }],
+  create: (v) => new ToFile(flagString(v, 'output')!),
+};
+
+export const toJSONStage: LocalSinkStage = {
+  role: 'local-sink',
+  name: 'to-json',
+  summary: 'print the node-local state as sorted JSON, one document per sync',
+  flags: [{ name: 'output', type: 'string', description: 'write to this file (latest document only) instead of stdout' }],
+  create: (v) => {
+    const output = flagString(v, 'output');
+    return new ToJSON(output ? { output } : {});
+  },
+};
+
+export const builtinStages: Stage[] = [fileStage, toLocalStage, toFileStage, toJSONStage];
+
+export const followers: Record<Stage['role'], Array<Stage['role']>> = {
+  'cluster-source': ['cluster-sink'],
+  'local-source': ['local-sink'],
+  'cluster-sink': [],
+  'local-sink': [],
+};

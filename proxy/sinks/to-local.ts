@@ -1,0 +1,45 @@
+// to-local: compute this node's local state from the cluster state (incrementally) and
+// hand it, with what changed, to a local sink (a backend under the runtime, or to-json).
+import {
+  computeLocalState,
+  localChanges,
+  updateLocalState,
+  type ClusterDelta,
+  type ClusterState,
+  type LocalState,
+  type ModelOptions,
+} from '../model/index.ts';
+import type { ClusterSink, LocalSink } from './sink.ts';
+
+export class ToLocal implements ClusterSink {
+  private state: LocalState | undefined;
+  private readonly opts: ModelOptions;
+  private readonly next: LocalSink;
+
+  constructor(opts: ModelOptions, next: LocalSink) {
+    this.opts = opts;
+    this.next = next;
+  }
+
+  start(): Promise<void> {
+    return this.next.start();
+  }
+
+  onCluster(cluster: ClusterState, delta: ClusterDelta): void {
+    const prev = this.state;
+    const state = prev ? updateLocalState(prev, cluster, delta, this.opts) : computeLocalState(cluster, this.opts);
+    const changes = localChanges(prev, state);
+    this.state = state;
+    // The first view always goes down (even empty): a backend's first sync is its full sync.
+    if (prev && changes.servicePorts.size === 0 && !changes.node) return;
+    this.next.onLocal(state, changes);
+  }
+
+  drain(): Promise<void> {
+    return this.next.drain();
+  }
+
+  stop(): Promise<void> {
+    return this.next.stop();
+  }
+}

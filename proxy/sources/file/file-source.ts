@@ -1,0 +1,83 @@
+// The file source: a snapshot on disk, re-read (debounced) whenever it changes. An
+// unparseable snapshot keeps the last good state and logs where the error is.
+import { readFile } from 'node:fs/promises';
+import { watch } from 'node:fs';
+import path from 'node:path';
+import { ClusterState, formatWarning, isEmptyDelta } from '../../model/index.ts';
+import type { Logger } from '../../runtime/log.ts';
+import type { ClusterSink } from '../../sinks/sink.ts';
+import type { ClusterSource } from '../source.ts';
+import { parseSnapshot } from './parse.ts';
+
+export interface FileSourceOptions {
+  input: string;
+  /** Read once, let every sink sync once, and return. */
+  once: boolean;
+  /** Quiet time after a change before re-reading. */
+  debounceMs: number;
+  logger: Logger;
+}
+
+export class FileSource implements ClusterSource {
+  private readonly cluster = new ClusterState();
+  private first = true;
+  private readonly opts: FileSourceOptions;
+
+  constructor(opts: FileSourceOptions) {
+    this.opts = opts;
+  }
+
+  /** Read and apply the snapshot; false when it could not be read or parsed (state kept). */
+  async load(sink: ClusterSink): Promise<boolean> {
+    const { input, logger } = this.opts;
+    let objects: unknown[];
+    try {
+      objects = parseSnapshot(await readFile(input, 'utf8'), input);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      const detail = err.code === 'ENOENT' ? `${input}: no such file` : err.message;
+      logger.error(`keeping the last good state: ${detail}`, { code: (err as { code?: string }).code ?? 'KPNG_ERR_SNAPSHOT_READ' });
+      return false;
+    }
+    const { delta, warnings } = this.cluster.replaceAll(objects);
+    for (const w of warnings) logger.warn(formatWarning(w));
+    if (this.first || !isEmptyDelta(delta)) {
+      this.first = false;
+      logger.debug('snapshot applied', { services: this.cluster.services.size, slices: this.cluster.slices.size, nodes: this.cluster.nodes.size });
+      sink.onCluster(this.cluster, delta);
+    }
+    return true;
+  }
+
+  async run(sink: ClusterSink, signal: AbortSignal): Promise<void> {
+    const ok = await this.load(sink);
+    if (this.opts.once) {
+      if (!ok) throw new Error(`KPNG_ERR_SNAPSHOT: ${this.opts.input} could not be read`);
+      await sink.drain();
+      return;
+    }
+    // Watch the folder, not the file: editors and `kubectl > file` replace it by rename.
+    const dir = path.dirname(path.resolve(this.opts.input));
+    const base = path.basename(this.opts.input);
+    let timer: NodeJS.Timeout | undefined;
+    let loading = Promise.resolve();
+    await new Promise<void>((resolve) => {
+      const watcher = watch(dir, { signal }, (_event, filename) => {
+        if (filename !== null && filename !== base) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          loading = loading.then(() => this.load(sink).then(() => undefined));
+        }, this.opts.debounceMs);
+      });
+      watcher.on('error', (e) => {
+        if ((e as { name?: string }).name !== 'AbortError') this.opts.logger.error('watching the snapshot failed', { err: e });
+      });
+      watcher.on('close', () => resolve());
+      signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+    await loading;
+  }
+}
