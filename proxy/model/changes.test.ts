@@ -87,7 +87,10 @@ describe('change set between two local states', () => {
             : op === 2
               ? cluster.upsert(slice(`${s}-${rand(2)}`, s, [{ ip: `10.244.${rand(3)}.${rand(250) + 1}`, node: rand(2) ? 'node-a' : 'node-b', ready: rand(3) > 0 }]))
               : cluster.delete('EndpointSlice', `default/${s}-${rand(2)}`);
+      const before = state;
       state = updateLocalState(state, cluster, delta, opts);
+      // The O(changes) path (lineage) and the full comparison agree.
+      expect([...localChanges(before, state).servicePorts].sort()).toEqual([...localChanges({ ...before }, state).servicePorts].sort());
       const fresh = computeLocalState(cluster, opts);
       expect(localChanges(fresh, state).servicePorts.size).toBe(0);
       expect(state.servicePorts.size).toBe(fresh.servicePorts.size);

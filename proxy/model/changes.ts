@@ -1,6 +1,7 @@
 // What changed between two local states: the service ports a backend must rewrite in a
 // partial sync. Unchanged entries are usually shared by reference, so this is cheap.
 import { deepEqual } from './deep-equal.ts';
+import { touchedSince } from './local-state.ts';
 import type { LocalNode, LocalState, ServicePortState } from './types.ts';
 
 export interface LocalChanges {
@@ -25,7 +26,15 @@ export function localChanges(prev: LocalState | undefined, next: LocalState): Lo
     for (const key of next.servicePorts.keys()) servicePorts.add(key);
     return { servicePorts, node: true };
   }
-  if (prev.servicePorts !== next.servicePorts) {
+  const touched = touchedSince(prev, next);
+  if (touched) {
+    // next came from prev by an incremental update: only these keys can differ.
+    for (const key of touched) {
+      const old = prev.servicePorts.get(key);
+      const sp = next.servicePorts.get(key);
+      if (old !== sp && (!old || !sp || !servicePortEqual(old, sp))) servicePorts.add(key);
+    }
+  } else if (prev.servicePorts !== next.servicePorts) {
     for (const [key, sp] of next.servicePorts) {
       const old = prev.servicePorts.get(key);
       if (old !== sp && (!old || !servicePortEqual(old, sp))) servicePorts.add(key);

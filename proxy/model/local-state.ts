@@ -147,6 +147,15 @@ export function localNodeOf(cluster: ClusterState, nodeName: string): LocalNode 
 /** Services index of a local state: which port keys each Service contributed. */
 const portIndex = new WeakMap<LocalState, ReadonlyMap<string, readonly string[]>>();
 
+/** For a state made by updateLocalState: the state it came from and the port keys it may have changed. */
+const lineage = new WeakMap<LocalState, { from: LocalState; touched: ReadonlySet<string> }>();
+
+/** The port keys that can differ between prev and next, when next was derived from prev; else undefined. */
+export function touchedSince(prev: LocalState, next: LocalState): ReadonlySet<string> | undefined {
+  const l = lineage.get(next);
+  return l && l.from === prev ? l.touched : undefined;
+}
+
 function indexPorts(ports: ReadonlyMap<string, ServicePortState>): Map<string, string[]> {
   const index = new Map<string, string[]>();
   for (const sp of ports.values()) {
@@ -195,17 +204,26 @@ export function updateLocalState(prev: LocalState, cluster: ClusterState, delta:
   if (delta.services.size === 0) return node === prev.node ? prev : freeze(node, prev.servicePorts, indexOf(prev));
   const ports = new Map(prev.servicePorts);
   const index = new Map(indexOf(prev));
+  const touched = new Set<string>();
   for (const serviceKey of delta.services) {
-    for (const key of index.get(serviceKey) ?? []) ports.delete(key);
+    for (const key of index.get(serviceKey) ?? []) {
+      ports.delete(key);
+      touched.add(key);
+    }
     index.delete(serviceKey);
     const svc = cluster.services.get(serviceKey);
     if (!svc) continue;
     const sps = servicePortsOf(svc, cluster.slicesByService.get(serviceKey), node, opts);
     if (sps.length === 0) continue;
-    for (const sp of sps) ports.set(sp.key, sp);
+    for (const sp of sps) {
+      ports.set(sp.key, sp);
+      touched.add(sp.key);
+    }
     index.set(serviceKey, sps.map((sp) => sp.key));
   }
-  return freeze(node, ports, index);
+  const next = freeze(node, ports, index);
+  lineage.set(next, { from: prev, touched });
+  return next;
 }
 
 function indexOf(state: LocalState): ReadonlyMap<string, readonly string[]> {

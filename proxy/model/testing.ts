@@ -125,3 +125,28 @@ export function clusterOf(objects: unknown[]): ClusterState {
 export function localStateOf(objects: unknown[], opts: ModelOptions | string = 'node-a'): LocalState {
   return computeLocalState(clusterOf(objects), typeof opts === 'string' ? { nodeName: opts } : opts);
 }
+
+/**
+ * A synthetic cluster for benchmarks: `services` ClusterIP Services with `endpointsPerService`
+ * endpoints each, spread over `nodes` nodes (endpoint i of a Service lives on node i % nodes).
+ */
+export function syntheticObjects(services: number, endpointsPerService: number, nodes = 100): unknown[] {
+  const objects: unknown[] = [];
+  for (let n = 0; n < nodes; n++) objects.push(node(`node-${n}`, { zone: `zone-${n % 3}` }));
+  for (let s = 0; s < services; s++) {
+    const name = `svc-${s}`;
+    objects.push(service(name, { namespace: 'bench', clusterIPs: [`10.${96 + (s >> 16)}.${(s >> 8) & 255}.${s & 255}`], ports: [{ name: 'http', port: 80, targetPort: 8080 }] }));
+    objects.push(syntheticSlice(s, endpointsPerService, nodes));
+  }
+  return objects;
+}
+
+/** The EndpointSlice of synthetic Service `s`; `shift` moves its endpoints (a change). */
+export function syntheticSlice(s: number, endpointsPerService: number, nodes = 100, shift = 0): unknown {
+  const eps: EndpointOpts[] = [];
+  for (let e = 0; e < endpointsPerService; e++) {
+    const n = s * endpointsPerService + e + shift;
+    eps.push({ ip: `10.${128 + ((n >> 16) & 63)}.${(n >> 8) & 255}.${n & 255}`, node: `node-${(s + e) % nodes}` });
+  }
+  return slice(`svc-${s}-1`, `svc-${s}`, eps, { namespace: 'bench', ports: [{ name: 'http', port: 8080 }] });
+}
