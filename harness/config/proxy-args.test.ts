@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { backends, deploymentModels } from './backends.ts';
+import { KUBECONFIG_PATH, argsProblems, proxyArgs } from './proxy-args.ts';
+
+describe('proxyArgs', () => {
+  it("builds KPNG's single-process pipeline", () => {
+    expect(proxyArgs({ backend: 'iptables', model: 'single-process-per-node', podCIDRs: ['10.244.0.0/16'], kubeconfig: false })).toEqual({
+      backend: ['kube', 'to-local', '--node-name=$(NODE_NAME)', 'to-iptables', '--cluster-cidr=10.244.0.0/16', '--metrics-bind-address=0.0.0.0:10249'],
+      server: [],
+    });
+  });
+
+  it('builds the split pipeline over the shared unix socket, --kubeconfig on the kube side only', () => {
+    expect(
+      proxyArgs({ backend: 'nft', model: 'split-process-per-node', podCIDRs: ['10.244.0.0/16', 'fd00:10:244::/56'], kubeconfig: true }),
+    ).toEqual({
+      server: ['kube', `--kubeconfig=${KUBECONFIG_PATH}`, 'to-api', '--listen=unix:///k8s/proxy.sock'],
+      backend: [
+        'local',
+        '--api=unix:///k8s/proxy.sock',
+        '--node-name=$(NODE_NAME)',
+        'to-nft',
+        '--cluster-cidr=10.244.0.0/16,fd00:10:244::/56',
+        '--metrics-bind-address=0.0.0.0:10249',
+      ],
+    });
+  });
+
+  it('produces argument lists argsProblems accepts, for every backend × model × kubeconfig choice', () => {
+    for (const backend of backends) {
+      for (const model of deploymentModels) {
+        for (const kubeconfig of [false, true]) {
+          const args = proxyArgs({ backend, model, podCIDRs: ['10.244.0.0/16'], kubeconfig });
+          expect(argsProblems({ backend, model, backendArgs: args.backend, serverArgs: args.server, kubeconfig })).toEqual([]);
+        }
+      }
+    }
+  });
+});
+
+describe('argsProblems', () => {
+  const single = proxyArgs({ backend: 'iptables', model: 'single-process-per-node', podCIDRs: ['10.244.0.0/16'], kubeconfig: false });
+  const split = proxyArgs({ backend: 'iptables', model: 'split-process-per-node', podCIDRs: ['10.244.0.0/16'], kubeconfig: false });
+  const check = (over: Partial<Parameters<typeof argsProblems>[0]>) =>
+    argsProblems({ backend: 'iptables', model: 'single-process-per-node', backendArgs: single.backend, serverArgs: [], kubeconfig: false, ...over }).map(
+      (p) => `${p.which}: ${p.message}`,
+    );
+
+  it('catches a backend the args do not run', () => {
+    expect(check({ backend: 'nft' })).toEqual(['backend: runs "to-iptables" but the backend is nft; expected "to-nft"']);
+    expect(check({ backendArgs: ['kube', 'to-local'] })).toEqual(['backend: runs no backend; expected "to-iptables" among the arguments (backend is iptables)']);
+  });
+
+  it('catches server args that do not fit the model', () => {
+    expect(check({ serverArgs: split.server })[0]).toMatch(/^server: must be \[\] for single-process-per-node/);
+    expect(check({ model: 'split-process-per-node', backendArgs: split.backend, serverArgs: [] })[0]).toMatch(/^server: is empty/);
+    expect(check({ model: 'split-process-per-node', backendArgs: single.backend, serverArgs: split.server })).toEqual([
+      'backend: must start with "local" for split-process-per-node (the backend container reads node-local state from unix:///k8s/proxy.sock)',
+    ]);
+    expect(check({ model: 'split-process-per-node', backendArgs: split.backend, serverArgs: ['kube', 'to-file'] })[0]).toMatch(/to-api/);
+  });
+
+  it('catches a kubeconfig flag without a mounted kubeconfig, and the reverse', () => {
+    expect(check({ kubeconfig: true })[0]).toMatch(/needs "--kubeconfig=\/var\/lib\/kpng\/kubeconfig.conf"/);
+    expect(check({ backendArgs: ['kube', '--kubeconfig=/x', 'to-local', 'to-iptables'] })[0]).toMatch(/no kubeconfig ConfigMap is mounted/);
+  });
+});

@@ -1,0 +1,105 @@
+// What each container of the proxy's DaemonSet is told on its command line, and the
+// checks that a hand-edited argument list still fits the backend and deployment model.
+// The shape is KPNG's pipeline: `kpng <source> [flags] <sink> [flags] [<backend> [flags]]`.
+import { backends, type Backend, type DeploymentModel } from './backends.ts';
+
+/** The gRPC socket between the split model's two containers (in a shared emptyDir). */
+export const SOCKET_DIR = '/k8s';
+export const PROXY_SOCKET = `unix://${SOCKET_DIR}/proxy.sock`;
+/** Where a kubeconfig ConfigMap is mounted, when one is used. */
+export const KUBECONFIG_DIR = '/var/lib/kpng';
+export const KUBECONFIG_FILE = 'kubeconfig.conf';
+export const KUBECONFIG_PATH = `${KUBECONFIG_DIR}/${KUBECONFIG_FILE}`;
+/** kube-proxy's ports: metrics (Prometheus) and health (/healthz, /livez). */
+export const METRICS_PORT = 10249;
+export const HEALTHZ_PORT = 10256;
+/** Filled in by the kubelet from the env var of the same name (fieldRef spec.nodeName). */
+export const NODE_NAME_ARG = '--node-name=$(NODE_NAME)';
+
+export interface ProxyArgsInput {
+  backend: Backend;
+  model: DeploymentModel;
+  /** The cluster's pod CIDR(s), one per family. */
+  podCIDRs: readonly string[];
+  /** Whether a kubeconfig is mounted at KUBECONFIG_PATH (else: the ServiceAccount's in-cluster config). */
+  kubeconfig: boolean;
+}
+
+/** Container args (the image's entrypoint is the `kpng` command). `server` is [] for the single model. */
+export interface ProxyArgs {
+  backend: string[];
+  server: string[];
+}
+
+export function proxyArgs(input: ProxyArgsInput): ProxyArgs {
+  const kubeconfig = input.kubeconfig ? [`--kubeconfig=${KUBECONFIG_PATH}`] : [];
+  const backend = [
+    `to-${input.backend}`,
+    `--cluster-cidr=${input.podCIDRs.join(',')}`,
+    `--metrics-bind-address=0.0.0.0:${METRICS_PORT}`,
+  ];
+  if (input.model === 'single-process-per-node') {
+    return { backend: ['kube', ...kubeconfig, 'to-local', NODE_NAME_ARG, ...backend], server: [] };
+  }
+  return {
+    server: ['kube', ...kubeconfig, 'to-api', `--listen=${PROXY_SOCKET}`],
+    backend: ['local', `--api=${PROXY_SOCKET}`, NODE_NAME_ARG, ...backend],
+  };
+}
+
+export interface ArgsProblem {
+  which: 'backend' | 'server';
+  message: string;
+}
+
+export interface ArgsCheckInput {
+  backend: Backend;
+  model: DeploymentModel;
+  backendArgs: readonly string[];
+  serverArgs: readonly string[];
+  kubeconfig: boolean;
+}
+
+/** Why these argument lists do not fit the backend, model and kubeconfig choice (empty when they do). */
+export function argsProblems(input: ArgsCheckInput): ArgsProblem[] {
+  const problems: ArgsProblem[] = [];
+  const sinks = input.backendArgs.filter((arg) => arg.startsWith('to-') && (backends as readonly string[]).includes(arg.slice(3)));
+  const wanted = `to-${input.backend}`;
+  if (sinks.length === 0) {
+    problems.push({ which: 'backend', message: `runs no backend; expected "${wanted}" among the arguments (backend is ${input.backend})` });
+  } else if (sinks.some((sink) => sink !== wanted)) {
+    const other = sinks.find((sink) => sink !== wanted) ?? '';
+    problems.push({ which: 'backend', message: `runs "${other}" but the backend is ${input.backend}; expected "${wanted}"` });
+  }
+  const split = input.model === 'split-process-per-node';
+  if (!split && input.serverArgs.length > 0) {
+    problems.push({ which: 'server', message: 'must be [] for single-process-per-node (one container runs the whole pipeline)' });
+  }
+  if (split) {
+    if (input.serverArgs.length === 0) {
+      problems.push({
+        which: 'server',
+        message: `is empty, but split-process-per-node runs a server container; expected e.g. ['kube', 'to-api', '--listen=${PROXY_SOCKET}']`,
+      });
+    } else if (!input.serverArgs.includes('to-api')) {
+      problems.push({ which: 'server', message: 'must run the "to-api" sink for split-process-per-node (the backend container reads from it)' });
+    }
+    if (input.backendArgs[0] !== 'local') {
+      problems.push({
+        which: 'backend',
+        message: `must start with "local" for split-process-per-node (the backend container reads node-local state from ${PROXY_SOCKET})`,
+      });
+    }
+  }
+  const kubeSide = split ? 'server' : 'backend';
+  const kubeArgs = split ? input.serverArgs : input.backendArgs;
+  if (kubeArgs.length > 0) {
+    const passes = kubeArgs.some((arg) => arg === '--kubeconfig' || arg.startsWith('--kubeconfig='));
+    if (input.kubeconfig && !kubeArgs.includes(`--kubeconfig=${KUBECONFIG_PATH}`)) {
+      problems.push({ which: kubeSide, message: `a kubeconfig ConfigMap is mounted, so the kube source needs "--kubeconfig=${KUBECONFIG_PATH}"` });
+    } else if (!input.kubeconfig && passes) {
+      problems.push({ which: kubeSide, message: 'passes --kubeconfig, but no kubeconfig ConfigMap is mounted (the ServiceAccount in-cluster config is used)' });
+    }
+  }
+  return problems;
+}
