@@ -14,6 +14,7 @@
 // - client: eth0 on the shared network, routes to nothing else until `routeVia`.
 // IPv6 duplicate address detection is off everywhere, so addresses work at once.
 
+import { existsSync } from 'node:fs';
 import {
   type AddressPlan,
   type AddressPlanOverrides,
@@ -291,6 +292,12 @@ export class Topology {
   readonly plan: AddressPlan;
   /** The namespace holding the shared bridge. */
   readonly net: Namespace;
+  /**
+   * Whether the kernel has br_netfilter, which passes bridged traffic through a node's
+   * iptables/ip6tables: without it, a pod reaching a Service whose endpoint is another
+   * pod on the same node gets no (un-DNATed) answer, and hairpin traffic is not DNATed.
+   */
+  readonly bridgeNetfilter = existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables');
   readonly #context: NamespaceContext;
   readonly #nodes = new Map<string, Node>();
   readonly #pods = new Map<string, Pod>();
