@@ -1,0 +1,85 @@
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { memoryLogger, startRuntime, type CommandRunner } from './index.ts';
+import { fakeBackend, freePort, get, handOff, stateOf } from './testing.ts';
+
+describe('startRuntime', () => {
+  it('wires the runner, /healthz, /metrics, health check ports and conntrack cleanup from the flags', async () => {
+    const backend = fakeBackend('iptables');
+    const conntrackCalls: string[] = [];
+    const conntrack: CommandRunner = async (file, args) => {
+      conntrackCalls.push([file, ...args].join(' '));
+      return { exitCode: 1, stdout: '', stderr: '0 flow entries have been deleted.' };
+    };
+    const hcPort = await freePort();
+    const rt = await startRuntime({
+      backend,
+      logger: memoryLogger(),
+      flags: { 'healthz-bind-address': '127.0.0.1:0', 'metrics-bind-address': '127.0.0.1:0', 'nodeport-addresses': ['127.0.0.0/8'] },
+      conntrack,
+      hostAddresses: () => ['127.0.0.1'],
+      processMetrics: false,
+    });
+    expect(rt.healthzAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(rt.metricsAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+
+    const [s1] = handOff([
+      stateOf([
+        { name: 'dns', opts: { clusterIPs: ['10.96.0.10'], ports: [{ port: 53, protocol: 'UDP' }] }, endpoints: ['10.0.0.2'], slicePorts: [{ port: 53, protocol: 'UDP' }] },
+        {
+          name: 'web',
+          opts: { clusterIPs: ['10.96.0.80'], type: 'LoadBalancer', etp: 'Local', healthCheckNodePort: hcPort, ports: [{ port: 80, nodePort: 30080 }], lbIngress: [{ ip: '192.0.2.80' }] },
+          endpoints: [{ ip: '10.0.0.5', node: 'node-a' }],
+        },
+      ]),
+    ]);
+    await rt.sink.start();
+    rt.sink.onLocal(s1!.state, s1!.changes);
+    await rt.sink.drain();
+
+    expect(backend.calls).toHaveLength(1);
+    expect(conntrackCalls).toEqual(['conntrack -D -p udp --orig-dst 10.96.0.10 --orig-port-dst 53']);
+    const hz = await get(`http://${rt.healthzAddress}/healthz`);
+    expect(hz.status).toBe(200);
+    expect(JSON.parse(hz.body)).toMatchObject({ healthy: true, nodeEligible: true, status: { IPv4: { healthy: true } } });
+    const metrics = await get(`http://${rt.metricsAddress}/metrics`);
+    expect(metrics.body).toContain('kubeproxy_sync_full_proxy_rules_duration_seconds_count{ip_family="IPv4"} 1');
+    expect(metrics.body).toContain('kubeproxy_proxy_healthz_total{code="200"} 1');
+    expect((await get(`http://${rt.metricsAddress}/proxyMode`)).body).toBe('iptables');
+    const hc = await get(`http://127.0.0.1:${hcPort}/`);
+    expect([hc.status, hc.headers['x-load-balancing-endpoint-weight']]).toEqual([200, '1']);
+
+    await rt.sink.stop();
+    for (const url of [`http://${rt.healthzAddress}/healthz`, `http://${rt.metricsAddress}/metrics`, `http://127.0.0.1:${hcPort}/`]) {
+      await expect(get(url)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    }
+    expect(backend.cleanupCalls).toBe(0);
+    await rt.stop(); // idempotent
+  });
+
+  it('disables a server whose bind address is ""', async () => {
+    const rt = await startRuntime({ backend: fakeBackend(), logger: memoryLogger(), flags: { 'healthz-bind-address': '', 'metrics-bind-address': '' }, conntrack: false });
+    expect([rt.healthzAddress, rt.metricsAddress]).toEqual([undefined, undefined]);
+    await rt.stop();
+  });
+
+  it('fails with KPNG_ERR_LISTEN when a port is taken, leaving nothing listening', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as { port: number }).port;
+    const healthzPort = await freePort();
+    try {
+      await expect(
+        startRuntime({
+          backend: fakeBackend(),
+          logger: memoryLogger(),
+          flags: { 'healthz-bind-address': `127.0.0.1:${healthzPort}`, 'metrics-bind-address': `127.0.0.1:${port}` },
+          processMetrics: false,
+        }),
+      ).rejects.toMatchObject({ code: 'KPNG_ERR_LISTEN', message: expect.stringContaining(`127.0.0.1:${port}`) });
+      await expect(get(`http://127.0.0.1:${healthzPort}/healthz`)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    } finally {
+      taken.close();
+    }
+  });
+});

@@ -1,0 +1,140 @@
+// proxy/runtime: what runs a backend. startRuntime() wires the sync runner, /healthz and
+// /livez, /metrics and /proxyMode, the healthCheckNodePort servers and the UDP conntrack
+// cleanup from the runtime's flags; the CLI's `... to-<backend>` stages hand its sink states.
+import type { Backend } from '../backends/backend.ts';
+import type { FlagValues } from '../cli/flags.ts';
+import type { IPFamily } from '../model/index.ts';
+import type { LocalSink } from '../sinks/sink.ts';
+import type { Clock } from './clock.ts';
+import { conntrackCleaner, type CommandRunner } from './conntrack.ts';
+import { ProxyHealth, startHealthServer, type RunningServer } from './health-server.ts';
+import { formatHostPort } from './http.ts';
+import type { Logger } from './log.ts';
+import { ProxyMetrics, startMetricsServer } from './metrics.ts';
+import { runtimeConfig } from './flags.ts';
+import { ServiceHealthServers } from './service-health.ts';
+import { SyncRunner, type AfterSync } from './sync-runner.ts';
+
+export { createLogger, memoryLogger, formatLine, type Logger, type Level, type LogLine } from './log.ts';
+export { runtimeFlags, nodePortAddressesFlag, runtimeConfig, defaultHealthzBindAddress, defaultMetricsBindAddress, type RuntimeConfig } from './flags.ts';
+export { RuntimeError, type RuntimeErrorCode } from './errors.ts';
+export { systemClock, type Clock } from './clock.ts';
+export { SyncRunner, changeKinds, type SyncRunnerOptions, type AfterSync, type LocalMeta } from './sync-runner.ts';
+export { ProxyHealth, startHealthServer, rfc3339, type HealthReport, type RunningServer } from './health-server.ts';
+export { ProxyMetrics, startMetricsServer, noLocalEndpointCounts, syncDurationBuckets, networkProgrammingBuckets } from './metrics.ts';
+export {
+  ServiceHealthServers,
+  serviceHealthTargets,
+  parseNodePortAddresses,
+  nodePortBindAddresses,
+  hostAddresses,
+  type NodePortAddresses,
+  type ServiceHealthTarget,
+} from './service-health.ts';
+export {
+  planConntrackCleanup,
+  conntrackArgs,
+  executeConntrackPlan,
+  conntrackCleaner,
+  execaRunner,
+  type ConntrackFilter,
+  type CommandRunner,
+  type CommandResult,
+} from './conntrack.ts';
+export { parseBindAddress, type BindAddress } from './http.ts';
+
+export interface StartRuntimeOptions {
+  backend: Backend;
+  /** Parsed values of runtimeFlags (absent ones take their defaults). */
+  flags: FlagValues;
+  logger: Logger;
+  /** The families the backend programs: /healthz status entries and ip_family labels. Default IPv4 only. */
+  ipFamilies?: readonly IPFamily[];
+  /** Delete stale UDP conntrack flows after syncs: true (default, with the conntrack CLI), false, or a runner for conntrack. */
+  conntrack?: boolean | CommandRunner;
+  clock?: Clock;
+  /** The host's addresses, matched against --nodeport-addresses (default: the interfaces' addresses). */
+  hostAddresses?: () => string[];
+  /** Add prom-client's process metrics (default true). */
+  processMetrics?: boolean;
+}
+
+export interface Runtime {
+  /** Hand node-local states here. start() sets the backend up and starts syncing; stop() also stops every server. */
+  sink: LocalSink;
+  /** "host:port" of /healthz and of /metrics; undefined when disabled. */
+  healthzAddress: string | undefined;
+  metricsAddress: string | undefined;
+  /** Same as sink.stop(): stop syncing (rules stay) and close every server. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Build the runtime around a backend: bind /healthz (+/livez) and /metrics (+/proxyMode)
+ * now (rejecting with KPNG_ERR_LISTEN or a flag error), and return the sink that syncs it.
+ */
+export async function startRuntime(opts: StartRuntimeOptions): Promise<Runtime> {
+  const config = runtimeConfig(opts.flags);
+  const logger = opts.logger;
+  const families = opts.ipFamilies ?? ['IPv4'];
+  const clock = opts.clock;
+  const health = new ProxyHealth({ healthTimeoutMs: 2 * config.syncPeriodMs, families, ...(clock && { clock }) });
+  const metrics = new ProxyMetrics({ backend: opts.backend.name, families, processMetrics: opts.processMetrics ?? true });
+  const serviceHealth = new ServiceHealthServers({
+    logger: logger.child('health-check'),
+    health,
+    nodePortAddresses: config.nodePortAddresses,
+    ...(opts.hostAddresses && { hostAddresses: opts.hostAddresses }),
+  });
+  const afterSync: AfterSync[] = [(_prev, next) => serviceHealth.update(next)];
+  if (opts.conntrack !== false) {
+    const run = typeof opts.conntrack === 'function' ? opts.conntrack : undefined;
+    afterSync.push(conntrackCleaner({ logger: logger.child('conntrack'), ...(run && { run }) }));
+  }
+
+  const servers: RunningServer[] = [];
+  const closeServers = () => Promise.all(servers.splice(0).map((s) => s.close()));
+  try {
+    if (config.healthz) {
+      servers.push(await startHealthServer({ health, bind: config.healthz, logger, onAnswer: (path, code) => metrics.healthAnswered(path, code) }));
+    }
+    if (config.metrics) servers.push(await startMetricsServer({ metrics, bind: config.metrics, logger }));
+  } catch (err) {
+    await closeServers();
+    throw err;
+  }
+  const addressOf = (i: number) => {
+    const a = servers[i]?.address;
+    return a && formatHostPort(a.address, a.port);
+  };
+  const healthzAddress = config.healthz ? addressOf(0) : undefined;
+  const metricsAddress = config.metrics ? addressOf(config.healthz ? 1 : 0) : undefined;
+
+  const runner = new SyncRunner({
+    backend: opts.backend,
+    logger: logger.child('sync'),
+    minSyncPeriodMs: config.minSyncPeriodMs,
+    syncPeriodMs: config.syncPeriodMs,
+    metrics,
+    health,
+    afterSync,
+    ...(clock && { clock }),
+  });
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      await runner.stop();
+      await serviceHealth.close();
+      await closeServers();
+    })();
+    return stopping;
+  };
+  const sink: LocalSink = {
+    start: () => runner.start(),
+    onLocal: (state, changes, meta) => runner.onLocal(state, changes, meta),
+    drain: () => runner.drain(),
+    stop,
+  };
+  return { sink, healthzAddress, metricsAddress, stop };
+}

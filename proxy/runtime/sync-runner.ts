@@ -1,0 +1,383 @@
+// The sync loop: a LocalSink that programs a Backend (kube-proxy's BoundedFrequencyRunner
+// and the bookkeeping around syncProxyRules).
+//
+// - Coalescing: only the latest state matters. States handed while a sync runs (or while
+//   waiting) replace each other; their change sets accumulate by union until a sync that
+//   includes them succeeds.
+// - Never two syncs at once, and at least --min-sync-period between the starts of two
+//   syncs. The default is 0: a change is programmed as soon as the running sync (if any)
+//   is done, with everything that arrived meanwhile in one go. kube-proxy's 1 s default
+//   is what makes it slow to program a change; bursts coalesce here by themselves.
+// - Full syncs (changes = undefined): the first one, the one after any failure, when the
+//   backend reports tampering (checked every --sync-period), and at least hourly.
+// - Failures: logged, counted, retried after a backoff (1 s doubling to 30 s); no sync is
+//   attempted before the backoff has elapsed.
+// - After each successful sync the afterSync hooks run with the previous and the new
+//   applied state (healthCheckNodePort servers, UDP conntrack cleanup).
+// - stop() ends the loop and leaves the rules in place.
+import type { Backend, SyncStats } from '../backends/backend.ts';
+import { deepEqual, type LocalChanges, type LocalState, type ServicePortState } from '../model/index.ts';
+import type { LocalSink } from '../sinks/sink.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { RuntimeError, messageOf } from './errors.ts';
+import type { ProxyHealth } from './health-server.ts';
+import type { Logger } from './log.ts';
+import type { ChangeCounts, ProxyMetrics } from './metrics.ts';
+
+/** What onLocal may be told about a state: when its triggering change was observed (ms since the epoch). */
+export type LocalMeta = NonNullable<Parameters<LocalSink['onLocal']>[2]>;
+
+export type AfterSync = (prev: LocalState | undefined, next: LocalState) => Promise<void> | void;
+
+export interface SyncRunnerOptions {
+  backend: Backend;
+  logger: Logger;
+  /** --min-sync-period: least time between the starts of two syncs. Default 0. */
+  minSyncPeriodMs?: number;
+  /** --sync-period: how often to ask the backend whether its rules were tampered with. Default 30 s. */
+  syncPeriodMs?: number;
+  /** A full sync at least this often. Default 1 h (kube-proxy's). */
+  fullSyncPeriodMs?: number;
+  /** Delay before retrying a failed sync: initialMs, doubling per failure up to maxMs. Default 1 s → 30 s. */
+  backoff?: { initialMs: number; maxMs: number };
+  clock?: Clock;
+  metrics?: ProxyMetrics;
+  health?: ProxyHealth;
+  /** Run in order after each successful sync; their errors are logged, never fatal. */
+  afterSync?: readonly AfterSync[];
+}
+
+const endpointFields = new Set<string>(['internalEndpoints', 'externalEndpoints', 'clusterEndpoints', 'hasEndpoints']);
+
+function hasEndpoints(sp: ServicePortState): boolean {
+  return sp.internalEndpoints.length > 0 || sp.externalEndpoints.length > 0 || sp.clusterEndpoints.length > 0;
+}
+
+/**
+ * Which changed service ports count as kube-proxy "service changes" (frontends, policies,
+ * added or removed) and which as "endpoint changes" (their endpoint lists). One port can be both.
+ */
+export function changeKinds(prev: LocalState | undefined, next: LocalState, changes: LocalChanges): { services: string[]; endpoints: string[] } {
+  const services: string[] = [];
+  const endpoints: string[] = [];
+  for (const key of changes.servicePorts) {
+    const a = prev?.servicePorts.get(key);
+    const b = next.servicePorts.get(key);
+    if (!a || !b) {
+      const present = a ?? b;
+      if (!present) continue;
+      services.push(key);
+      if (hasEndpoints(present)) endpoints.push(key);
+      continue;
+    }
+    let service = false;
+    let endpoint = false;
+    for (const field of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      if (deepEqual((a as unknown as Record<string, unknown>)[field], (b as unknown as Record<string, unknown>)[field])) continue;
+      if (endpointFields.has(field)) endpoint = true;
+      else service = true;
+    }
+    if (service) services.push(key);
+    if (endpoint) endpoints.push(key);
+  }
+  return { services, endpoints };
+}
+
+interface Pending {
+  state: LocalState;
+  /** The generation of `state` (how many states had been handed when it came). */
+  gen: number;
+  /** Union of the change sets since the last successful sync. */
+  changes: LocalChanges;
+  services: Set<string>;
+  endpoints: Set<string>;
+  observedAt: number[];
+  /** When the oldest of these changes was queued. */
+  queuedAt: number;
+}
+
+function mergePending(older: Pending, newer: Pending): Pending {
+  return {
+    state: newer.state,
+    gen: newer.gen,
+    changes: { servicePorts: new Set([...older.changes.servicePorts, ...newer.changes.servicePorts]), node: older.changes.node || newer.changes.node },
+    services: new Set([...older.services, ...newer.services]),
+    endpoints: new Set([...older.endpoints, ...newer.endpoints]),
+    observedAt: [...older.observedAt, ...newer.observedAt],
+    queuedAt: Math.min(older.queuedAt, newer.queuedAt),
+  };
+}
+
+function pendingCounts(p: Pending | undefined): ChangeCounts {
+  return { services: p?.services.size ?? 0, endpoints: p?.endpoints.size ?? 0 };
+}
+
+interface Waiter {
+  gen: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export class SyncRunner implements LocalSink {
+  readonly #backend: Backend;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #minSyncPeriod: number;
+  readonly #syncPeriod: number;
+  readonly #fullSyncPeriod: number;
+  readonly #backoff: { initialMs: number; maxMs: number };
+  readonly #metrics: ProxyMetrics | undefined;
+  readonly #health: ProxyHealth | undefined;
+  readonly #afterSync: readonly AfterSync[];
+
+  #started = false;
+  #stopped = false;
+  #busy = false;
+  #current: Promise<void> | undefined;
+  #timer: unknown;
+  #timerDue = Infinity;
+  #periodicTimer: unknown;
+
+  #pending: Pending | undefined;
+  #lastHanded: LocalState | undefined;
+  #handedGen = 0;
+  #applied: LocalState | undefined;
+  #appliedGen = 0;
+  #needFull = true;
+  #fullRequested = false;
+  #lastSyncStart = -Infinity;
+  #lastFullSyncAt = -Infinity;
+  #failures = 0;
+  #retryAt: number | undefined;
+  #lastFailure: { gen: number; error: RuntimeError } | undefined;
+  #waiters: Waiter[] = [];
+
+  constructor(opts: SyncRunnerOptions) {
+    this.#backend = opts.backend;
+    this.#logger = opts.logger;
+    this.#clock = opts.clock ?? systemClock;
+    this.#minSyncPeriod = opts.minSyncPeriodMs ?? 0;
+    this.#syncPeriod = opts.syncPeriodMs ?? 30_000;
+    this.#fullSyncPeriod = opts.fullSyncPeriodMs ?? 3_600_000;
+    this.#backoff = opts.backoff ?? { initialMs: 1000, maxMs: 30_000 };
+    this.#metrics = opts.metrics;
+    this.#health = opts.health;
+    this.#afterSync = opts.afterSync ?? [];
+  }
+
+  /** Set the backend up (its errors are fatal and rejected here), then start syncing. */
+  async start(): Promise<void> {
+    if (this.#started || this.#stopped) return;
+    await this.#backend.setup();
+    if (this.#stopped) return;
+    this.#started = true;
+    this.#armPeriodic();
+    this.#schedule();
+  }
+
+  onLocal(state: LocalState, changes: LocalChanges, meta?: LocalMeta): void {
+    if (this.#stopped) return;
+    const now = this.#clock.now();
+    const kinds = changeKinds(this.#lastHanded, state, changes);
+    this.#lastHanded = state;
+    const incoming: Pending = {
+      state,
+      gen: ++this.#handedGen,
+      changes: { servicePorts: new Set(changes.servicePorts), node: changes.node },
+      services: new Set(kinds.services),
+      endpoints: new Set(kinds.endpoints),
+      observedAt: meta?.observedAt === undefined ? [] : [meta.observedAt],
+      queuedAt: now,
+    };
+    this.#pending = this.#pending ? mergePending(this.#pending, incoming) : incoming;
+    this.#health?.syncNode(state.node);
+    this.#health?.queuedUpdate();
+    this.#metrics?.queued(now, { services: kinds.services.length, endpoints: kinds.endpoints.length });
+    this.#metrics?.pending(pendingCounts(this.#pending));
+    this.#schedule();
+  }
+
+  /**
+   * Resolves once the latest state handed so far has been applied. Rejects with
+   * KPNG_ERR_SYNC_FAILED when the sync that tried it failed (the runner goes on retrying),
+   * and with KPNG_ERR_RUNNER_STOPPED when the runner stops first.
+   */
+  drain(): Promise<void> {
+    const gen = this.#handedGen;
+    if (gen === this.#appliedGen) return Promise.resolve();
+    if (this.#lastFailure && this.#lastFailure.gen >= gen) return Promise.reject(this.#lastFailure.error);
+    if (this.#stopped) return Promise.reject(stoppedError());
+    return new Promise((resolve, reject) => this.#waiters.push({ gen, resolve, reject }));
+  }
+
+  /** Stop syncing (a sync under way finishes first). The dataplane keeps its rules. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    if (this.#periodicTimer !== undefined) this.#clock.clearTimeout(this.#periodicTimer);
+    this.#timer = undefined;
+    this.#periodicTimer = undefined;
+    await this.#current;
+    this.#settle(Infinity, stoppedError());
+  }
+
+  /** The state the dataplane was last successfully programmed with. */
+  get applied(): LocalState | undefined {
+    return this.#applied;
+  }
+
+  #wantsSync(): boolean {
+    return this.#pending !== undefined || (this.#fullRequested && this.#applied !== undefined);
+  }
+
+  #schedule(): void {
+    if (!this.#started || this.#stopped || this.#busy || !this.#wantsSync()) return;
+    const now = this.#clock.now();
+    const due = Math.max(now, this.#lastSyncStart + this.#minSyncPeriod, this.#retryAt ?? -Infinity);
+    if (this.#timer !== undefined) {
+      if (this.#timerDue <= due) return;
+      this.#clock.clearTimeout(this.#timer);
+    }
+    this.#timerDue = due;
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerDue = Infinity;
+      if (!this.#busy && !this.#stopped && this.#wantsSync()) void this.#exclusive(() => this.#sync());
+    }, due - now);
+  }
+
+  /** Run one task at a time: a sync or a tampering check. */
+  #exclusive(task: () => Promise<void>): Promise<void> {
+    this.#busy = true;
+    const run = task()
+      .catch((err: unknown) => this.#logger.error('sync loop error', { err }))
+      .finally(() => {
+        this.#busy = false;
+        this.#current = undefined;
+        this.#schedule();
+      });
+    this.#current = run;
+    return run;
+  }
+
+  async #sync(): Promise<void> {
+    const p = this.#pending;
+    this.#pending = undefined;
+    const state = p?.state ?? this.#applied;
+    if (!state) return;
+    const start = this.#clock.now();
+    const full = this.#needFull || this.#fullRequested || p === undefined || start - this.#lastFullSyncAt >= this.#fullSyncPeriod;
+    this.#fullRequested = false;
+    this.#lastSyncStart = start;
+    let stats: SyncStats;
+    try {
+      stats = await this.#backend.sync(state, full || !p ? undefined : p.changes);
+    } catch (err) {
+      this.#failed(p, full, err);
+      return;
+    }
+    await this.#succeeded(p, state, full, start, stats);
+  }
+
+  #failed(p: Pending | undefined, full: boolean, err: unknown): void {
+    this.#failures++;
+    const delay = Math.min(this.#backoff.initialMs * 2 ** (this.#failures - 1), this.#backoff.maxMs);
+    this.#retryAt = this.#clock.now() + delay;
+    this.#needFull = true;
+    this.#metrics?.failed(full);
+    this.#logger.error('sync failed; retrying with a full sync', { backend: this.#backend.name, full, attempt: this.#failures, retryInMs: delay, err });
+    if (p) this.#pending = this.#pending ? mergePending(p, this.#pending) : p;
+    else this.#fullRequested = true;
+    this.#metrics?.pending(pendingCounts(this.#pending));
+    if (!p) return;
+    const error = new RuntimeError(
+      'KPNG_ERR_SYNC_FAILED',
+      `the ${this.#backend.name} backend failed to program the dataplane (${full ? 'full' : 'partial'} sync): ${messageOf(err)}; retrying in ${delay} ms with a full sync`,
+      { cause: err },
+    );
+    this.#lastFailure = { gen: p.gen, error };
+    this.#settle(p.gen, error);
+  }
+
+  async #succeeded(p: Pending | undefined, state: LocalState, full: boolean, start: number, stats: SyncStats): Promise<void> {
+    const end = this.#clock.now();
+    this.#failures = 0;
+    this.#retryAt = undefined;
+    this.#needFull = false;
+    this.#lastFailure = undefined;
+    if (full) this.#lastFullSyncAt = start;
+    const prev = this.#applied;
+    this.#applied = state;
+    if (p) this.#appliedGen = p.gen;
+    this.#metrics?.synced({
+      full,
+      seconds: (end - start) / 1000,
+      at: end,
+      stats,
+      state,
+      programmingSeconds: p ? p.observedAt.map((t) => (end - t) / 1000) : [],
+    });
+    this.#metrics?.pending(pendingCounts(this.#pending));
+    this.#health?.updated(this.#pending?.queuedAt);
+    this.#logger.debug('synced', { full, ms: end - start, servicePorts: state.servicePorts.size, changed: full ? undefined : p?.changes.servicePorts.size });
+    for (const hook of this.#afterSync) {
+      try {
+        await hook(prev, state);
+      } catch (err) {
+        this.#logger.warn('after-sync step failed', { err });
+      }
+    }
+    this.#settle(this.#appliedGen);
+  }
+
+  /** Resolve (or reject with `error`) the drain() calls waiting for generations up to `gen`. */
+  #settle(gen: number, error?: Error): void {
+    const keep: Waiter[] = [];
+    for (const w of this.#waiters) {
+      if (w.gen > gen) keep.push(w);
+      else if (error) w.reject(error);
+      else w.resolve();
+    }
+    this.#waiters = keep;
+  }
+
+  #armPeriodic(): void {
+    if (this.#stopped) return;
+    this.#periodicTimer = this.#clock.setTimeout(() => {
+      this.#periodicTimer = undefined;
+      void this.#periodic().finally(() => this.#armPeriodic());
+    }, this.#syncPeriod);
+  }
+
+  /** Every --sync-period: an hourly full sync when due, else ask the backend about tampering. */
+  async #periodic(): Promise<void> {
+    // A sync under way, one queued, or a retry pending make this check moot.
+    if (this.#stopped || this.#busy || !this.#applied || this.#retryAt !== undefined || this.#pending) return;
+    if (this.#clock.now() - this.#lastFullSyncAt >= this.#fullSyncPeriod) {
+      this.#logger.info('periodic full sync');
+      this.#fullRequested = true;
+      this.#schedule();
+      return;
+    }
+    const tampered = this.#backend.tampered?.bind(this.#backend);
+    if (!tampered) return;
+    await this.#exclusive(async () => {
+      let yes: boolean;
+      try {
+        yes = await tampered();
+      } catch (err) {
+        this.#logger.warn('cannot tell whether the rules were tampered with; resyncing in full', { err });
+        yes = true;
+      }
+      if (yes) {
+        this.#logger.warn('rules were changed by someone else; resyncing in full', { backend: this.#backend.name });
+        this.#fullRequested = true;
+      }
+    });
+  }
+}
+
+function stoppedError(): RuntimeError {
+  return new RuntimeError('KPNG_ERR_RUNNER_STOPPED', 'the sync runner was stopped before the latest state was applied');
+}
