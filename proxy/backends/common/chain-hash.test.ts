@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { base32, hashName } from './chain-hash.ts';
+import { RuleApplyError } from './apply-error.ts';
+
+describe('base32', () => {
+  // RFC 4648 section 10 test vectors.
+  it.each([
+    ['', ''],
+    ['f', 'MY======'],
+    ['fo', 'MZXQ===='],
+    ['foo', 'MZXW6==='],
+    ['foob', 'MZXW6YQ='],
+    ['fooba', 'MZXW6YTB'],
+    ['foobar', 'MZXW6YTBOI======'],
+  ])('%j → %s', (input, out) => {
+    expect(base32(new TextEncoder().encode(input))).toBe(out);
+  });
+
+  it('hashName is the upper-case prefix of base32(sha256)', () => {
+    // sha256("") = e3b0c442..., whose base32 starts 4OYMIQUY7QOBJGX3
+    expect(hashName('', 16)).toBe('4OYMIQUY7QOBJGX3');
+    expect(hashName('x', 8)).toMatch(/^[A-Z2-7]{8}$/);
+  });
+});
+
+describe('RuleApplyError', () => {
+  it('names the blamed line and shows it in context', () => {
+    const input = ['*nat', ':A - [0:0]', '-A A -j BOGUS', 'COMMIT', ''].join('\n');
+    const e = new RuleApplyError({ code: 'KPNG_ERR_X', command: ['tool', '--flag'], input, exitCode: 2, stderr: 'tool: bad target\nmore\n', line: 3, what: 'IPv4' });
+    expect(e.code).toBe('KPNG_ERR_X');
+    expect(e.lineText).toBe('-A A -j BOGUS');
+    expect(e.message).toBe('KPNG_ERR_X: tool rejected the IPv4 rules at input line 3: -A A -j BOGUS (tool: bad target)');
+    expect(e.excerpt(1).split('\n')).toEqual(['      2 :A - [0:0]', '>     3 -A A -j BOGUS', '      4 COMMIT']);
+    expect(e.input).toBe(input);
+  });
+});

@@ -1,0 +1,308 @@
+// The iptables backend: renders node-local state per IP family and applies it with
+// ip(6)tables-restore --noflush. Full syncs read iptables-save to install missing jump
+// rules and delete stale chains; partial syncs write only the changed service ports'
+// chains (KEP-3453). Rules stay in place when the process exits.
+import { RuleApplyError } from '../common/index.ts';
+import type { Backend, SyncStats } from '../backend.ts';
+import type { IPFamily, LocalChanges, LocalState } from '../../model/index.ts';
+import { cidrContains, ipFamilyOf, parseCIDR, parseIP } from '../../model/index.ts';
+import type { Logger } from '../../runtime/log.ts';
+import { planCleanup } from './cleanup.ts';
+import { processRunner, type Runner } from './exec.ts';
+import { binaries, detectMode, iptablesModes, type IptablesMode } from './mode.ts';
+import { kubeProxyCanaryChain } from './names.ts';
+import { nodeIPsOf, renderIptables, type RenderOptions, type RenderResult, type SyncRecord } from './render.ts';
+import { scanSave } from './rules.ts';
+
+export const errIptablesRestore = 'KPNG_ERR_IPTABLES_RESTORE';
+export const errIptablesSetup = 'KPNG_ERR_IPTABLES_SETUP';
+
+const families: readonly IPFamily[] = ['IPv4', 'IPv6'];
+
+export interface IptablesBackendOptions {
+  logger: Logger;
+  /** --cluster-cidr: pod CIDRs (one per family). */
+  clusterCIDRs?: readonly string[];
+  masqueradeAll?: boolean;
+  /** --nodeport-addresses: CIDRs and/or "primary"; empty: every local address. */
+  nodePortAddresses?: readonly string[];
+  /** --iptables-localhost-nodeports (default true). */
+  localhostNodePorts?: boolean;
+  masqueradeBit?: number;
+  /** --iptables-mode (default auto). */
+  mode?: IptablesMode | 'auto';
+  /** --ip-families; default: every family whose tools work on this node. */
+  families?: readonly IPFamily[];
+  /** Print the restore input instead of applying it. */
+  dryRun?: boolean;
+  /** Seconds iptables-restore waits for the xtables lock (default 5). */
+  lockWaitSeconds?: number;
+  /** Runs the tools (default: on this host). */
+  run?: Runner;
+  /** Where --dry-run output goes (default: standard output). */
+  write?: (text: string) => void;
+  /** Test hook: changes the restore input just before it is applied. */
+  transformInput?: (family: IPFamily, text: string) => string;
+}
+
+/** The line iptables-restore blamed: "Error occurred at line: N" (1.8) or "line N failed" (older). */
+export function blamedLine(stderr: string): number | undefined {
+  const m = /line:? (\d+)/i.exec(stderr);
+  return m ? Number(m[1]) : undefined;
+}
+
+export class IptablesBackend implements Backend {
+  readonly name = 'iptables';
+  private readonly o: IptablesBackendOptions;
+  private readonly log: Logger;
+  private readonly run: Runner;
+  private ready = false;
+  private mode: IptablesMode = 'nft';
+  private active: IPFamily[] = [];
+  private conntrackTCPLiberal = false;
+  private localAddresses: string[] | undefined;
+  private readonly records = new Map<IPFamily, SyncRecord>();
+  private needFull = true;
+  private synced = false;
+
+  constructor(opts: IptablesBackendOptions) {
+    this.o = opts;
+    this.log = opts.logger.child('iptables');
+    this.run = opts.run ?? processRunner();
+    for (const c of opts.clusterCIDRs ?? []) {
+      if (!parseCIDR(c)) throw new RuleSetupError(`--cluster-cidr=${c}: not a CIDR (accepted: e.g. 10.244.0.0/16,fd00:10:244::/56)`);
+    }
+    for (const f of families) {
+      const n = (opts.clusterCIDRs ?? []).filter((c) => parseCIDR(c)?.family === f).length;
+      if (n > 1) throw new RuleSetupError(`--cluster-cidr: ${n} CIDRs of ${f}; accepted: at most one per family`);
+    }
+    for (const a of opts.nodePortAddresses ?? []) {
+      if (a !== 'primary' && !parseCIDR(a)) throw new RuleSetupError(`--nodeport-addresses=${a}: accepted: CIDRs and/or "primary"`);
+    }
+  }
+
+  /** The flavour in use (after setup). */
+  get iptablesMode(): IptablesMode {
+    return this.mode;
+  }
+
+  /** The families synced (after setup). */
+  get ipFamilies(): readonly IPFamily[] {
+    return this.active;
+  }
+
+  async setup(): Promise<void> {
+    const o = this.o;
+    if (o.dryRun) {
+      this.mode = o.mode === 'legacy' ? 'legacy' : 'nft';
+      this.active = [...(o.families ?? families)];
+      this.ready = true;
+      return;
+    }
+    if (o.mode === 'nft' || o.mode === 'legacy') this.mode = o.mode;
+    else {
+      const d = await detectMode(this.run);
+      this.mode = d.mode;
+      this.log.info('iptables mode detected', { mode: d.mode, reason: d.reason });
+    }
+    const usable: IPFamily[] = [];
+    for (const f of o.families ?? families) {
+      const bin = binaries(this.mode, f);
+      const r = await this.run(bin.iptables, ['--wait=5', '-t', 'nat', '-S', 'POSTROUTING']);
+      if (r.exitCode === 0) usable.push(f);
+      else if (o.families) throw new RuleSetupError(`${bin.iptables} does not work here (exit ${r.exitCode ?? 'none'}): ${r.stderr.trim()}`);
+      else this.log.warn(`${f} rules will not be synced: ${bin.iptables} does not work here`, { stderr: r.stderr.trim() });
+    }
+    if (usable.length === 0) throw new RuleSetupError(`neither iptables-${this.mode} nor ip6tables-${this.mode} works on this node`);
+    this.active = usable;
+    if (usable.includes('IPv4') && this.localhostNodePorts()) {
+      const r = await this.run('sysctl', ['-w', 'net.ipv4.conf.all.route_localnet=1']);
+      if (r.exitCode === 0) this.log.info('set route_localnet=1 so NodePorts answer on 127.0.0.1 (--iptables-localhost-nodeports=false turns this off)');
+      else this.log.warn('could not set net.ipv4.conf.all.route_localnet=1: NodePorts will not answer on 127.0.0.1', { stderr: r.stderr.trim() });
+    }
+    const liberal = await this.run('sysctl', ['-n', 'net.netfilter.nf_conntrack_tcp_be_liberal']);
+    this.conntrackTCPLiberal = liberal.exitCode === 0 && liberal.stdout.trim() !== '' && liberal.stdout.trim() !== '0';
+    if (this.conntrackTCPLiberal) this.log.info('nf_conntrack_tcp_be_liberal is set: no DROP rule for INVALID packets');
+    this.ready = true;
+    this.log.info('iptables backend ready', { mode: this.mode, families: this.active.join(',') });
+  }
+
+  private localhostNodePorts(): boolean {
+    if (this.o.localhostNodePorts === false) return false;
+    const v4 = (this.o.nodePortAddresses ?? []).filter((a) => a !== 'primary' && parseCIDR(a)?.family === 'IPv4');
+    if (v4.length === 0 && !(this.o.nodePortAddresses ?? []).includes('primary')) return true;
+    const loopback = parseIP('127.0.0.1')!;
+    return v4.some((c) => cidrContains(parseCIDR(c)!, loopback));
+  }
+
+  /** --nodeport-addresses with "primary" replaced by the node's IPs. */
+  private nodePortCIDRs(state: LocalState): string[] {
+    const out: string[] = [];
+    for (const a of this.o.nodePortAddresses ?? []) {
+      if (a !== 'primary') out.push(a);
+      else for (const f of families) for (const ip of nodeIPsOf(state, f).slice(0, 1)) out.push(`${ip}/${f === 'IPv4' ? 32 : 128}`);
+    }
+    return out;
+  }
+
+  private async readLocalAddresses(): Promise<string[]> {
+    const r = await this.run('ip', ['-j', 'addr', 'show']);
+    if (r.exitCode !== 0) {
+      this.log.warn('could not list the node addresses: NodePorts limited by --nodeport-addresses will not answer', { stderr: r.stderr.trim() });
+      return [];
+    }
+    const links = JSON.parse(r.stdout) as Array<{ addr_info?: Array<{ local?: string }> }>;
+    return links.flatMap((l) => (l.addr_info ?? []).map((a) => a.local).filter((a): a is string => typeof a === 'string' && parseIP(a) !== undefined));
+  }
+
+  async sync(state: LocalState, changes: LocalChanges | undefined): Promise<SyncStats> {
+    if (!this.ready) await this.setup();
+    const full = changes === undefined || changes.node || this.needFull || this.active.some((f) => !this.records.has(f));
+    const stats: SyncStats & { bytes: number; lines: number; rulesPerTable: Record<string, number> } = { full, bytes: 0, lines: 0, rulesPerTable: { filter: 0, nat: 0 } };
+    const started = performance.now();
+    try {
+      const nodePortAddresses = this.nodePortCIDRs(state);
+      const needAddresses = nodePortAddresses.length > 0 && !nodePortAddresses.every((c) => c.endsWith('/0'));
+      if (needAddresses && !this.o.dryRun && (full || this.localAddresses === undefined)) this.localAddresses = await this.readLocalAddresses();
+      if (full) this.warnInactiveFamilies(state);
+      const results: RenderResult[] = [];
+      for (const family of this.active) {
+        const prev = this.records.get(family);
+        const existing = full && !this.o.dryRun ? scanSave(await this.save(family)) : undefined;
+        const opts: RenderOptions = {
+          family,
+          clusterCIDRs: this.o.clusterCIDRs ?? [],
+          masqueradeAll: this.o.masqueradeAll ?? false,
+          nodePortAddresses,
+          localAddresses: this.localAddresses ?? [],
+          localhostNodePorts: this.o.localhostNodePorts ?? true,
+          conntrackTCPLiberal: this.conntrackTCPLiberal,
+          ...(this.o.masqueradeBit !== undefined && { masqueradeBit: this.o.masqueradeBit }),
+          ...(!full && prev && changes && { partial: { changed: changes.servicePorts, previous: prev } }),
+          ...(existing && { existing }),
+        };
+        const result = renderIptables(state, opts);
+        const text = this.o.transformInput ? this.o.transformInput(family, result.text) : result.text;
+        if (this.o.dryRun) this.print(family, result, text);
+        else await this.restore(family, text);
+        this.records.set(family, result.record);
+        results.push(result);
+        stats.bytes += Buffer.byteLength(text);
+        stats.lines += result.lines;
+        stats.rulesPerTable.filter! += result.rulesPerTable.filter;
+        stats.rulesPerTable.nat! += result.rulesPerTable.nat;
+      }
+      this.needFull = false;
+      this.synced = true;
+      this.log.debug('synced', {
+        full,
+        ms: Math.round(performance.now() - started),
+        families: results.map((r) => `${r.family}:${r.writtenServicePorts}/${r.servicePorts}${r.deletedChains.length ? ` -${r.deletedChains.length}` : ''}`).join(' '),
+        bytes: stats.bytes,
+      });
+      return stats;
+    } catch (err) {
+      this.needFull = true;
+      if (err instanceof RuleApplyError) this.log.error(err.message, { excerpt: err.excerpt() });
+      throw err;
+    }
+  }
+
+  private warnInactiveFamilies(state: LocalState): void {
+    const missing = new Map<IPFamily, number>();
+    for (const sp of state.servicePorts.values()) {
+      for (const ip of sp.clusterIPs) {
+        const f = ipFamilyOf(ip);
+        if (f && !this.active.includes(f)) missing.set(f, (missing.get(f) ?? 0) + 1);
+      }
+    }
+    for (const [f, n] of missing) this.log.warn(`${n} service ports have ${f} cluster IPs, but ${f} is not synced on this node`);
+  }
+
+  private print(family: IPFamily, r: RenderResult, text: string): void {
+    const bin = binaries(this.mode, family).restore;
+    const header = `# kpng to-iptables --dry-run: ${family}, ${r.full ? 'full' : 'partial'} sync, for ${bin} --noflush\n`;
+    (this.o.write ?? ((t: string) => process.stdout.write(t)))(header + text);
+  }
+
+  private async save(family: IPFamily, tables?: string): Promise<string> {
+    const bin = binaries(this.mode, family).save;
+    const r = await this.run(bin, tables ? ['-t', tables] : []);
+    if (r.exitCode !== 0) throw new RuleSetupError(`${bin} failed (exit ${r.exitCode ?? 'none'}): ${r.stderr.trim()}`);
+    return r.stdout;
+  }
+
+  private async restore(family: IPFamily, text: string, mode: IptablesMode = this.mode, what: string = family): Promise<void> {
+    const bin = binaries(mode, family).restore;
+    const args = ['--noflush', `--wait=${this.o.lockWaitSeconds ?? 5}`];
+    const r = await this.run(bin, args, { input: text });
+    if (r.exitCode === 0) return;
+    const line = blamedLine(r.stderr);
+    throw new RuleApplyError({
+      code: errIptablesRestore,
+      command: [bin, ...args],
+      input: text,
+      exitCode: r.exitCode,
+      stderr: r.stderr,
+      ...(line !== undefined && { line }),
+      what,
+    });
+  }
+
+  async tampered(): Promise<boolean> {
+    if (this.o.dryRun || !this.synced) return false;
+    for (const family of this.active) {
+      const bin = binaries(this.mode, family).iptables;
+      for (const table of ['mangle', 'nat', 'filter']) {
+        const r = await this.run(bin, ['--wait=5', '-t', table, '-n', '-L', kubeProxyCanaryChain]);
+        if (r.exitCode !== 0) {
+          this.log.info('canary chain gone: rules were flushed by someone else', { family, table });
+          this.needFull = true;
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Removes our chains and jump rules in both families and both flavours (kube-proxy's CleanupLeftovers). */
+  async cleanup(): Promise<void> {
+    const failures: Error[] = [];
+    for (const mode of iptablesModes) {
+      for (const family of families) {
+        const bin = binaries(mode, family);
+        const saved = await this.run(bin.save, []);
+        if (saved.exitCode !== 0) {
+          this.log.debug('nothing to clean up', { tool: bin.save, stderr: saved.stderr.trim() });
+          continue;
+        }
+        const plan = planCleanup(saved.stdout);
+        if (plan.kept.length > 0) this.log.warn('left in place: other rules still jump to them', { mode, family, chains: plan.kept.join(',') });
+        if (plan.text === '') continue;
+        if (this.o.dryRun) {
+          (this.o.write ?? ((t: string) => process.stdout.write(t)))(`# kpng to-iptables --cleanup --dry-run: ${family} ${mode}, for ${bin.restore} --noflush\n${plan.text}`);
+          continue;
+        }
+        try {
+          await this.restore(family, plan.text, mode, `${family} ${mode} cleanup`);
+          this.log.info('removed', { mode, family, chains: plan.deleted.length, jumps: plan.unlinked });
+        } catch (err) {
+          failures.push(err as Error);
+        }
+      }
+    }
+    this.records.clear();
+    this.needFull = true;
+    this.synced = false;
+    if (failures.length > 0) throw failures[0];
+  }
+}
+
+/** The backend cannot start: bad options, or the node's iptables does not work. */
+export class RuleSetupError extends Error {
+  readonly code = errIptablesSetup;
+  constructor(message: string) {
+    super(`${errIptablesSetup}: ${message}`);
+    this.name = 'RuleSetupError';
+  }
+}

@@ -1,0 +1,574 @@
+// The iptables renderer: node-local state → `iptables-restore --noflush` input for one IP
+// family, laid out as kube-proxy lays it out (pkg/proxy/iptables/proxier.go, v1.31–1.34).
+// Pure: everything it needs to know about the kernel comes in through the options.
+import { cidrContains, compareIPs, parseCIDR, parseIP, type IPFamily, type LocalEndpoint, type LocalState, type ServicePortState } from '../../model/index.ts';
+import {
+  endpointString,
+  isServiceChainName,
+  kubeExternalServicesChain,
+  kubeForwardChain,
+  kubeletFirewallChain,
+  kubeMarkMasqChain,
+  kubeNodePortsChain,
+  kubePostroutingChain,
+  kubeProxyCanaryChain,
+  kubeProxyFirewallChain,
+  kubeServicesChain,
+  portProtoHash,
+  servicePortEndpointChainName,
+} from './names.ts';
+import { sortedServicePorts } from '../../model/index.ts';
+import { quote, ruleTarget, type SavedState } from './rules.ts';
+
+/** The chains one service port owns in the nat table, and how many rules it wrote there. */
+export interface ServicePortChains {
+  chains: readonly string[];
+  natRules: number;
+}
+
+/** What a successful sync wrote, per family: the base for the next partial sync. */
+export interface SyncRecord {
+  family: IPFamily;
+  /** By ServicePortState.key, for the service ports of this family. */
+  servicePorts: ReadonlyMap<string, ServicePortChains>;
+  /** Inputs other than the service port itself that shape its chains; a change forces a rewrite of all of them. */
+  globals: string;
+}
+
+export interface RenderOptions {
+  family: IPFamily;
+  /** --cluster-cidr: pod traffic detection (at most one CIDR of this family is used). */
+  clusterCIDRs?: readonly string[];
+  /** --masquerade-all */
+  masqueradeAll?: boolean;
+  /** --nodeport-addresses CIDRs; none of this family (or a 0.0.0.0/0, ::/0) means every local address. */
+  nodePortAddresses?: readonly string[];
+  /** The node's interface addresses, to resolve nodePortAddresses CIDRs. */
+  localAddresses?: readonly string[];
+  /** The node's IPs, for loadBalancerSourceRanges that include the node itself; default: the Node object's addresses. */
+  nodeIPs?: readonly string[];
+  /** NodePorts on 127.0.0.1 (kube-proxy's --iptables-localhost-nodeports, default true; IPv4 only). */
+  localhostNodePorts?: boolean;
+  /** nf_conntrack_tcp_be_liberal is set: no DROP of INVALID packets. */
+  conntrackTCPLiberal?: boolean;
+  /** --masquerade-bit, default 14 (0x4000). */
+  masqueradeBit?: number;
+  /** Above this many endpoints per family, endpoint comments are dropped (default 1000). */
+  largeClusterEndpointsThreshold?: number;
+  /**
+   * A partial sync: per-service chains are written only for `changed` service ports (and
+   * for ports `previous` does not know); the rest are left as the last sync wrote them.
+   */
+  partial?: { changed: ReadonlySet<string>; previous: SyncRecord };
+  /**
+   * A full sync's view of the kernel (iptables-save): service chains that exist but are no
+   * longer used are deleted, and missing jump rules from the built-in chains are inserted.
+   * Without it (and without `partial`), every jump rule is written, as on a fresh node.
+   */
+  existing?: SavedState;
+  /** Declare the canary chain in mangle, nat and filter (default: on full syncs). */
+  canary?: boolean;
+}
+
+export interface RenderResult {
+  family: IPFamily;
+  /** The iptables-restore --noflush input. */
+  text: string;
+  full: boolean;
+  /** Pass back as `partial.previous` next time (after the input was applied). */
+  record: SyncRecord;
+  /** Service ports of this family. */
+  servicePorts: number;
+  /** Service ports whose chains this input writes. */
+  writtenServicePorts: number;
+  /** Chains this input deletes. */
+  deletedChains: string[];
+  /** Rules in our chains once applied (kube-proxy's sync_proxy_rules_iptables_total). */
+  rulesPerTable: { filter: number; nat: number };
+  largeClusterMode: boolean;
+  lines: number;
+  bytes: number;
+}
+
+/** A jump from a built-in chain to one of ours, as kube-proxy installs it (prepended). */
+export interface JumpRule {
+  table: 'filter' | 'nat';
+  chain: string;
+  target: string;
+  comment?: string;
+  extra: readonly string[];
+}
+
+const ctNew = ['-m', 'conntrack', '--ctstate', 'NEW'];
+
+/** kube-proxy's iptablesJumpChains, in its order. */
+export const jumpRules: readonly JumpRule[] = [
+  { table: 'filter', chain: 'INPUT', target: kubeExternalServicesChain, comment: 'kubernetes externally-visible service portals', extra: ctNew },
+  { table: 'filter', chain: 'FORWARD', target: kubeExternalServicesChain, comment: 'kubernetes externally-visible service portals', extra: ctNew },
+  { table: 'filter', chain: 'INPUT', target: kubeNodePortsChain, comment: 'kubernetes health check service ports', extra: [] },
+  { table: 'filter', chain: 'FORWARD', target: kubeServicesChain, comment: 'kubernetes service portals', extra: ctNew },
+  { table: 'filter', chain: 'OUTPUT', target: kubeServicesChain, comment: 'kubernetes service portals', extra: ctNew },
+  { table: 'filter', chain: 'FORWARD', target: kubeForwardChain, comment: 'kubernetes forwarding rules', extra: [] },
+  { table: 'filter', chain: 'INPUT', target: kubeProxyFirewallChain, comment: 'kubernetes load balancer firewall', extra: ctNew },
+  { table: 'filter', chain: 'OUTPUT', target: kubeProxyFirewallChain, comment: 'kubernetes load balancer firewall', extra: ctNew },
+  { table: 'filter', chain: 'FORWARD', target: kubeProxyFirewallChain, comment: 'kubernetes load balancer firewall', extra: ctNew },
+  { table: 'nat', chain: 'OUTPUT', target: kubeServicesChain, comment: 'kubernetes service portals', extra: [] },
+  { table: 'nat', chain: 'PREROUTING', target: kubeServicesChain, comment: 'kubernetes service portals', extra: [] },
+  { table: 'nat', chain: 'POSTROUTING', target: kubePostroutingChain, comment: 'kubernetes postrouting rules', extra: [] },
+];
+
+/** The anti-martian chain kubelet also installs; ours only where localhost NodePorts are on (IPv4). */
+export const kubeletJumpRules: readonly JumpRule[] = [
+  { table: 'filter', chain: 'INPUT', target: kubeletFirewallChain, extra: [] },
+  { table: 'filter', chain: 'OUTPUT', target: kubeletFirewallChain, extra: [] },
+];
+
+export function jumpRuleArgs(j: JumpRule): string[] {
+  return [...j.extra, ...(j.comment !== undefined ? ['-m', 'comment', '--comment', j.comment] : []), '-j', j.target];
+}
+
+/** Whether the saved rules of j.chain already hold this jump (same target, same comment). */
+export function hasJump(saved: SavedState | undefined, j: JumpRule): boolean {
+  const rules = saved?.builtinRules.get(j.table)?.get(j.chain) ?? [];
+  return rules.some((args) => {
+    if (ruleTarget(args) !== j.target) return false;
+    if (j.comment === undefined) return !args.includes('--comment');
+    const i = args.indexOf('--comment');
+    return i >= 0 && args[i + 1] === j.comment;
+  });
+}
+
+/** Go's fmt.Sprintf("%#08x", v): at least eight hex digits after the 0x. */
+export function formatMark(value: number): string {
+  return `0x${value.toString(16).padStart(8, '0')}`;
+}
+
+const probabilities: string[] = ['<bad value>'];
+const pow10 = 10n ** 10n;
+
+/** Go's fmt.Sprintf("%0.10f", 1/n): the exact binary value, rounded half to even. */
+export function formatProbability(n: number): string {
+  if (n < probabilities.length) return probabilities[n]!;
+  for (let i = probabilities.length; i <= n; i++) probabilities.push(fixed10(1 / i));
+  return probabilities[n]!;
+}
+
+function fixed10(x: number): string {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  const bits = view.getBigUint64(0);
+  const exp = Number((bits >> 52n) & 0x7ffn);
+  let mant = bits & ((1n << 52n) - 1n);
+  let e: number;
+  if (exp === 0) e = -1074;
+  else {
+    mant |= 1n << 52n;
+    e = exp - 1075;
+  }
+  // x = mant · 2^e; scale by 10^10 and round half to even.
+  let q: bigint;
+  if (e >= 0) q = (mant << BigInt(e)) * pow10;
+  else {
+    const den = 1n << BigInt(-e);
+    const num = mant * pow10;
+    q = num / den;
+    const twice = (num % den) * 2n;
+    if (twice > den || (twice === den && q % 2n === 1n)) q += 1n;
+  }
+  return `${q / pow10}.${(q % pow10).toString().padStart(10, '0')}`;
+}
+
+const familyOf = (ip: string): IPFamily => (ip.includes(':') ? 'IPv6' : 'IPv4');
+const cidrFamily = (cidr: string): IPFamily => familyOf(cidr.split('/')[0]!);
+
+/** Local traffic detection by CIDR (kube-proxy's detect-local-mode=ClusterCIDR). */
+interface LocalDetector {
+  ifLocal: string;
+  ifNotLocal: string;
+}
+
+function localDetector(family: IPFamily, clusterCIDRs: readonly string[] | undefined): LocalDetector | undefined {
+  const cidr = (clusterCIDRs ?? []).find((c) => cidrFamily(c) === family);
+  return cidr === undefined ? undefined : { ifLocal: `-s ${cidr}`, ifNotLocal: `! -s ${cidr}` };
+}
+
+/** A service port as one family's proxier sees it. */
+interface FamilyPort {
+  sp: ServicePortState;
+  clusterIP: string;
+  externalIPs: string[];
+  lbIPs: string[];
+  sourceRanges: string[];
+  clusterEndpoints: LocalEndpoint[];
+  localEndpoints: LocalEndpoint[];
+  allReachable: LocalEndpoint[];
+  hasEndpoints: boolean;
+  externallyAccessible: boolean;
+  usesClusterEndpoints: boolean;
+  usesLocalEndpoints: boolean;
+}
+
+function familyPort(sp: ServicePortState, family: IPFamily): FamilyPort | undefined {
+  const clusterIP = sp.clusterIPs.find((ip) => familyOf(ip) === family);
+  if (clusterIP === undefined) return undefined;
+  const ofFamily = (eps: LocalEndpoint[]) => (eps.every((e) => e.family === family) ? eps : eps.filter((e) => e.family === family));
+  const externalIPs = sp.externalIPs.filter((ip) => familyOf(ip) === family);
+  const lbIPs = sp.loadBalancerIPs.filter((ip) => familyOf(ip) === family);
+  const externallyAccessible = sp.nodePort !== 0 || externalIPs.length > 0 || lbIPs.length > 0;
+  const usesClusterEndpoints = !sp.internalPolicyLocal || externallyAccessible;
+  const usesLocalEndpoints = sp.internalPolicyLocal || (externallyAccessible && sp.externalPolicyLocal);
+  const clusterEndpoints = usesClusterEndpoints ? ofFamily(sp.clusterEndpoints) : [];
+  const localEndpoints = sp.internalPolicyLocal ? ofFamily(sp.internalEndpoints) : sp.externalPolicyLocal ? ofFamily(sp.externalEndpoints) : [];
+  // kube-proxy's allLocallyReachableEndpoints: the union of the endpoints the port uses.
+  let allReachable: LocalEndpoint[];
+  if (!usesLocalEndpoints) allReachable = clusterEndpoints;
+  else if (!usesClusterEndpoints) allReachable = localEndpoints;
+  else {
+    const seen = new Set(clusterEndpoints.map((e) => `${e.address}#${e.port}`));
+    allReachable = [...clusterEndpoints, ...localEndpoints.filter((e) => !seen.has(`${e.address}#${e.port}`))];
+  }
+  return {
+    sp,
+    clusterIP,
+    externalIPs,
+    lbIPs,
+    sourceRanges: sp.loadBalancerSourceRanges.filter((c) => cidrFamily(c) === family),
+    clusterEndpoints,
+    localEndpoints,
+    allReachable,
+    hasEndpoints: sp.hasEndpoints[family] ?? false,
+    externallyAccessible,
+    usesClusterEndpoints,
+    usesLocalEndpoints,
+  };
+}
+
+/** The node's IPs of a family from its Node object: InternalIPs, else ExternalIPs. */
+export function nodeIPsOf(state: LocalState, family: IPFamily): string[] {
+  const of = (type: string) => state.node.addresses.filter((a) => a.type === type && parseIP(a.address)?.family === family).map((a) => a.address);
+  const internal = of('InternalIP');
+  return internal.length > 0 ? internal : of('ExternalIP');
+}
+
+/** The nodeport destination part of KUBE-SERVICES' last rule(s). */
+function nodePortDestinations(o: RenderOptions, localhostNodePorts: boolean): string[] | undefined {
+  const cidrs = (o.nodePortAddresses ?? []).filter((c) => cidrFamily(c) === o.family);
+  const matchAll = cidrs.length === 0 || cidrs.some((c) => c.endsWith('/0'));
+  if (matchAll) return undefined;
+  const parsed = cidrs.map((c) => parseCIDR(c)).filter((c) => c !== undefined);
+  const ips = (o.localAddresses ?? [])
+    .filter((a) => {
+      const ip = parseIP(a);
+      return ip !== undefined && ip.family === o.family && parsed.some((c) => cidrContains(c, ip));
+    })
+    .filter((a) => {
+      const loopback = o.family === 'IPv6' ? a === '::1' : a.startsWith('127.');
+      return !loopback || (o.family === 'IPv4' && localhostNodePorts);
+    });
+  return [...new Set(ips)].sort(compareIPs);
+}
+
+function localhostNodePortsFor(o: RenderOptions): boolean {
+  if (o.family !== 'IPv4' || o.localhostNodePorts === false) return false;
+  const cidrs = (o.nodePortAddresses ?? []).filter((c) => cidrFamily(c) === 'IPv4');
+  if (cidrs.length === 0) return true;
+  const loopback = parseIP('127.0.0.1')!;
+  return cidrs.some((c) => {
+    const p = parseCIDR(c);
+    return p !== undefined && cidrContains(p, loopback);
+  });
+}
+
+/** Renders the restore input for one family. */
+export function renderIptables(state: LocalState, o: RenderOptions): RenderResult {
+  const family = o.family;
+  const ipv6 = family === 'IPv6';
+  const mark = formatMark(1 << (o.masqueradeBit ?? 14));
+  const detector = localDetector(family, o.clusterCIDRs);
+  const localhostNodePorts = localhostNodePortsFor(o);
+  const rejectWith = ipv6 ? 'icmp6-port-unreachable' : 'icmp-port-unreachable';
+  const nodeIPs = (o.nodeIPs ?? nodeIPsOf(state, family)).filter((ip) => familyOf(ip) === family);
+  const parsedNodeIPs = nodeIPs.map((ip) => parseIP(ip)).filter((ip) => ip !== undefined);
+
+  const ports: FamilyPort[] = [];
+  let totalEndpoints = 0;
+  for (const sp of sortedServicePorts(state)) {
+    const fp = familyPort(sp, family);
+    if (!fp) continue;
+    ports.push(fp);
+    totalEndpoints += fp.allReachable.length;
+  }
+  const largeClusterMode = totalEndpoints > (o.largeClusterEndpointsThreshold ?? 1000);
+  const globals = JSON.stringify({ largeClusterMode, nodeIPs, masqueradeAll: !!o.masqueradeAll, detector: detector?.ifLocal ?? '', mark });
+
+  const partial = o.partial && o.partial.previous.family === family ? o.partial : undefined;
+  const rewriteAll = !partial || partial.previous.globals !== globals;
+  const full = !partial;
+  const canary = o.canary ?? full;
+
+  const filterChains: string[] = [];
+  const filterJumps: string[] = [];
+  const filterRules: string[] = [];
+  const natChains: string[] = [];
+  const natJumps: string[] = [];
+  const natRules: string[] = [];
+  let skippedRules = 0; // rules of unchanged service ports, left in place
+  const comment = (c: string) => (c.includes(' ') ? `"${c}"` : c);
+
+  for (const c of [kubeServicesChain, kubeExternalServicesChain, kubeForwardChain, kubeNodePortsChain, kubeProxyFirewallChain]) filterChains.push(`:${c} - [0:0]`);
+  for (const c of [kubeServicesChain, kubeNodePortsChain, kubePostroutingChain, kubeMarkMasqChain]) natChains.push(`:${c} - [0:0]`);
+
+  natRules.push(`-A ${kubePostroutingChain} -m mark ! --mark ${mark}/${mark} -j RETURN`);
+  natRules.push(`-A ${kubePostroutingChain} -j MARK --xor-mark ${mark}`);
+  natRules.push(`-A ${kubePostroutingChain} -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully`);
+  natRules.push(`-A ${kubeMarkMasqChain} -j MARK --or-mark ${mark}`);
+
+  const managesKubeletFirewall = !ipv6 && localhostNodePorts;
+  if (managesKubeletFirewall) {
+    filterChains.push(`:${kubeletFirewallChain} - [0:0]`);
+    filterRules.push(
+      `-A ${kubeletFirewallChain} -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`,
+    );
+  }
+  if (canary) {
+    filterChains.push(`:${kubeProxyCanaryChain} - [0:0]`);
+    natChains.push(`:${kubeProxyCanaryChain} - [0:0]`);
+  }
+  if (full) {
+    for (const j of [...jumpRules, ...(managesKubeletFirewall ? kubeletJumpRules : [])]) {
+      if (o.existing && hasJump(o.existing, j)) continue;
+      const line = `-I ${j.chain} ${jumpRuleArgs(j).map(quote).join(' ')}`;
+      (j.table === 'filter' ? filterJumps : natJumps).push(line);
+    }
+  }
+
+  const record = new Map<string, ServicePortChains>();
+  const active = new Set<string>();
+  let written = 0;
+  const epComment = (spn: string) => (largeClusterMode ? '' : ` -m comment --comment ${comment(spn)}`);
+
+  for (const fp of ports) {
+    const sp = fp.sp;
+    const spn = sp.key;
+    const proto = sp.protocol.toLowerCase();
+    const hash = portProtoHash(spn, sp.protocol);
+    const clusterPolicyChain = `KUBE-SVC-${hash}`;
+    const localPolicyChain = `KUBE-SVL-${hash}`;
+    const externalTrafficChain = `KUBE-EXT-${hash}`;
+    const fwChain = `KUBE-FW-${hash}`;
+    const { hasEndpoints } = fp;
+
+    const usesClusterPolicyChain = fp.clusterEndpoints.length > 0 && fp.usesClusterEndpoints;
+    const usesLocalPolicyChain = fp.localEndpoints.length > 0 && fp.usesLocalEndpoints;
+
+    let internalPolicyChain = clusterPolicyChain;
+    let hasInternalEndpoints = hasEndpoints;
+    if (sp.internalPolicyLocal) {
+      internalPolicyChain = localPolicyChain;
+      if (fp.localEndpoints.length === 0) hasInternalEndpoints = false;
+    }
+    const externalPolicyLocal = sp.externalPolicyLocal && fp.externallyAccessible;
+    let externalPolicyChain = clusterPolicyChain;
+    let hasExternalEndpoints = hasEndpoints;
+    if (externalPolicyLocal) {
+      externalPolicyChain = localPolicyChain;
+      if (fp.localEndpoints.length === 0) hasExternalEndpoints = false;
+    }
+    const usesExternalTrafficChain = hasEndpoints && fp.externallyAccessible;
+    const usesFWChain = hasEndpoints && fp.lbIPs.length > 0 && fp.sourceRanges.length > 0;
+    const loadBalancerTrafficChain = usesFWChain ? fwChain : externalTrafficChain;
+
+    let internalFilterTarget = '';
+    let internalFilterComment = '';
+    let externalFilterTarget = '';
+    let externalFilterComment = '';
+    if (!hasEndpoints) {
+      internalFilterTarget = externalFilterTarget = `REJECT --reject-with ${rejectWith}`;
+      internalFilterComment = externalFilterComment = `"${spn} has no endpoints"`;
+    } else {
+      if (!hasInternalEndpoints) {
+        internalFilterTarget = 'DROP';
+        internalFilterComment = `"${spn} has no local endpoints"`;
+      }
+      if (!hasExternalEndpoints) {
+        externalFilterTarget = 'DROP';
+        externalFilterComment = `"${spn} has no local endpoints"`;
+      }
+    }
+
+    const m = `-m ${proto} -p ${proto}`;
+    const dport = `--dport ${sp.port}`;
+
+    // Dispatch (always written): KUBE-SERVICES, KUBE-NODEPORTS and the filter table.
+    if (hasInternalEndpoints) {
+      natRules.push(`-A ${kubeServicesChain} -m comment --comment "${spn} cluster IP" ${m} -d ${fp.clusterIP} ${dport} -j ${internalPolicyChain}`);
+    } else {
+      filterRules.push(`-A ${kubeServicesChain} -m comment --comment ${internalFilterComment} ${m} -d ${fp.clusterIP} ${dport} -j ${internalFilterTarget}`);
+    }
+    for (const ip of fp.externalIPs) {
+      if (hasEndpoints) natRules.push(`-A ${kubeServicesChain} -m comment --comment "${spn} external IP" ${m} -d ${ip} ${dport} -j ${externalTrafficChain}`);
+      if (!hasExternalEndpoints) filterRules.push(`-A ${kubeExternalServicesChain} -m comment --comment ${externalFilterComment} ${m} -d ${ip} ${dport} -j ${externalFilterTarget}`);
+    }
+    for (const ip of fp.lbIPs) {
+      if (hasEndpoints) natRules.push(`-A ${kubeServicesChain} -m comment --comment "${spn} loadbalancer IP" ${m} -d ${ip} ${dport} -j ${loadBalancerTrafficChain}`);
+      if (usesFWChain) {
+        filterRules.push(`-A ${kubeProxyFirewallChain} -m comment --comment "${spn} traffic not accepted by ${fwChain}" ${m} -d ${ip} ${dport} -j DROP`);
+      }
+    }
+    if (!hasExternalEndpoints) {
+      for (const ip of fp.lbIPs) filterRules.push(`-A ${kubeExternalServicesChain} -m comment --comment ${externalFilterComment} ${m} -d ${ip} ${dport} -j ${externalFilterTarget}`);
+    }
+    if (sp.nodePort !== 0) {
+      if (hasEndpoints) natRules.push(`-A ${kubeNodePortsChain} -m comment --comment ${spn} ${m} --dport ${sp.nodePort} -j ${externalTrafficChain}`);
+      if (!hasExternalEndpoints) {
+        filterRules.push(`-A ${kubeExternalServicesChain} -m comment --comment ${externalFilterComment} -m addrtype --dst-type LOCAL ${m} --dport ${sp.nodePort} -j ${externalFilterTarget}`);
+      }
+    }
+    if (sp.healthCheckNodePort !== 0) {
+      filterRules.push(`-A ${kubeNodePortsChain} -m comment --comment "${spn} health check node port" -m tcp -p tcp --dport ${sp.healthCheckNodePort} -j ACCEPT`);
+    }
+
+    // Per-service chains: written on full syncs and for changed service ports. An unchanged
+    // port keeps the chains the last sync wrote (same port, same globals: same chains).
+    const prev = partial?.previous.servicePorts.get(spn);
+    if (!rewriteAll && prev !== undefined && !partial!.changed.has(spn)) {
+      record.set(spn, prev);
+      for (const c of prev.chains) active.add(c);
+      skippedRules += prev.natRules;
+      continue;
+    }
+    written++;
+    const chains: string[] = [];
+    const rulesBefore = natRules.length;
+    const rules = natRules;
+    const declare = (c: string) => {
+      chains.push(c);
+      active.add(c);
+      natChains.push(`:${c} - [0:0]`);
+    };
+
+    if (hasInternalEndpoints) {
+      const args = `-m comment --comment "${spn} cluster IP" ${m} -d ${fp.clusterIP} ${dport}`;
+      if (o.masqueradeAll) rules.push(`-A ${internalPolicyChain} ${args} -j ${kubeMarkMasqChain}`);
+      else if (detector) rules.push(`-A ${internalPolicyChain} ${args} ${detector.ifNotLocal} -j ${kubeMarkMasqChain}`);
+    }
+
+    if (usesExternalTrafficChain) {
+      declare(externalTrafficChain);
+      if (!externalPolicyLocal) {
+        rules.push(`-A ${externalTrafficChain} -m comment --comment "masquerade traffic for ${spn} external destinations" -j ${kubeMarkMasqChain}`);
+      } else {
+        if (detector) {
+          rules.push(`-A ${externalTrafficChain} -m comment --comment "pod traffic for ${spn} external destinations" ${detector.ifLocal} -j ${clusterPolicyChain}`);
+        }
+        rules.push(`-A ${externalTrafficChain} -m comment --comment "masquerade LOCAL traffic for ${spn} external destinations" -m addrtype --src-type LOCAL -j ${kubeMarkMasqChain}`);
+        rules.push(`-A ${externalTrafficChain} -m comment --comment "route LOCAL traffic for ${spn} external destinations" -m addrtype --src-type LOCAL -j ${clusterPolicyChain}`);
+      }
+      if (hasExternalEndpoints) rules.push(`-A ${externalTrafficChain} -j ${externalPolicyChain}`);
+    }
+
+    if (usesFWChain) {
+      declare(fwChain);
+      const args = `-A ${fwChain} -m comment --comment "${spn} loadbalancer IP"`;
+      let allowFromNode = false;
+      for (const cidr of fp.sourceRanges) {
+        rules.push(`${args} -s ${cidr} -j ${externalTrafficChain}`);
+        const parsed = parseCIDR(cidr);
+        if (parsed && parsedNodeIPs.some((ip) => cidrContains(parsed, ip))) allowFromNode = true;
+      }
+      if (allowFromNode) for (const ip of fp.lbIPs) rules.push(`${args} -s ${ip} -j ${externalTrafficChain}`);
+      rules.push(`-A ${fwChain} -m comment --comment "other traffic to ${spn} will be dropped by KUBE-PROXY-FIREWALL"`);
+    }
+
+    const epChain = (ep: LocalEndpoint) => servicePortEndpointChainName(spn, sp.protocol, endpointString(ep.address, ep.port, ep.family));
+    const writeServiceToEndpointRules = (svcChain: string, endpoints: LocalEndpoint[]) => {
+      if (sp.affinityTimeoutSeconds !== undefined) {
+        for (const ep of endpoints) {
+          const c = epChain(ep);
+          rules.push(
+            `-A ${svcChain}${epComment(`${spn} -> ${endpointString(ep.address, ep.port, ep.family)}`)} -m recent --name ${c} --rcheck --seconds ${sp.affinityTimeoutSeconds} --reap -j ${c}`,
+          );
+        }
+      }
+      const n = endpoints.length;
+      endpoints.forEach((ep, i) => {
+        const c = epChain(ep);
+        const stat = i < n - 1 ? ` -m statistic --mode random --probability ${formatProbability(n - i)}` : '';
+        rules.push(`-A ${svcChain}${epComment(`${spn} -> ${endpointString(ep.address, ep.port, ep.family)}`)}${stat} -j ${c}`);
+      });
+    };
+
+    if (usesClusterPolicyChain) {
+      declare(clusterPolicyChain);
+      writeServiceToEndpointRules(clusterPolicyChain, fp.clusterEndpoints);
+    }
+    if (usesLocalPolicyChain) {
+      declare(localPolicyChain);
+      writeServiceToEndpointRules(localPolicyChain, fp.localEndpoints);
+    }
+    for (const ep of fp.allReachable) {
+      const c = epChain(ep);
+      declare(c);
+      const base = `-A ${c}${epComment(spn)}`;
+      rules.push(`${base} -s ${ep.address} -j ${kubeMarkMasqChain}`);
+      const affinity = sp.affinityTimeoutSeconds !== undefined ? ` -m recent --name ${c} --set` : '';
+      rules.push(`${base}${affinity} ${m} -j DNAT --to-destination ${endpointString(ep.address, ep.port, ep.family)}`);
+    }
+
+    record.set(spn, { chains, natRules: rules.length - rulesBefore });
+  }
+
+  // Chains no longer in use: those the kernel has (full sync) or the last sync wrote (partial).
+  const deletedChains: string[] = [];
+  const stale = (c: string) => {
+    if (active.has(c) || !isServiceChainName(c)) return;
+    active.add(c); // once
+    deletedChains.push(c);
+  };
+  if (partial) {
+    for (const [key, prev] of partial.previous.servicePorts) {
+      const now = record.get(key);
+      if (now && !rewriteAll && !partial.changed.has(key)) continue;
+      for (const c of prev.chains) stale(c);
+    }
+  }
+  if (o.existing) for (const c of o.existing.chains.get('nat') ?? []) stale(c);
+  deletedChains.sort();
+  for (const c of deletedChains) {
+    natChains.push(`:${c} - [0:0]`);
+    natRules.push(`-X ${c}`);
+  }
+
+  // Last rule of KUBE-SERVICES: everything addressed to the node goes on to the NodePorts.
+  const nodePortsComment = '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain"';
+  const destinations = nodePortDestinations(o, localhostNodePorts);
+  if (destinations === undefined) {
+    const dst = ipv6 ? ' ! -d ::1/128' : localhostNodePorts ? '' : ' ! -d 127.0.0.0/8';
+    natRules.push(`-A ${kubeServicesChain} ${nodePortsComment} -m addrtype --dst-type LOCAL${dst} -j ${kubeNodePortsChain}`);
+  } else {
+    for (const ip of destinations) natRules.push(`-A ${kubeServicesChain} ${nodePortsComment} -d ${ip} -j ${kubeNodePortsChain}`);
+  }
+
+  if (!o.conntrackTCPLiberal) filterRules.push(`-A ${kubeForwardChain} -m conntrack --ctstate INVALID -j DROP`);
+  filterRules.push(`-A ${kubeForwardChain} -m comment --comment "kubernetes forwarding rules" -m mark --mark ${mark}/${mark} -j ACCEPT`);
+  filterRules.push(`-A ${kubeForwardChain} -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
+
+  const parts = ['*filter', ...filterChains, ...filterJumps, ...filterRules, 'COMMIT', '*nat', ...natChains, ...natJumps, ...natRules, 'COMMIT'];
+  if (canary) parts.push('*mangle', `:${kubeProxyCanaryChain} - [0:0]`, 'COMMIT');
+  const text = `${parts.join('\n')}\n`;
+
+  const natWritten = natRules.length - deletedChains.length;
+  return {
+    family,
+    text,
+    full,
+    record: { family, servicePorts: record, globals },
+    servicePorts: ports.length,
+    writtenServicePorts: written,
+    deletedChains,
+    rulesPerTable: { filter: filterRules.length, nat: natWritten + skippedRules },
+    largeClusterMode,
+    lines: parts.length,
+    bytes: Buffer.byteLength(text),
+  };
+}
