@@ -4,12 +4,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { allStages } from './cli/registry.ts';
 
 const cli = fileURLToPath(new URL('./cli.ts', import.meta.url));
 const testdata = fileURLToPath(new URL('./model/testdata/', import.meta.url));
 const kpng = (args: string[]) => execa(process.execPath, [cli, ...args], { reject: false, env: { KPNG_LOG_LEVEL: 'warn' } });
+
+// Each case starts real processes; allow for a loaded machine.
+vi.setConfig({ testTimeout: 60_000 });
 
 let dir: string;
 beforeAll(async () => {
@@ -66,6 +69,25 @@ describe('kpng file ... to-local ... to-json', () => {
   });
 });
 
+describe('--service-proxy-name', () => {
+  it('makes the proxy handle only the Services labelled with it', async () => {
+    const input = path.join(dir, 'proxy-name.yaml');
+    await writeFile(
+      input,
+      [
+        'kind: Service\nmetadata: {name: plain}\nspec: {clusterIP: 10.96.0.1, ports: [{port: 80}]}',
+        'kind: Service\nmetadata: {name: ours, labels: {service.kubernetes.io/service-proxy-name: kpng}}\nspec: {clusterIP: 10.96.0.2, ports: [{port: 80}]}',
+      ].join('\n---\n'),
+    );
+    const keys = async (extra: string[]) => {
+      const r = await kpng(['file', `--input=${input}`, '--once', ...extra, 'to-local', '--node-name=n', 'to-json']);
+      return JSON.parse(r.stdout).servicePorts.map((sp: { key: string }) => sp.key);
+    };
+    expect(await keys([])).toEqual(['default/plain']);
+    expect(await keys(['--service-proxy-name=kpng'])).toEqual(['default/ours']);
+  });
+});
+
 describe('to-file writes a snapshot the file source reads back', () => {
   it('round-trips to the same node-local state', async () => {
     const snapshot = path.join(dir, 'roundtrip.yaml');
@@ -84,7 +106,7 @@ describe('the pipeline grammar', () => {
     { args: ['nope'], error: /KPNG_ERR_UNKNOWN_STAGE: unknown stage "nope".*accepted first: file/ },
     { args: ['file', '--input=x', 'to-nowhere'], error: /unknown stage "to-nowhere" after file \(accepted: to-local, to-file/ },
     { args: ['file', '--input=x', 'to-local', 'to-nowhere'], error: /unknown stage "to-nowhere" after to-local \(accepted: to-json/ },
-    { args: ['file', '--input=x', '--bogus', 'to-file', '--output=y'], error: /file does not take --bogus \(accepted: --input, --once, --debounce, --help\)/ },
+    { args: ['file', '--input=x', '--bogus', 'to-file', '--output=y'], error: /file does not take --bogus \(accepted: --input, --once, --debounce, --service-proxy-name, --help\)/ },
     { args: ['file', 'to-file', '--output=y'], error: /KPNG_ERR_MISSING_FLAG: file needs --input/ },
     { args: ['file', '--input=x', 'to-local'], error: /to-local needs a backend after it \(accepted: to-json/ },
     { args: ['file', '--input=x', '--debounce=soon', 'to-file', '--output=y'], error: /--debounce="soon": accepted: a duration/ },

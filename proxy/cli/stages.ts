@@ -8,6 +8,7 @@ import { ToFile } from '../sinks/to-file.ts';
 import { ToJSON } from '../sinks/to-json.ts';
 import { ToLocal } from '../sinks/to-local.ts';
 import { FileSource } from '../sources/file/file-source.ts';
+import { hostname } from 'node:os';
 import { flagBoolean, flagNumber, flagString, type FlagSpec, type FlagValues } from './flags.ts';
 
 export interface StageContext {
@@ -42,6 +43,12 @@ export interface LocalSinkStage extends StageBase {
 
 export type Stage = ClusterSourceStage | LocalSourceStage | ClusterSinkStage | LocalSinkStage;
 
+const serviceProxyNameFlag: FlagSpec = {
+  name: 'service-proxy-name',
+  type: 'string',
+  description: 'handle only Services labelled service.kubernetes.io/service-proxy-name=<this> (default: only unlabelled ones)',
+};
+
 export const fileStage: ClusterSourceStage = {
   role: 'cluster-source',
   name: 'file',
@@ -50,9 +57,43 @@ export const fileStage: ClusterSourceStage = {
     { name: 'input', type: 'string', required: true, description: 'the snapshot: a multi-document YAML/JSON stream or a kind: List' },
     { name: 'once', type: 'boolean', default: false, description: 'read once, let every sink sync once, and exit' },
     { name: 'debounce', type: 'duration', default: 100, description: 'quiet time after a change before re-reading' },
+    serviceProxyNameFlag,
   ],
-  create: (v, ctx) =>
-    new FileSource({ input: flagString(v, 'input')!, once: flagBoolean(v, 'once'), debounceMs: flagNumber(v, 'debounce') ?? 100, logger: ctx.logger.child('file') }),
+  create: (v, ctx) => {
+    const serviceProxyName = flagString(v, 'service-proxy-name');
+    return new FileSource({
+      input: flagString(v, 'input')!,
+      once: flagBoolean(v, 'once'),
+      debounceMs: flagNumber(v, 'debounce') ?? 100,
+      ...(serviceProxyName && { serviceProxyName }),
+      logger: ctx.logger.child('file'),
+    });
+  },
+};
+
+export const kubeStage: ClusterSourceStage = {
+  role: 'cluster-source',
+  name: 'kube',
+  summary: 'watch Services, EndpointSlices and Nodes in the Kubernetes API',
+  flags: [
+    { name: 'kubeconfig', type: 'string', description: 'kubeconfig file (default $KUBECONFIG, else the in-cluster service account)' },
+    serviceProxyNameFlag,
+    { name: 'watch-inactivity', type: 'duration', default: 90_000, description: 'restart a watch that has been silent this long (stall watchdog)' },
+    { name: 'batch', type: 'duration', default: 0, description: 'gather API changes this long before syncing (0: as they come)' },
+  ],
+  create: (v, ctx) => {
+    const kubeconfig = flagString(v, 'kubeconfig');
+    const serviceProxyName = flagString(v, 'service-proxy-name');
+    const opts = {
+      ...(kubeconfig && { kubeconfig }),
+      ...(serviceProxyName && { serviceProxyName }),
+      watchInactivityMs: flagNumber(v, 'watch-inactivity') ?? 90_000,
+      batchMs: flagNumber(v, 'batch') ?? 0,
+      logger: ctx.logger.child('kube'),
+    };
+    // The client library is heavy to load: only pipelines that use it pay for it.
+    return { run: async (sink, signal) => new (await import('../sources/kube/kube-source.ts')).KubeSource(opts).run(sink, signal) };
+  },
 };
 
 export const toLocalStage: ClusterSinkStage = {
@@ -62,13 +103,8 @@ export const toLocalStage: ClusterSinkStage = {
   takesLocalSink: true,
   flags: [
     { name: 'node-name', type: 'string', default: process.env.NODE_NAME ?? '', description: 'this node (default $NODE_NAME, else the host name)' },
-    { name: 'service-proxy-name', type: 'string', description: 'handle only Services labelled service.kubernetes.io/service-proxy-name=<this>' },
   ],
-  create: (v, _ctx, next) => {
-    const nodeName = flagString(v, 'node-name') || process.env.HOSTNAME || 'localhost';
-    const serviceProxyName = flagString(v, 'service-proxy-name');
-    return new ToLocal({ nodeName, ...(serviceProxyName && { serviceProxyName }) }, next!);
-  },
+  create: (v, _ctx, next) => new ToLocal(flagString(v, 'node-name') || hostname(), next!),
 };
 
 export const toFileStage: ClusterSinkStage = {
@@ -91,7 +127,7 @@ export const toJSONStage: LocalSinkStage = {
   },
 };
 
-export const builtinStages: Stage[] = [fileStage, toLocalStage, toFileStage, toJSONStage];
+export const builtinStages: Stage[] = [fileStage, kubeStage, toLocalStage, toFileStage, toJSONStage];
 
 export const followers: Record<Stage['role'], Array<Stage['role']>> = {
   'cluster-source': ['cluster-sink'],

@@ -48,6 +48,11 @@ export function keyOf(kind: ObjectKind, obj: unknown): string | undefined {
 }
 
 export class ClusterState {
+  /**
+   * The --service-proxy-name the source was started with: only Services labelled with it
+   * count (unset: only unlabelled ones). Node-local computations take it from here.
+   */
+  readonly serviceProxyName: string | undefined;
   readonly services = new Map<string, ServiceInfo>();
   readonly slices = new Map<string, SliceInfo>();
   /** serviceKey → sliceKey → slice. */
@@ -57,6 +62,10 @@ export class ClusterState {
   readonly raw: Record<ObjectKind, Map<string, unknown>> = { Service: new Map(), EndpointSlice: new Map(), Node: new Map() };
   /** The last warning per "kind key", so a recurring problem is reported once. */
   private readonly warned = new Map<string, string>();
+
+  constructor(opts: { serviceProxyName?: string } = {}) {
+    this.serviceProxyName = opts.serviceProxyName || undefined;
+  }
 
   /** Add or replace one object. A malformed one is skipped (its last good version stays). */
   upsert(obj: unknown): ApplyResult {
@@ -86,6 +95,20 @@ export class ClusterState {
     for (const kind of objectKinds) {
       for (const key of [...this.raw[kind].keys()]) if (!seen[kind].has(key)) this.deleteInto(kind, key, delta);
     }
+    return { delta, warnings };
+  }
+
+  /** Make one kind exactly these objects (a relist): missing ones of that kind are deleted. */
+  replaceKind(kind: ObjectKind, objects: unknown[]): ApplyResult {
+    const delta = emptyDelta();
+    const warnings: ObjectWarning[] = [];
+    const seen = new Set<string>();
+    for (const obj of objects) {
+      const key = keyOf(kind, obj);
+      if (key) seen.add(key);
+      this.upsertInto(obj, delta, warnings);
+    }
+    for (const key of [...this.raw[kind].keys()]) if (!seen.has(key)) this.deleteInto(kind, key, delta);
     return { delta, warnings };
   }
 

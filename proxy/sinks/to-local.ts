@@ -13,11 +13,11 @@ import type { ClusterSink, LocalSink } from './sink.ts';
 
 export class ToLocal implements ClusterSink {
   private state: LocalState | undefined;
-  private readonly opts: ModelOptions;
+  private readonly nodeName: string;
   private readonly next: LocalSink;
 
-  constructor(opts: ModelOptions, next: LocalSink) {
-    this.opts = opts;
+  constructor(nodeName: string, next: LocalSink) {
+    this.nodeName = nodeName;
     this.next = next;
   }
 
@@ -27,7 +27,8 @@ export class ToLocal implements ClusterSink {
 
   onCluster(cluster: ClusterState, delta: ClusterDelta): void {
     const prev = this.state;
-    const state = prev ? updateLocalState(prev, cluster, delta, this.opts) : computeLocalState(cluster, this.opts);
+    const opts: ModelOptions = { nodeName: this.nodeName, ...(cluster.serviceProxyName && { serviceProxyName: cluster.serviceProxyName }) };
+    const state = prev ? updateLocalState(prev, cluster, delta, opts) : computeLocalState(cluster, opts);
     const changes = localChanges(prev, state);
     this.state = state;
     // The first view always goes down (even empty): a backend's first sync is its full sync.

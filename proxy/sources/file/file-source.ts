@@ -15,16 +15,19 @@ export interface FileSourceOptions {
   once: boolean;
   /** Quiet time after a change before re-reading. */
   debounceMs: number;
+  /** Only Services labelled service.kubernetes.io/service-proxy-name=<this> count. */
+  serviceProxyName?: string;
   logger: Logger;
 }
 
 export class FileSource implements ClusterSource {
-  private readonly cluster = new ClusterState();
+  private readonly cluster: ClusterState;
   private first = true;
   private readonly opts: FileSourceOptions;
 
   constructor(opts: FileSourceOptions) {
     this.opts = opts;
+    this.cluster = new ClusterState(opts.serviceProxyName ? { serviceProxyName: opts.serviceProxyName } : {});
   }
 
   /** Read and apply the snapshot; false when it could not be read or parsed (state kept). */

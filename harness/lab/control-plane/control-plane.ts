@@ -1,0 +1,224 @@
+// A real etcd and kube-apiserver on loopback, for the cluster test tier, the lab and
+// benchmarks: free ports, generated certificates, a kubeconfig, /readyz awaited, and
+// a clean stop that removes the data folder.
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { stringify } from 'yaml';
+import { k8sBinary } from '../../k8s-binaries.ts';
+import { makeCerts, type ControlPlaneCerts } from './certs.ts';
+import { cidrsFor, firstServiceIP, type Family } from './families.ts';
+import { freePort } from './ports.ts';
+
+export interface ControlPlaneOptions {
+  family?: Family;
+  /** Parent folder for the data folder (default: the OS temp folder). */
+  baseDir?: string;
+  /** Extra kube-apiserver flags. */
+  apiserverArgs?: string[];
+  /** Progress lines. */
+  log?: (line: string) => void;
+  readyTimeoutMs?: number;
+}
+
+export interface ControlPlane {
+  family: Family;
+  dir: string;
+  kubeconfig: string;
+  /** https://127.0.0.1:PORT */
+  server: string;
+  serviceCIDRs: string[];
+  podCIDRs: string[];
+  certs: ControlPlaneCerts;
+  etcdURL: string;
+  /** Stop kube-apiserver only (etcd keeps the data), to test clients across an outage. */
+  stopAPIServer(): Promise<void>;
+  /** Start kube-apiserver again on the same port. */
+  startAPIServer(): Promise<void>;
+  /** Compact etcd up to its current revision, so watches from older revisions get 410 Gone. */
+  compact(): Promise<void>;
+  /** Stop everything and remove the data folder. */
+  stop(): Promise<void>;
+}
+
+export class ControlPlaneError extends Error {
+  readonly code = 'KPNG_ERR_CONTROL_PLANE';
+}
+
+const exited = new WeakSet<ResultPromise>();
+function track(p: ResultPromise): ResultPromise {
+  p.finally(() => exited.add(p)).catch(() => undefined);
+  return p;
+}
+const running = (p: ResultPromise | undefined): p is ResultPromise => p !== undefined && !exited.has(p);
+
+function waitExit(p: ResultPromise, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      p.kill('SIGKILL');
+      resolve();
+    }, timeoutMs);
+    p.then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+async function httpsGet(url: string, certs: ControlPlaneCerts): Promise<{ status: number; body: string }> {
+  const [ca, cert, key] = await Promise.all([readFile(certs.caCert), readFile(certs.adminCert), readFile(certs.adminKey)]);
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ca, cert, key, timeout: 2000 }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const family = opts.family ?? 'ipv4';
+  const log = opts.log ?? (() => {});
+  const { serviceCIDRs, podCIDRs } = cidrsFor(family);
+  const base = opts.baseDir ?? tmpdir();
+  await mkdir(base, { recursive: true });
+  const dir = await mkdtemp(path.join(base, 'kpng-cp-'));
+  const procs: ResultPromise[] = [];
+  let apiserver: ResultPromise | undefined;
+  const logs = path.join(dir, 'logs');
+  await mkdir(logs);
+
+  const cleanup = async () => {
+    for (const p of [apiserver, ...procs].reverse()) {
+      if (!running(p)) continue;
+      p.kill('SIGTERM');
+      await waitExit(p, 5000);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  try {
+    const advertise = family === 'ipv6' ? '::1' : '127.0.0.1';
+    const sans = ['127.0.0.1', '::1', ...serviceCIDRs.map(firstServiceIP)];
+    log('control plane: certificates');
+    const certs = await makeCerts(dir, sans);
+
+    const [etcdClient, etcdPeer, securePort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const etcdURL = `http://127.0.0.1:${etcdClient}`;
+    log(`control plane: etcd on ${etcdURL}`);
+    const etcd = track(execa(
+      k8sBinary('etcd'),
+      [
+        `--data-dir=${path.join(dir, 'etcd')}`,
+        `--listen-client-urls=${etcdURL}`,
+        `--advertise-client-urls=${etcdURL}`,
+        `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+        `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
+        '--unsafe-no-fsync',
+        '--log-level=warn',
+      ],
+      { stdio: ['ignore', 'ignore', { file: path.join(logs, 'etcd.log') }], reject: false, cleanup: true },
+    ));
+    procs.push(etcd);
+
+    const apiserverArgs = [
+      `--etcd-servers=${etcdURL}`,
+      `--bind-address=${advertise}`,
+      `--advertise-address=${advertise}`,
+      `--secure-port=${securePort}`,
+      `--tls-cert-file=${certs.serverCert}`,
+      `--tls-private-key-file=${certs.serverKey}`,
+      `--client-ca-file=${certs.caCert}`,
+      `--service-account-issuer=https://kubernetes.default.svc`,
+      `--service-account-key-file=${certs.saPub}`,
+      `--service-account-signing-key-file=${certs.saKey}`,
+      `--service-cluster-ip-range=${serviceCIDRs.join(',')}`,
+      '--authorization-mode=Node,RBAC',
+      '--allow-privileged=true',
+      '--enable-priority-and-fairness=false',
+      '--endpoint-reconciler-type=none',
+      '--profiling=false',
+      '--v=1',
+      ...(opts.apiserverArgs ?? []),
+    ];
+    const host = advertise.includes(':') ? `[${advertise}]` : advertise;
+    const server = `https://${host}:${securePort}`;
+    const startAPIServer = async () => {
+      log(`control plane: kube-apiserver on ${server}`);
+      apiserver = track(
+        execa(k8sBinary('kube-apiserver'), apiserverArgs, {
+          stdio: ['ignore', 'ignore', { file: path.join(logs, `kube-apiserver.log`), append: true } as never],
+          reject: false,
+          cleanup: true,
+        }),
+      );
+      const deadline = Date.now() + (opts.readyTimeoutMs ?? 120_000);
+      let last = '';
+      while (Date.now() < deadline) {
+        if (!running(apiserver)) break;
+        try {
+          const r = await httpsGet(`${server}/readyz`, certs);
+          if (r.status === 200) return;
+          last = `${r.status} ${r.body.slice(0, 200)}`;
+        } catch (e) {
+          last = (e as Error).message;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const tail = (await readFile(path.join(logs, 'kube-apiserver.log'), 'utf8').catch(() => '')).split('\n').slice(-15).join('\n');
+      throw new ControlPlaneError(`KPNG_ERR_CONTROL_PLANE: kube-apiserver did not become ready (${last}); its log ends:\n${tail}`);
+    };
+    await startAPIServer();
+
+    const kubeconfig = path.join(dir, 'kubeconfig');
+    const [ca, cert, key] = await Promise.all([readFile(certs.caCert), readFile(certs.adminCert), readFile(certs.adminKey)]);
+    await writeFile(
+      kubeconfig,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'lab', cluster: { server, 'certificate-authority-data': ca.toString('base64') } }],
+        users: [{ name: 'admin', user: { 'client-certificate-data': cert.toString('base64'), 'client-key-data': key.toString('base64') } }],
+        contexts: [{ name: 'lab', context: { cluster: 'lab', user: 'admin' } }],
+        'current-context': 'lab',
+      }),
+      { mode: 0o600 },
+    );
+    log('control plane: ready');
+
+    return {
+      family,
+      dir,
+      kubeconfig,
+      server,
+      serviceCIDRs,
+      podCIDRs,
+      certs,
+      etcdURL,
+      async stopAPIServer() {
+        if (!running(apiserver)) return;
+        apiserver.kill('SIGTERM');
+        await waitExit(apiserver, 10_000);
+      },
+      startAPIServer,
+      async compact() {
+        const status = await fetch(`${etcdURL}/v3/maintenance/status`, { method: 'POST', body: '{}' }).then((r) => r.json() as Promise<{ header: { revision: string } }>);
+        const res = await fetch(`${etcdURL}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: status.header.revision, physical: true }) });
+        if (!res.ok) throw new ControlPlaneError(`KPNG_ERR_CONTROL_PLANE: etcd compaction failed: ${res.status} ${await res.text()}`);
+      },
+      stop: cleanup,
+    };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}

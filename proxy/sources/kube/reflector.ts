@@ -1,0 +1,115 @@
+// One resource kept in sync by list + watch, hardened against the client library's known
+// pitfalls: restarts after any error with backoff, one at a time (a sequential loop);
+// relists on 410 Gone, also when it arrives as an ERROR event inside a 200 stream;
+// a silent stall ends the watch (client-node's inactivity timeout) and it resumes from
+// the last resource version; handlers are idempotent (the cluster state ignores repeats).
+import type { ObjectKind } from '../../model/index.ts';
+import type { Logger } from '../../runtime/log.ts';
+import { Backoff, sleep } from './backoff.ts';
+import { KubeAPIError, type KubeClient, type WatchEvent } from './client.ts';
+
+export interface ReflectorOptions {
+  kind: ObjectKind;
+  apiVersion: string;
+  path: string;
+  labelSelector?: string;
+  client: KubeClient;
+  logger: Logger;
+  /** Server-side watch timeout range in seconds (randomised like client-go's 5–10 min). */
+  watchTimeoutSeconds?: [number, number];
+  backoff?: Backoff;
+  /** A full list arrived: the kind's objects are exactly these. */
+  onReplace(objects: unknown[]): void;
+  onEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', object: unknown): void;
+}
+
+class Gone extends Error {}
+
+export class Reflector {
+  /** Times a full list was applied (first sync included). */
+  lists = 0;
+  /** Times a watch was (re)started. */
+  watches = 0;
+  synced = false;
+  private readonly o: ReflectorOptions;
+
+  constructor(o: ReflectorOptions) {
+    this.o = o;
+  }
+
+  private withKind(obj: unknown): unknown {
+    const o = obj as Record<string, unknown>;
+    return o.kind ? o : { apiVersion: this.o.apiVersion, kind: this.o.kind, ...o };
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const { client, logger, path, labelSelector } = this.o;
+    const backoff = this.o.backoff ?? new Backoff({ initialMs: 500, maxMs: 30_000, jitter: 0.3 });
+    const [tMin, tMax] = this.o.watchTimeoutSeconds ?? [300, 600];
+    const selector: Record<string, string> = labelSelector ? { labelSelector } : {};
+    let rv = '';
+    let needList = true;
+    while (!signal.aborted) {
+      try {
+        if (needList) {
+          const list = await client.list(path, selector, signal);
+          if (signal.aborted) return;
+          this.o.onReplace(list.items.map((i) => this.withKind(i)));
+          rv = list.resourceVersion;
+          needList = false;
+          this.lists++;
+          this.synced = true;
+          logger.debug('listed', { kind: this.o.kind, count: list.items.length, resourceVersion: rv });
+        }
+        const watchCtrl = new AbortController();
+        const stopWatch = () => watchCtrl.abort();
+        signal.addEventListener('abort', stopWatch, { once: true });
+        let gone = false;
+        this.watches++;
+        const query: Record<string, string> = {
+          ...selector,
+          resourceVersion: rv,
+          allowWatchBookmarks: 'true',
+          timeoutSeconds: String(tMin + Math.floor(Math.random() * (tMax - tMin + 1))),
+        };
+        try {
+          await client.watch(
+            path,
+            query,
+            (e: WatchEvent) => {
+              if (gone) return;
+              if (e.type === 'ERROR') {
+                const code = (e.object as { code?: number }).code;
+                logger.info('watch error event', { kind: this.o.kind, code, message: (e.object as { message?: string }).message });
+                if (code === 410) gone = true;
+                watchCtrl.abort();
+                return;
+              }
+              const meta = (e.object as { metadata?: { resourceVersion?: string } }).metadata;
+              if (meta?.resourceVersion) rv = meta.resourceVersion;
+              if (e.type === 'BOOKMARK') return;
+              backoff.reset();
+              this.o.onEvent(e.type, this.withKind(e.object));
+            },
+            watchCtrl.signal,
+          );
+        } finally {
+          signal.removeEventListener('abort', stopWatch);
+        }
+        if (gone) throw new Gone('resource version too old (410 Gone)');
+        // A watch the server closed (its timeout) resumes from the last resource version.
+      } catch (e) {
+        if (signal.aborted) return;
+        const status = e instanceof KubeAPIError ? e.status : (e as { statusCode?: number }).statusCode;
+        if (e instanceof Gone || status === 410) {
+          logger.info('relisting after 410 Gone', { kind: this.o.kind });
+          needList = true;
+          continue;
+        }
+        const delay = backoff.next();
+        logger.warn(`${needList ? 'list' : 'watch'} failed, retrying`, { kind: this.o.kind, inMs: delay, err: (e as Error).message });
+        await sleep(delay, signal);
+      }
+    }
+  }
+}
