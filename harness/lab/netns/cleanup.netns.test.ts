@@ -10,7 +10,7 @@ import { markerDir, processStartTime } from './cleanup.ts';
 import { execIn } from './exec.ts';
 import { createTopology, listNamespaces, sweepStale, withTopology } from './index.ts';
 import { newPrefix } from './names.ts';
-import { projectNode } from './programs.ts';
+import { programEnv, projectNode } from './programs.ts';
 
 const holder = fileURLToPath(new URL('./testdata/hold-topology.ts', import.meta.url));
 
@@ -39,7 +39,7 @@ async function until(condition: () => boolean, timeoutMs: number): Promise<void>
 
 /** Starts hold-topology.ts and waits for what it made. */
 async function startHolder() {
-  const child = spawn(projectNode(), ['--disable-warning=ExperimentalWarning', holder], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(projectNode(), ['--disable-warning=ExperimentalWarning', holder], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...programEnv() } });
   let out = '';
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));

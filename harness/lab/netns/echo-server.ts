@@ -7,13 +7,13 @@
 
 import dgram from 'node:dgram';
 import http from 'node:http';
+import { unmapIpv4 } from './ip.ts';
 import type { EchoReply, EchoServerConfig } from './probe-protocol.ts';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as EchoServerConfig;
 
 function reply(address: string | undefined, port: number | undefined): string {
-  const client = (address ?? '').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
-  const echo: EchoReply = { pod: config.name, client, clientPort: port ?? 0 };
+  const echo: EchoReply = { pod: config.name, client: unmapIpv4(address ?? ''), clientPort: port ?? 0 };
   return JSON.stringify(echo);
 }
 

@@ -5,9 +5,10 @@ import { ProbeError } from './errors.ts';
 import { type ExecOptions, type ExecResult, execIn, runIn } from './exec.ts';
 import type { Family } from './ip.ts';
 import type { NamespaceRole } from './names.ts';
+import { ProbeAgent } from './probe-agent.ts';
 import { NsProcess, type SpawnOptions } from './process.ts';
 import { programCommand } from './programs.ts';
-import { type EchoServerConfig, type ProbeOutcome, type ProbeRequest, parseOutcome } from './probe-protocol.ts';
+import type { EchoServerConfig, ProbeOutcome, ProbeRequest } from './probe-protocol.ts';
 
 /** What a namespace needs from its topology. */
 export interface NamespaceContext {
@@ -69,6 +70,7 @@ export class Namespace {
   readonly netns: string;
   readonly role: NamespaceRole;
   protected readonly context: NamespaceContext;
+  #agent: Promise<ProbeAgent> | undefined;
 
   constructor(context: NamespaceContext, role: NamespaceRole, name: string, netns: string) {
     this.context = context;
@@ -116,7 +118,9 @@ export class Namespace {
     };
   }
 
-  /** A real HTTP GET from this namespace. Throws ProbeError (kind refused | unreachable | timeout | reset | error) when there is no answer. */
+  /**
+   * A real HTTP GET from this namespace (a new connection each time, from a long-lived
+   * probe process in the namespace; concurrent calls run concurrently). Throws ProbeError (kind refused | unreachable | timeout | reset | error) when there is no answer. */
   async httpGet(url: string, options: ProbeOptions = {}): Promise<HttpResponse> {
     const outcome = await this.probe({ kind: 'http', url, timeoutMs: options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS, ...local(options) });
     if (!outcome.ok) throw this.probeError(outcome, url);
@@ -145,10 +149,23 @@ export class Namespace {
     return { payload: outcome.payload, from: outcome.from, elapsedMs: outcome.elapsedMs };
   }
 
+  /** Runs a request on this namespace's probe agent, started on first use (and again if it died). */
   private async probe(request: ProbeRequest): Promise<ProbeOutcome> {
-    const command = programCommand('probe-client', JSON.stringify(request));
-    const stdout = await this.exec(command.file, command.args, { env: command.env, timeoutMs: request.timeoutMs + 15_000 });
-    return parseOutcome(stdout);
+    const starting = (this.#agent ??= this.#startAgent());
+    let agent = await starting;
+    if (!agent.running) {
+      if (this.#agent === starting) this.#agent = this.#startAgent();
+      agent = await this.#agent;
+    }
+    return agent.request(request);
+  }
+
+  #startAgent(): Promise<ProbeAgent> {
+    const starting = ProbeAgent.start((file, args, options) => this.spawn(file, args, options));
+    starting.catch(() => {
+      if (this.#agent === starting) this.#agent = undefined;
+    });
+    return starting;
   }
 
   private probeError(outcome: Extract<ProbeOutcome, { ok: false }>, target: string): ProbeError {

@@ -35,6 +35,8 @@ export class NsProcess {
   #exit: ExitInfo | undefined;
   #child: ResultPromise;
   #watchers = new Set<() => void>();
+  #lineListeners = new Set<(line: string, stream: 'stdout' | 'stderr') => void>();
+  #partial = { stdout: '', stderr: '' };
 
   constructor(namespace: string, file: string, args: readonly string[], options: SpawnOptions = {}) {
     this.namespace = namespace;
@@ -62,6 +64,9 @@ export class NsProcess {
       if (stream === 'stdout') this.#stdout += text;
       else this.#stderr += text;
       this.#output += text;
+      const lines = (this.#partial[stream] + text).split('\n');
+      this.#partial[stream] = lines.pop() ?? '';
+      for (const line of lines) for (const listener of this.#lineListeners) listener(line, stream);
       for (const watcher of this.#watchers) watcher();
     };
     this.#child.stdout?.on('data', collect('stdout'));
@@ -105,6 +110,12 @@ export class NsProcess {
   /** How it ended, once it has. */
   get exit(): ExitInfo | undefined {
     return this.#exit;
+  }
+
+  /** Calls `listener` with each complete line the process prints from now on. Returns a function that stops it. */
+  onLine(listener: (line: string, stream: 'stdout' | 'stderr') => void): () => void {
+    this.#lineListeners.add(listener);
+    return () => this.#lineListeners.delete(listener);
   }
 
   /** Writes to the process's standard input (spawned with stdin: 'pipe'). */

@@ -231,32 +231,9 @@ const SYSCTLS: Record<NamespaceRole, string[]> = {
   client: [...DAD_OFF, ...RP_FILTER_OFF],
 };
 
-let sweptThisProcess = false;
-
 /** Makes a topology. On failure, whatever was made is removed before the error is thrown. */
-export async function createTopology(spec: TopologySpec): Promise<Topology> {
-  const plan = resolvePlan(spec.plan);
-  if (spec.sweep ?? true) {
-    if (!sweptThisProcess) {
-      sweptThisProcess = true;
-      await sweepStale();
-    }
-  }
-  const prefix = await reservePrefix();
-  const topology = new Topology(prefix, spec.family, plan);
-  try {
-    await topology.build(spec);
-  } catch (error) {
-    try {
-      await topology.destroy();
-    } catch (cleanupError) {
-      throw new AggregateError([error, cleanupError], `KPNG_ERR_NETNS_CREATE: creating the topology failed, and so did removing it: ${String(error)}`, {
-        cause: cleanupError,
-      });
-    }
-    throw error;
-  }
-  return topology;
+export function createTopology(spec: TopologySpec): Promise<Topology> {
+  return Topology.create(spec);
 }
 
 /** Runs `fn` with a fresh topology and destroys it afterwards, whether `fn` succeeded or threw. */
@@ -269,6 +246,7 @@ export async function withTopology<T>(spec: TopologySpec, fn: (topology: Topolog
   }
 }
 
+let sweptThisProcess = false;
 const claimedHere = new Set<string>();
 
 async function reservePrefix(): Promise<string> {
@@ -311,8 +289,30 @@ export class Topology {
   #destroying: Promise<void> | undefined;
   #destroyed = false;
 
-  /** Use createTopology. */
-  constructor(prefix: string, family: IpFamily, plan: AddressPlan) {
+  /** Makes a topology (also `createTopology`). On failure, whatever was made is removed before the error is thrown. */
+  static async create(spec: TopologySpec): Promise<Topology> {
+    const plan = resolvePlan(spec.plan);
+    if ((spec.sweep ?? true) && !sweptThisProcess) {
+      sweptThisProcess = true;
+      await sweepStale();
+    }
+    const topology = new Topology(await reservePrefix(), spec.family, plan);
+    try {
+      await topology.#build(spec);
+    } catch (error) {
+      try {
+        await topology.destroy();
+      } catch (cleanupError) {
+        throw new AggregateError([error, cleanupError], `KPNG_ERR_NETNS_CREATE: creating the topology failed, and so did removing it: ${String(error)}`, {
+          cause: cleanupError,
+        });
+      }
+      throw error;
+    }
+    return topology;
+  }
+
+  private constructor(prefix: string, family: IpFamily, plan: AddressPlan) {
     this.prefix = prefix;
     this.family = family;
     this.families = familiesOf(family);
@@ -329,8 +329,8 @@ export class Topology {
     trackLive(this);
   }
 
-  /** Builds the net namespace and what the spec lists. Called once by createTopology. */
-  async build(spec: TopologySpec): Promise<void> {
+  /** Builds the net namespace and what the spec lists. */
+  async #build(spec: TopologySpec): Promise<void> {
     await this.#makeNamespace(this.net.netns, 'net');
     const bridge = sharedBridgeName(this.prefix);
     await ipBatch(this.net.netns, ['link set lo up', `link add ${bridge} type bridge mcast_snooping 0`, `link set ${bridge} up`]);
