@@ -8,7 +8,9 @@
 //     A removed service port has lost all of its endpoints.
 // (b) A UDP service port went from no serving endpoint (per family) to some: delete every
 //     flow to those frontends, as they were rejected or blackholed while it had none.
-//     The first sync compares with nothing, so every UDP service port with endpoints counts.
+//     The first sync after a start compares with nothing and deletes nothing: the rules
+//     stayed in place while the proxy was down, so live flows are still right, and a
+//     restart must not break them.
 //
 // The plan is a pure function of the previous and the new applied state; the executor runs
 // `conntrack -D` (conntrack-tools) in the proxy's own network namespace. TCP needs no
@@ -54,6 +56,7 @@ function filterKey(f: ConntrackFilter): string {
 
 /** What to delete after the dataplane went from `prev` to `next`. Sorted, without duplicates. */
 export function planConntrackCleanup(prev: LocalState | undefined, next: LocalState): ConntrackFilter[] {
+  if (!prev) return [];
   const out = new Map<string, ConntrackFilter>();
   const add = (f: ConntrackFilter) => {
     const key = filterKey(f);
