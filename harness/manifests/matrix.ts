@@ -1,0 +1,62 @@
+// Inputs for every backend × family × deployment model, on the kind cluster's CIDRs:
+// the snapshot tests render these, and the cluster tier can send them to a real
+// kube-apiserver (kubectl apply --dry-run=server).
+import { backends, deploymentModels, ipFamilies, type TiltEnv } from '../config/index.ts';
+import { DEFAULT_CLUSTER_NAME, clusterNetworks } from '../cluster/index.ts';
+import type { ManifestInput } from './input.ts';
+
+/** The API server as nodes of the harness's kind cluster reach it. */
+export const KIND_API_SERVER = `https://${DEFAULT_CLUSTER_NAME}-control-plane:6443`;
+
+export interface MatrixEntry {
+  /** <backend>-<family>-<model>, e.g. nft-dual-split-process-per-node. */
+  id: string;
+  input: ManifestInput;
+}
+
+export function manifestMatrix(overrides: Partial<ManifestInput> = {}): MatrixEntry[] {
+  const entries: MatrixEntry[] = [];
+  for (const backend of backends) {
+    for (const family of ipFamilies) {
+      for (const model of deploymentModels) {
+        entries.push({
+          id: `${backend}-${family}-${model}`,
+          input: {
+            backend,
+            family,
+            model,
+            image: 'kpng:dev',
+            podCIDRs: [...clusterNetworks[family].podCIDRs],
+            apiServer: KIND_API_SERVER,
+            ...overrides,
+          },
+        });
+      }
+    }
+  }
+  return entries;
+}
+
+export interface FromTiltEnvOptions {
+  /** The API server as nodes reach it (apiServerFromKubeconfig of `kind get kubeconfig --internal`). */
+  apiServer: string;
+  /** Default: the table's pod CIDRs for env.family. */
+  podCIDRs?: readonly string[];
+}
+
+/** The manifests tilt.env describes: its names, image and container args. */
+export function manifestInputFromTiltEnv(env: TiltEnv, options: FromTiltEnvOptions): ManifestInput {
+  return {
+    backend: env.backend,
+    family: env.family,
+    model: env.model,
+    image: env.image,
+    imagePullPolicy: env.imagePullPolicy,
+    namespace: env.namespace,
+    serviceAccountName: env.serviceAccountName,
+    podCIDRs: [...(options.podCIDRs ?? clusterNetworks[env.family].podCIDRs)],
+    apiServer: options.apiServer,
+    ...(env.configMapName === '' ? {} : { kubeconfigConfigMap: env.configMapName }),
+    args: { backend: env.backendArgs, server: env.serverArgs },
+  };
+}
