@@ -23,27 +23,29 @@ describe('startRuntime', () => {
     expect(rt.healthzAddress).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(rt.metricsAddress).toMatch(/^127\.0\.0\.1:\d+$/);
 
-    const [s1] = handOff([
-      stateOf([
-        { name: 'dns', opts: { clusterIPs: ['10.96.0.10'], ports: [{ port: 53, protocol: 'UDP' }] }, endpoints: ['10.0.0.2'], slicePorts: [{ port: 53, protocol: 'UDP' }] },
-        {
-          name: 'web',
-          opts: { clusterIPs: ['10.96.0.80'], type: 'LoadBalancer', etp: 'Local', healthCheckNodePort: hcPort, ports: [{ port: 80, nodePort: 30080 }], lbIngress: [{ ip: '192.0.2.80' }] },
-          endpoints: [{ ip: '10.0.0.5', node: 'node-a' }],
-        },
-      ]),
-    ]);
+    const web = {
+      name: 'web',
+      opts: { clusterIPs: ['10.96.0.80'], type: 'LoadBalancer' as const, etp: 'Local' as const, healthCheckNodePort: hcPort, ports: [{ port: 80, nodePort: 30080 }], lbIngress: [{ ip: '192.0.2.80' }] },
+      endpoints: [{ ip: '10.0.0.5', node: 'node-a' }],
+    };
+    const dns = { name: 'dns', opts: { clusterIPs: ['10.96.0.10'], ports: [{ port: 53, protocol: 'UDP' as const }] }, slicePorts: [{ port: 53, protocol: 'UDP' as const }] };
+    // dns first has no endpoint, then gets its first one.
+    const [s1, s2] = handOff([stateOf([{ ...dns, endpoints: [] }, web]), stateOf([{ ...dns, endpoints: ['10.0.0.2'] }, web])]);
     await rt.sink.start();
     rt.sink.onLocal(s1!.state, s1!.changes);
     await rt.sink.drain();
+    expect(conntrackCalls).toEqual([]); // the first sync after a start leaves live flows alone
+    rt.sink.onLocal(s2!.state, s2!.changes);
+    await rt.sink.drain();
 
-    expect(backend.calls).toHaveLength(1);
+    expect(backend.calls).toHaveLength(2);
     expect(conntrackCalls).toEqual(['conntrack -D -p udp --orig-dst 10.96.0.10 --orig-port-dst 53']);
     const hz = await get(`http://${rt.healthzAddress}/healthz`);
     expect(hz.status).toBe(200);
     expect(JSON.parse(hz.body)).toMatchObject({ healthy: true, nodeEligible: true, status: { IPv4: { healthy: true } } });
     const metrics = await get(`http://${rt.metricsAddress}/metrics`);
     expect(metrics.body).toContain('kubeproxy_sync_full_proxy_rules_duration_seconds_count{ip_family="IPv4"} 1');
+    expect(metrics.body).toContain('kubeproxy_sync_partial_proxy_rules_duration_seconds_count{ip_family="IPv4"} 1');
     expect(metrics.body).toContain('kubeproxy_proxy_healthz_total{code="200"} 1');
     expect((await get(`http://${rt.metricsAddress}/proxyMode`)).body).toBe('iptables');
     const hc = await get(`http://127.0.0.1:${hcPort}/`);
