@@ -14,6 +14,11 @@
 //   await t.node('node-1').iptablesSave();
 //   await t.destroy();
 //
+// Probes (httpGet, udpExchange) are real sockets in the namespace, made by one long-lived
+// probe process per namespace (probe-client.ts --agent), ~2 ms a request; each HTTP GET is
+// a new connection. Failures are ProbeErrors whose kind tells refused from unreachable
+// from timeout.
+//
 // Everything it creates carries a per-run prefix (`kt` + 4 hex + `-`): namespaces
 // `<prefix>net`, `<prefix>n-<node>`, `<prefix>p-<pod>`, `<prefix>c-<client>`; veths
 // `<prefix>n<i>` / `<prefix>c<i>` (on the shared bridge `<prefix>br`) and `<prefix>p<i>` (on

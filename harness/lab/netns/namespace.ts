@@ -5,7 +5,7 @@ import { ProbeError } from './errors.ts';
 import { type ExecOptions, type ExecResult, execIn, runIn } from './exec.ts';
 import type { Family } from './ip.ts';
 import type { NamespaceRole } from './names.ts';
-import { ProbeAgent } from './probe-agent.ts';
+import { ProbeAgent, ProbeAgentExitedError } from './probe-agent.ts';
 import { NsProcess, type SpawnOptions } from './process.ts';
 import { programCommand } from './programs.ts';
 import type { EchoServerConfig, ProbeOutcome, ProbeRequest } from './probe-protocol.ts';
@@ -149,15 +149,21 @@ export class Namespace {
     return { payload: outcome.payload, from: outcome.from, elapsedMs: outcome.elapsedMs };
   }
 
-  /** Runs a request on this namespace's probe agent, started on first use (and again if it died). */
+  /**
+   * Runs a request on this namespace's probe agent, started on first use. When the agent
+   * turns out to have died (killed from outside), a new one is started and the request
+   * is made once more.
+   */
   private async probe(request: ProbeRequest): Promise<ProbeOutcome> {
     const starting = (this.#agent ??= this.#startAgent());
-    let agent = await starting;
-    if (!agent.running) {
+    const agent = await starting;
+    try {
+      return await agent.request(request);
+    } catch (error) {
+      if (!(error instanceof ProbeAgentExitedError)) throw error;
       if (this.#agent === starting) this.#agent = this.#startAgent();
-      agent = await this.#agent;
+      return (await this.#agent).request(request);
     }
-    return agent.request(request);
   }
 
   #startAgent(): Promise<ProbeAgent> {

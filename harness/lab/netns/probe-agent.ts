@@ -9,6 +9,11 @@ import type { ProbeOutcome, ProbeRequest } from './probe-protocol.ts';
 /** How the agent's process is started (Namespace.spawn, so that destroy() ends it). */
 export type Spawner = (file: string, args: readonly string[], options: { env: Record<string, string>; stdin: 'pipe' }) => NsProcess;
 
+/** The agent's process ended before it answered: the request may never have been made. */
+export class ProbeAgentExitedError extends Error {
+  readonly code = 'KPNG_ERR_PROBE_AGENT_EXITED';
+}
+
 /** Slack on top of a request's own timeout before the agent counts as hung. */
 const AGENT_SLACK_MS = 10_000;
 
@@ -29,7 +34,7 @@ export class ProbeAgent {
       waiting.resolve(outcome);
     });
     void child.exited.then((exit) => {
-      const error = new Error(`probe agent ${child.describe()} exited (${JSON.stringify(exit)}); output:\n${child.output}`);
+      const error = new ProbeAgentExitedError(`KPNG_ERR_PROBE_AGENT_EXITED: probe agent ${child.describe()} exited (${JSON.stringify(exit)}); output:\n${child.output}`);
       for (const waiting of this.#pending.values()) {
         clearTimeout(waiting.timer);
         waiting.reject(error);
@@ -52,6 +57,7 @@ export class ProbeAgent {
 
   /** Makes one request from the agent's namespace. */
   request(request: ProbeRequest): Promise<ProbeOutcome> {
+    if (!this.running) return Promise.reject(new ProbeAgentExitedError(`KPNG_ERR_PROBE_AGENT_EXITED: probe agent ${this.process.describe()} has exited`));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

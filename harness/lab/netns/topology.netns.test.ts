@@ -1,7 +1,9 @@
 // Real namespaces, real packets: each IP family's topology carries pod-to-pod, client-to-
 // node, pod-to-node and hairpin traffic, and failures read as refused or timeout.
 
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { execIn } from './exec.ts';
 import { type Family, type IpFamily, ProbeError, familiesOf, parseEcho, planAddress, urlFor } from './index.ts';
 import { useTopology } from './testing.ts';
 
@@ -64,6 +66,21 @@ describe.each<IpFamily>(['ipv4', 'ipv6', 'dual'])('a %s topology of 2 nodes, 3 p
       expect(reply.from).toEqual({ address: a.ip(f), port: UDP });
       expect((await b.httpGet(urlFor(a.ip(f), HTTP, '/healthz'))).body).toBe('ok');
     }
+  });
+
+  it('answers many concurrent probes, each on a connection of its own, and survives the loss of its probe process', async () => {
+    const t = lab();
+    const [a, b] = [t.pod('pod-a'), t.pod('pod-b')];
+    const f = families[families.length - 1] as Family;
+    const replies = await Promise.all(Array.from({ length: 50 }, () => a.httpGet(urlFor(b.ip(f), HTTP))));
+    const ports = new Set(replies.map((reply) => parseEcho(reply.body).clientPort));
+    expect(ports.size).toBe(50);
+    // Kill the namespace's probe process: the next probe starts another.
+    const pids = (await execIn(undefined, 'ip', ['netns', 'pids', a.netns])).split(/\s+/).filter(Boolean).map(Number);
+    const agents = pids.filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--agent'));
+    expect(agents).toHaveLength(1);
+    process.kill(agents[0] as number, 'SIGKILL');
+    expect(parseEcho((await a.httpGet(urlFor(b.ip(f), HTTP))).body).pod).toBe('pod-b');
   });
 
   it('lets a client reach node addresses, and nothing beyond the shared network', async () => {
