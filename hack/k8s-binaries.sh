@@ -107,7 +107,7 @@ fi
 
 # ------------------------------------------------- one run at a time, clean up on exit
 mkdir -p "$cache" "$bin_dir"
-heartbeat_pid= tmp_files=()
+heartbeat_pid='' tmp_files=()
 cleanup() {
   if [[ -n $heartbeat_pid ]]; then kill "$heartbeat_pid" 2>/dev/null || true; fi
   if ((${#tmp_files[@]})); then rm -rf "${tmp_files[@]}"; fi
@@ -172,6 +172,7 @@ problems=() # what stood in the way, for the final message
 # ------------------------------------------------------------- etcd version
 # Kubernetes pins the etcd it tests with in hack/lib/etcd.sh (ETCD_VERSION=${ETCD_VERSION:-3.6.5}).
 etcd_version=${KPNG_ETCD_VERSION:-}
+# shellcheck disable=SC2016 # a literal ${...} in the pattern
 etcd_version_from_script() { sed -n 's/^ETCD_VERSION=\${ETCD_VERSION:-\([0-9][0-9.]*\)}.*/\1/p' | head -n1; }
 
 # --------------------------------------------------- 1. official release downloads
@@ -260,6 +261,8 @@ try_downloads() {
         problems+=("etcd release download unreachable")
         log "etcd release download unreachable; will build it from the Go module proxy"
       fi
+    else
+      problems+=("etcd release download not tried: could not read which etcd version Kubernetes $version uses")
     fi
   fi
   still_missing
@@ -299,9 +302,9 @@ mkdir -p "$cache/logs"
 # module_download PATH@VERSION: prints `go mod download -json`; fails with its error.
 module_download() {
   local out
-  if ! out=$(cd "$cache" && GOFLAGS= go mod download -json "$1" 2>&1); then
+  if ! out=$(cd "$cache" && GOFLAGS='' go mod download -json "$1" 2>&1); then
     local err
-    err=$(sed -n 's/^[[:space:]]*"Error": "\(.*\)",\{0,1\}$/\1/p' <<<"$out")
+    err=$(sed -n 's/^[[:space:]]*"Error": "\(.*\)",\{0,1\}$/\1/p' <<<"$out" | sed 's/\\"/"/g')
     fail_build "cannot fetch $1 through the Go module proxy (GOPROXY=$goproxy): ${err:-$out}"
   fi
   printf '%s\n' "$out"
@@ -420,7 +423,8 @@ build() {
     fi
     fail_build "building $name failed; log: $cache/logs/$name.log"
   fi
-  local source="built from module proxy, $(go env GOVERSION)"
+  local source
+  source="built from module proxy, $(go env GOVERSION)"
   [[ $name != etcd ]] || source+=", etcd v$etcd_version"
   install_bin "$name" "$tmp" "$source"
   obtained+=("$name")
