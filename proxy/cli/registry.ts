@@ -1,6 +1,8 @@
 // The stages the `kpng` command offers. Backends and sources register here.
+import { iptablesStage } from '../backends/iptables/index.ts';
+import { backendSinkStage } from './backend-stage.ts';
 import { builtinStages, type Stage } from './stages.ts';
 
 export function allStages(): Stage[] {
-  return [...builtinStages];
+  return [...builtinStages, backendSinkStage(iptablesStage)];
 }
