@@ -1,0 +1,386 @@
+// The nftables renderer: node-local state → the objects of one family's table, laid out
+// as kube-proxy's nftables proxier lays them out (pkg/proxy/nftables/proxier.go, GA 1.33).
+// The output is split into a global part (base and dispatch chains, maps, sets) and one
+// part per service port, so a partial sync renders only the service ports that changed.
+// Pure: everything it needs to know about the host comes in through the options.
+import { cidrContains, parseCIDR, parseIP, sortedServicePorts, type IPFamily, type LocalEndpoint, type LocalState, type ServicePortState } from '../../model/index.ts';
+import {
+  clusterIPsCheckChain,
+  clusterIPsSet,
+  filterForwardChain,
+  filterInputChain,
+  filterOutputChain,
+  filterOutputPostDNATChain,
+  filterPreroutingChain,
+  firewallCheckChain,
+  firewallIPsMap,
+  markMasqChain,
+  masqueradingChain,
+  natOutputChain,
+  natPostroutingChain,
+  natPreroutingChain,
+  noEndpointNodePortsMap,
+  noEndpointServicesMap,
+  nodePortEndpointsCheckChain,
+  nodePortIPsSet,
+  rejectChain,
+  serviceEndpointsCheckChain,
+  serviceExternalChainNamePrefix,
+  serviceIPsMap,
+  serviceNodePortsMap,
+  servicePortChainNameBase,
+  servicePortEndpointAffinityNamePrefix,
+  servicePortEndpointChainNameBase,
+  servicePortEndpointChainNamePrefix,
+  servicePortFirewallChainNamePrefix,
+  servicePortPolicyClusterChainNamePrefix,
+  servicePortPolicyLocalChainNamePrefix,
+  servicesChain,
+} from './names.ts';
+
+/** A chain and its rules (rule text after `add rule <family> kpng <chain> `). */
+export interface ChainDef {
+  name: string;
+  /** Base chains only: "type filter hook prerouting priority -110". */
+  spec?: string;
+  comment?: string;
+  rules: string[];
+}
+
+/** A set or map. */
+export interface ContainerDef {
+  kind: 'set' | 'map';
+  name: string;
+  /** What goes between the braces of `add set|map ... { }`, e.g. "type ipv4_addr ; comment \"x\" ;". */
+  body: string;
+}
+
+/** An element of a set or map. */
+export interface ElementDef {
+  container: string;
+  /** "172.30.0.41 . tcp . 80" */
+  key: string;
+  /** What follows the key: "" in a set; " : goto chain", " comment \"ns/svc:p\" : drop" in a map. */
+  value: string;
+}
+
+/** What one owner (the table's fixed skeleton, or one service port) puts into a table. */
+export interface Part {
+  chains: ChainDef[];
+  containers: ContainerDef[];
+  elements: ElementDef[];
+}
+
+/** Everything in one family's table. */
+export interface FamilyRender {
+  family: IPFamily;
+  ctx: FamilyContext;
+  global: Part;
+  /** By ServicePortState.key; only service ports with a cluster IP of this family. */
+  ports: Map<string, Part>;
+}
+
+export interface RenderOptions {
+  /** --cluster-cidr: pod traffic detection (the first CIDR of each family is used). */
+  clusterCIDRs?: readonly string[];
+  /** --masquerade-all */
+  masqueradeAll?: boolean;
+  /** --nodeport-addresses: CIDRs and/or "primary"; empty means "primary" (the node's IPs). */
+  nodePortAddresses?: readonly string[];
+  /** The host's interface addresses, matched against --nodeport-addresses CIDRs. */
+  localAddresses?: readonly string[];
+  /** nf_conntrack_tcp_be_liberal is set: INVALID packets are not dropped. */
+  conntrackTCPLiberal?: boolean;
+  /** Default 14 (mark 0x4000). */
+  masqueradeBit?: number;
+}
+
+/** Where NodePorts answer: every local address but loopback, or the listed IPs. */
+export type NodePortTargets = { matchAll: true } | { matchAll: false; ips: string[] };
+
+/** Inputs of a family's rendering that come from outside the service port itself. */
+export interface FamilyContext {
+  family: IPFamily;
+  /** "ip" / "ip6" in rules. */
+  ipX: 'ip' | 'ip6';
+  /** "ipv4_addr" / "ipv6_addr" */
+  addrType: string;
+  mark: string;
+  masqueradeAll: boolean;
+  /** The pod CIDR of this family, when --cluster-cidr names one. */
+  podCIDR: string | undefined;
+  /** The node's IPs of this family (loadBalancerSourceRanges that hold the node allow the VIPs as sources). */
+  nodeIPs: string[];
+  nodePorts: NodePortTargets;
+  conntrackTCPLiberal: boolean;
+}
+
+const familyOfIP = (ip: string): IPFamily => (ip.includes(':') ? 'IPv6' : 'IPv4');
+const familyOfCIDR = (cidr: string): IPFamily => familyOfIP(cidr.split('/')[0]!);
+const isLoopback = (ip: string) => ip === '::1' || ip.startsWith('127.');
+
+/** The node's IPs of a family from its Node object: InternalIPs, else ExternalIPs. */
+export function nodeIPsOf(state: LocalState, family: IPFamily): string[] {
+  const of = (type: string) => state.node.addresses.filter((a) => a.type === type && parseIP(a.address)?.family === family).map((a) => a.address);
+  const internal = of('InternalIP');
+  return internal.length > 0 ? internal : of('ExternalIP');
+}
+
+/**
+ * kube-proxy's NodePortAddresses for one family: "primary" (or nothing at all) means the
+ * node's IPs; CIDRs select the host's addresses inside them; a /0, or a list with nothing
+ * for this family, means every local address. Loopback never answers.
+ */
+export function nodePortTargets(state: LocalState, family: IPFamily, o: RenderOptions): NodePortTargets {
+  const list = o.nodePortAddresses ?? [];
+  const primary = list.length === 0 || list.includes('primary');
+  const cidrs = list.filter((c) => c !== 'primary' && familyOfCIDR(c) === family).map((c) => parseCIDR(c));
+  if (cidrs.some((c) => c?.prefix === 0) || (!primary && cidrs.length === 0)) return { matchAll: true };
+  const ips = new Set<string>();
+  if (primary) for (const ip of nodeIPsOf(state, family)) ips.add(ip);
+  for (const a of o.localAddresses ?? []) {
+    const ip = parseIP(a);
+    if (ip && ip.family === family && cidrs.some((c) => c !== undefined && cidrContains(c, ip))) ips.add(a);
+  }
+  return { matchAll: false, ips: [...ips].filter((ip) => !isLoopback(ip)).sort() };
+}
+
+export function familyContext(state: LocalState, family: IPFamily, o: RenderOptions): FamilyContext {
+  const v6 = family === 'IPv6';
+  return {
+    family,
+    ipX: v6 ? 'ip6' : 'ip',
+    addrType: v6 ? 'ipv6_addr' : 'ipv4_addr',
+    mark: `0x${(1 << (o.masqueradeBit ?? 14)).toString(16)}`,
+    masqueradeAll: o.masqueradeAll ?? false,
+    podCIDR: (o.clusterCIDRs ?? []).find((c) => familyOfCIDR(c) === family),
+    nodeIPs: nodeIPsOf(state, family),
+    nodePorts: nodePortTargets(state, family, o),
+    conntrackTCPLiberal: o.conntrackTCPLiberal ?? false,
+  };
+}
+
+/** A key that changes whenever the global part (or anything every service port depends on) would. */
+export function contextKey(ctx: FamilyContext): string {
+  return JSON.stringify(ctx);
+}
+
+const base = (name: string, type: 'filter' | 'nat', hook: string, priority: number, rules: string[]): ChainDef => ({
+  name,
+  // Numeric priorities: nft 1.0.6 accepts the name "dstnat" in the prerouting hook only.
+  // dstnat is -100, srcnat 100.
+  spec: `type ${type} hook ${hook} priority ${priority}`,
+  rules,
+});
+
+/** The table's fixed skeleton: base chains, the dispatch and check chains, maps and sets. */
+export function renderGlobal(ctx: FamilyContext): Part {
+  const { ipX, addrType, mark } = ctx;
+  const noLocalhost = ipX === 'ip6' ? 'ip6 daddr != ::1' : 'ip daddr != 127.0.0.0/8';
+  const newJump = (c: string) => `ct state new jump ${c}`;
+  const chains: ChainDef[] = [
+    base(filterPreroutingChain, 'filter', 'prerouting', -110, [newJump(firewallCheckChain)]),
+    base(filterInputChain, 'filter', 'input', -110, [newJump(nodePortEndpointsCheckChain), newJump(serviceEndpointsCheckChain)]),
+    base(filterForwardChain, 'filter', 'forward', -110, [
+      ...(ctx.conntrackTCPLiberal ? [] : ['ct state invalid drop']),
+      newJump(serviceEndpointsCheckChain),
+      newJump(clusterIPsCheckChain),
+    ]),
+    base(filterOutputChain, 'filter', 'output', -110, [newJump(serviceEndpointsCheckChain), newJump(firewallCheckChain)]),
+    base(filterOutputPostDNATChain, 'filter', 'output', -90, [newJump(clusterIPsCheckChain)]),
+    base(natPreroutingChain, 'nat', 'prerouting', -100, [`jump ${servicesChain}`]),
+    base(natOutputChain, 'nat', 'output', -100, [`jump ${servicesChain}`]),
+    base(natPostroutingChain, 'nat', 'postrouting', 100, [`jump ${masqueradingChain}`]),
+    {
+      name: servicesChain,
+      rules: [
+        `${ipX} daddr . meta l4proto . th dport vmap @${serviceIPsMap}`,
+        ctx.nodePorts.matchAll
+          ? `fib daddr type local ${noLocalhost} meta l4proto . th dport vmap @${serviceNodePortsMap}`
+          : `${ipX} daddr @${nodePortIPsSet} meta l4proto . th dport vmap @${serviceNodePortsMap}`,
+      ],
+    },
+    { name: serviceEndpointsCheckChain, rules: [`${ipX} daddr . meta l4proto . th dport vmap @${noEndpointServicesMap}`] },
+    {
+      name: nodePortEndpointsCheckChain,
+      rules: [
+        ctx.nodePorts.matchAll
+          ? `${noLocalhost} meta l4proto . th dport vmap @${noEndpointNodePortsMap}`
+          : `${ipX} daddr @${nodePortIPsSet} meta l4proto . th dport vmap @${noEndpointNodePortsMap}`,
+      ],
+    },
+    { name: firewallCheckChain, rules: [`${ipX} daddr . meta l4proto . th dport vmap @${firewallIPsMap}`] },
+    { name: clusterIPsCheckChain, rules: [`${ipX} daddr @${clusterIPsSet} reject comment "Reject traffic to invalid ports of ClusterIPs"`] },
+    { name: masqueradingChain, rules: [`mark and ${mark} == 0 return`, `mark set mark xor ${mark}`, 'masquerade fully-random'] },
+    { name: markMasqChain, rules: [`mark set mark or ${mark}`] },
+    { name: rejectChain, comment: 'helper for @no-endpoint-services / @no-endpoint-nodeports', rules: ['reject'] },
+  ];
+  const ipPortProto = `type ${addrType} . inet_proto . inet_service : verdict`;
+  const protoPort = 'type inet_proto . inet_service : verdict';
+  const containers: ContainerDef[] = [
+    { kind: 'set', name: clusterIPsSet, body: `type ${addrType} ; comment "Active ClusterIPs" ;` },
+    ...(ctx.nodePorts.matchAll ? [] : [{ kind: 'set' as const, name: nodePortIPsSet, body: `type ${addrType} ; comment "IPs that accept NodePort traffic" ;` }]),
+    { kind: 'map', name: noEndpointServicesMap, body: `${ipPortProto} ; comment "vmap to drop or reject packets to services with no endpoints" ;` },
+    { kind: 'map', name: noEndpointNodePortsMap, body: `${protoPort} ; comment "vmap to drop or reject packets to service nodeports with no endpoints" ;` },
+    { kind: 'map', name: firewallIPsMap, body: `${ipPortProto} ; comment "destinations that are subject to LoadBalancerSourceRanges" ;` },
+    { kind: 'map', name: serviceIPsMap, body: `${ipPortProto} ; comment "ClusterIP, ExternalIP and LoadBalancer IP traffic" ;` },
+    { kind: 'map', name: serviceNodePortsMap, body: `${protoPort} ; comment "NodePort traffic" ;` },
+  ];
+  const elements: ElementDef[] = ctx.nodePorts.matchAll ? [] : ctx.nodePorts.ips.map((ip) => ({ container: nodePortIPsSet, key: ip, value: '' }));
+  return { chains, containers, elements };
+}
+
+const sameEndpoint = (a: LocalEndpoint, b: LocalEndpoint) => a.address === b.address && a.port === b.port;
+
+/** One service port's chains, affinity sets and map elements in a family; undefined when it has no cluster IP there. */
+export function renderServicePort(sp: ServicePortState, ctx: FamilyContext): Part | undefined {
+  const { family, ipX } = ctx;
+  const clusterIP = sp.clusterIPs.find((ip) => familyOfIP(ip) === family);
+  if (clusterIP === undefined) return undefined;
+  const ofFamily = (eps: LocalEndpoint[]) => (eps.every((e) => e.family === family) ? eps : eps.filter((e) => e.family === family));
+  const externalIPs = sp.externalIPs.filter((ip) => familyOfIP(ip) === family);
+  const lbIPs = sp.loadBalancerIPs.filter((ip) => familyOfIP(ip) === family);
+  const sourceRanges = sp.loadBalancerSourceRanges.filter((c) => familyOfCIDR(c) === family);
+  const externallyAccessible = sp.nodePort !== 0 || externalIPs.length > 0 || lbIPs.length > 0;
+  const internalPolicyLocal = sp.internalPolicyLocal;
+  const externalPolicyLocal = sp.externalPolicyLocal && externallyAccessible;
+  const usesClusterEndpoints = !internalPolicyLocal || externallyAccessible;
+  const usesLocalEndpoints = internalPolicyLocal || externalPolicyLocal;
+  const clusterEndpoints = usesClusterEndpoints ? ofFamily(sp.clusterEndpoints) : [];
+  const localEndpoints = internalPolicyLocal ? ofFamily(sp.internalEndpoints) : externalPolicyLocal ? ofFamily(sp.externalEndpoints) : [];
+  // kube-proxy's allLocallyReachableEndpoints: every endpoint some chain of this port reaches.
+  let reachable: LocalEndpoint[];
+  if (!usesLocalEndpoints) reachable = clusterEndpoints;
+  else if (!usesClusterEndpoints) reachable = localEndpoints;
+  else reachable = [...clusterEndpoints, ...localEndpoints.filter((l) => !clusterEndpoints.some((c) => sameEndpoint(c, l)))];
+  const hasEndpoints = sp.hasEndpoints[family] ?? false;
+
+  const proto = sp.protocol.toLowerCase();
+  const spn = sp.key;
+  const chainBase = servicePortChainNameBase(sp.namespace, sp.name, proto, sp.portName);
+  const clusterPolicyChain = servicePortPolicyClusterChainNamePrefix + chainBase;
+  const localPolicyChain = servicePortPolicyLocalChainNamePrefix + chainBase;
+  const externalTrafficChain = serviceExternalChainNamePrefix + chainBase;
+  const fwChain = servicePortFirewallChainNamePrefix + chainBase;
+  const epBase = (ep: LocalEndpoint) => servicePortEndpointChainNameBase(sp.namespace, sp.name, proto, sp.portName, ep.address, ep.port);
+  const epChain = (ep: LocalEndpoint) => servicePortEndpointChainNamePrefix + epBase(ep);
+  const affinitySet = (ep: LocalEndpoint) => servicePortEndpointAffinityNamePrefix + epBase(ep);
+  const affinity = sp.affinityTimeoutSeconds !== undefined;
+
+  const usesClusterPolicyChain = clusterEndpoints.length > 0 && usesClusterEndpoints;
+  const usesLocalPolicyChain = localEndpoints.length > 0 && usesLocalEndpoints;
+  const internalPolicyChain = internalPolicyLocal ? localPolicyChain : clusterPolicyChain;
+  const hasInternalEndpoints = hasEndpoints && (!internalPolicyLocal || localEndpoints.length > 0);
+  const externalPolicyChain = externalPolicyLocal ? localPolicyChain : clusterPolicyChain;
+  const hasExternalEndpoints = hasEndpoints && (!externalPolicyLocal || localEndpoints.length > 0);
+  const usesExternalTrafficChain = hasEndpoints && externallyAccessible;
+  const usesFWChain = lbIPs.length > 0 && sourceRanges.length > 0;
+
+  let internalVerdict = '';
+  let externalVerdict = '';
+  if (!hasEndpoints) internalVerdict = externalVerdict = `goto ${rejectChain}`;
+  else {
+    if (!hasInternalEndpoints) internalVerdict = 'drop';
+    if (!hasExternalEndpoints) externalVerdict = 'drop';
+  }
+  const commented = (verdict: string) => ` comment ${JSON.stringify(spn)} : ${verdict}`;
+
+  const elements: ElementDef[] = [];
+  const el = (container: string, key: string, value: string) => elements.push({ container, key, value });
+  const ipKey = (ip: string) => `${ip} . ${proto} . ${sp.port}`;
+
+  el(clusterIPsSet, clusterIP, '');
+  if (hasInternalEndpoints) el(serviceIPsMap, ipKey(clusterIP), ` : goto ${internalPolicyChain}`);
+  else el(noEndpointServicesMap, ipKey(clusterIP), commented(internalVerdict));
+  for (const ip of externalIPs) {
+    if (hasEndpoints) el(serviceIPsMap, ipKey(ip), ` : goto ${externalTrafficChain}`);
+    if (!hasExternalEndpoints) el(noEndpointServicesMap, ipKey(ip), commented(externalVerdict));
+  }
+  for (const ip of lbIPs) {
+    if (hasEndpoints) el(serviceIPsMap, ipKey(ip), ` : goto ${externalTrafficChain}`);
+    if (usesFWChain) el(firewallIPsMap, ipKey(ip), ` : goto ${fwChain}`);
+  }
+  if (!hasExternalEndpoints) for (const ip of lbIPs) el(noEndpointServicesMap, ipKey(ip), commented(externalVerdict));
+  if (sp.nodePort !== 0) {
+    const key = `${proto} . ${sp.nodePort}`;
+    if (hasEndpoints) el(serviceNodePortsMap, key, ` : goto ${externalTrafficChain}`);
+    if (!hasExternalEndpoints) el(noEndpointNodePortsMap, key, commented(externalVerdict));
+  }
+
+  const chains = new Map<string, ChainDef>();
+  const chain = (name: string): ChainDef => {
+    let c = chains.get(name);
+    if (!c) chains.set(name, (c = { name, rules: [] }));
+    return c;
+  };
+  // Declaration order: policy chains, external, firewall, then the endpoints.
+  if (usesClusterPolicyChain) chain(clusterPolicyChain);
+  if (usesLocalPolicyChain) chain(localPolicyChain);
+  if (usesExternalTrafficChain) chain(externalTrafficChain);
+  if (usesFWChain) chain(fwChain);
+  for (const ep of reachable) chain(epChain(ep));
+
+  if (hasInternalEndpoints) {
+    const match = `${ipX} daddr ${clusterIP} ${proto} dport ${sp.port}`;
+    if (ctx.masqueradeAll) chain(internalPolicyChain).rules.push(`${match} jump ${markMasqChain}`);
+    else if (ctx.podCIDR !== undefined) chain(internalPolicyChain).rules.push(`${match} ${ipX} saddr != ${ctx.podCIDR} jump ${markMasqChain}`);
+  }
+
+  if (usesExternalTrafficChain) {
+    const ext = chain(externalTrafficChain).rules;
+    if (!externalPolicyLocal) ext.push(`jump ${markMasqChain}`);
+    else {
+      if (ctx.podCIDR !== undefined) ext.push(`${ipX} saddr ${ctx.podCIDR} goto ${clusterPolicyChain} comment "short-circuit pod traffic"`);
+      ext.push(`fib saddr type local jump ${markMasqChain} comment "masquerade local traffic"`);
+      ext.push(`fib saddr type local goto ${clusterPolicyChain} comment "short-circuit local traffic"`);
+    }
+    if (hasExternalEndpoints) ext.push(`goto ${externalPolicyChain}`);
+  }
+
+  if (usesFWChain) {
+    const sources = [...sourceRanges];
+    const nodeIPs = ctx.nodeIPs.map((ip) => parseIP(ip)).filter((ip) => ip !== undefined);
+    const allowFromNode = sourceRanges.some((c) => {
+      const cidr = parseCIDR(c);
+      return cidr !== undefined && nodeIPs.some((ip) => cidrContains(cidr, ip));
+    });
+    if (allowFromNode) sources.push(...lbIPs);
+    chain(fwChain).rules.push(`${ipX} saddr != { ${sources.join(', ')} } drop`);
+  }
+
+  const containers: ContainerDef[] = [];
+  if (affinity) {
+    for (const ep of reachable) {
+      containers.push({ kind: 'set', name: affinitySet(ep), body: `type ${ctx.addrType} ; flags dynamic,timeout ; timeout ${sp.affinityTimeoutSeconds}s ;` });
+    }
+  }
+
+  const toEndpoints = (svcChain: string, endpoints: LocalEndpoint[]) => {
+    const rules = chain(svcChain).rules;
+    if (affinity) for (const ep of endpoints) rules.push(`${ipX} saddr @${affinitySet(ep)} goto ${epChain(ep)}`);
+    rules.push(`numgen random mod ${endpoints.length} vmap { ${endpoints.map((ep, i) => `${i} : goto ${epChain(ep)}`).join(', ')} }`);
+  };
+  if (usesClusterPolicyChain) toEndpoints(clusterPolicyChain, clusterEndpoints);
+  if (usesLocalPolicyChain) toEndpoints(localPolicyChain, localEndpoints);
+
+  for (const ep of reachable) {
+    const rules = chain(epChain(ep)).rules;
+    rules.push(`${ipX} saddr ${ep.address} jump ${markMasqChain}`);
+    if (affinity) rules.push(`update @${affinitySet(ep)} { ${ipX} saddr }`);
+    const dest = family === 'IPv6' ? `[${ep.address}]:${ep.port}` : `${ep.address}:${ep.port}`;
+    rules.push(`meta l4proto ${proto} dnat to ${dest}`);
+  }
+
+  return { chains: [...chains.values()], containers, elements };
+}
+
+/** Every object of one family's table for `state`. */
+export function renderFamily(state: LocalState, family: IPFamily, o: RenderOptions): FamilyRender {
+  const ctx = familyContext(state, family, o);
+  const ports = new Map<string, Part>();
+  for (const sp of sortedServicePorts(state)) {
+    const part = renderServicePort(sp, ctx);
+    if (part) ports.set(sp.key, part);
+  }
+  return { family, ctx, global: renderGlobal(ctx), ports };
+}
