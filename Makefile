@@ -28,6 +28,7 @@ k8s-binaries: ## Obtain etcd, kube-apiserver, kube-proxy, kubectl, e2e.test, gin
 build: ## Compile TypeScript to dist/ (the kpng bin)
 	@hack/install-node-deps.sh
 	tsc -p tsconfig.build.json
+	@hack/copy-build-assets.sh
 
 .PHONY: lint
 lint: ## Typecheck and lint
