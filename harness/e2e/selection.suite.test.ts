@@ -33,8 +33,19 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** ginkgo --dry-run with the run's own command line (one process: ginkgo dry-runs only serially); the JUnit e2e.test writes. */
-async function dryRun(selection: Pick<Selection, 'focus' | 'skip'>, name: string): Promise<{ junit: string; stdout: string }> {
+const dryRuns = new Map<string, Promise<{ junit: string; stdout: string }>>();
+
+/** ginkgo --dry-run with the run's own command line (one process: ginkgo dry-runs only serially); the JUnit e2e.test writes. Once per focus/skip. */
+function dryRun(selection: Pick<Selection, 'focus' | 'skip'>, name: string): Promise<{ junit: string; stdout: string }> {
+  const key = `${selection.focus}\n${selection.skip}`;
+  const known = dryRuns.get(key);
+  if (known) return known;
+  const started = runDry(selection, name);
+  dryRuns.set(key, started);
+  return started;
+}
+
+async function runDry(selection: Pick<Selection, 'focus' | 'skip'>, name: string): Promise<{ junit: string; stdout: string }> {
   const reportDir = await mkdtemp(path.join(dir, `${name}-`));
   const command = ginkgoRunCommand({ ginkgo: binaries.ginkgo, e2eTest: binaries['e2e.test'], selection, kubeconfig: path.join(reportDir, 'kubeconfig'), reportDir, nodes: 1 });
   const result = await execa(command.file, ['--dry-run', ...command.args], { env: command.env, cwd: reportDir, reject: false });
