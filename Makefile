@@ -39,7 +39,6 @@ lint: ## Typecheck and lint
 .PHONY: test
 test: deps ## Run every test tier: unit, netns (root), cluster (etcd + kube-apiserver), suite (e2e.test)
 	@hack/k8s-binaries.sh --if-needed
-	@hack/k8s-binaries.sh --only e2e.test,ginkgo
 	vitest run
 
 .PHONY: test-unit test-netns test-cluster test-suite
@@ -49,7 +48,7 @@ test-unit: ## Run the unit tier only
 test-netns: deps ## Run the netns tier only (root)
 	vitest run --project netns
 test-cluster: deps ## Run the cluster tier only
-	@hack/k8s-binaries.sh
+	@hack/k8s-binaries.sh --only etcd,kube-apiserver,kubectl
 	vitest run --project cluster
 test-suite: deps ## Run the suite tier only (the e2e selections against the real e2e.test and ginkgo)
 	@hack/k8s-binaries.sh --only e2e.test,ginkgo

@@ -9,9 +9,10 @@
 #
 # Usage: hack/k8s-binaries.sh [--if-needed] [--only a,b,...] [--no-download] [--force]
 #   (no flags)     all six binaries
-#   --if-needed    etcd, kube-apiserver and kubectl, but only when some
-#                  *.cluster.test.ts exists under proxy/ harness/ e2e/;
-#                  otherwise say so and exit 0 (used by `make test`)
+#   --if-needed    what the test tiers present need (used by `make test`):
+#                  etcd, kube-apiserver and kubectl when some *.cluster.test.ts
+#                  exists under proxy/ harness/ e2e/, e2e.test and ginkgo when some
+#                  *.suite.test.ts does; when neither, say so and exit 0
 #   --only LIST    just these (comma-separated names from the list above)
 #   --no-download  skip the release downloads, build from the module proxy
 #   --force        obtain again even when present
@@ -22,6 +23,7 @@ set -euo pipefail
 
 ALL=(etcd kube-apiserver kube-proxy kubectl e2e.test ginkgo)
 SUBSET_IF_NEEDED=(etcd kube-apiserver kubectl)
+SUBSET_SUITE=(e2e.test ginkgo)
 K8S_TAGS=selinux,notest,grpcnotrace # as Kubernetes' own release builds (hack/lib/golang.sh)
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -68,17 +70,19 @@ if [[ -n $only ]]; then
     [[ " ${ALL[*]} " == *" $name "* ]] || die "--only: unknown binary '$name' (choose from: ${ALL[*]})"
   done
 elif $if_needed; then
+  # What the test tiers present need: *.cluster.test.ts a control plane (and kubectl),
+  # *.suite.test.ts e2e.test and ginkgo.
   dirs=()
   for d in proxy harness e2e; do [[ -d $repo/$d ]] && dirs+=("$repo/$d"); done
-  found=
-  if ((${#dirs[@]})); then
-    found=$(find "${dirs[@]}" -name node_modules -prune -o -name '*.cluster.test.ts' -print -quit)
-  fi
-  if [[ -z $found ]]; then
-    echo "k8s-binaries: no *.cluster.test.ts under proxy/ harness/ e2e/, so no Kubernetes binaries are needed (make k8s-binaries obtains them all)"
+  has_tier() {
+    ((${#dirs[@]})) && [[ -n $(find "${dirs[@]}" -name node_modules -prune -o -name "*.$1.test.ts" -print -quit) ]]
+  }
+  if has_tier cluster; then wanted+=("${SUBSET_IF_NEEDED[@]}"); fi
+  if has_tier suite; then wanted+=("${SUBSET_SUITE[@]}"); fi
+  if ((${#wanted[@]} == 0)); then
+    echo "k8s-binaries: no *.cluster.test.ts nor *.suite.test.ts under proxy/ harness/ e2e/, so no Kubernetes binaries are needed (make k8s-binaries obtains them all)"
     exit 0
   fi
-  wanted=("${SUBSET_IF_NEEDED[@]}")
 else
   wanted=("${ALL[@]}")
 fi
