@@ -386,7 +386,8 @@ export function renderIptables(state: LocalState, o: RenderOptions): RenderResul
     const prev = previous?.get(key);
     if (!rewriteAll && prev !== undefined && !partial.changed.has(key)) {
       entries.push({ key, record: prev });
-      for (const c of prev.chains) active.add(c);
+      // Chain names are per service port: only a full view of the kernel's chains needs these.
+      if (o.existing) for (const c of prev.chains) active.add(c);
       continue;
     }
     written++;
