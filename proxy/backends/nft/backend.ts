@@ -184,7 +184,11 @@ export class NftBackend implements Backend {
       throw err;
     }
     this.#views = views;
-    if (plan.mode !== 'partial') await this.#recordBaselines();
+    if (plan.mode !== 'partial') {
+      // What the fixed chains look like now, for tampered(); read after this sync returns.
+      this.#baselines.clear();
+      void this.#serial(() => this.#recordBaselines()).catch((err: unknown) => this.#log.debug('could not read the fixed chains back', { err }));
+    }
     this.#schedule();
     const rules = [...views.values()].reduce((n, v) => n + v.rules, 0);
     const fields = { mode: plan.mode, ms: Math.round(performance.now() - started), lines: plan.lines, bytes: plan.bytes, rules, written: JSON.stringify(plan.written), staleDeleted };
@@ -245,8 +249,7 @@ export class NftBackend implements Backend {
   }
 
   async #recordBaselines(): Promise<void> {
-    this.#baselines.clear();
-    if (this.#o.dryRun) return;
+    if (this.#o.dryRun || !this.#views) return;
     const chains = this.#fixedChains();
     const listings = await this.#listings();
     chains.forEach((c, i) => {
