@@ -45,9 +45,11 @@ export function iptablesDataplane(mode: 'nft' | 'legacy'): Dataplane {
     stage: 'to-iptables',
     args: (t) => [`--cluster-cidr=${t.clusterCidrs.join(',')}`, `--iptables-mode=${mode}`, `--ip-families=${families(t.families).join(',')}`],
     failureCounter: 'kubeproxy_sync_proxy_rules_iptables_restore_failures_total',
-    // What a firewall reload does: every rule and every chain of the tables, gone.
+    // What a firewall reload does: every rule and every chain of the tables, gone, in one
+    // restore (without --noflush) per family, so that the proxy cannot repair a table
+    // while the next one is still being wiped.
     flush: async (node, fs) => {
-      for (const f of fs) for (const table of ['nat', 'filter', 'mangle']) for (const op of ['-F', '-X']) await node.exec(tool(f), ['-w', '5', '-t', table, op]);
+      for (const f of fs) await node.exec(tool(f, '-restore'), ['-w', '5'], { input: '*nat\nCOMMIT\n*filter\nCOMMIT\n*mangle\nCOMMIT\n' });
     },
     dump: async (node, fs) => (await Promise.all(fs.map((f) => node.exec(tool(f, '-save'))))).join('\n'),
     rejection: {
