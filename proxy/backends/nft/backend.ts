@@ -184,11 +184,8 @@ export class NftBackend implements Backend {
       throw err;
     }
     this.#views = views;
-    if (plan.mode !== 'partial') {
-      // What the fixed chains look like now, for tampered(); read after this sync returns.
-      this.#baselines.clear();
-      void this.#serial(() => this.#recordBaselines()).catch((err: unknown) => this.#log.debug('could not read the fixed chains back', { err }));
-    }
+    // What the fixed chains look like now, for tampered() (a few `nft list chain`, part of the full sync).
+    if (plan.mode !== 'partial') await this.#recordBaselines();
     this.#schedule();
     const rules = [...views.values()].reduce((n, v) => n + v.rules, 0);
     const fields = { mode: plan.mode, ms: Math.round(performance.now() - started), lines: plan.lines, bytes: plan.bytes, rules, written: JSON.stringify(plan.written), staleDeleted };
@@ -249,6 +246,7 @@ export class NftBackend implements Backend {
   }
 
   async #recordBaselines(): Promise<void> {
+    this.#baselines.clear();
     if (this.#o.dryRun || !this.#views) return;
     const chains = this.#fixedChains();
     const listings = await this.#listings();
