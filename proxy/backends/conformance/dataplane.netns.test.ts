@@ -6,8 +6,8 @@
 // every proxy's /metrics to say the change is in effect.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type EchoReply, type Family, type IpFamily, type Namespace, ProbeError, parseEcho, urlFor } from '../../../harness/lab/netns/index.ts';
-import { useTopology } from '../../../harness/lab/netns/testing.ts';
+import { type EchoReply, type Family, type IpFamily, type Namespace, parseEcho, urlFor } from '../../../harness/lab/netns/index.ts';
+import { probeFailure as failure, useTopology } from '../../../harness/lab/netns/testing.ts';
 import { SuiteCluster, clients, namespace, nodes, podPorts, pods, servicePorts, suiteServices, type PodName, type ServiceName } from './cluster.ts';
 import { dataplanes } from './dataplanes.ts';
 import { ProxyUnderTest } from './proxy-under-test.ts';
@@ -31,17 +31,6 @@ async function answering(from: Namespace, url: string, count: number): Promise<S
   const seen = new Set<string>();
   for (let i = 0; i < count; i++) seen.add((await echo(from, url)).pod);
   return seen;
-}
-
-/** The ProbeError a probe failed with; fails the test if it was answered. */
-async function failure(probe: Promise<unknown>): Promise<ProbeError> {
-  try {
-    await probe;
-  } catch (error) {
-    if (error instanceof ProbeError) return error;
-    throw error;
-  }
-  throw new Error('expected no answer, and there was one');
 }
 
 /** Probes until `probe` succeeds; resolves with the time it took. */
