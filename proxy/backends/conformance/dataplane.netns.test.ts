@@ -10,7 +10,7 @@ import { type EchoReply, type Family, type IpFamily, type Namespace, parseEcho, 
 import { probeFailure as failure, useTopology } from '../../../harness/lab/netns/testing.ts';
 import { SuiteCluster, clients, namespace, nodes, podPorts, pods, servicePorts, suiteServices, type PodName, type ServiceName } from './cluster.ts';
 import { dataplanes } from './dataplanes.ts';
-import { ProxyUnderTest } from './proxy-under-test.ts';
+import { ProxyUnderTest, marksOf } from './proxy-under-test.ts';
 import { SnapshotFile } from './snapshot.ts';
 
 /** Short, so that a flush is repaired and an unhealthy proxy shows within seconds. */
@@ -262,7 +262,8 @@ describe.each(dataplanes)('the $title dataplane', (dataplane) => {
         Promise.all(families().map(async (f) => (await echo(client, nodePortURL('node-a', 'web', f))).pod.startsWith('pod-b'))).then((ok) => ok.every(Boolean));
       const repairedMs = await until('traffic through node a after the flush', flowsAgain, 15 * syncPeriodMs);
       timings.push(`flush repaired after ${repairedMs} ms (sync period ${syncPeriodMs} ms)`);
-      expect((await a.marks()).full).toBeGreaterThan(before.full);
+      // Traffic flows once the rules are in; the sync shows in /metrics a moment later (after its after-sync steps).
+      await a.waitFor('the full sync that repaired the rules', (page) => marksOf(page, dataplane).full > before.full, 10_000);
       expect(a.outputSince(from)).toMatch(/rules were changed by someone else; resyncing in full/);
     });
 
