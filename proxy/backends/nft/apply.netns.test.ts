@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { projectNode } from '../../../harness/lab/netns/index.ts';
 import { useTopology } from '../../../harness/lab/netns/testing.ts';
 import { localChanges, type LocalState } from '../../model/index.ts';
+import { service, slice } from '../../model/testing.ts';
 import { memoryLogger, startRuntime } from '../../runtime/index.ts';
 import { RuleApplyError, netnsRunner } from '../common/index.ts';
 import { clusterCIDRs, fixtureObjects, fixtureObjectsAfterEndpointChange, fixtureState, nodeName } from '../common/testing.ts';
@@ -124,6 +125,18 @@ describe('nftables in a namespace', () => {
     expect(v4).toMatch(/172\.30\.0\.46 \. tcp \. 80 comment "ns6\/svc6:p80" : goto reject-chain/);
     expect(v4).toMatch(/set affinity-WLGLN4N3-ns5\/svc5\/tcp\/p80__10\.180\.0\.6\/80 \{\s+type ipv4_addr\s+size 65535\s+flags dynamic,timeout\s+timeout 3h/);
     expect((await listTable('node-a', 'ip6'))!).toContain('meta l4proto tcp dnat to [fd00:180::1]:80');
+  });
+
+  it('a Service of more endpoints than the rules pick takes kube-proxy’s layout (an anonymous map, endpoint chains), and the kernel takes it', async () => {
+    const many = Array.from({ length: 20 }, (_, i) => `10.181.0.${i + 1}`);
+    const state = fixtureState([...fixtureObjects(), service('big', { namespace: 'ns20', clusterIPs: ['172.30.1.1'], ports: [{ name: 'p', port: 80 }], affinity: 60 }), slice('big', 'big', many, { namespace: 'ns20', ports: [{ name: 'p', port: 80 }] })]);
+    const big = backend('node-b');
+    await big.sync(state, undefined);
+    big.dispose();
+    const listing = (await listTable('node-b'))!;
+    expect(summary(listing)).toEqual(believed(big.views!.get('IPv4')!));
+    expect(listing).toMatch(/numgen random mod 20 vmap \{ 0 : goto endpoint-\S+ns20\/big\/tcp\/p__10\.181\.0\.1\/80, 1 : goto /);
+    expect(listing).toContain('meta l4proto tcp update @affinity-');
   });
 
   it('partial sync after an endpoint change: only svc1’s service chain and @hairpin-endpoints change; same table as a fresh full sync', async () => {
