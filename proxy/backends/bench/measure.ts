@@ -6,6 +6,8 @@
 //   apply: calls that were handed an input (iptables-restore, nft -f), with its size;
 //   read:  the others (iptables-save and the like);
 //   render: the rest of the sync's wall time (the backend's own work).
+// A kernel tool call that takes longer than BENCH_TOOL_TIMEOUT seconds (default 900) is
+// killed: its sync is reported as not finished, and that run ends there.
 import { createTopology } from '../../../harness/lab/netns/index.ts';
 import { localChanges, computeLocalState, type LocalChanges, type LocalState } from '../../model/index.ts';
 import { createLogger } from '../../runtime/log.ts';
@@ -17,12 +19,14 @@ import { subjects } from './subjects.ts';
 export const endpointsPerService = 10;
 /** Partial syncs measured per size, each after a different Service's endpoint change. */
 export const partialRounds = 5;
+const toolTimeoutMs = Number(process.env.BENCH_TOOL_TIMEOUT ?? 900) * 1000;
 
 export interface Row {
   backend: string;
   services: number;
   sync: string;
-  'total ms': number;
+  /** A number, or why there is none ("killed after 900 s"). */
+  'total ms': number | string;
   'render ms': number;
   'apply ms': number;
   'read ms': number;
@@ -47,7 +51,7 @@ function timingRunner(run: Runner): { run: Runner; take: () => Timed } {
     run: async (file, args, opts) => {
       const started = performance.now();
       try {
-        return await run(file, args, opts);
+        return await run(file, args, { ...opts, timeoutMs: opts?.timeoutMs ?? toolTimeoutMs });
       } finally {
         const ms = performance.now() - started;
         if (opts?.input === undefined) t.readMs += ms;
@@ -118,7 +122,27 @@ export async function measure(subjectName: string, services: number): Promise<Ro
     });
 
     const rows: Omit<Row, 'RSS before MiB' | 'peak RSS MiB'>[] = [];
-    rows.push(row('full, empty node', await sync(s0, undefined)));
+    const finish = () => {
+      const rss = round1(process.resourceUsage().maxRSS / 1024);
+      return rows.map((r) => ({ ...r, 'RSS before MiB': rssBefore, 'peak RSS MiB': rss }));
+    };
+    /** A sync, or the row that says it did not finish. */
+    const attempt = async (kind: string, s: LocalState, changes: LocalChanges | undefined): Promise<Measured | undefined> => {
+      const started = performance.now();
+      try {
+        return await sync(s, changes);
+      } catch (error) {
+        const t = timing.take();
+        if (t.applyMs + t.readMs < toolTimeoutMs) throw error;
+        process.stderr.write(`  ${kind}: a kernel tool call was killed after ${toolTimeoutMs / 1000} s\n`);
+        rows.push({ ...row(kind, { totalMs: 0, renderMs: 0, ...t }), 'total ms': `killed after ${Math.round((performance.now() - started) / 1000)} s`, 'render ms': 0 });
+        return undefined;
+      }
+    };
+
+    const first = await attempt('full, empty node', s0, undefined);
+    if (!first) return finish();
+    rows.push(row('full, empty node', first));
     const partials: Measured[] = [];
     let prev = s0;
     let current = objects;
@@ -127,14 +151,16 @@ export async function measure(subjectName: string, services: number): Promise<Ro
       const next = state(current);
       const changes = localChanges(prev, next);
       if (changes.servicePorts.size !== 1) throw new Error(`expected one changed service port, got ${changes.servicePorts.size}`);
-      partials.push(await sync(next, changes));
+      const partial = await attempt('partial, 1 endpoint', next, changes);
+      if (!partial) return finish();
+      partials.push(partial);
       prev = next;
     }
     // The round of median total time, with its own figures (so that they add up).
     rows.push(row(`partial, 1 endpoint (median of ${partialRounds})`, medianRound(partials)));
-    rows.push(row('full, rules in place', await sync(prev, undefined)));
-    const rss = round1(process.resourceUsage().maxRSS / 1024);
-    return rows.map((r) => ({ ...r, 'RSS before MiB': rssBefore, 'peak RSS MiB': rss }));
+    const last = await attempt('full, rules in place', prev, undefined);
+    if (last) rows.push(row('full, rules in place', last));
+    return finish();
   } finally {
     await topology.destroy();
   }
