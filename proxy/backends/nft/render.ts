@@ -3,7 +3,8 @@
 // The output is split into a global part (base and dispatch chains, maps, sets) and one
 // part per service port, so a partial sync renders only the service ports that changed.
 // Pure: everything it needs to know about the host comes in through the options.
-import { cidrContains, parseCIDR, parseIP, sortedServicePorts, type IPFamily, type LocalEndpoint, type LocalState, type ServicePortState } from '../../model/index.ts';
+import { cidrContains, compareIPs, parseCIDR, parseIP, sortedServicePorts, type IPFamily, type LocalEndpoint, type LocalState, type ServicePortState } from '../../model/index.ts';
+import { familyOfCIDR, familyPort, nodeIPsOf } from '../common/index.ts';
 import {
   clusterIPsCheckChain,
   clusterIPsSet,
@@ -36,6 +37,7 @@ import {
   servicePortPolicyClusterChainNamePrefix,
   servicePortPolicyLocalChainNamePrefix,
   servicesChain,
+  hairpinSet,
 } from './names.ts';
 
 /** A chain and its rules (rule text after `add rule <family> kpng <chain> `). */
@@ -115,16 +117,7 @@ export interface FamilyContext {
   conntrackTCPLiberal: boolean;
 }
 
-const familyOfIP = (ip: string): IPFamily => (ip.includes(':') ? 'IPv6' : 'IPv4');
-const familyOfCIDR = (cidr: string): IPFamily => familyOfIP(cidr.split('/')[0]!);
 const isLoopback = (ip: string) => ip === '::1' || ip.startsWith('127.');
-
-/** The node's IPs of a family from its Node object: InternalIPs, else ExternalIPs. */
-export function nodeIPsOf(state: LocalState, family: IPFamily): string[] {
-  const of = (type: string) => state.node.addresses.filter((a) => a.type === type && parseIP(a.address)?.family === family).map((a) => a.address);
-  const internal = of('InternalIP');
-  return internal.length > 0 ? internal : of('ExternalIP');
-}
 
 /**
  * kube-proxy's NodePortAddresses for one family: "primary" (or nothing at all) means the
@@ -142,7 +135,7 @@ export function nodePortTargets(state: LocalState, family: IPFamily, o: RenderOp
     const ip = parseIP(a);
     if (ip && ip.family === family && cidrs.some((c) => c !== undefined && cidrContains(c, ip))) ips.add(a);
   }
-  return { matchAll: false, ips: [...ips].filter((ip) => !isLoopback(ip)).sort() };
+  return { matchAll: false, ips: [...ips].filter((ip) => !isLoopback(ip)).sort(compareIPs) };
 }
 
 export function familyContext(state: LocalState, family: IPFamily, o: RenderOptions): FamilyContext {
@@ -211,7 +204,10 @@ export function renderGlobal(ctx: FamilyContext): Part {
     },
     { name: firewallCheckChain, rules: [`${ipX} daddr . meta l4proto . th dport vmap @${firewallIPsMap}`] },
     { name: clusterIPsCheckChain, rules: [`${ipX} daddr @${clusterIPsSet} reject comment "Reject traffic to invalid ports of ClusterIPs"`] },
-    { name: masqueradingChain, rules: [`mark and ${mark} == 0 return`, `mark set mark xor ${mark}`, 'masquerade fully-random'] },
+    {
+      name: masqueradingChain,
+      rules: [`${ipX} saddr . ${ipX} daddr @${hairpinSet} mark set mark or ${mark}`, `mark and ${mark} == 0 return`, `mark set mark xor ${mark}`, 'masquerade fully-random'],
+    },
     { name: markMasqChain, rules: [`mark set mark or ${mark}`] },
     { name: rejectChain, comment: 'helper for @no-endpoint-services / @no-endpoint-nodeports', rules: ['reject'] },
   ];
@@ -219,6 +215,7 @@ export function renderGlobal(ctx: FamilyContext): Part {
   const protoPort = 'type inet_proto . inet_service : verdict';
   const containers: ContainerDef[] = [
     { kind: 'set', name: clusterIPsSet, body: `type ${addrType} ; comment "Active ClusterIPs" ;` },
+    { kind: 'set', name: hairpinSet, body: `type ${addrType} . ${addrType} ; comment "endpoint . itself: an endpoint that reached itself through a Service, masqueraded" ;` },
     ...(ctx.nodePorts.matchAll ? [] : [{ kind: 'set' as const, name: nodePortIPsSet, body: `type ${addrType} ; comment "IPs that accept NodePort traffic" ;` }]),
     { kind: 'map', name: noEndpointServicesMap, body: `${ipPortProto} ; comment "vmap to drop or reject packets to services with no endpoints" ;` },
     { kind: 'map', name: noEndpointNodePortsMap, body: `${protoPort} ; comment "vmap to drop or reject packets to service nodeports with no endpoints" ;` },
@@ -230,30 +227,45 @@ export function renderGlobal(ctx: FamilyContext): Part {
   return { chains, containers, elements };
 }
 
-const sameEndpoint = (a: LocalEndpoint, b: LocalEndpoint) => a.address === b.address && a.port === b.port;
+/**
+ * How a service chain picks an endpoint (the first packet of a connection only: NAT
+ * chains never see the rest of it). `targets[i]` is what is done with the packet once
+ * endpoint i is picked: its DNAT statements, or a `goto` to its endpoint chain.
+ *
+ * kube-proxy writes `numgen random mod N vmap { 0 : goto ep0, ... }` into every service
+ * chain, with an endpoint chain per endpoint: an anonymous map per Service, and ten or so
+ * chains. The kernel walks every set of the table to name each new anonymous set, so
+ * loading a table of many Services takes time quadratic in their number (measured on this
+ * kernel, 10 endpoints each: 1,000 Services 0.9 s, 4,000 28 s, 10,000 190 s; see
+ * kubernetes#139513), and nft reads every chain of the table before it sends even a
+ * one-line change (1 s at 10,000 Services with their 110,000 chains). One shared map is
+ * no way out: the kernel walks all its elements each time another chain's rule binds it.
+ *
+ * So up to `endpointRulesMax` endpoints are picked by rules, one independent draw each,
+ * as iptables' statistic rules do: rule i of N goes with probability 1/(N-i), so every
+ * endpoint gets 1/N, and each rule DNATs itself, without an endpoint chain (10,000
+ * Services x 10 endpoints: 11,000 chains, 3 s of CPU to load, 0.2 s for a one-endpoint
+ * change). Larger endpoint sets, which are few, keep kube-proxy's anonymous map and
+ * endpoint chains: one draw.
+ */
+export function pickEndpoint(targets: readonly string[]): string[] {
+  const n = targets.length;
+  if (n > endpointRulesMax) return [`numgen random mod ${n} vmap { ${targets.map((t, i) => `${i} : ${t}`).join(', ')} }`];
+  return targets.map((t, i) => (i < n - 1 ? `numgen random mod ${n - i} 0 ${t}` : t));
+}
+
+/** Above this many endpoints a service chain picks one through an anonymous verdict map. */
+export const endpointRulesMax = 16;
 
 /** One service port's chains, affinity sets and map elements in a family; undefined when it has no cluster IP there. */
 export function renderServicePort(sp: ServicePortState, ctx: FamilyContext): Part | undefined {
   const { family, ipX } = ctx;
-  const clusterIP = sp.clusterIPs.find((ip) => familyOfIP(ip) === family);
-  if (clusterIP === undefined) return undefined;
-  const ofFamily = (eps: LocalEndpoint[]) => (eps.every((e) => e.family === family) ? eps : eps.filter((e) => e.family === family));
-  const externalIPs = sp.externalIPs.filter((ip) => familyOfIP(ip) === family);
-  const lbIPs = sp.loadBalancerIPs.filter((ip) => familyOfIP(ip) === family);
-  const sourceRanges = sp.loadBalancerSourceRanges.filter((c) => familyOfCIDR(c) === family);
-  const externallyAccessible = sp.nodePort !== 0 || externalIPs.length > 0 || lbIPs.length > 0;
+  const fp = familyPort(sp, family);
+  if (!fp) return undefined;
+  const { clusterIP, externalIPs, lbIPs, sourceRanges, clusterEndpoints, localEndpoints, hasEndpoints } = fp;
+  const reachable = fp.allReachable;
   const internalPolicyLocal = sp.internalPolicyLocal;
-  const externalPolicyLocal = sp.externalPolicyLocal && externallyAccessible;
-  const usesClusterEndpoints = !internalPolicyLocal || externallyAccessible;
-  const usesLocalEndpoints = internalPolicyLocal || externalPolicyLocal;
-  const clusterEndpoints = usesClusterEndpoints ? ofFamily(sp.clusterEndpoints) : [];
-  const localEndpoints = internalPolicyLocal ? ofFamily(sp.internalEndpoints) : externalPolicyLocal ? ofFamily(sp.externalEndpoints) : [];
-  // kube-proxy's allLocallyReachableEndpoints: every endpoint some chain of this port reaches.
-  let reachable: LocalEndpoint[];
-  if (!usesLocalEndpoints) reachable = clusterEndpoints;
-  else if (!usesClusterEndpoints) reachable = localEndpoints;
-  else reachable = [...clusterEndpoints, ...localEndpoints.filter((l) => !clusterEndpoints.some((c) => sameEndpoint(c, l)))];
-  const hasEndpoints = sp.hasEndpoints[family] ?? false;
+  const externalPolicyLocal = sp.externalPolicyLocal && fp.externallyAccessible;
 
   const proto = sp.protocol.toLowerCase();
   const spn = sp.key;
@@ -267,13 +279,13 @@ export function renderServicePort(sp: ServicePortState, ctx: FamilyContext): Par
   const affinitySet = (ep: LocalEndpoint) => servicePortEndpointAffinityNamePrefix + epBase(ep);
   const affinity = sp.affinityTimeoutSeconds !== undefined;
 
-  const usesClusterPolicyChain = clusterEndpoints.length > 0 && usesClusterEndpoints;
-  const usesLocalPolicyChain = localEndpoints.length > 0 && usesLocalEndpoints;
+  const usesClusterPolicyChain = clusterEndpoints.length > 0 && fp.usesClusterEndpoints;
+  const usesLocalPolicyChain = localEndpoints.length > 0 && fp.usesLocalEndpoints;
   const internalPolicyChain = internalPolicyLocal ? localPolicyChain : clusterPolicyChain;
   const hasInternalEndpoints = hasEndpoints && (!internalPolicyLocal || localEndpoints.length > 0);
   const externalPolicyChain = externalPolicyLocal ? localPolicyChain : clusterPolicyChain;
   const hasExternalEndpoints = hasEndpoints && (!externalPolicyLocal || localEndpoints.length > 0);
-  const usesExternalTrafficChain = hasEndpoints && externallyAccessible;
+  const usesExternalTrafficChain = hasEndpoints && fp.externallyAccessible;
   const usesFWChain = lbIPs.length > 0 && sourceRanges.length > 0;
 
   let internalVerdict = '';
@@ -318,7 +330,6 @@ export function renderServicePort(sp: ServicePortState, ctx: FamilyContext): Par
   if (usesLocalPolicyChain) chain(localPolicyChain);
   if (usesExternalTrafficChain) chain(externalTrafficChain);
   if (usesFWChain) chain(fwChain);
-  for (const ep of reachable) chain(epChain(ep));
 
   if (hasInternalEndpoints) {
     const match = `${ipX} daddr ${clusterIP} ${proto} dport ${sp.port}`;
@@ -355,21 +366,28 @@ export function renderServicePort(sp: ServicePortState, ctx: FamilyContext): Par
     }
   }
 
+  // What is done with a packet once endpoint `ep` is picked: DNAT to it (remembering the
+  // client for affinity). Hairpin traffic (an endpoint reaching itself) is masqueraded by
+  // the masquerading chain, which finds it in @hairpin-endpoints.
+  const dnat = (ep: LocalEndpoint) => {
+    const dest = family === 'IPv6' ? `[${ep.address}]:${ep.port}` : `${ep.address}:${ep.port}`;
+    return `meta l4proto ${proto} ${affinity ? `update @${affinitySet(ep)} { ${ipX} saddr } ` : ''}dnat to ${dest}`;
+  };
   const toEndpoints = (svcChain: string, endpoints: LocalEndpoint[]) => {
+    const viaChains = endpoints.length > endpointRulesMax;
+    const target = (ep: LocalEndpoint) => {
+      if (!viaChains) return dnat(ep);
+      const c = chain(epChain(ep));
+      if (c.rules.length === 0) c.rules.push(dnat(ep));
+      return `goto ${c.name}`;
+    };
     const rules = chain(svcChain).rules;
-    if (affinity) for (const ep of endpoints) rules.push(`${ipX} saddr @${affinitySet(ep)} goto ${epChain(ep)}`);
-    rules.push(`numgen random mod ${endpoints.length} vmap { ${endpoints.map((ep, i) => `${i} : goto ${epChain(ep)}`).join(', ')} }`);
+    if (affinity) for (const ep of endpoints) rules.push(`${ipX} saddr @${affinitySet(ep)} ${target(ep)}`);
+    rules.push(...pickEndpoint(endpoints.map(target)));
   };
   if (usesClusterPolicyChain) toEndpoints(clusterPolicyChain, clusterEndpoints);
   if (usesLocalPolicyChain) toEndpoints(localPolicyChain, localEndpoints);
-
-  for (const ep of reachable) {
-    const rules = chain(epChain(ep)).rules;
-    rules.push(`${ipX} saddr ${ep.address} jump ${markMasqChain}`);
-    if (affinity) rules.push(`update @${affinitySet(ep)} { ${ipX} saddr }`);
-    const dest = family === 'IPv6' ? `[${ep.address}]:${ep.port}` : `${ep.address}:${ep.port}`;
-    rules.push(`meta l4proto ${proto} dnat to ${dest}`);
-  }
+  for (const ep of reachable) el(hairpinSet, `${ep.address} . ${ep.address}`, '');
 
   return { chains: [...chains.values()], containers, elements };
 }
