@@ -1,11 +1,12 @@
 // npm run bench:latency — how long from an API write to (a) the node-local state emitted
 // and (b) the rules applied, with N Services already in the cluster. A real etcd +
-// kube-apiserver on loopback; in this process the kube source, to-local and the iptables
-// backend under the runtime as `to-iptables` runs it, restoring into a scratch network
-// namespace (the netns lab's). Each change moves one endpoint of one Service's
+// kube-apiserver on loopback; in this process the kube source, to-local and a backend
+// under the runtime as `to-<backend>` runs it, applying its rules in a scratch network
+// namespace (the netns lab's); every backend of the list in the same run. Each change moves one endpoint of one Service's
 // EndpointSlice (JSON merge patch) and waits until it is applied before the next.
 //
-//   BENCH_SERVICES=1000,10000  BENCH_CHANGES=200  BENCH_ENDPOINTS=2  npm run bench:latency
+//   BENCH_SERVICES=1000,10000  BENCH_CHANGES=200  BENCH_ENDPOINTS=2  BENCH_BACKENDS=iptables-nft,nft  npm run bench:latency
+//   (backends: the entries of proxy/backends/bench/subjects.ts)
 //
 // Needs root and the control-plane binaries (make k8s-binaries).
 import { Agent, request } from 'node:https';
@@ -13,8 +14,8 @@ import { readFile } from 'node:fs/promises';
 import { createTopology } from '../harness/lab/netns/index.ts';
 import { startControlPlane, type ControlPlane } from '../harness/lab/control-plane/index.ts';
 import type { Backend } from './backends/backend.ts';
-import { IptablesBackend } from './backends/iptables/backend.ts';
-import { netnsRunner, type Runner } from './backends/iptables/exec.ts';
+import { subjects, type BenchSubject } from './backends/bench/subjects.ts';
+import { netnsRunner, type Runner } from './backends/common/index.ts';
 import type { LocalChanges, LocalState } from './model/index.ts';
 import { createLogger } from './runtime/log.ts';
 import { startRuntime, type Runtime } from './runtime/index.ts';
@@ -25,6 +26,10 @@ import { KubeSource } from './sources/kube/kube-source.ts';
 const sizes = (process.env.BENCH_SERVICES ?? '1000,10000').split(',').map(Number);
 const changes = Number(process.env.BENCH_CHANGES ?? 200);
 const endpointsPerService = Number(process.env.BENCH_ENDPOINTS ?? 2);
+const backendNames = (process.env.BENCH_BACKENDS ?? 'iptables-nft,nft').split(',');
+for (const b of backendNames) {
+  if (!(b in subjects)) throw new Error(`KPNG_ERR_BENCH: BENCH_BACKENDS names "${b}"; accepted: ${Object.keys(subjects).join(', ')}`);
+}
 const nodeName = 'node-1';
 const ns = 'bench';
 
@@ -82,6 +87,7 @@ class Waiter {
 }
 
 interface Row {
+  backend: string;
   services: number;
   changes: number;
   'write→state p50 ms': number;
@@ -90,13 +96,13 @@ interface Row {
   'write→rules p99 ms': number;
   'sync p50 ms': number;
   'sync p99 ms': number;
-  'iptables-restore p50 ms': number;
-  'iptables-restore p99 ms': number;
+  'kernel tool p50 ms': number;
+  'kernel tool p99 ms': number;
   'first full sync ms': number;
 }
 
-async function measure(services: number): Promise<Row> {
-  const log = (line: string) => process.stderr.write(`bench:latency [${services}] ${line}\n`);
+async function measure(subject: BenchSubject, services: number): Promise<Row> {
+  const log = (line: string) => process.stderr.write(`bench:latency [${subject.name} ${services}] ${line}\n`);
   const cp = await startControlPlane({ family: 'ipv4', log });
   const topology = await createTopology({ family: 'ipv4', nodes: [nodeName] });
   const ctrl = new AbortController();
@@ -119,19 +125,19 @@ async function measure(services: number): Promise<Row> {
     log(`created in ${Math.round(performance.now() - t0)} ms`);
 
     const logger = createLogger({ level: 'warn' });
-    const restoreMs: number[] = [];
+    const toolMs: number[] = [];
     const inner = netnsRunner(topology.node(nodeName).netns);
     const run: Runner = async (file, args, opts) => {
       const t = performance.now();
       const r = await inner(file, args, opts);
-      if (file.includes('restore')) restoreMs.push(performance.now() - t);
+      if (opts?.input !== undefined) toolMs.push(performance.now() - t); // a call that applies rules
       return r;
     };
-    const backend = new IptablesBackend({ logger, run, families: ['IPv4'] });
+    const backend = subject.create(run, logger);
     const syncMs: number[] = [];
     const emitted = new Waiter();
     const applied = new Waiter();
-    // The rules are applied when the backend's sync resolves (iptables-restore has exited).
+    // The rules are applied when the backend's sync resolves (its kernel tool has exited).
     const timedBackend: Backend = {
       name: backend.name,
       setup: () => backend.setup(),
@@ -142,10 +148,10 @@ async function measure(services: number): Promise<Row> {
         applied.see(state);
         return r;
       },
-      tampered: () => backend.tampered(),
+      ...(backend.tampered && { tampered: () => backend.tampered!() }),
       cleanup: () => backend.cleanup(),
     };
-    // The runtime as `to-iptables` runs it (metrics, health, conntrack cleanup in the namespace), without its HTTP servers.
+    // The runtime as `to-<backend>` runs it (metrics, health, conntrack cleanup in the namespace), without its HTTP servers.
     runtime = await startRuntime({
       backend: timedBackend,
       flags: { 'healthz-bind-address': '', 'metrics-bind-address': '' },
@@ -175,7 +181,7 @@ async function measure(services: number): Promise<Row> {
     const firstSync = performance.now() - tStart;
     log(`first full sync applied ${Math.round(firstSync)} ms after start`);
     syncMs.length = 0;
-    restoreMs.length = 0;
+    toolMs.length = 0;
 
     const toState: number[] = [];
     const toRules: number[] = [];
@@ -194,6 +200,7 @@ async function measure(services: number): Promise<Row> {
     }
     const r = (x: number) => +x.toFixed(1);
     return {
+      backend: subject.name,
       services,
       changes,
       'write→state p50 ms': r(quantile(toState, 0.5)),
@@ -202,8 +209,8 @@ async function measure(services: number): Promise<Row> {
       'write→rules p99 ms': r(quantile(toRules, 0.99)),
       'sync p50 ms': r(quantile(syncMs, 0.5)),
       'sync p99 ms': r(quantile(syncMs, 0.99)),
-      'iptables-restore p50 ms': r(quantile(restoreMs, 0.5)),
-      'iptables-restore p99 ms': r(quantile(restoreMs, 0.99)),
+      'kernel tool p50 ms': r(quantile(toolMs, 0.5)),
+      'kernel tool p99 ms': r(quantile(toolMs, 0.99)),
       'first full sync ms': Math.round(firstSync),
     };
   } finally {
@@ -216,6 +223,6 @@ async function measure(services: number): Promise<Row> {
 }
 
 const rows: Row[] = [];
-for (const n of sizes) rows.push(await measure(n));
-console.log(`bench:latency — API write → node-local state → iptables rules applied (in a network namespace), ${endpointsPerService} endpoints per Service, node ${process.version}`);
+for (const n of sizes) for (const b of backendNames) rows.push(await measure(subjects[b]!, n));
+console.log(`bench:latency — API write → node-local state → rules applied (in a network namespace), ${endpointsPerService} endpoints per Service, ${changes} changes, node ${process.version}`);
 console.table(rows);
