@@ -54,7 +54,14 @@ export function backendSinkStage(b: BackendStage & { cleanup?: (v: FlagValues, c
     flags: mergeFlags(b.flags, runtimeFlags),
     create: (v, ctx) =>
       new RuntimeSink(() =>
-        startRuntime({ backend: b.create(v, { logger: ctx.logger.child(b.name) }), flags: v, logger: ctx.logger, ipFamilies: familiesOf(v) }),
+        startRuntime({
+          backend: b.create(v, { logger: ctx.logger.child(b.name) }),
+          flags: v,
+          logger: ctx.logger,
+          ipFamilies: familiesOf(v),
+          // A dry run prints rules and changes nothing on the host: no conntrack flows deleted either.
+          conntrack: v['dry-run'] !== true,
+        }),
       ),
     cleanup: async (v, ctx) => {
       if (b.cleanup) await b.cleanup(v, { logger: ctx.logger.child(b.name) });

@@ -27,8 +27,6 @@ import type { ClusterSink } from './sink.ts';
 export interface ToApiOptions {
   listen: ApiAddress;
   tls?: TLSFiles;
-  /** As to-local's: only Services labelled service.kubernetes.io/service-proxy-name=<this>. */
-  serviceProxyName?: string;
   logger: Logger;
   /** Server keepalive (defaults 30s, 10s): how fast a silently vanished watcher is dropped. */
   keepaliveMs?: number;
@@ -61,6 +59,8 @@ export interface ToApiStats {
   /** Watched node names with their number of watchers. */
   nodes: Map<string, number>;
   watchers: number;
+  /** Watchers whose client has asked for the next change set (a WatchReq waits for an answer). */
+  waiting: number;
   /** Change sets sent since start. */
   changeSets: number;
 }
@@ -97,8 +97,10 @@ export class ToApi implements ClusterSink {
     });
   }
 
+  /** As to-local's: the source's --service-proxy-name travels with the cluster state. */
   private modelOptions(nodeName: string): ModelOptions {
-    return { nodeName, ...(this.opts.serviceProxyName && { serviceProxyName: this.opts.serviceProxyName }) };
+    const serviceProxyName = this.cluster?.serviceProxyName;
+    return { nodeName, ...(serviceProxyName && { serviceProxyName }) };
   }
 
   onCluster(cluster: ClusterState, delta: ClusterDelta): void {
@@ -134,6 +136,7 @@ export class ToApi implements ClusterSink {
     return {
       nodes: new Map([...this.views].map(([name, v]) => [name, v.watchers.size])),
       watchers: this.watchers.size,
+      waiting: [...this.watchers].filter((w) => w.wanted && !w.sending).length,
       changeSets: this.changeSets,
     };
   }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { stringify } from 'yaml';
 import { k8sBinary } from '../../k8s-binaries.ts';
-import { makeCerts, type ControlPlaneCerts } from './certs.ts';
+import { issueClientCert, makeCerts, type ControlPlaneCerts } from './certs.ts';
 import { cidrsFor, firstServiceIP, type Family } from './families.ts';
 import { freePort } from './ports.ts';
 
@@ -38,14 +38,41 @@ export interface ControlPlane {
   podCIDRs: string[];
   certs: ControlPlaneCerts;
   etcdURL: string;
-  /** Stop kube-apiserver only (etcd keeps the data), to test clients across an outage. */
-  stopAPIServer(): Promise<void>;
+  /**
+   * Stop kube-apiserver only (etcd keeps the data), to test clients across an outage:
+   * gracefully (SIGTERM, the default), or as a crash (SIGKILL: connections just drop).
+   */
+  stopAPIServer(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** Start kube-apiserver again on the same port. */
   startAPIServer(): Promise<void>;
   /** Compact etcd up to its current revision, so watches from older revisions get 410 Gone. */
   compact(): Promise<void>;
+  /**
+   * Delete an object straight from etcd, behind kube-apiserver's back (an object that
+   * vanished while clients could not watch): `resource` as etcd stores it, e.g.
+   * "services/specs", "endpointslices". Resolves to the number of keys deleted.
+   */
+  deleteFromEtcd(resource: string, namespace: string, name: string): Promise<number>;
+  /** A kubeconfig for another user (client certificate CN=user, O=each group), without any rights until RBAC grants them. */
+  kubeconfigFor(user: string, groups?: string[]): Promise<string>;
   /** Stop everything and remove the data folder. */
   stop(): Promise<void>;
+}
+
+async function writeKubeconfig(file: string, server: string, caCert: string, clientCert: string, clientKey: string, user: string): Promise<void> {
+  const [ca, cert, key] = await Promise.all([readFile(caCert), readFile(clientCert), readFile(clientKey)]);
+  await writeFile(
+    file,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'lab', cluster: { server, 'certificate-authority-data': ca.toString('base64') } }],
+      users: [{ name: user, user: { 'client-certificate-data': cert.toString('base64'), 'client-key-data': key.toString('base64') } }],
+      contexts: [{ name: 'lab', context: { cluster: 'lab', user } }],
+      'current-context': 'lab',
+    }),
+    { mode: 0o600 },
+  );
 }
 
 export class ControlPlaneError extends Error {
@@ -59,9 +86,10 @@ function track(p: ResultPromise): ResultPromise {
 }
 const running = (p: ResultPromise | undefined): p is ResultPromise => p !== undefined && !exited.has(p);
 
-function waitExit(p: ResultPromise, timeoutMs: number): Promise<void> {
+function waitExit(p: ResultPromise, timeoutMs: number, log: (line: string) => void): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(() => {
+      log(`control plane: pid ${p.pid} still running ${timeoutMs} ms after SIGTERM, killing it`);
       p.kill('SIGKILL');
       resolve();
     }, timeoutMs);
@@ -102,10 +130,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   await mkdir(logs);
 
   const cleanup = async () => {
-    for (const p of [apiserver, ...procs].reverse()) {
+    // kube-apiserver before etcd: without etcd it hangs in its shutdown until killed.
+    for (const p of [apiserver, ...[...procs].reverse()]) {
       if (!running(p)) continue;
       p.kill('SIGTERM');
-      await waitExit(p, 5000);
+      await waitExit(p, 5000, log);
     }
     await rm(dir, { recursive: true, force: true });
   };
@@ -171,9 +200,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       while (Date.now() < deadline) {
         if (!running(apiserver)) break;
         try {
+          // Ready, and the bootstrap objects exist (the `kubernetes` Service comes a moment after /readyz).
           const r = await httpsGet(`${server}/readyz`, certs);
-          if (r.status === 200) return;
-          last = `${r.status} ${r.body.slice(0, 200)}`;
+          const svc = r.status === 200 ? await httpsGet(`${server}/api/v1/namespaces/default/services/kubernetes`, certs) : r;
+          if (svc.status === 200) return;
+          last = `${svc.status} ${svc.body.slice(0, 200)}`;
         } catch (e) {
           last = (e as Error).message;
         }
@@ -185,19 +216,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     await startAPIServer();
 
     const kubeconfig = path.join(dir, 'kubeconfig');
-    const [ca, cert, key] = await Promise.all([readFile(certs.caCert), readFile(certs.adminCert), readFile(certs.adminKey)]);
-    await writeFile(
-      kubeconfig,
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'lab', cluster: { server, 'certificate-authority-data': ca.toString('base64') } }],
-        users: [{ name: 'admin', user: { 'client-certificate-data': cert.toString('base64'), 'client-key-data': key.toString('base64') } }],
-        contexts: [{ name: 'lab', context: { cluster: 'lab', user: 'admin' } }],
-        'current-context': 'lab',
-      }),
-      { mode: 0o600 },
-    );
+    await writeKubeconfig(kubeconfig, server, certs.caCert, certs.adminCert, certs.adminKey, 'admin');
     log('control plane: ready');
 
     return {
@@ -209,16 +228,29 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       podCIDRs,
       certs,
       etcdURL,
-      async stopAPIServer() {
+      async stopAPIServer(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') {
         if (!running(apiserver)) return;
-        apiserver.kill('SIGTERM');
-        await waitExit(apiserver, 10_000);
+        apiserver.kill(signal);
+        await waitExit(apiserver, 10_000, log);
       },
       startAPIServer,
       async compact() {
         const status = await fetch(`${etcdURL}/v3/maintenance/status`, { method: 'POST', body: '{}' }).then((r) => r.json() as Promise<{ header: { revision: string } }>);
         const res = await fetch(`${etcdURL}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: status.header.revision, physical: true }) });
         if (!res.ok) throw new ControlPlaneError(`KPNG_ERR_CONTROL_PLANE: etcd compaction failed: ${res.status} ${await res.text()}`);
+      },
+      async deleteFromEtcd(resource: string, namespace: string, name: string) {
+        const key = Buffer.from(`/registry/${resource}/${namespace}/${name}`).toString('base64');
+        const res = await fetch(`${etcdURL}/v3/kv/deleterange`, { method: 'POST', body: JSON.stringify({ key }) });
+        if (!res.ok) throw new ControlPlaneError(`KPNG_ERR_CONTROL_PLANE: etcd delete failed: ${res.status} ${await res.text()}`);
+        return Number(((await res.json()) as { deleted?: string }).deleted ?? 0);
+      },
+      async kubeconfigFor(user: string, groups: string[] = []) {
+        const safe = user.replace(/[^a-zA-Z0-9.-]/g, '_');
+        const { cert, key } = await issueClientCert(dir, `user-${safe}`, user, groups);
+        const file = path.join(dir, `kubeconfig-${safe}`);
+        await writeKubeconfig(file, server, certs.caCert, cert, key, user);
+        return file;
       },
       stop: cleanup,
     };

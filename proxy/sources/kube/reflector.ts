@@ -5,7 +5,7 @@
 // the last resource version; handlers are idempotent (the cluster state ignores repeats).
 import type { ObjectKind } from '../../model/index.ts';
 import type { Logger } from '../../runtime/log.ts';
-import { Backoff, sleep } from './backoff.ts';
+import { Backoff, sleep } from '../backoff.ts';
 import { KubeAPIError, type KubeClient, type WatchEvent } from './client.ts';
 
 export interface ReflectorOptions {
@@ -30,11 +30,17 @@ export class Reflector {
   lists = 0;
   /** Times a watch was (re)started. */
   watches = 0;
+  /** Lists and watches that failed (410 Gone not counted: that is a relist). */
+  failures = 0;
   synced = false;
   private readonly o: ReflectorOptions;
 
   constructor(o: ReflectorOptions) {
     this.o = o;
+  }
+
+  get kind(): ObjectKind {
+    return this.o.kind;
   }
 
   private withKind(obj: unknown): unknown {
@@ -72,6 +78,7 @@ export class Reflector {
           allowWatchBookmarks: 'true',
           timeoutSeconds: String(tMin + Math.floor(Math.random() * (tMax - tMin + 1))),
         };
+        logger.debug('watching', { kind: this.o.kind, resourceVersion: rv });
         try {
           await client.watch(
             path,
@@ -89,6 +96,7 @@ export class Reflector {
               if (meta?.resourceVersion) rv = meta.resourceVersion;
               if (e.type === 'BOOKMARK') return;
               backoff.reset();
+              logger.debug('event', { kind: this.o.kind, type: e.type, name: (meta as { name?: string } | undefined)?.name, resourceVersion: rv });
               this.o.onEvent(e.type, this.withKind(e.object));
             },
             watchCtrl.signal,
@@ -106,6 +114,7 @@ export class Reflector {
           needList = true;
           continue;
         }
+        this.failures++;
         const delay = backoff.next();
         logger.warn(`${needList ? 'list' : 'watch'} failed, retrying`, { kind: this.o.kind, inMs: delay, err: (e as Error).message });
         await sleep(delay, signal);
