@@ -126,6 +126,12 @@ describe('health server', () => {
     expect((await get(`${base}/metrics`)).status).toBe(404);
   });
 
+  it('bound to 0.0.0.0 (the default), answers on IPv6 too, as kube-proxy does', async () => {
+    const h = new ProxyHealth({ healthTimeoutMs: 60_000, families: ['IPv4', 'IPv6'] });
+    server = await startHealthServer({ health: h, bind: { host: '0.0.0.0', port: 0 }, logger: memoryLogger() });
+    for (const host of ['127.0.0.1', '[::1]']) expect((await get(`http://${host}:${server.address.port}/healthz`)).status, host).toBe(200);
+  });
+
   it('fails to start with KPNG_ERR_LISTEN when the port is taken', async () => {
     const h = new ProxyHealth({ healthTimeoutMs: 60_000, families: ['IPv4'] });
     await serve(h);

@@ -48,12 +48,29 @@ export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** Listen on host (undefined: every address, both families) and port; rejects with KPNG_ERR_LISTEN. */
-export function listen(server: Server, what: string, host: string | undefined, port: number): Promise<AddressInfo> {
+/**
+ * Listen on host (undefined: every address, both families) and port; rejects with
+ * KPNG_ERR_LISTEN. "0.0.0.0" also means every address of both families, as it does for
+ * kube-proxy (Go listens on [::] with IPv4-mapped addresses for it): its default
+ * --healthz-bind-address=0.0.0.0:10256 answers on a node's IPv6 addresses too. Where the
+ * host has no IPv6, it is IPv4's wildcard alone.
+ */
+export async function listen(server: Server, what: string, host: string | undefined, port: number): Promise<AddressInfo> {
+  if (host !== '0.0.0.0') return listenOn(server, what, host, port);
+  try {
+    return await listenOn(server, what, '::', port, host);
+  } catch (err) {
+    const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+    if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL') throw err;
+    return listenOn(server, what, host, port);
+  }
+}
+
+function listenOn(server: Server, what: string, host: string | undefined, port: number, asked = host): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => {
       server.off('listening', onListening);
-      const where = host === undefined ? `port ${port}` : formatHostPort(host, port);
+      const where = asked === undefined ? `port ${port}` : formatHostPort(asked, port);
       reject(new RuntimeError('KPNG_ERR_LISTEN', `the ${what} server cannot listen on ${where}: ${messageOf(err)}`, { cause: err }));
     };
     const onListening = () => {

@@ -303,6 +303,25 @@ describe('SyncRunner', () => {
     await runner.stop();
   });
 
+  it('reports a sync in the metrics (last-sync timestamp, pending changes) only once its after-sync steps are done', async () => {
+    const metrics = new ProxyMetrics({ backend: 'iptables', families: ['IPv4'], processMetrics: false });
+    const cleanup = deferred<void>();
+    const { runner } = setup(fakeBackend(), { metrics, afterSync: [() => cleanup.promise] });
+    const gauge = async (name: string) => (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === name)!.values[0]?.value;
+    const [s1] = handOff(states([1, 1]));
+    await runner.start();
+    runner.onLocal(s1!.state, s1!.changes);
+    await vi.advanceTimersByTimeAsync(0);
+    // The rules are in, the conntrack cleanup is still running: not synced yet.
+    expect(await gauge('kubeproxy_sync_proxy_rules_last_timestamp_seconds')).toBeUndefined();
+    expect(await gauge('kubeproxy_sync_proxy_rules_service_changes_pending')).toBe(2);
+    cleanup.resolve();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await gauge('kubeproxy_sync_proxy_rules_last_timestamp_seconds')).toBe(t0 / 1000);
+    expect(await gauge('kubeproxy_sync_proxy_rules_service_changes_pending')).toBe(0);
+    await runner.stop();
+  });
+
   it('reports unhealthy when a queued change stays unapplied for 2 × --sync-period', async () => {
     const health = new ProxyHealth({ healthTimeoutMs: 60_000, families: ['IPv4'] });
     const backend = fakeBackend();

@@ -310,15 +310,6 @@ export class SyncRunner implements LocalSink {
     const prev = this.#applied;
     this.#applied = state;
     if (p) this.#appliedGen = p.gen;
-    this.#metrics?.synced({
-      full,
-      seconds: (end - start) / 1000,
-      at: end,
-      stats,
-      state,
-      programmingSeconds: p ? p.observedAt.map((t) => (end - t) / 1000) : [],
-    });
-    this.#metrics?.pending(pendingCounts(this.#pending));
     this.#health?.updated(this.#pending?.queuedAt);
     this.#logger.debug('synced', { full, ms: end - start, servicePorts: state.servicePorts.size, changed: full ? undefined : p?.changes.servicePorts.size });
     for (const hook of this.#afterSync) {
@@ -328,6 +319,18 @@ export class SyncRunner implements LocalSink {
         this.#logger.warn('after-sync step failed', { err });
       }
     }
+    // The metrics (last-sync timestamp, pending changes) tell the sync only once its
+    // after-sync steps are done, as drain() does: whoever waits on them for a change to be
+    // in effect then also finds stale UDP flows gone and health check servers listening.
+    this.#metrics?.synced({
+      full,
+      seconds: (end - start) / 1000,
+      at: end,
+      stats,
+      state,
+      programmingSeconds: p ? p.observedAt.map((t) => (end - t) / 1000) : [],
+    });
+    this.#metrics?.pending(pendingCounts(this.#pending));
     this.#settle(this.#appliedGen);
   }
 

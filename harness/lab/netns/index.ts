@@ -59,7 +59,7 @@ export type { EchoReply } from './probe-protocol.ts';
 export { DEFAULT_PLAN, resolvePlan, familiesOf, planAddress } from './address-plan.ts';
 export type { AddressPlan, AddressPlanOverrides, IpFamily, PerFamily, Family } from './address-plan.ts';
 
-/** The project's own node, to start a Node.js program (the proxy) inside a namespace. */
+/** The project's own node and the environment that starts .ts programs fast, to run a Node.js program (the proxy) inside a namespace. */
 export { projectNode, programEnv } from './programs.ts';
 
 /** Leftovers of dead runs. */

@@ -20,6 +20,8 @@ export interface NamespaceContext {
 
 export interface HttpResponse {
   status: number;
+  /** Response headers, names in lower case. */
+  headers: Record<string, string>;
   body: string;
   /** From the start of the request to the end of the response, measured inside the namespace. */
   elapsedMs: number;
@@ -125,7 +127,7 @@ export class Namespace {
     const outcome = await this.probe({ kind: 'http', url, timeoutMs: options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS, ...local(options) });
     if (!outcome.ok) throw this.probeError(outcome, url);
     if (outcome.kind !== 'http') throw new Error(`probe client answered an HTTP request with ${outcome.kind}`);
-    return { status: outcome.status, body: outcome.body, elapsedMs: outcome.elapsedMs };
+    return { status: outcome.status, headers: outcome.headers, body: outcome.body, elapsedMs: outcome.elapsedMs };
   }
 
   /**

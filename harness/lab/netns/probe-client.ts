@@ -16,6 +16,13 @@ import { failureOf, type ProbeOutcome, type ProbeRequest } from './probe-protoco
 
 type Unmeasured<T> = T extends unknown ? Omit<T, 'elapsedMs'> : never;
 
+/** Response headers as single strings (repeated ones joined with ", "), names in lower case. */
+function headersOf(headers: http.IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  return out;
+}
+
 function probe(request: ProbeRequest): Promise<ProbeOutcome> {
   return new Promise((resolve) => {
     const started = performance.now();
@@ -41,7 +48,7 @@ function probe(request: ProbeRequest): Promise<ProbeOutcome> {
         (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => finish({ ok: true, kind: 'http', status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+          response.on('end', () => finish({ ok: true, kind: 'http', status: response.statusCode ?? 0, headers: headersOf(response.headers), body: Buffer.concat(chunks).toString() }));
           response.on('error', fail);
         },
       );

@@ -25,7 +25,7 @@ export type ProbeRequest =
   | { kind: 'udp'; host: string; port: number; payload: string; timeoutMs: number; sourcePort?: number; localAddress?: string };
 
 export type ProbeOutcome =
-  | { ok: true; kind: 'http'; status: number; body: string; elapsedMs: number }
+  | { ok: true; kind: 'http'; status: number; headers: Record<string, string>; body: string; elapsedMs: number }
   | { ok: true; kind: 'udp'; payload: string; from: { address: string; port: number }; elapsedMs: number }
   | { ok: false; failure: ProbeFailure; errno?: string; message: string; elapsedMs: number };
 

@@ -1,3 +1,7 @@
-// proxy/backends/common: pure helpers more than one backend uses.
+// proxy/backends/common: pure helpers more than one backend uses, and the tool runner.
 export { base32, hashName } from './chain-hash.ts';
 export { RuleApplyError, type RuleApplyErrorFields } from './apply-error.ts';
+export { processRunner, netnsRunner, type Runner, type RunResult, type RunOptions } from './exec.ts';
+export { familyPort, nodeIPsOf, familyOfIP, familyOfCIDR, type FamilyPort } from './family-port.ts';
+export { readHostAddresses } from './host-addresses.ts';
+export { clusterCIDRFlag, masqueradeAllFlag, masqueradeBitFlag, ipFamiliesFlag, parseFamilies, parseMasqueradeBit, checkAddressFlags } from './flags.ts';

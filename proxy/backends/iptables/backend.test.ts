@@ -52,6 +52,34 @@ describe('IptablesBackend against a pretend node', () => {
     expect(v4.save()).toBe(new Ruleset().apply(renderIptables(s3, { family: 'IPv4', clusterCIDRs }).text).save());
   });
 
+  it('a partial sync after one endpoint change writes rules only into that service port’s chains and the fixed dispatch chains, in each family', async () => {
+    const { backend, inputs } = setup();
+    const s1 = fixtureState();
+    await backend.sync(s1, undefined);
+    inputs.length = 0;
+    const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
+    await backend.sync(s2, localChanges(s1, s2));
+    expect(inputs.map((i) => i.file)).toEqual(['iptables-nft-restore', 'ip6tables-nft-restore']);
+    const fixed = new Set(['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-NODEPORTS', 'KUBE-FORWARD', 'KUBE-PROXY-FIREWALL', 'KUBE-FIREWALL', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ']);
+    for (const { file, input } of inputs) {
+      const lines = input.split('\n');
+      const declared = lines.filter((l) => l.startsWith(':')).map((l) => l.slice(1).split(' ')[0]!);
+      const perService = declared.filter((c) => !fixed.has(c));
+      // Every chain a rule is written into was declared (and so flushed) by this input: nothing is appended to a chain left as it was.
+      const written = new Set(lines.filter((l) => l.startsWith('-A ')).map((l) => l.split(' ')[1]!));
+      expect([...written].filter((c) => !declared.includes(c)), file).toEqual([]);
+      // The per-service chains are svc1's, and only its rules go into them.
+      for (const chain of perService) {
+        const rules = lines.filter((l) => l.startsWith(`-A ${chain} `));
+        expect(rules.length, `${file} ${chain}`).toBeGreaterThan(0);
+        for (const rule of rules) expect(rule, file).toMatch(/--comment "?ns1\/svc1:p80[ "]/);
+      }
+      expect(lines.filter((l) => l.startsWith('-X ')), file).toEqual([]);
+    }
+    // IPv4: svc1's SVC chain and its three endpoints' chains; the per-service chains of the rest are left alone.
+    expect(inputs[0]!.input.split('\n').filter((l) => /^:KUBE-(SVC|SVL|EXT|FW|SEP)-/.test(l))).toHaveLength(4);
+  });
+
   it('a full sync finds stale chains a previous process left, and does not duplicate jump rules', async () => {
     const kernel = fakeKernel();
     const first = setup({}, kernel);

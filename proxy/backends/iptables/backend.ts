@@ -2,7 +2,7 @@
 // ip(6)tables-restore --noflush. Full syncs read iptables-save to install missing jump
 // rules and delete stale chains; partial syncs write only the changed service ports'
 // chains (KEP-3453). Rules stay in place when the process exits.
-import { RuleApplyError } from '../common/index.ts';
+import { RuleApplyError, checkAddressFlags, nodeIPsOf, readHostAddresses } from '../common/index.ts';
 import type { Backend, SyncStats } from '../backend.ts';
 import type { IPFamily, LocalChanges, LocalState } from '../../model/index.ts';
 import { cidrContains, ipFamilyOf, parseCIDR, parseIP } from '../../model/index.ts';
@@ -11,7 +11,7 @@ import { planCleanup } from './cleanup.ts';
 import { processRunner, type Runner } from './exec.ts';
 import { binaries, detectMode, iptablesModes, type IptablesMode } from './mode.ts';
 import { kubeProxyCanaryChain } from './names.ts';
-import { nodeIPsOf, renderIptables, type RenderOptions, type RenderResult, type SyncRecord } from './render.ts';
+import { renderIptables, type RenderOptions, type RenderResult, type SyncRecord } from './render.ts';
 import { scanSave } from './rules.ts';
 
 export const errIptablesRestore = 'KPNG_ERR_IPTABLES_RESTORE';
@@ -69,16 +69,7 @@ export class IptablesBackend implements Backend {
     this.o = opts;
     this.log = opts.logger.child('iptables');
     this.run = opts.run ?? processRunner();
-    for (const c of opts.clusterCIDRs ?? []) {
-      if (!parseCIDR(c)) throw new RuleSetupError(`--cluster-cidr=${c}: not a CIDR (accepted: e.g. 10.244.0.0/16,fd00:10:244::/56)`);
-    }
-    for (const f of families) {
-      const n = (opts.clusterCIDRs ?? []).filter((c) => parseCIDR(c)?.family === f).length;
-      if (n > 1) throw new RuleSetupError(`--cluster-cidr: ${n} CIDRs of ${f}; accepted: at most one per family`);
-    }
-    for (const a of opts.nodePortAddresses ?? []) {
-      if (a !== 'primary' && !parseCIDR(a)) throw new RuleSetupError(`--nodeport-addresses=${a}: accepted: CIDRs and/or "primary"`);
-    }
+    checkAddressFlags(opts.clusterCIDRs ?? [], opts.nodePortAddresses ?? [], (m) => new RuleSetupError(m));
   }
 
   /** The flavour in use (after setup). */
@@ -145,16 +136,6 @@ export class IptablesBackend implements Backend {
     return out;
   }
 
-  private async readLocalAddresses(): Promise<string[]> {
-    const r = await this.run('ip', ['-j', 'addr', 'show']);
-    if (r.exitCode !== 0) {
-      this.log.warn('could not list the node addresses: NodePorts limited by --nodeport-addresses will not answer', { stderr: r.stderr.trim() });
-      return [];
-    }
-    const links = JSON.parse(r.stdout) as Array<{ addr_info?: Array<{ local?: string }> }>;
-    return links.flatMap((l) => (l.addr_info ?? []).map((a) => a.local).filter((a): a is string => typeof a === 'string' && parseIP(a) !== undefined));
-  }
-
   async sync(state: LocalState, changes: LocalChanges | undefined): Promise<SyncStats> {
     if (!this.ready) await this.setup();
     const full = changes === undefined || changes.node || this.needFull || this.active.some((f) => !this.records.has(f));
@@ -163,7 +144,7 @@ export class IptablesBackend implements Backend {
     try {
       const nodePortAddresses = this.nodePortCIDRs(state);
       const needAddresses = nodePortAddresses.length > 0 && !nodePortAddresses.every((c) => c.endsWith('/0'));
-      if (needAddresses && !this.o.dryRun && (full || this.localAddresses === undefined)) this.localAddresses = await this.readLocalAddresses();
+      if (needAddresses && !this.o.dryRun && (full || this.localAddresses === undefined)) this.localAddresses = await readHostAddresses(this.run, this.log);
       if (full) this.warnInactiveFamilies(state);
       const results: RenderResult[] = [];
       for (const family of this.active) {

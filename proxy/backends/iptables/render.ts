@@ -1,7 +1,8 @@
 // The iptables renderer: node-local state → `iptables-restore --noflush` input for one IP
 // family, laid out as kube-proxy lays it out (pkg/proxy/iptables/proxier.go, v1.31–1.34).
 // Pure: everything it needs to know about the kernel comes in through the options.
-import { cidrContains, compareIPs, parseCIDR, parseIP, type IPFamily, type LocalEndpoint, type LocalState, type ServicePortState } from '../../model/index.ts';
+import { cidrContains, compareIPs, parseCIDR, parseIP, type IPFamily, type LocalEndpoint, type LocalState } from '../../model/index.ts';
+import { familyOfCIDR, familyOfIP, familyPort, nodeIPsOf, type FamilyPort } from '../common/index.ts';
 import {
   endpointString,
   isServiceChainName,
@@ -178,9 +179,6 @@ function fixed10(x: number): string {
   return `${q / pow10}.${(q % pow10).toString().padStart(10, '0')}`;
 }
 
-const familyOf = (ip: string): IPFamily => (ip.includes(':') ? 'IPv6' : 'IPv4');
-const cidrFamily = (cidr: string): IPFamily => familyOf(cidr.split('/')[0]!);
-
 /** Local traffic detection by CIDR (kube-proxy's detect-local-mode=ClusterCIDR). */
 interface LocalDetector {
   ifLocal: string;
@@ -188,71 +186,13 @@ interface LocalDetector {
 }
 
 function localDetector(family: IPFamily, clusterCIDRs: readonly string[] | undefined): LocalDetector | undefined {
-  const cidr = (clusterCIDRs ?? []).find((c) => cidrFamily(c) === family);
+  const cidr = (clusterCIDRs ?? []).find((c) => familyOfCIDR(c) === family);
   return cidr === undefined ? undefined : { ifLocal: `-s ${cidr}`, ifNotLocal: `! -s ${cidr}` };
-}
-
-/** A service port as one family's proxier sees it. */
-interface FamilyPort {
-  sp: ServicePortState;
-  clusterIP: string;
-  externalIPs: string[];
-  lbIPs: string[];
-  sourceRanges: string[];
-  clusterEndpoints: LocalEndpoint[];
-  localEndpoints: LocalEndpoint[];
-  allReachable: LocalEndpoint[];
-  hasEndpoints: boolean;
-  externallyAccessible: boolean;
-  usesClusterEndpoints: boolean;
-  usesLocalEndpoints: boolean;
-}
-
-function familyPort(sp: ServicePortState, family: IPFamily): FamilyPort | undefined {
-  const clusterIP = sp.clusterIPs.find((ip) => familyOf(ip) === family);
-  if (clusterIP === undefined) return undefined;
-  const ofFamily = (eps: LocalEndpoint[]) => (eps.every((e) => e.family === family) ? eps : eps.filter((e) => e.family === family));
-  const externalIPs = sp.externalIPs.filter((ip) => familyOf(ip) === family);
-  const lbIPs = sp.loadBalancerIPs.filter((ip) => familyOf(ip) === family);
-  const externallyAccessible = sp.nodePort !== 0 || externalIPs.length > 0 || lbIPs.length > 0;
-  const usesClusterEndpoints = !sp.internalPolicyLocal || externallyAccessible;
-  const usesLocalEndpoints = sp.internalPolicyLocal || (externallyAccessible && sp.externalPolicyLocal);
-  const clusterEndpoints = usesClusterEndpoints ? ofFamily(sp.clusterEndpoints) : [];
-  const localEndpoints = sp.internalPolicyLocal ? ofFamily(sp.internalEndpoints) : sp.externalPolicyLocal ? ofFamily(sp.externalEndpoints) : [];
-  // kube-proxy's allLocallyReachableEndpoints: the union of the endpoints the port uses.
-  let allReachable: LocalEndpoint[];
-  if (!usesLocalEndpoints) allReachable = clusterEndpoints;
-  else if (!usesClusterEndpoints) allReachable = localEndpoints;
-  else {
-    const seen = new Set(clusterEndpoints.map((e) => `${e.address}#${e.port}`));
-    allReachable = [...clusterEndpoints, ...localEndpoints.filter((e) => !seen.has(`${e.address}#${e.port}`))];
-  }
-  return {
-    sp,
-    clusterIP,
-    externalIPs,
-    lbIPs,
-    sourceRanges: sp.loadBalancerSourceRanges.filter((c) => cidrFamily(c) === family),
-    clusterEndpoints,
-    localEndpoints,
-    allReachable,
-    hasEndpoints: sp.hasEndpoints[family] ?? false,
-    externallyAccessible,
-    usesClusterEndpoints,
-    usesLocalEndpoints,
-  };
-}
-
-/** The node's IPs of a family from its Node object: InternalIPs, else ExternalIPs. */
-export function nodeIPsOf(state: LocalState, family: IPFamily): string[] {
-  const of = (type: string) => state.node.addresses.filter((a) => a.type === type && parseIP(a.address)?.family === family).map((a) => a.address);
-  const internal = of('InternalIP');
-  return internal.length > 0 ? internal : of('ExternalIP');
 }
 
 /** The nodeport destination part of KUBE-SERVICES' last rule(s). */
 function nodePortDestinations(o: RenderOptions, localhostNodePorts: boolean): string[] | undefined {
-  const cidrs = (o.nodePortAddresses ?? []).filter((c) => cidrFamily(c) === o.family);
+  const cidrs = (o.nodePortAddresses ?? []).filter((c) => familyOfCIDR(c) === o.family);
   const matchAll = cidrs.length === 0 || cidrs.some((c) => c.endsWith('/0'));
   if (matchAll) return undefined;
   const parsed = cidrs.map((c) => parseCIDR(c)).filter((c) => c !== undefined);
@@ -270,7 +210,7 @@ function nodePortDestinations(o: RenderOptions, localhostNodePorts: boolean): st
 
 function localhostNodePortsFor(o: RenderOptions): boolean {
   if (o.family !== 'IPv4' || o.localhostNodePorts === false) return false;
-  const cidrs = (o.nodePortAddresses ?? []).filter((c) => cidrFamily(c) === 'IPv4');
+  const cidrs = (o.nodePortAddresses ?? []).filter((c) => familyOfCIDR(c) === 'IPv4');
   if (cidrs.length === 0) return true;
   const loopback = parseIP('127.0.0.1')!;
   return cidrs.some((c) => {
@@ -287,7 +227,7 @@ export function renderIptables(state: LocalState, o: RenderOptions): RenderResul
   const detector = localDetector(family, o.clusterCIDRs);
   const localhostNodePorts = localhostNodePortsFor(o);
   const rejectWith = ipv6 ? 'icmp6-port-unreachable' : 'icmp-port-unreachable';
-  const nodeIPs = (o.nodeIPs ?? nodeIPsOf(state, family)).filter((ip) => familyOf(ip) === family);
+  const nodeIPs = (o.nodeIPs ?? nodeIPsOf(state, family)).filter((ip) => familyOfIP(ip) === family);
   const parsedNodeIPs = nodeIPs.map((ip) => parseIP(ip)).filter((ip) => ip !== undefined);
 
   const ports: FamilyPort[] = [];

@@ -1,35 +1,32 @@
 // The nftables backend: keeps in memory what its last successful transaction left in the
-// kernel, and sends each sync as ONE `nft -f -` transaction (both families) holding only
-// the differences. See transaction.ts for the three kinds of transaction and tamper.ts for
-// what tampered() notices.
+// kernel, and sends each sync as ONE `nft -f -` transaction (every family) holding only
+// the differences. See transaction.ts for the kinds of transaction and tamper.ts for what
+// tampered() notices. Rules stay in place when the process exits; cleanup() deletes the
+// tables.
 import type { Backend, SyncStats } from '../backend.ts';
 import type { IPFamily, LocalChanges, LocalState } from '../../model/index.ts';
 import type { Logger } from '../../runtime/log.ts';
-import { applyTransaction, processRunner, type Runner } from './exec.ts';
-import { familyContext, contextKey, type FamilyContext, type RenderOptions } from './render.ts';
-import { listChain, rulesInListing, tableHandles } from './tamper.ts';
-import { cleanupTransaction, nextStaleDue, planPartial, planReplace, planRewrite, planStaleDelete, type FamilyView, type Mode, type Plan } from './transaction.ts';
+import { RuleApplyError, checkAddressFlags, processRunner, readHostAddresses, type Runner } from '../common/index.ts';
+import { applyTransaction, NftSetupError, nftCommand } from './exec.ts';
 import { nftFamily, tableName } from './names.ts';
-import { networkInterfaces } from 'node:os';
+import { contextKey, familyContext, type FamilyContext, type RenderOptions } from './render.ts';
+import { listChain, rulesInListing } from './tamper.ts';
+import { cleanupTransaction, nextStaleDue, planPartial, planReplace, planRewrite, planStaleDelete, type FamilyView, type Mode, type Plan } from './transaction.ts';
 
-export interface NftBackendOptions extends Omit<RenderOptions, 'localAddresses'> {
+export interface NftBackendOptions extends Omit<RenderOptions, 'localAddresses' | 'conntrackTCPLiberal'> {
   logger: Logger;
-  /** How nft is run (default: on this host). */
+  /** How nft (and sysctl, ip) are run (default: on this host). */
   run?: Runner;
-  /** The families to program (default both: one table each). */
+  /** --ip-families; default: both (one table each). */
   families?: readonly IPFamily[];
   /** Print each transaction instead of applying it. */
   dryRun?: boolean;
   /** Where dry-run transactions go (default standard output). */
-  print?: (text: string) => void;
-  /** The host's interface addresses, for --nodeport-addresses CIDRs (default: this host's interfaces). */
-  hostAddresses?: () => string[];
-  /** Test hook: changes a transaction just before it is sent (e.g. to make nft reject it). */
+  write?: (text: string) => void;
+  /** Test hook: changes a transaction just before it is sent (e.g. so that the kernel rejects it). */
   transformTransaction?: (text: string, mode: Mode) => string;
   /** How long a flushed chain waits before it is deleted (default 1000 ms). */
   staleChainDelayMs?: number;
-  /** Fixed chains listed per family by each tampered() call, in turn (default 4; 0 = all). */
-  tamperChainsPerCheck?: number;
   now?: () => number;
   /** Longest time one nft call may take (default 120 s). */
   timeoutMs?: number;
@@ -41,37 +38,44 @@ export interface NftSyncStats extends SyncStats {
   staleDeleted: number;
 }
 
-function defaultHostAddresses(): string[] {
-  return Object.values(networkInterfaces())
-    .flatMap((l) => l ?? [])
-    .map((a) => a.address.split('%')[0]!);
-}
+const allFamilies: readonly IPFamily[] = ['IPv4', 'IPv6'];
+/** nft processes a tamper check runs at once. */
+const listingsAtOnce = 4;
 
 export class NftBackend implements Backend {
   readonly name = 'nftables';
-  readonly families: readonly IPFamily[];
   readonly #o: NftBackendOptions;
   readonly #run: Runner;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #delay: number;
+  #families: IPFamily[];
+  #ready = false;
+  #conntrackTCPLiberal = false;
+  #hostAddresses: string[] | undefined;
   /** What the kernel holds, per family; undefined when unknown (the next sync replaces the tables). */
   #views: Map<IPFamily, FamilyView> | undefined;
-  /** Table handles after our last replace; per fixed chain the listing first seen after our last full sync. */
-  #handles: Map<IPFamily, number> | undefined;
+  /** Per fixed chain ("family\0name"), its `nft -a list chain` right after our last full sync. */
   readonly #baselines = new Map<string, string>();
-  #rotation = 0;
   #queue: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   #disposed = false;
 
   constructor(o: NftBackendOptions) {
+    checkAddressFlags(o.clusterCIDRs ?? [], o.nodePortAddresses ?? [], (m) => new NftSetupError(m));
+    const bit = o.masqueradeBit ?? 14;
+    if (!Number.isInteger(bit) || bit < 0 || bit > 31) throw new NftSetupError(`--masquerade-bit=${bit}: accepted: an integer 0-31`);
     this.#o = o;
     this.#run = o.run ?? processRunner();
     this.#log = o.logger;
     this.#now = o.now ?? Date.now;
     this.#delay = o.staleChainDelayMs ?? 1000;
-    this.families = o.families ?? ['IPv4', 'IPv6'];
+    this.#families = [...(o.families ?? allFamilies)];
+  }
+
+  /** The families synced (after setup). */
+  get families(): readonly IPFamily[] {
+    return this.#families;
   }
 
   /** Whether the backend knows what its tables hold (false: the next sync replaces them). */
@@ -90,32 +94,54 @@ export class NftBackend implements Backend {
     return p;
   }
 
-  #renderOptions(): RenderOptions {
-    const { clusterCIDRs, masqueradeAll, nodePortAddresses, conntrackTCPLiberal, masqueradeBit } = this.#o;
+  #write(text: string): void {
+    (this.#o.write ?? ((t: string) => process.stdout.write(t)))(text);
+  }
+
+  /** Checks that nft can change this node's rules (a transaction nft checks and throws away), reads tcp_be_liberal. */
+  async setup(): Promise<void> {
+    if (this.#ready) return;
+    if (this.#o.dryRun) {
+      this.#ready = true;
+      return;
+    }
+    const usable: IPFamily[] = [];
+    for (const f of this.#families) {
+      const r = await this.#run(nftCommand[0]!, ['-c', '-f', '-'], { input: `add table ${nftFamily(f)} ${tableName}\n`, timeoutMs: 10_000 });
+      if (r.exitCode === 0) usable.push(f);
+      else {
+        const why = r.stderr.trim() || `exit code ${r.exitCode ?? 'none (not installed?)'}`;
+        if (this.#o.families) throw new NftSetupError(`nft cannot create the ${nftFamily(f)} ${tableName} table here: ${why}`);
+        this.#log.warn(`${f} rules will not be synced: nft cannot create the ${nftFamily(f)} ${tableName} table here`, { stderr: why });
+      }
+    }
+    if (usable.length === 0) throw new NftSetupError('nft cannot create tables on this node (needs nft ≥ 1.0.1, nf_tables and CAP_NET_ADMIN)');
+    this.#families = usable;
+    const liberal = await this.#run('sysctl', ['-n', 'net.netfilter.nf_conntrack_tcp_be_liberal']);
+    this.#conntrackTCPLiberal = liberal.exitCode === 0 && liberal.stdout.trim() !== '' && liberal.stdout.trim() !== '0';
+    if (this.#conntrackTCPLiberal) this.#log.info('nf_conntrack_tcp_be_liberal is set: no drop rule for INVALID packets');
+    this.#ready = true;
+    this.#log.info('nftables backend ready', { families: usable.join(','), tables: usable.map((f) => `${nftFamily(f)} ${tableName}`).join(', ') });
+  }
+
+  async #renderOptions(full: boolean): Promise<RenderOptions> {
+    const { clusterCIDRs, masqueradeAll, nodePortAddresses, masqueradeBit } = this.#o;
     const needsHost = (nodePortAddresses ?? []).some((a) => a !== 'primary');
+    if (needsHost && !this.#o.dryRun && (full || this.#hostAddresses === undefined)) this.#hostAddresses = await readHostAddresses(this.#run, this.#log);
     return {
       ...(clusterCIDRs && { clusterCIDRs }),
       ...(masqueradeAll !== undefined && { masqueradeAll }),
       ...(nodePortAddresses && { nodePortAddresses }),
-      ...(conntrackTCPLiberal !== undefined && { conntrackTCPLiberal }),
       ...(masqueradeBit !== undefined && { masqueradeBit }),
-      ...(needsHost && { localAddresses: (this.#o.hostAddresses ?? defaultHostAddresses)() }),
+      conntrackTCPLiberal: this.#conntrackTCPLiberal,
+      ...(needsHost && { localAddresses: this.#hostAddresses ?? [] }),
     };
-  }
-
-  async setup(): Promise<void> {
-    if (this.#o.dryRun) return;
-    const r = await this.#run('nft', ['-j', 'list', 'tables'], { timeoutMs: 10_000 });
-    if (r.exitCode !== 0) {
-      const err = new Error(`KPNG_ERR_NFT_UNAVAILABLE: cannot run nft (exit code ${r.exitCode ?? 'none'}): ${r.stderr.trim() || 'no output'}`);
-      throw Object.assign(err, { code: 'KPNG_ERR_NFT_UNAVAILABLE' });
-    }
   }
 
   async #send(plan: Plan, what: string): Promise<string> {
     const text = this.#o.transformTransaction ? this.#o.transformTransaction(plan.text, plan.mode) : plan.text;
     if (text === '') return text;
-    if (this.#o.dryRun) (this.#o.print ?? ((t: string) => process.stdout.write(t)))(text);
+    if (this.#o.dryRun) this.#write(`# kpng to-nft --dry-run: ${what}, for ${nftCommand.join(' ')}\n${text}`);
     else await applyTransaction(this.#run, text, what, this.#o.timeoutMs ?? 120_000);
     return text;
   }
@@ -123,7 +149,6 @@ export class NftBackend implements Backend {
   /** Drop everything known about the kernel: the next sync replaces the tables. */
   #forget(): void {
     this.#views = undefined;
-    this.#handles = undefined;
     this.#baselines.clear();
   }
 
@@ -132,55 +157,44 @@ export class NftBackend implements Backend {
   }
 
   async #sync(state: LocalState, changes: LocalChanges | undefined): Promise<NftSyncStats> {
+    if (!this.#ready) await this.setup();
+    const started = performance.now();
     const staleDeleted = this.#views ? await this.#deleteStale() : 0;
-    const o = this.#renderOptions();
-    let mode: Mode;
-    let plan: Plan;
     let views = this.#views;
+    const wantsPartial = views !== undefined && changes !== undefined && !changes.node;
+    const o = await this.#renderOptions(!wantsPartial);
     let ctxs: Map<IPFamily, FamilyContext> | undefined;
-    if (views && changes && !changes.node) {
-      ctxs = new Map(this.families.map((f) => [f, familyContext(state, f, o)]));
-      const same = [...ctxs].every(([f, ctx]) => views!.get(f)?.context === contextKey(ctx));
-      if (!same) ctxs = undefined;
+    if (views && wantsPartial) {
+      ctxs = new Map(this.#families.map((f) => [f, familyContext(state, f, o)]));
+      // Something every service port depends on changed (node IPs, NodePort addresses): rewrite all.
+      if (![...ctxs].every(([f, ctx]) => views!.get(f)?.context === contextKey(ctx))) ctxs = undefined;
     }
-    // From here on the views are mutated as if the transaction succeeds: forget them if it does not.
+    let plan: Plan;
+    // The planners change the views as if the transaction succeeds: forget them if it does not.
     this.#views = undefined;
     try {
-      if (!views) {
-        const r = planReplace(state, this.families, o);
-        plan = r.plan;
-        views = r.views;
-      } else if (ctxs && changes) plan = planPartial(views, state, changes.servicePorts, ctxs, this.#now());
-      else plan = planRewrite(views, state, this.families, o, this.#now());
-      mode = plan.mode;
-      const sent = await this.#send(plan, mode === 'partial' ? 'partial sync' : `full sync (${mode})`);
+      if (!views) ({ plan, views } = planReplace(state, this.#families, o));
+      else if (ctxs && changes) plan = planPartial(views, state, changes.servicePorts, ctxs, this.#now());
+      else plan = planRewrite(views, state, this.#families, o, this.#now());
+      const sent = await this.#send(plan, plan.mode === 'partial' ? 'partial sync' : `full sync (${plan.mode})`);
       plan = { ...plan, text: sent, lines: sent === '' ? 0 : sent.split('\n').length - 1, bytes: Buffer.byteLength(sent) };
     } catch (err) {
       this.#forget();
-      this.#log.error('nftables transaction failed; the next sync replaces the tables', { err });
+      if (err instanceof RuleApplyError) this.#log.error(`${err.message}; the next sync replaces the tables`, { excerpt: err.excerpt() });
       throw err;
     }
     this.#views = views;
-    if (mode !== 'partial') {
+    if (plan.mode !== 'partial') {
+      // What the fixed chains look like now, for tampered(); read after this sync returns.
       this.#baselines.clear();
-      if (mode === 'replace') this.#handles = await this.#readHandles();
+      void this.#serial(() => this.#recordBaselines()).catch((err: unknown) => this.#log.debug('could not read the fixed chains back', { err }));
     }
     this.#schedule();
-    const rulesPerTable: Record<string, number> = {};
-    for (const [f, v] of views) rulesPerTable[f === 'IPv4' ? tableName : `${f}/${tableName}`] = v.rules;
-    const log = mode === 'partial' ? this.#log.debug : this.#log.info;
-    log.call(this.#log, `nftables ${mode === 'partial' ? 'partial' : 'full'} sync`, { mode, lines: plan.lines, bytes: plan.bytes, staleDeleted });
-    return { full: mode !== 'partial', mode, bytes: plan.bytes, lines: plan.lines, rulesPerTable, staleDeleted };
-  }
-
-  async #readHandles(): Promise<Map<IPFamily, number> | undefined> {
-    if (this.#o.dryRun) return undefined;
-    try {
-      return await tableHandles(this.#run);
-    } catch (err) {
-      this.#log.warn('cannot read the table handles; recording them at the next tamper check', { err });
-      return undefined;
-    }
+    const rules = [...views.values()].reduce((n, v) => n + v.rules, 0);
+    const fields = { mode: plan.mode, ms: Math.round(performance.now() - started), lines: plan.lines, bytes: plan.bytes, rules, written: JSON.stringify(plan.written), staleDeleted };
+    if (plan.mode === 'partial') this.#log.debug('synced', fields);
+    else this.#log.info('synced', fields);
+    return { full: plan.mode !== 'partial', mode: plan.mode, bytes: plan.bytes, lines: plan.lines, staleDeleted };
   }
 
   /** Deletes the chains flushed at least staleChainDelayMs ago, in one transaction. Returns how many. */
@@ -218,41 +232,55 @@ export class NftBackend implements Backend {
     this.#timer.unref();
   }
 
+  /** The fixed chains of every family: the ones tampered() lists. */
+  #fixedChains(): Array<{ family: IPFamily; name: string; rules: number }> {
+    return [...(this.#views ?? [])].flatMap(([family, v]) => v.global.chains.map((c) => ({ family, name: c.name, rules: c.rules.length })));
+  }
+
+  async #listings(): Promise<Array<string | undefined>> {
+    const chains = this.#fixedChains();
+    const out: Array<string | undefined> = new Array<string | undefined>(chains.length);
+    for (let i = 0; i < chains.length; i += listingsAtOnce) {
+      const batch = chains.slice(i, i + listingsAtOnce);
+      const got = await Promise.all(batch.map((c) => listChain(this.#run, c.family, c.name)));
+      got.forEach((text, j) => (out[i + j] = text));
+    }
+    return out;
+  }
+
+  async #recordBaselines(): Promise<void> {
+    if (this.#o.dryRun || !this.#views) return;
+    const chains = this.#fixedChains();
+    const listings = await this.#listings();
+    chains.forEach((c, i) => {
+      const text = listings[i];
+      if (text !== undefined) this.#baselines.set(`${c.family}\u0000${c.name}`, text);
+    });
+  }
+
+  /**
+   * Whether someone else changed our tables since our last sync: a table or one of its
+   * fixed chains (base, dispatch and check chains) gone, or listed otherwise than right
+   * after our last full sync (a rule added, deleted or replaced, a base chain re-created).
+   * A few `nft list chain` calls, none of whose output grows with the number of Services.
+   * Per-service chains and map elements are not checked: the hourly full sync rewrites them.
+   */
   tampered(): Promise<boolean> {
     return this.#serial(() => this.#tampered());
   }
 
   async #tampered(): Promise<boolean> {
     if (this.#o.dryRun) return false;
-    const views = this.#views;
-    if (!views) return true;
-    const handles = await tableHandles(this.#run);
-    for (const f of this.families) {
-      const h = handles.get(f);
-      if (h === undefined) return this.#report(`the ${nftFamily(f)} ${tableName} table is gone`);
-      const known = this.#handles?.get(f);
-      if (known !== undefined && known !== h) return this.#report(`the ${nftFamily(f)} ${tableName} table was re-created by someone else`);
-    }
-    this.#handles = handles;
-    const fixed = [...views].flatMap(([f, v]) => v.global.chains.map((c) => ({ f, name: c.name, rules: c.rules.length })));
-    const per = this.#o.tamperChainsPerCheck ?? 4;
-    const perFamily = Math.max(1, Math.ceil(fixed.length / Math.max(1, views.size)));
-    const count = per <= 0 ? fixed.length : Math.min(fixed.length, per * views.size);
-    const start = per <= 0 ? 0 : (this.#rotation * per) % perFamily;
-    this.#rotation++;
-    const picked = per <= 0 ? fixed : [...views.keys()].flatMap((f) => {
-      const mine = fixed.filter((c) => c.f === f);
-      return Array.from({ length: Math.min(mine.length, count / views.size) }, (_, i) => mine[(start + i) % mine.length]!);
-    });
-    const listings = await Promise.all(picked.map((c) => listChain(this.#run, c.f, c.name)));
-    for (let i = 0; i < picked.length; i++) {
-      const c = picked[i]!;
+    if (!this.#views) return true;
+    const chains = this.#fixedChains();
+    const listings = await this.#listings();
+    for (const [i, c] of chains.entries()) {
       const text = listings[i];
-      const where = `${nftFamily(c.f)} ${tableName} ${c.name}`;
+      const where = `${nftFamily(c.family)} ${tableName} ${c.name}`;
       if (text === undefined) return this.#report(`chain ${where} is gone`);
       const n = rulesInListing(text);
       if (n !== c.rules) return this.#report(`chain ${where} holds ${n} rules, not ${c.rules}`);
-      const key = `${c.f}\u0000${c.name}`;
+      const key = `${c.family}\u0000${c.name}`;
       const seen = this.#baselines.get(key);
       if (seen === undefined) this.#baselines.set(key, text);
       else if (seen !== text) return this.#report(`chain ${where} was changed`);
@@ -261,19 +289,20 @@ export class NftBackend implements Backend {
   }
 
   #report(what: string): boolean {
-    this.#log.warn(`${what}; forgetting what the tables hold`);
+    this.#log.warn(`${what} (by someone else); the next sync replaces the tables`);
     this.#forget();
     return true;
   }
 
+  /** Deletes both tables (ip kpng, ip6 kpng), whichever exist. */
   cleanup(): Promise<void> {
     return this.#serial(async () => {
       this.#clearTimer();
-      const plan: Plan = { mode: 'replace', text: cleanupTransaction(), lines: 4, bytes: 0, written: {} };
-      if (this.#o.dryRun) (this.#o.print ?? ((t: string) => process.stdout.write(t)))(plan.text);
-      else await applyTransaction(this.#run, plan.text, 'cleanup');
+      const text = cleanupTransaction(allFamilies);
+      if (this.#o.dryRun) this.#write(`# kpng to-nft --cleanup --dry-run: for ${nftCommand.join(' ')}\n${text}`);
+      else await applyTransaction(this.#run, text, 'cleanup', this.#o.timeoutMs ?? 120_000);
       this.#forget();
-      this.#log.info('deleted the kpng tables', { tables: ['ip kpng', 'ip6 kpng'] });
+      if (!this.#o.dryRun) this.#log.info('deleted the tables', { tables: allFamilies.map((f) => `${nftFamily(f)} ${tableName}`).join(', ') });
     });
   }
 

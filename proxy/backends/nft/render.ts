@@ -3,7 +3,8 @@
 // The output is split into a global part (base and dispatch chains, maps, sets) and one
 // part per service port, so a partial sync renders only the service ports that changed.
 // Pure: everything it needs to know about the host comes in through the options.
-import { cidrContains, parseCIDR, parseIP, sortedServicePorts, type IPFamily, type LocalEndpoint, type LocalState, type ServicePortState } from '../../model/index.ts';
+import { cidrContains, compareIPs, parseCIDR, parseIP, sortedServicePorts, type IPFamily, type LocalEndpoint, type LocalState, type ServicePortState } from '../../model/index.ts';
+import { familyOfCIDR, familyPort, nodeIPsOf } from '../common/index.ts';
 import {
   clusterIPsCheckChain,
   clusterIPsSet,
@@ -115,16 +116,7 @@ export interface FamilyContext {
   conntrackTCPLiberal: boolean;
 }
 
-const familyOfIP = (ip: string): IPFamily => (ip.includes(':') ? 'IPv6' : 'IPv4');
-const familyOfCIDR = (cidr: string): IPFamily => familyOfIP(cidr.split('/')[0]!);
 const isLoopback = (ip: string) => ip === '::1' || ip.startsWith('127.');
-
-/** The node's IPs of a family from its Node object: InternalIPs, else ExternalIPs. */
-export function nodeIPsOf(state: LocalState, family: IPFamily): string[] {
-  const of = (type: string) => state.node.addresses.filter((a) => a.type === type && parseIP(a.address)?.family === family).map((a) => a.address);
-  const internal = of('InternalIP');
-  return internal.length > 0 ? internal : of('ExternalIP');
-}
 
 /**
  * kube-proxy's NodePortAddresses for one family: "primary" (or nothing at all) means the
@@ -142,7 +134,7 @@ export function nodePortTargets(state: LocalState, family: IPFamily, o: RenderOp
     const ip = parseIP(a);
     if (ip && ip.family === family && cidrs.some((c) => c !== undefined && cidrContains(c, ip))) ips.add(a);
   }
-  return { matchAll: false, ips: [...ips].filter((ip) => !isLoopback(ip)).sort() };
+  return { matchAll: false, ips: [...ips].filter((ip) => !isLoopback(ip)).sort(compareIPs) };
 }
 
 export function familyContext(state: LocalState, family: IPFamily, o: RenderOptions): FamilyContext {
@@ -230,30 +222,38 @@ export function renderGlobal(ctx: FamilyContext): Part {
   return { chains, containers, elements };
 }
 
-const sameEndpoint = (a: LocalEndpoint, b: LocalEndpoint) => a.address === b.address && a.port === b.port;
+/**
+ * How a service chain picks one of its endpoint chains (the first packet of a connection
+ * only: NAT chains never see the rest).
+ *
+ * kube-proxy writes `numgen random mod N vmap { 0 : goto ep0, ... }`: an anonymous map per
+ * service chain. The kernel walks every set of the table to name each new anonymous set,
+ * so loading a table of many Services takes time quadratic in their number (measured on
+ * this kernel, 10 endpoints each: 1,000 Services 0.9 s, 4,000 28 s, 10,000 190 s; see
+ * kubernetes#139513). One shared map is no better: the kernel walks all its elements each
+ * time another chain's rule binds it. So up to `endpointRulesMax` endpoints are picked by
+ * rules, one independent draw each, as iptables' statistic rules do: rule i of N jumps
+ * with probability 1/(N-i), so every endpoint gets 1/N (10,000 Services load in 7 s).
+ * Larger endpoint sets, which are few, keep kube-proxy's anonymous map: one draw.
+ */
+export function pickEndpoint(chains: readonly string[]): string[] {
+  const n = chains.length;
+  if (n > endpointRulesMax) return [`numgen random mod ${n} vmap { ${chains.map((c, i) => `${i} : goto ${c}`).join(', ')} }`];
+  return chains.map((c, i) => (i < n - 1 ? `numgen random mod ${n - i} 0 goto ${c}` : `goto ${c}`));
+}
+
+/** Above this many endpoints a service chain picks one through an anonymous verdict map. */
+export const endpointRulesMax = 16;
 
 /** One service port's chains, affinity sets and map elements in a family; undefined when it has no cluster IP there. */
 export function renderServicePort(sp: ServicePortState, ctx: FamilyContext): Part | undefined {
   const { family, ipX } = ctx;
-  const clusterIP = sp.clusterIPs.find((ip) => familyOfIP(ip) === family);
-  if (clusterIP === undefined) return undefined;
-  const ofFamily = (eps: LocalEndpoint[]) => (eps.every((e) => e.family === family) ? eps : eps.filter((e) => e.family === family));
-  const externalIPs = sp.externalIPs.filter((ip) => familyOfIP(ip) === family);
-  const lbIPs = sp.loadBalancerIPs.filter((ip) => familyOfIP(ip) === family);
-  const sourceRanges = sp.loadBalancerSourceRanges.filter((c) => familyOfCIDR(c) === family);
-  const externallyAccessible = sp.nodePort !== 0 || externalIPs.length > 0 || lbIPs.length > 0;
+  const fp = familyPort(sp, family);
+  if (!fp) return undefined;
+  const { clusterIP, externalIPs, lbIPs, sourceRanges, clusterEndpoints, localEndpoints, hasEndpoints } = fp;
+  const reachable = fp.allReachable;
   const internalPolicyLocal = sp.internalPolicyLocal;
-  const externalPolicyLocal = sp.externalPolicyLocal && externallyAccessible;
-  const usesClusterEndpoints = !internalPolicyLocal || externallyAccessible;
-  const usesLocalEndpoints = internalPolicyLocal || externalPolicyLocal;
-  const clusterEndpoints = usesClusterEndpoints ? ofFamily(sp.clusterEndpoints) : [];
-  const localEndpoints = internalPolicyLocal ? ofFamily(sp.internalEndpoints) : externalPolicyLocal ? ofFamily(sp.externalEndpoints) : [];
-  // kube-proxy's allLocallyReachableEndpoints: every endpoint some chain of this port reaches.
-  let reachable: LocalEndpoint[];
-  if (!usesLocalEndpoints) reachable = clusterEndpoints;
-  else if (!usesClusterEndpoints) reachable = localEndpoints;
-  else reachable = [...clusterEndpoints, ...localEndpoints.filter((l) => !clusterEndpoints.some((c) => sameEndpoint(c, l)))];
-  const hasEndpoints = sp.hasEndpoints[family] ?? false;
+  const externalPolicyLocal = sp.externalPolicyLocal && fp.externallyAccessible;
 
   const proto = sp.protocol.toLowerCase();
   const spn = sp.key;
@@ -267,13 +267,13 @@ export function renderServicePort(sp: ServicePortState, ctx: FamilyContext): Par
   const affinitySet = (ep: LocalEndpoint) => servicePortEndpointAffinityNamePrefix + epBase(ep);
   const affinity = sp.affinityTimeoutSeconds !== undefined;
 
-  const usesClusterPolicyChain = clusterEndpoints.length > 0 && usesClusterEndpoints;
-  const usesLocalPolicyChain = localEndpoints.length > 0 && usesLocalEndpoints;
+  const usesClusterPolicyChain = clusterEndpoints.length > 0 && fp.usesClusterEndpoints;
+  const usesLocalPolicyChain = localEndpoints.length > 0 && fp.usesLocalEndpoints;
   const internalPolicyChain = internalPolicyLocal ? localPolicyChain : clusterPolicyChain;
   const hasInternalEndpoints = hasEndpoints && (!internalPolicyLocal || localEndpoints.length > 0);
   const externalPolicyChain = externalPolicyLocal ? localPolicyChain : clusterPolicyChain;
   const hasExternalEndpoints = hasEndpoints && (!externalPolicyLocal || localEndpoints.length > 0);
-  const usesExternalTrafficChain = hasEndpoints && externallyAccessible;
+  const usesExternalTrafficChain = hasEndpoints && fp.externallyAccessible;
   const usesFWChain = lbIPs.length > 0 && sourceRanges.length > 0;
 
   let internalVerdict = '';
@@ -358,7 +358,7 @@ export function renderServicePort(sp: ServicePortState, ctx: FamilyContext): Par
   const toEndpoints = (svcChain: string, endpoints: LocalEndpoint[]) => {
     const rules = chain(svcChain).rules;
     if (affinity) for (const ep of endpoints) rules.push(`${ipX} saddr @${affinitySet(ep)} goto ${epChain(ep)}`);
-    rules.push(`numgen random mod ${endpoints.length} vmap { ${endpoints.map((ep, i) => `${i} : goto ${epChain(ep)}`).join(', ')} }`);
+    rules.push(...pickEndpoint(endpoints.map(epChain)));
   };
   if (usesClusterPolicyChain) toEndpoints(clusterPolicyChain, clusterEndpoints);
   if (usesLocalPolicyChain) toEndpoints(localPolicyChain, localEndpoints);

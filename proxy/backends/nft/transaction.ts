@@ -102,24 +102,53 @@ function splitId(elemId: string): { container: string; key: string } {
 const ruleCount = (p: Part) => p.chains.reduce((n, c) => n + c.rules.length, 0);
 const sameRules = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((r, i) => r === b[i]);
 
-/** Transaction text, in the order nft needs: references resolve only to objects added earlier. */
+/** Elements of one container written in one command (fewer netlink messages, shorter text). */
+export const elementsPerLine = 64;
+
+function group(groups: Map<string, string[]>, container: string): string[] {
+  let list = groups.get(container);
+  if (!list) groups.set(container, (list = []));
+  return list;
+}
+
+/**
+ * Transaction text, in the order nft needs: an object is flushed only once it surely exists,
+ * deleted only once nothing refers to it any more, and referred to only once it was added.
+ */
 class Tx {
+  /** Table commands. */
   readonly head: string[] = [];
+  /** `add` of chains and containers that exist already (no-ops, unless someone deleted one). */
+  readonly ensure: string[] = [];
   readonly flushes: string[] = [];
-  readonly elementDeletes: string[] = [];
+  /** Elements to delete and to add, per container (written a group a line). */
+  readonly elementDeletes = new Map<string, string[]>();
   readonly setDeletes: string[] = [];
   readonly declarations: string[] = [];
   readonly rules: string[] = [];
-  readonly elementAdds: string[] = [];
+  readonly elementAdds = new Map<string, string[]>();
   readonly t: string;
 
   constructor(family: IPFamily) {
     this.t = `${nftFamily(family)} ${tableName}`;
   }
 
-  addChain(c: ChainDef): void {
+  #chain(c: ChainDef): string {
     const opts = [c.spec !== undefined ? `${c.spec} ;` : '', c.comment !== undefined ? `comment ${JSON.stringify(c.comment)} ;` : ''].filter((x) => x !== '');
-    this.declarations.push(`add chain ${this.t} ${c.name}${opts.length > 0 ? ` { ${opts.join(' ')} }` : ''}`);
+    return `add chain ${this.t} ${c.name}${opts.length > 0 ? ` { ${opts.join(' ')} }` : ''}`;
+  }
+  #container(c: ContainerDef): string {
+    return `add ${c.kind} ${this.t} ${c.name} { ${c.body} }`;
+  }
+
+  addChain(c: ChainDef): void {
+    this.declarations.push(this.#chain(c));
+  }
+  /** A chain that exists: made sure of, emptied, and refilled. */
+  rewriteChain(c: ChainDef): void {
+    this.ensure.push(this.#chain(c));
+    this.flushChain(c.name);
+    this.addRules(c);
   }
   addRules(c: ChainDef): void {
     for (const r of c.rules) this.rules.push(`add rule ${this.t} ${c.name} ${r}`);
@@ -128,22 +157,44 @@ class Tx {
     this.flushes.push(`flush chain ${this.t} ${name}`);
   }
   addContainer(c: ContainerDef): void {
-    this.declarations.push(`add ${c.kind} ${this.t} ${c.name} { ${c.body} }`);
+    this.declarations.push(this.#container(c));
+  }
+  /** A set or map that exists with this definition: made sure of and emptied. */
+  resetContainer(c: ContainerDef): void {
+    this.ensure.push(this.#container(c));
+    this.flushes.push(`flush ${c.kind} ${this.t} ${c.name}`);
   }
   deleteContainer(c: ContainerDef): void {
     this.setDeletes.push(`delete ${c.kind} ${this.t} ${c.name}`);
   }
   addElement(elemId: string, value: string): void {
     const { container, key } = splitId(elemId);
-    this.elementAdds.push(`add element ${this.t} ${container} { ${key}${value} }`);
+    group(this.elementAdds, container).push(`${key}${value}`);
   }
   deleteElement(elemId: string): void {
     const { container, key } = splitId(elemId);
-    this.elementDeletes.push(`delete element ${this.t} ${container} { ${key} }`);
+    group(this.elementDeletes, container).push(key);
+  }
+
+  #elementLines(verb: 'add' | 'delete', groups: Map<string, string[]>): string[] {
+    const out: string[] = [];
+    for (const [container, items] of groups) {
+      for (let i = 0; i < items.length; i += elementsPerLine) out.push(`${verb} element ${this.t} ${container} { ${items.slice(i, i + elementsPerLine).join(', ')} }`);
+    }
+    return out;
   }
 
   lines(): string[] {
-    return [...this.head, ...this.flushes, ...this.elementDeletes, ...this.setDeletes, ...this.declarations, ...this.rules, ...this.elementAdds];
+    return [
+      ...this.head,
+      ...this.ensure,
+      ...this.flushes,
+      ...this.#elementLines('delete', this.elementDeletes),
+      ...this.setDeletes,
+      ...this.declarations,
+      ...this.rules,
+      ...this.#elementLines('add', this.elementAdds),
+    ];
   }
 }
 
@@ -158,15 +209,15 @@ export function renderAll(state: LocalState, families: readonly IPFamily[], o: R
   return new Map(families.map((f) => [f, renderFamily(state, f, o)]));
 }
 
-function newView(family: IPFamily, ctx: FamilyContext, global: Part, ports: Map<string, Part>, stale: Map<string, number>): FamilyView {
+function newView(r: FamilyRender, stale: Map<string, number>): FamilyView {
   const elements = new ElementTable();
-  let rules = ruleCount(global);
-  for (const e of global.elements) elements.add(ownerGlobal, e);
-  for (const [key, part] of ports) {
+  let rules = ruleCount(r.global);
+  for (const e of r.global.elements) elements.add(ownerGlobal, e);
+  for (const [key, part] of r.ports) {
     for (const e of part.elements) elements.add(portOwner(key), e);
     rules += ruleCount(part);
   }
-  return { family, context: contextKey(ctx), global, ports, elements, stale, rules };
+  return { family: r.family, context: contextKey(r.ctx), global: r.global, ports: r.ports, elements, stale, rules };
 }
 
 /**
@@ -185,7 +236,7 @@ export function planReplace(state: LocalState, families: readonly IPFamily[], o:
     for (const p of parts) for (const c of p.chains) tx.addChain(c);
     for (const p of parts) for (const c of p.containers) tx.addContainer(c);
     for (const p of parts) for (const c of p.chains) tx.addRules(c);
-    const view = newView(family, r.ctx, r.global, r.ports, new Map());
+    const view = newView(r, new Map());
     for (const [elemId, value] of view.elements.all()) tx.addElement(elemId, value);
     views.set(family, view);
     txs.push(tx);
@@ -221,17 +272,15 @@ export function planRewrite(views: Map<IPFamily, FamilyView>, state: LocalState,
     const tx = new Tx(family);
     tx.head.push(`add table ${tx.t} { comment ${JSON.stringify(tableComment)} ; }`);
     const oldChains = chainsOf(old);
-    const parts = [r.global, ...r.ports.values()];
     const wanted = new Set<string>();
-    for (const p of parts) {
+    for (const p of [r.global, ...r.ports.values()]) {
       for (const c of p.chains) {
         wanted.add(c.name);
-        if (oldChains.has(c.name) || old.stale.has(c.name)) {
-          if (c.spec !== undefined) tx.addChain(c); // same spec: no-op; puts a deleted base chain back
-          tx.flushChain(c.name);
-          old.stale.delete(c.name);
-        } else tx.addChain(c);
-        tx.addRules(c);
+        if (oldChains.has(c.name) || old.stale.delete(c.name)) tx.rewriteChain(c);
+        else {
+          tx.addChain(c);
+          tx.addRules(c);
+        }
       }
     }
     for (const name of oldChains.keys()) {
@@ -239,17 +288,19 @@ export function planRewrite(views: Map<IPFamily, FamilyView>, state: LocalState,
       tx.flushChain(name);
       old.stale.set(name, now);
     }
-    // Global containers: declared (no-op when present) and emptied.
+    // The global sets and maps: emptied (and refilled below); redefined when their definition changed.
     const oldGlobal = new Map(old.global.containers.map((c) => [c.name, c]));
     for (const c of r.global.containers) {
       const prev = oldGlobal.get(c.name);
-      if (prev && prev.body !== c.body) tx.deleteContainer(prev);
-      tx.addContainer(c);
-      if (prev && prev.body === c.body) tx.flushes.push(`flush ${c.kind} ${tx.t} ${c.name}`);
       oldGlobal.delete(c.name);
+      if (prev && prev.body === c.body) tx.resetContainer(c);
+      else {
+        if (prev) tx.deleteContainer(prev);
+        tx.addContainer(c);
+      }
     }
     for (const c of oldGlobal.values()) tx.deleteContainer(c);
-    // Affinity sets: kept when unchanged.
+    // Affinity sets: kept (with what they learnt) when unchanged.
     const oldSets = affinitySetsOf(old.ports.values());
     const newSets = affinitySetsOf(r.ports.values());
     for (const [name, c] of oldSets) {
@@ -260,7 +311,7 @@ export function planRewrite(views: Map<IPFamily, FamilyView>, state: LocalState,
       const prev = oldSets.get(name);
       if (!prev || prev.body !== c.body) tx.addContainer(c);
     }
-    const view = newView(family, r.ctx, r.global, r.ports, old.stale);
+    const view = newView(r, old.stale);
     for (const [elemId, value] of view.elements.all()) tx.addElement(elemId, value);
     views.set(family, view);
     txs.push(tx);
@@ -294,11 +345,14 @@ export function planPartial(views: Map<IPFamily, FamilyView>, state: LocalState,
       if (!prev && !next) continue;
       count++;
       const prevChains = new Map((prev?.chains ?? []).map((c) => [c.name, c]));
+      const prevSets = new Map((prev?.containers ?? []).map((c) => [c.name, c]));
+      // A set redefined (an affinity timeout changed) is deleted and re-added: every rule using it must go first.
+      const redefined = (next?.containers ?? []).some((c) => prevSets.has(c.name) && prevSets.get(c.name)!.body !== c.body);
       for (const c of next?.chains ?? []) {
         const old = prevChains.get(c.name);
         if (old) {
           prevChains.delete(c.name);
-          if (sameRules(old.rules, c.rules)) continue;
+          if (!redefined && sameRules(old.rules, c.rules)) continue;
           tx.flushChain(c.name);
         } else if (view.stale.delete(c.name)) {
           // Flushed by an earlier transaction and not deleted yet: reuse it.
@@ -309,7 +363,6 @@ export function planPartial(views: Map<IPFamily, FamilyView>, state: LocalState,
         tx.flushChain(name);
         view.stale.set(name, now);
       }
-      const prevSets = new Map((prev?.containers ?? []).map((c) => [c.name, c]));
       for (const c of next?.containers ?? []) {
         const old = prevSets.get(c.name);
         prevSets.delete(c.name);

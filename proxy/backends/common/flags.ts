@@ -1,0 +1,53 @@
+// Flags every kernel-rule backend (to-iptables, to-nft) takes with the same meaning, and
+// their validation. Each backend adds its own (--dry-run and --cleanup say what they print).
+import { flagList, flagNumber, type FlagSpec, type FlagValues } from '../../cli/flags.ts';
+import { parseCIDR, type IPFamily } from '../../model/index.ts';
+
+export const clusterCIDRFlag: FlagSpec = {
+  name: 'cluster-cidr',
+  type: 'list',
+  description: 'the pod network CIDRs, at most one per family: ClusterIP traffic from outside them is masqueraded, pods short-circuit externalTrafficPolicy=Local',
+  default: [],
+};
+export const masqueradeAllFlag: FlagSpec = { name: 'masquerade-all', type: 'boolean', description: 'masquerade all traffic to cluster IPs', default: false };
+export const masqueradeBitFlag: FlagSpec = { name: 'masquerade-bit', type: 'number', description: 'the packet mark bit (0-31) that asks for masquerade', default: 14 };
+
+export function ipFamiliesFlag(what: string): FlagSpec {
+  return { name: 'ip-families', type: 'list', description: `families to sync (IPv4, IPv6); empty: ${what}`, default: [] };
+}
+
+/** --ip-families, or undefined when empty. `fail` builds the backend's own setup error. */
+export function parseFamilies(v: FlagValues, fail: (message: string) => Error): IPFamily[] | undefined {
+  const list = flagList(v, 'ip-families');
+  if (list.length === 0) return undefined;
+  return [
+    ...new Set(
+      list.map((x): IPFamily => {
+        const f = x.toLowerCase() === 'ipv4' ? 'IPv4' : x.toLowerCase() === 'ipv6' ? 'IPv6' : undefined;
+        if (!f) throw fail(`--ip-families=${x}: accepted: IPv4, IPv6`);
+        return f;
+      }),
+    ),
+  ];
+}
+
+/** --masquerade-bit, checked. */
+export function parseMasqueradeBit(v: FlagValues, fail: (message: string) => Error): number {
+  const bit = flagNumber(v, 'masquerade-bit') ?? 14;
+  if (!Number.isInteger(bit) || bit < 0 || bit > 31) throw fail(`--masquerade-bit=${bit}: accepted: an integer 0-31`);
+  return bit;
+}
+
+/** --cluster-cidr and --nodeport-addresses, checked: CIDRs, at most one pod CIDR per family. */
+export function checkAddressFlags(clusterCIDRs: readonly string[], nodePortAddresses: readonly string[], fail: (message: string) => Error): void {
+  for (const c of clusterCIDRs) {
+    if (!parseCIDR(c)) throw fail(`--cluster-cidr=${c}: not a CIDR (accepted: e.g. 10.244.0.0/16,fd00:10:244::/56)`);
+  }
+  for (const f of ['IPv4', 'IPv6'] as const) {
+    const n = clusterCIDRs.filter((c) => parseCIDR(c)?.family === f).length;
+    if (n > 1) throw fail(`--cluster-cidr: ${n} CIDRs of ${f}; accepted: at most one per family`);
+  }
+  for (const a of nodePortAddresses) {
+    if (a !== 'primary' && !parseCIDR(a)) throw fail(`--nodeport-addresses=${a}: accepted: CIDRs and/or "primary"`);
+  }
+}

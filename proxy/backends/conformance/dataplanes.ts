@@ -1,0 +1,96 @@
+// The backends the dataplane conformance suite proves, and what the suite needs to know
+// about each: the pipeline stage that runs it, how someone else would flush its rules,
+// and (where there is a real way) how to make the kernel tool reject its input.
+//
+// A backend joins the suite by its entry in `dataplanes` at the bottom.
+import type { Family, Node, Topology } from '../../../harness/lab/netns/index.ts';
+
+export interface Dataplane {
+  /** The suite's title for it. */
+  readonly title: string;
+  /** The backend's own name: what /proxyMode answers. */
+  readonly proxyMode: string;
+  /** The pipeline stage (`to-iptables`), and its flags for a topology. */
+  readonly stage: string;
+  args(topology: Topology): string[];
+  /** The kube-proxy counter that rises with each failed sync. */
+  readonly failureCounter: string;
+  /** What someone else does to wipe the backend's rules on a node (a firewall reload, `nft flush ruleset`). */
+  flush(node: Node, families: readonly Family[]): Promise<void>;
+  /** The rules on a node, for failure messages. */
+  dump(node: Node, families: readonly Family[]): Promise<string>;
+  /**
+   * A real way to make the kernel tool reject the backend's input: `hold` makes something
+   * else on the node depend on the rules of a Service, so that removing the Service cannot
+   * be applied (until the returned function undoes it). `log` is how the rejection,
+   * with the offending input line, shows in the backend's log.
+   */
+  readonly rejection?: {
+    hold(node: Node, families: readonly Family[], service: { namespace: string; name: string; port: string }): Promise<() => Promise<void>>;
+    log: RegExp;
+  };
+}
+
+const families = (fs: readonly Family[]) => fs.map((f) => (f === 'ipv4' ? 'IPv4' : 'IPv6'));
+
+/** kube-proxy's iptables mode (`to-iptables`) in one iptables flavour. */
+export function iptablesDataplane(mode: 'nft' | 'legacy'): Dataplane {
+  const tool = (f: Family, suffix = '') => `${f === 'ipv6' ? 'ip6tables' : 'iptables'}-${mode}${suffix}`;
+  const hold = 'CONFORMANCE-HOLD';
+  return {
+    title: `iptables (${mode})`,
+    proxyMode: 'iptables',
+    stage: 'to-iptables',
+    args: (t) => [`--cluster-cidr=${t.clusterCidrs.join(',')}`, `--iptables-mode=${mode}`, `--ip-families=${families(t.families).join(',')}`],
+    failureCounter: 'kubeproxy_sync_proxy_rules_iptables_restore_failures_total',
+    // What a firewall reload does: every rule and every chain of the tables, gone.
+    flush: async (node, fs) => {
+      for (const f of fs) for (const table of ['nat', 'filter', 'mangle']) for (const op of ['-F', '-X']) await node.exec(tool(f), ['-w', '5', '-t', table, op]);
+    },
+    dump: async (node, fs) => (await Promise.all(fs.map((f) => node.exec(tool(f, '-save'))))).join('\n'),
+    rejection: {
+      // A chain of someone else's jumps to the Service's KUBE-SVC chain: iptables-restore
+      // cannot delete a chain still referenced (EBUSY), so the sync that removes the
+      // Service is rejected, at its `-X KUBE-SVC-...` line, and every full sync after it too.
+      hold: async (node, fs, svc) => {
+        const comment = `${svc.namespace}/${svc.name}:${svc.port}`;
+        const held: Family[] = [];
+        for (const f of fs) {
+          const saved = await node.exec(tool(f, '-save'), ['-t', 'nat']);
+          const chain = saved
+            .split('\n')
+            .find((l) => l.startsWith('-A KUBE-SERVICES ') && l.includes(`${comment} cluster IP`))
+            ?.match(/-j (KUBE-SVC-[A-Z2-7]{16})$/)?.[1];
+          if (chain === undefined) throw new Error(`no KUBE-SVC chain for ${comment} in ${tool(f, '-save')} -t nat:\n${saved}`);
+          await node.exec(tool(f), ['-w', '5', '-t', 'nat', '-N', hold]);
+          await node.exec(tool(f), ['-w', '5', '-t', 'nat', '-A', hold, '-j', chain]);
+          held.push(f);
+        }
+        return async () => {
+          for (const f of held) for (const op of ['-F', '-X']) await node.exec(tool(f), ['-w', '5', '-t', 'nat', op, hold]);
+        };
+      },
+      log: /KPNG_ERR_IPTABLES_RESTORE: \S+ rejected the IPv[46] rules at input line \d+: -X KUBE-SVC-[A-Z2-7]{16} \(/,
+    },
+  };
+}
+
+/**
+ * kube-proxy's nftables mode (`to-nft`), tables `ip kpng` and `ip6 kpng`. It flushes a
+ * removed Service's chains at once and deletes them later, so holding them does not make
+ * the removal fail: a real rejection for this backend is still to be found (no `rejection`).
+ */
+export const nftDataplane: Dataplane = {
+  title: 'nftables',
+  proxyMode: 'nftables',
+  stage: 'to-nft',
+  args: (t) => [`--cluster-cidr=${t.clusterCidrs.join(',')}`, `--ip-families=${families(t.families).join(',')}`],
+  failureCounter: 'kubeproxy_sync_proxy_rules_nftables_sync_failures_total',
+  flush: async (node, fs) => {
+    for (const f of fs) await node.exec('nft', ['delete', 'table', f === 'ipv6' ? 'ip6' : 'ip', 'kpng']);
+  },
+  dump: (node) => node.nftRuleset(),
+};
+
+/** The backends the suite runs, each in an IPv4 and an IPv6 topology. */
+export const dataplanes: readonly Dataplane[] = [iptablesDataplane('nft'), iptablesDataplane('legacy')];

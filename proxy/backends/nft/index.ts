@@ -1,0 +1,58 @@
+// proxy/backends/nft: the `to-nft` backend (kube-proxy's nftables mode, in tables of its
+// own: `ip kpng` and `ip6 kpng`).
+import { flagBoolean, flagList, type FlagSpec, type FlagValues } from '../../cli/flags.ts';
+import type { Logger } from '../../runtime/log.ts';
+import type { Backend } from '../backend.ts';
+import { clusterCIDRFlag, ipFamiliesFlag, masqueradeAllFlag, masqueradeBitFlag, parseFamilies, parseMasqueradeBit } from '../common/index.ts';
+import { NftBackend } from './backend.ts';
+import { NftSetupError } from './exec.ts';
+
+export { NftBackend, type NftBackendOptions, type NftSyncStats } from './backend.ts';
+export { NftSetupError, applyTransaction, blamedLine, errNftSetup, errNftTransaction, nftCommand } from './exec.ts';
+export { renderFamily, renderGlobal, renderServicePort, familyContext, nodePortTargets, pickEndpoint, endpointRulesMax, type RenderOptions, type Part, type ChainDef, type FamilyRender } from './render.ts';
+export { planReplace, planRewrite, planPartial, planStaleDelete, cleanupTransaction, type Plan, type Mode, type FamilyView } from './transaction.ts';
+export * from './names.ts';
+export { RuleApplyError, processRunner, netnsRunner, type Runner } from '../common/index.ts';
+
+export const nftFlags: FlagSpec[] = [
+  clusterCIDRFlag,
+  masqueradeAllFlag,
+  {
+    name: 'nodeport-addresses',
+    type: 'list',
+    description: 'CIDRs (and/or "primary") whose local addresses NodePorts answer on; empty: the node\'s primary IPs (as kube-proxy\'s nftables mode); 0.0.0.0/0,::/0: every local address but loopback',
+    default: [],
+  },
+  masqueradeBitFlag,
+  ipFamiliesFlag('both, one table each'),
+  { name: 'dry-run', type: 'boolean', description: 'print each nft transaction instead of applying it', default: false },
+  { name: 'cleanup', type: 'boolean', description: 'delete the ip kpng and ip6 kpng tables, then exit', default: false },
+];
+
+/** The backend a `to-nft` stage with these flag values runs. */
+export function createNftBackend(v: FlagValues, ctx: { logger: Logger }): NftBackend {
+  const fail = (m: string) => new NftSetupError(m);
+  const families = parseFamilies(v, fail);
+  return new NftBackend({
+    logger: ctx.logger,
+    clusterCIDRs: flagList(v, 'cluster-cidr'),
+    masqueradeAll: flagBoolean(v, 'masquerade-all'),
+    nodePortAddresses: flagList(v, 'nodeport-addresses'),
+    masqueradeBit: parseMasqueradeBit(v, fail),
+    ...(families && { families }),
+    dryRun: flagBoolean(v, 'dry-run'),
+  });
+}
+
+export const nftStage = {
+  name: 'to-nft',
+  summary: "program the node with nftables (tables ip kpng and ip6 kpng), laid out as kube-proxy's nftables mode lays them out",
+  flags: nftFlags,
+  create(flags: FlagValues, ctx: { logger: Logger }): Backend {
+    return createNftBackend(flags, ctx);
+  },
+  /** `to-nft --cleanup`: delete both tables. */
+  async cleanup(flags: FlagValues, ctx: { logger: Logger }): Promise<void> {
+    await createNftBackend(flags, ctx).cleanup();
+  },
+};
