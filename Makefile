@@ -40,7 +40,15 @@ test: deps ## Run every test tier: unit, netns (root), cluster (etcd + kube-apis
 	@hack/k8s-binaries.sh --if-needed
 	vitest run
 
-.PHONY: test-unit test-netns test-cluster
+.PHONY: lab lab-matrix
+lab: deps ## Run the lab conformance suite in a docker-free lab of netns nodes (b=backend i=family m=model)
+	@hack/k8s-binaries.sh --only etcd,kube-apiserver,kubectl
+	node harness/cli.ts lab --backend $(b) --family $(i) --model $(m)
+lab-matrix: deps ## Run the lab for every backend × family the proxy offers, into one report (reports/lab)
+	@hack/k8s-binaries.sh --only etcd,kube-apiserver,kubectl
+	node harness/cli.ts lab --backend all --family all --model $(m)
+
+.PHONY: test-unit test-netns test-cluster test-lab
 test-unit: ## Run the unit tier only
 	@hack/install-node-deps.sh
 	vitest run --project unit
@@ -49,3 +57,6 @@ test-netns: deps ## Run the netns tier only (root)
 test-cluster: deps ## Run the cluster tier only
 	@hack/k8s-binaries.sh
 	vitest run --project cluster
+test-lab: deps ## Run the lab tier only (root; the lab for iptables and nft on ipv4 and dual, and the suite's own tests)
+	@hack/k8s-binaries.sh --only etcd,kube-apiserver,kubectl
+	vitest run --project lab

@@ -39,17 +39,17 @@ export const multiport: LabSpec = {
       spec: {
         selector: labels,
         ports: [
-          { name: 'portname1', protocol: 'TCP', port: 80, targetPort: 100 },
-          { name: 'portname2', protocol: 'TCP', port: 81, targetPort: 101 },
+          { name: 'portname1', protocol: 'TCP', port: 80, targetPort: 'svc1' },
+          { name: 'portname2', protocol: 'TCP', port: 81, targetPort: 'svc2' },
         ],
       },
     });
     const n1 = ctx.nodes[0]!;
     const n2 = ctx.nodes[1] ?? n1;
-    const pod1 = await ctx.pod('pod1', { node: n1, labels, ports: [{ name: 'portname1', containerPort: 100, protocol: 'TCP' }] });
-    const pod2 = await ctx.pod('pod2', { node: n2, labels, ports: [{ name: 'portname2', containerPort: 101, protocol: 'TCP' }] });
+    // Named target ports: each pod declares only one of them, so each is an endpoint of one Service port.
+    const pod1 = await ctx.pod('pod1', { node: n1, labels, ports: [{ name: 'svc1', containerPort: 100, protocol: 'TCP' }] });
+    const pod2 = await ctx.pod('pod2', { node: n2, labels, ports: [{ name: 'svc2', containerPort: 101, protocol: 'TCP' }] });
     const client = await ctx.clientPod('client', n2);
-    // Each Service port reaches only the pod serving its target port (the other pod refuses that port).
     await ctx.traffic.servedBy(client.netns, ctx.clusterTarget(svc, 80), [pod1.name]);
     await ctx.traffic.servedBy(client.netns, ctx.clusterTarget(svc, 81), [pod2.name]);
   },

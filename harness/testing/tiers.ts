@@ -3,12 +3,14 @@
 import { haveK8sBinaries } from '../k8s-binaries.ts';
 
 export interface Tier {
-  name: 'unit' | 'netns' | 'cluster';
+  name: 'unit' | 'netns' | 'cluster' | 'lab';
   include: string[];
   exclude: string[];
   testTimeout: number;
   fileParallelism: boolean;
   globalSetup: string[];
+  /** Tiers run in groups, lowest first; one group runs at a time (vitest's sequence.groupOrder). */
+  groupOrder: number;
 }
 
 export interface TierEnvironment {
@@ -27,10 +29,11 @@ export const tiers: Tier[] = [
   {
     name: 'unit',
     include: ['{proxy,harness,hack,e2e}/**/*.test.ts'],
-    exclude: [...common, '**/*.netns.test.ts', '**/*.cluster.test.ts'],
+    exclude: [...common, '**/*.netns.test.ts', '**/*.cluster.test.ts', '**/*.lab.test.ts'],
     testTimeout: 10_000,
     fileParallelism: true,
     globalSetup: [],
+    groupOrder: 0,
   },
   {
     name: 'netns',
@@ -39,6 +42,7 @@ export const tiers: Tier[] = [
     testTimeout: 60_000,
     fileParallelism: true,
     globalSetup: [],
+    groupOrder: 0,
   },
   {
     name: 'cluster',
@@ -47,6 +51,19 @@ export const tiers: Tier[] = [
     testTimeout: 120_000,
     fileParallelism: false,
     globalSetup: [],
+    groupOrder: 0,
+  },
+  {
+    // The lab (harness/lab): the netns and cluster tiers together, whole clusters under
+    // test. After the other tiers, alone, so that its convergence deadlines are not
+    // spent waiting for a CPU.
+    name: 'lab',
+    include: ['{harness,e2e}/**/*.lab.test.ts'],
+    exclude: common,
+    testTimeout: 600_000,
+    fileParallelism: false,
+    globalSetup: [],
+    groupOrder: 1,
   },
 ];
 
@@ -56,6 +73,8 @@ export function missingFor(tier: Tier['name'], env: TierEnvironment): string | u
   if (tier === 'cluster' && !env.haveControlPlaneBinaries) {
     return 'needs etcd and kube-apiserver: run `make k8s-binaries`';
   }
+  if (tier === 'lab' && env.uid !== 0) return 'needs root (network namespaces, iptables, nft)';
+  if (tier === 'lab' && !env.haveControlPlaneBinaries) return 'needs etcd and kube-apiserver: run `make k8s-binaries`';
   return undefined;
 }
 

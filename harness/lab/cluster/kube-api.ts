@@ -45,7 +45,11 @@ export class LabApi {
         res.on('end', () => {
           const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) {
-            resolve((text ? JSON.parse(text) : {}) as T);
+            try {
+              resolve((text ? JSON.parse(text) : {}) as T);
+            } catch {
+              reject(new LabApiError(status, 'NotJSON', `KPNG_ERR_LAB_API: ${method} ${url.pathname}: ${status} with a body that is not JSON: ${text.slice(0, 200)}`));
+            }
             return;
           }
           let reason = '';

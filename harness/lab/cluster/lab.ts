@@ -135,6 +135,7 @@ export class Lab {
       ]);
       // Real nodes have a default route; without one a node cannot even send to a ClusterIP (the route lookup fails before any DNAT).
       await Promise.all(topology.nodes.map((node) => addDefaultRoutes(node, topology.families)));
+      log(`lab: namespaces ${topology.prefix}*, files in ${dir}`);
       const relayNs = topology.client(RELAY_NAMESPACE);
       const expected = relayAddresses();
       for (const ip of relayNs.ips) {

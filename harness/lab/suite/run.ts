@@ -89,7 +89,7 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunSummary> {
   try {
     controlPlane = await startLabControlPlane({ baseDir: base });
     liveControlPlanes.add(controlPlane);
-    out(`   ready in ${((Date.now() - started) / 1000).toFixed(1)}s at ${controlPlane.server}`);
+    out(`   ready in ${((Date.now() - started) / 1000).toFixed(1)}s at ${controlPlane.server}, files in ${controlPlane.dir}`);
     for (const backend of opts.backends) {
       for (const family of opts.families) {
         if (opts.signal?.aborted) break;

@@ -44,10 +44,10 @@ export const NETEXEC_PORTS: ContainerPort[] = [
   { name: 'udp', containerPort: 8081, protocol: 'UDP' },
 ];
 
-/** Points where a test of the suite itself can step in (to break what a spec checks, on purpose). */
+/** Where a test of the suite itself can step in (to break what a spec checks, on purpose). */
 export interface SpecHooks {
-  /** After the spec created or changed a Service (spec or status), before it goes on. */
-  afterServiceChange?(ctx: SpecContext, service: V1Service): Promise<void>;
+  /** Once per spec, before its first request through the lab (when it has set up what it checks). */
+  beforeTraffic?(ctx: SpecContext): Promise<void>;
 }
 
 export interface SpecContextOptions {
@@ -72,12 +72,11 @@ export class SpecContext {
     this.#log = log;
     this.#hooks = opts.hooks ?? {};
     this.lagTimeoutMs = opts.lagTimeoutMs ?? ENDPOINT_LAG_TIMEOUT_MS;
-    this.traffic = new Traffic((echoName) => lab.workloads.podByEchoName(echoName)?.name ?? echoName, { timeoutMs: this.lagTimeoutMs });
-  }
-
-  async #changed(service: V1Service): Promise<V1Service> {
-    await this.#hooks.afterServiceChange?.(this, service);
-    return service;
+    const beforeTraffic = this.#hooks.beforeTraffic;
+    this.traffic = new Traffic((echoName) => lab.workloads.podByEchoName(echoName)?.name ?? echoName, {
+      wait: { timeoutMs: this.lagTimeoutMs },
+      ...(beforeTraffic && { beforeFirst: () => beforeTraffic(this) }),
+    });
   }
 
   log(line: string): void {
@@ -129,20 +128,20 @@ export class SpecContext {
   }
 
   /** Creates a Service in the spec's namespace (families default to the lab's). */
-  async service(service: V1Service): Promise<V1Service> {
-    return this.#changed(await this.lab.workloads.createService(this.namespace, service));
+  service(service: V1Service): Promise<V1Service> {
+    return this.lab.workloads.createService(this.namespace, service);
   }
 
-  async updateService(name: string, change: (service: V1Service) => void): Promise<V1Service> {
-    return this.#changed(await this.lab.workloads.updateService(this.namespace, name, change));
+  updateService(name: string, change: (service: V1Service) => void): Promise<V1Service> {
+    return this.lab.workloads.updateService(this.namespace, name, change);
   }
 
   deleteService(name: string): Promise<void> {
     return this.lab.workloads.deleteService(this.namespace, name);
   }
 
-  async setLoadBalancerIngress(name: string, ips: string[]): Promise<V1Service> {
-    return this.#changed(await this.lab.workloads.setLoadBalancerIngress(this.namespace, name, ips));
+  setLoadBalancerIngress(name: string, ips: string[]): Promise<V1Service> {
+    return this.lab.workloads.setLoadBalancerIngress(this.namespace, name, ips);
   }
 
   terminate(pod: LabPod, opts?: { serving?: boolean }): Promise<void> {

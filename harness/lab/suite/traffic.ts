@@ -36,18 +36,28 @@ export function describeTarget(target: Target): string {
 }
 
 /** Who makes requests: a namespace, and how the echo servers' names map to pod names. */
+export interface TrafficOptions {
+  /** Defaults of every wait (the deadline: the spec's endpoint lag timeout). */
+  wait?: WaitOptions;
+  /** Runs once, before the first request (SpecHooks.beforeTraffic). */
+  beforeFirst?: () => Promise<void>;
+}
+
 export class Traffic {
   readonly #podName: (echoName: string) => string;
   readonly #wait: WaitOptions;
+  readonly #beforeFirst: (() => Promise<void>) | undefined;
+  #first: Promise<void> | undefined;
 
-  /** `wait`: the defaults of every wait (its deadline: the spec's endpoint lag timeout). */
-  constructor(podName: (echoName: string) => string, wait: WaitOptions = {}) {
+  constructor(podName: (echoName: string) => string, opts: TrafficOptions = {}) {
     this.#podName = podName;
-    this.#wait = wait;
+    this.#wait = opts.wait ?? {};
+    this.#beforeFirst = opts.beforeFirst;
   }
 
   /** One request; the answer, or how it failed. */
   async send(from: Namespace, target: Target, opts: RequestOptions = {}): Promise<Outcome> {
+    if (this.#beforeFirst) await (this.#first ??= this.#beforeFirst());
     const timeoutMs = opts.answerTimeoutMs ?? 2_000;
     try {
       const text =
@@ -97,11 +107,14 @@ export class Traffic {
   }
 
   /**
-   * Waits until every pod of `pods` has answered and no other pod has: requests go on
-   * until all were seen since the last failed request or answer from a pod outside the set.
+   * Waits until every pod of `pods` answers and nothing else does: converged once, since
+   * the last failed request or answer from a pod outside the set, every pod of the set has
+   * answered and at least `streak` requests in a row (default 10, or 3 per pod) succeeded.
    */
-  servedBy(from: Namespace, target: Target, pods: readonly string[], opts: RequestOptions & WaitOptions = {}): Promise<void> {
-    let seen = new Set<string>();
+  servedBy(from: Namespace, target: Target, pods: readonly string[], opts: RequestOptions & WaitOptions & { streak?: number } = {}): Promise<void> {
+    const streak = opts.streak ?? Math.max(10, 3 * pods.length);
+    let seen = new Map<string, number>();
+    let run = 0;
     const what = `${from.name} → ${describeTarget(target)} served by exactly {${[...pods].sort().join(', ')}}`;
     return waitFor(
       what,
@@ -109,17 +122,21 @@ export class Traffic {
         const outcome = await this.send(from, target, opts);
         if (!outcome.ok) {
           // A request that fails may have gone to an endpoint that is gone: not converged yet.
-          seen = new Set();
+          seen = new Map();
+          run = 0;
           return notYet(`${outcome.kind}: ${outcome.message}`);
         }
         const pod = outcome.answer.pod;
         if (!pods.includes(pod)) {
-          seen = new Set();
+          seen = new Map();
+          run = 0;
           return notYet(`answered by ${pod}, which is not in the set`);
         }
-        seen.add(pod);
+        seen.set(pod, (seen.get(pod) ?? 0) + 1);
+        run++;
         const missing = pods.filter((p) => !seen.has(p));
-        return missing.length === 0 ? pass(undefined) : notYet(`not yet answered by ${missing.join(', ')} (seen: ${[...seen].join(', ')})`);
+        if (missing.length > 0) return notYet(`not yet answered by ${missing.join(', ')} (seen: ${[...seen.keys()].join(', ')})`);
+        return run >= streak ? pass(undefined) : notYet(`${run} of ${streak} answers in a row from the set so far`);
       },
       { ...this.#wait, intervalMs: 0, ...opts },
     );
@@ -134,7 +151,7 @@ export class Traffic {
     return waitFor(
       what,
       async () => {
-        const outcome = await this.send(from, target, { answerTimeoutMs: 1_500, ...opts });
+        const outcome = await this.send(from, target, { answerTimeoutMs: 1_000, ...opts });
         if (outcome.ok) return notYet(`answered by ${outcome.answer.pod} (source ${outcome.answer.client})`);
         if (kind !== 'any' && outcome.kind !== kind) return notYet(`failed with ${outcome.kind}: ${outcome.message}`);
         return pass(undefined);
