@@ -78,6 +78,7 @@ export const affinityClusterIP: LabSpec = {
 
 export const affinityTimeoutClusterIP: LabSpec = {
   id: 'session-affinity-timeout-clusterip',
+  slow: true,
   upstream: '[sig-network] Services should have session affinity timeout work for service with type clusterIP [LinuxOnly] [Conformance]',
   source: SERVICE_GO,
   run: (ctx) => affinityTimesOut(ctx, 'ClusterIP'),
@@ -99,6 +100,7 @@ export const affinityNodePort: LabSpec = {
 
 export const affinityTimeoutNodePort: LabSpec = {
   id: 'session-affinity-timeout-nodeport',
+  slow: true,
   upstream: '[sig-network] Services should have session affinity timeout work for NodePort service [LinuxOnly] [Conformance]',
   source: SERVICE_GO,
   run: (ctx) => affinityTimesOut(ctx, 'NodePort'),

@@ -23,6 +23,7 @@ const SERVICE_GO = 'test/e2e/network/service.go';
 
 export const updateEndpointsHttp: LabSpec = {
   id: 'update-endpoints-http',
+  slow: true,
   upstream: '[sig-network] Networking Granular Checks: Services should update endpoints: http',
   source: NETWORKING_GO,
   run: (ctx) => updateEndpoints(ctx, 'TCP'),
@@ -30,6 +31,7 @@ export const updateEndpointsHttp: LabSpec = {
 
 export const updateEndpointsUdp: LabSpec = {
   id: 'update-endpoints-udp',
+  slow: true,
   upstream: '[sig-network] Networking Granular Checks: Services should update endpoints: udp',
   source: NETWORKING_GO,
   run: (ctx) => updateEndpoints(ctx, 'UDP'),

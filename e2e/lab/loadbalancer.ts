@@ -9,6 +9,7 @@ function hostRange(ip: string): string {
 
 export const loadBalancerSourceRanges: LabSpec = {
   id: 'loadbalancer-source-ranges',
+  slow: true,
   upstream: '[sig-network] LoadBalancers [Feature:LoadBalancer] should only allow access from service loadbalancer source ranges [Slow]',
   source: 'test/e2e/network/loadbalancer.go',
   requires: [{ nodes: 2 }],

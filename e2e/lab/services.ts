@@ -85,6 +85,7 @@ export const hairpin: LabSpec = {
 
 export const recreated: LabSpec = {
   id: 'service-recreated',
+  slow: true,
   upstream: '[sig-network] Services should work after the service has been recreated',
   source: SERVICE_GO,
   async run(ctx) {
@@ -156,6 +157,7 @@ async function labelledServiceIgnored(ctx: SpecContext, label: string, value: st
 
 export const serviceProxyName: LabSpec = {
   id: 'service-proxy-name',
+  slow: true,
   upstream: '[sig-network] Services should implement service.kubernetes.io/service-proxy-name',
   source: SERVICE_GO,
   run: (ctx) => labelledServiceIgnored(ctx, labelServiceProxyName, 'foo-bar'),
@@ -163,6 +165,7 @@ export const serviceProxyName: LabSpec = {
 
 export const headlessLabel: LabSpec = {
   id: 'headless-label',
+  slow: true,
   upstream: '[sig-network] Services should implement service.kubernetes.io/headless',
   source: SERVICE_GO,
   run: (ctx) => labelledServiceIgnored(ctx, labelHeadless, ''),

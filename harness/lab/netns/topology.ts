@@ -5,10 +5,11 @@
 //            │                          └── node ── cbr0 ── pod
 //
 // - net: one namespace whose bridge is the shared L2 network of nodes and clients.
-// - node: eth0 on the shared network, forwarding on, a pod bridge cbr0 holding the first
-//   address of its pod CIDR (the pods' gateway), routes to every other node's pod CIDR
-//   via that node. cbr0 is promiscuous and sends bridged traffic through the node's
-//   iptables/ip6tables (br_netfilter, per bridge), and each pod's port is in hairpin mode,
+// - node: eth0 on the shared network, forwarding on, a pod bridge cbr0 (with a fixed MAC
+//   address) holding the first address of its pod CIDR (the pods' gateway), routes to
+//   every other node's pod CIDR via that node. cbr0 is promiscuous and sends bridged
+//   traffic through the node's iptables/ip6tables (br_netfilter, per bridge), and each
+//   pod's port is in hairpin mode,
 //   as kubenet sets them up, so DNAT back to the sender and same-node Service traffic work.
 // - pod: eth0 with an address from its node's pod CIDR and a default route via the node.
 // - client: eth0 on the shared network, routes to nothing else until `routeVia`.
@@ -398,7 +399,14 @@ export class Topology {
     const ips = new Map<Family, string>();
     const podCidrs = new Map<Family, string>();
     const gateways = new Map<Family, string>();
-    const nodeLines = ['link set lo up', `link set ${UPLINK_IFNAME} up`, `link add ${POD_BRIDGE_IFNAME} type bridge mcast_snooping 0 nf_call_iptables 1 nf_call_ip6tables 1`];
+    // The pod bridge gets an address of its own: a bridge without one takes the lowest
+    // address of its ports and changes it as pods come and go, and pods that still have
+    // the old one cached for their gateway lose every packet they route for up to a minute.
+    const nodeLines = [
+      'link set lo up',
+      `link set ${UPLINK_IFNAME} up`,
+      `link add ${POD_BRIDGE_IFNAME} address ${podBridgeMac(index)} type bridge mcast_snooping 0 nf_call_iptables 1 nf_call_ip6tables 1`,
+    ];
     const bridgeLines: string[] = [];
     for (const family of this.families) {
       const address = nodeAddress(this.plan, family, index);
@@ -574,6 +582,11 @@ async function settleAll(steps: Promise<unknown>[]): Promise<void> {
   const results = await Promise.allSettled(steps);
   const failed = results.find((result) => result.status === 'rejected');
   if (failed) throw failed.reason;
+}
+
+/** A fixed, locally administered unicast address for node N's pod bridge (each bridge is its own L2 segment). */
+export function podBridgeMac(nodeIndex: number): string {
+  return `02:6b:74:00:${((nodeIndex >> 8) & 0xff).toString(16).padStart(2, '0')}:${(nodeIndex & 0xff).toString(16).padStart(2, '0')}`;
 }
 
 function nodad(family: Family): string {

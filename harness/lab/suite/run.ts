@@ -136,6 +136,7 @@ async function runOne(o: LabRunOptions & { backend: Backend; family: IpFamily; m
       ...(o.color !== undefined && { color: o.color }),
       ...(o.parallel !== undefined && { parallel: o.parallel }),
       ...(o.lagTimeoutMs !== undefined && { lagTimeoutMs: o.lagTimeoutMs }),
+      diagnosticsDir: path.join(dir, 'failures'),
     });
   } catch (error) {
     setupError = (error as Error).message;

@@ -1,6 +1,8 @@
 // Runs lab specs one after the other against a running lab: a namespace per spec, a line
 // of progress per spec, everything the spec made removed after it, and a result per spec.
+import path from 'node:path';
 import type { Lab } from '../cluster/index.ts';
+import { saveDiagnostics } from './diagnostics.ts';
 import { SpecContext, unmetRequirement, type LabSpec, type SpecHooks } from './spec.ts';
 
 export type SpecStatus = 'passed' | 'failed' | 'skipped';
@@ -35,6 +37,8 @@ export interface RunSpecsOptions {
   hooks?: SpecHooks;
   /** How many specs run at the same time (default 1). */
   parallel?: number;
+  /** Where a failed spec's node state goes (`<dir>/<spec id>/`); none when unset. */
+  diagnosticsDir?: string;
 }
 
 const paint = (on: boolean) => (code: number, text: string) => (on ? `\u001b[${code}m${text}\u001b[0m` : text);
@@ -83,6 +87,10 @@ export async function runSpecs(lab: Lab, specs: readonly LabSpec[], opts: RunSpe
       await withTimeout(spec.run(ctx), opts.specTimeoutMs ?? 180_000, `spec ${spec.id}`);
     } catch (error) {
       failure = error instanceof Error ? error.message : String(error);
+      if (opts.diagnosticsDir) {
+        const dir = await saveDiagnostics(lab, path.join(opts.diagnosticsDir, spec.id), namespace).catch(() => undefined);
+        if (dir) failure += `\n(node state at the failure: ${dir})`;
+      }
     }
     try {
       await lab.workloads.deleteAll(namespace);
@@ -101,12 +109,14 @@ export async function runSpecs(lab: Lab, specs: readonly LabSpec[], opts: RunSpe
   };
 
   // A few specs at a time, as ginkgo runs upstream specs on several nodes: each has its own
-  // namespace, pods and addresses. Results keep the specs' order.
+  // namespace, pods and addresses. Slow specs start first, so that none is left running
+  // alone at the end; results keep the specs' order.
+  const order = selected.map((spec, i) => ({ spec, i })).sort((a, b) => Number(b.spec.slow ?? false) - Number(a.spec.slow ?? false) || a.i - b.i);
   let next = 0;
   const worker = async () => {
-    while (next < selected.length && !opts.signal?.aborted) {
-      const i = next++;
-      await runOne(selected[i]!, i);
+    while (next < order.length && !opts.signal?.aborted) {
+      const { spec, i } = order[next++]!;
+      await runOne(spec, i);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.parallel ?? 1, selected.length)) }, worker));

@@ -17,6 +17,8 @@ export interface LabSpec {
   /** Where that spec lives in kubernetes/kubernetes. */
   source: string;
   requires?: Requirement[];
+  /** Takes several times longer than most (waits out timeouts, many phases): started first when specs run in parallel. */
+  slow?: boolean;
   run(ctx: SpecContext): Promise<void>;
 }
 

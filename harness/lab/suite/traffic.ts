@@ -119,7 +119,7 @@ export class Traffic {
     return waitFor(
       what,
       async () => {
-        const outcome = await this.send(from, target, opts);
+        const outcome = await this.send(from, target, { answerTimeoutMs: 1_000, ...opts });
         if (!outcome.ok) {
           // A request that fails may have gone to an endpoint that is gone: not converged yet.
           seen = new Map();
