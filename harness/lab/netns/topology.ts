@@ -9,8 +9,8 @@
 //   address) holding the first address of its pod CIDR (the pods' gateway), routes to
 //   every other node's pod CIDR via that node. cbr0 is promiscuous and sends bridged
 //   traffic through the node's iptables/ip6tables (br_netfilter, per bridge), and each
-//   pod's port is in hairpin mode,
-//   as kubenet sets them up, so DNAT back to the sender and same-node Service traffic work.
+//   pod's port is in hairpin mode, as kubenet sets them up, so DNAT back to the sender
+//   and same-node Service traffic work.
 // - pod: eth0 with an address from its node's pod CIDR and a default route via the node.
 // - client: eth0 on the shared network, routes to nothing else until `routeVia`.
 // IPv6 duplicate address detection is off everywhere, so addresses work at once.
