@@ -287,6 +287,8 @@ export class Topology {
   #nextNode = 1;
   #nextClient = 1;
   #nextPodLink = 1;
+  /** Per node, the pod slot given out last. */
+  readonly #lastSlot = new Map<string, number>();
   #destroying: Promise<void> | undefined;
   #destroyed = false;
 
@@ -470,15 +472,32 @@ export class Topology {
     return client;
   }
 
-  /** Adds a pod on a node: a veth on the node's pod bridge, the next free address of its pod CIDR, a default route via the node. */
+  /** Adds a pod on a node: a veth on the node's pod bridge, the next address of its pod CIDR (after the last one given out), a default route via the node. */
   async addPod(spec: PodSpec): Promise<Pod> {
     this.#checkLive();
     checkLogicalName(spec.name);
     if (this.#pods.has(spec.name)) throw new Error(`KPNG_ERR_NETNS_DUPLICATE: pod ${spec.name} exists already`);
     const node = this.node(spec.node);
     const taken = new Set(node.pods.map((pod) => pod.slot));
-    let slot = 1;
-    while (taken.has(slot)) slot++;
+    // As host-local IPAM does: the slot after the last one given out on the node, not the
+    // lowest free one, so that a new pod does not get the address of a pod just removed
+    // (the node and its pods would still send to the old pod's MAC address).
+    const fits = (n: number) =>
+      this.families.every((family) => {
+        try {
+          podAddress(node.podCidr(family), n);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+    let slot = (this.#lastSlot.get(node.name) ?? 0) + 1;
+    if (!fits(slot)) slot = 1;
+    while (taken.has(slot)) {
+      slot++;
+      if (!fits(slot)) throw new Error(`KPNG_ERR_NETNS_PLAN: node ${node.name} has no free address left in ${node.podCidrs.join(', ')}`);
+    }
+    this.#lastSlot.set(node.name, slot);
     const hostVeth = vethName(this.prefix, 'pod', this.#nextPodLink++);
     const ips = new Map<Family, string>();
     const podLines = ['link set lo up', `link set ${POD_IFNAME} up`];
