@@ -28,6 +28,7 @@ k8s-binaries: ## Obtain etcd, kube-apiserver, kube-proxy, kubectl, e2e.test, gin
 build: ## Compile TypeScript to dist/ (the kpng bin)
 	@hack/install-node-deps.sh
 	tsc -p tsconfig.build.json
+	@hack/copy-build-assets.sh
 
 .PHONY: lint
 lint: ## Typecheck and lint
@@ -36,19 +37,12 @@ lint: ## Typecheck and lint
 	eslint .
 
 .PHONY: test
-test: deps ## Run every test tier: unit, netns (root), cluster (etcd + kube-apiserver)
+test: deps ## Run every test tier: unit, netns (root), cluster (etcd + kube-apiserver), suite (e2e.test)
 	@hack/k8s-binaries.sh --if-needed
+	@hack/k8s-binaries.sh --only e2e.test,ginkgo
 	vitest run
 
-.PHONY: lab lab-matrix
-lab: deps ## Run the lab conformance suite in a docker-free lab of netns nodes (b=backend i=family m=model)
-	@hack/k8s-binaries.sh --only etcd,kube-apiserver,kubectl
-	node harness/cli.ts lab --backend $(b) --family $(i) --model $(m)
-lab-matrix: deps ## Run the lab for every backend × family the proxy offers, into one report (reports/lab)
-	@hack/k8s-binaries.sh --only etcd,kube-apiserver,kubectl
-	node harness/cli.ts lab --backend all --family all --model $(m)
-
-.PHONY: test-unit test-netns test-cluster test-lab
+.PHONY: test-unit test-netns test-cluster test-suite test-lab
 test-unit: ## Run the unit tier only
 	@hack/install-node-deps.sh
 	vitest run --project unit
@@ -60,3 +54,57 @@ test-cluster: deps ## Run the cluster tier only
 test-lab: deps ## Run the lab tier only (root; the lab for iptables and nft on ipv4 and dual, and the suite's own tests)
 	@hack/k8s-binaries.sh --only etcd,kube-apiserver,kubectl
 	vitest run --project lab
+test-suite: deps ## Run the suite tier only (the e2e selections against the real e2e.test and ginkgo)
+	@hack/k8s-binaries.sh --only e2e.test,ginkgo
+	vitest run --project suite
+
+# ------------------------------------------------------------------ the harness (kind, Tilt, e2e)
+# kpng-harness (package.json bin), run from source with the project's Node.js.
+KPNG_HARNESS := node harness/cli.ts
+IMAGE ?= kpng:dev
+# Parallel ginkgo processes for e2e (KPNG used 25).
+n ?= 8
+
+.PHONY: image
+image: ## Build the proxy image from proxy/Dockerfile (needs Docker)
+	@hack/install-node-deps.sh
+	@$(KPNG_HARNESS) image --tag $(IMAGE)
+
+.PHONY: tilt-setup tilt-up tilt-down
+tilt-setup: ## kind cluster, namespace, RBAC and tilt.env for b=<backend> i=<family> [m=<model>] [recreate=1]
+	@hack/install-node-deps.sh
+	@$(KPNG_HARNESS) tilt-setup --backend $(b) --family $(i) --model $(m) --image $(IMAGE)$(if $(recreate), --recreate)
+tilt-up: ## Run the Tilt loop on the tilt-setup cluster: rebuild and redeploy on every change
+	@hack/install-node-deps.sh
+	@$(KPNG_HARNESS) tilt-up
+tilt-down: ## Remove what Tilt deployed and delete the kind cluster [keep=1 keeps the cluster]
+	@hack/install-node-deps.sh
+	@$(KPNG_HARNESS) tilt-down$(if $(keep), --keep-cluster)
+
+.PHONY: e2e e2e-selection e2e-report
+e2e: ## Upstream e2e on kind for every backend × family, then the parity report (needs Docker, kind)
+	@hack/install-node-deps.sh
+	@$(KPNG_HARNESS) require-tools docker kind
+	@hack/k8s-binaries.sh --only e2e.test,ginkgo,kubectl
+	@$(KPNG_HARNESS) e2e --nodes $(n)$(if $(keep), --keep-cluster)
+e2e-%: ## Upstream e2e for one: make e2e-<family>-<backend>, e.g. e2e-ipv4-iptables, e2e-dual-nft
+	@hack/install-node-deps.sh
+	@$(KPNG_HARNESS) require-tools docker kind
+	@hack/k8s-binaries.sh --only e2e.test,ginkgo,kubectl
+	@$(KPNG_HARNESS) e2e --family $(firstword $(subst -, ,$*)) --backend $(patsubst $(firstword $(subst -, ,$*))-%,%,$*) --nodes $(n)$(if $(keep), --keep-cluster)
+e2e-selection: ## Verify each backend × family's e2e selection against e2e.test's spec list, print the counts (no Docker)
+	@hack/install-node-deps.sh
+	@hack/k8s-binaries.sh --only e2e.test
+	@$(KPNG_HARNESS) e2e-selection$(if $(show), --show)
+e2e-report: ## The parity report (markdown + HTML) from reports/e2e/<family>-<backend>/junit*.xml
+	@hack/install-node-deps.sh
+	@$(KPNG_HARNESS) report
+
+# ------------------------------------------------------------------ the docker-free lab
+.PHONY: lab lab-matrix
+lab: deps ## The lab conformance suite in a docker-free lab of netns nodes, for b=<backend> i=<family> [m=<model>]
+	@hack/k8s-binaries.sh --only etcd,kube-apiserver,kubectl
+	@$(KPNG_HARNESS) lab --backend $(b) --family $(i) --model $(m)
+lab-matrix: deps ## The lab for every backend × family the proxy offers, into one report (reports/lab)
+	@hack/k8s-binaries.sh --only etcd,kube-apiserver,kubectl
+	@$(KPNG_HARNESS) lab --model $(m)

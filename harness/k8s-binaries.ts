@@ -3,7 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
-export const repoRoot = fileURLToPath(new URL('../', import.meta.url));
+/** The repository, from harness/ (run from source) or dist/harness/ (compiled). */
+export const repoRoot = fileURLToPath(new URL(import.meta.url.endsWith('.js') ? '../../' : '../', import.meta.url));
 
 /** The one pinned Kubernetes version, e.g. "v1.34.4" (hack/k8s-version). */
 export function k8sVersion(): string {

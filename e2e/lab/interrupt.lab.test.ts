@@ -55,7 +55,7 @@ describe('kpng-harness lab, interrupted', () => {
     it(`removes everything it made on ${how}`, async () => {
       const reportDir = await mkdtemp(path.join(tmpdir(), 'kpng-lab-report-'));
       reports.push(reportDir);
-      const child = execa(projectNode(), [path.join(repoRoot, 'harness/cli.ts'), 'lab', '--focus', 'session-affinity-timeout-clusterip', '--report-dir', reportDir], {
+      const child = execa(projectNode(), [path.join(repoRoot, 'harness/cli.ts'), 'lab', '--backend', 'iptables', '--family', 'ipv4', '--focus', 'session-affinity-timeout-clusterip', '--results', reportDir], {
         env: programEnv(),
         detached: true,
         reject: false,
@@ -83,7 +83,7 @@ describe('kpng-harness lab, interrupted', () => {
       process.kill(group ? -child.pid! : child.pid!, signal);
       const result = await child;
       expect(result.exitCode, output).toBe(signal === 'SIGINT' ? 130 : 143);
-      expect(output).toContain(`${signal}: removing everything the lab made`);
+      expect(output).toContain(`lab: ${signal}: removing everything the lab made`);
       expect((await listNamespaces()).filter((n) => n.startsWith(nsPrefix)), output).toEqual([]);
       expect(processesMentioning(labDir), 'processes left').toEqual([]);
       expect(inNamespaces.filter(alive), 'processes that ran in the namespaces, left').toEqual([]);

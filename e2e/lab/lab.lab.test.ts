@@ -51,6 +51,7 @@ describe('the lab conformance suite', () => {
     expect(summary.runs.map((r) => path.relative(path.join(repoRoot, 'reports/lab-ci'), r.junitFile)).sort()).toEqual(
       ['dual-iptables/junit_lab.xml', 'dual-nft/junit_lab.xml', 'ipv4-iptables/junit_lab.xml', 'ipv4-nft/junit_lab.xml'],
     );
-    expect(summary.markdown).toContain('| spec | iptables/ipv4 | iptables/dual | nft/ipv4 | nft/dual |');
+    for (const label of ['iptables/ipv4', 'iptables/dual', 'nft/ipv4', 'nft/dual']) expect(summary.markdown).toContain(label);
+    expect(summary.htmlFile).toBe(path.join(repoRoot, 'reports/lab-ci/parity.html'));
   });
 });

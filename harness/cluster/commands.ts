@@ -10,13 +10,14 @@ export interface ToolCommand {
   needs: readonly Tool[];
   /** One line for progress output. */
   title: string;
-  /** stream: show the output as it comes; capture: return it (e.g. a kubeconfig). */
-  output: 'stream' | 'capture';
+  /** stream: show the output as it comes; capture: return it (e.g. a kubeconfig); inherit: the tool gets the terminal. */
+  output: 'stream' | 'capture' | 'inherit';
 }
 
 const KIND_NEEDS: readonly Tool[] = ['docker', 'kind'];
 
-function clusterName(name: string): string {
+/** `name` when it is a valid kind cluster name; else KPNG_ERR_CLUSTER_NAME with the accepted form. */
+export function clusterName(name: string): string {
   const problem = dns1123LabelProblem(name);
   if (problem !== undefined) {
     throw new KpngError('KPNG_ERR_CLUSTER_NAME', `kind cluster name: ${problem}; accepted: lower-case letters, digits and '-', at most 63 (e.g. kpng-proxy)`);
@@ -24,7 +25,8 @@ function clusterName(name: string): string {
   return name;
 }
 
-function nonEmpty(what: string, value: string): string {
+/** `value` unless it is blank; else KPNG_ERR_CLUSTER_ARGUMENT naming `what`. */
+export function nonEmpty(what: string, value: string): string {
   if (value.trim() === '') throw new KpngError('KPNG_ERR_CLUSTER_ARGUMENT', `${what} is empty; accepted: a path`);
   return value;
 }

@@ -1,12 +1,15 @@
 // harness/cluster: kind clusters for the harness. The CIDR table per IP family, kind
 // configs, the kind command lines (pure), and running them after checking the tools.
+// For tests, ./testing.ts (a second door, kept apart): stand-in tools and a recording runner.
 export { clusterNetworks, type ClusterNetwork } from './networks.ts';
 export {
   DEFAULT_CLUSTER_NAME,
   KIND_NODE_IMAGE,
   KIND_VERSION,
+  kindApiServer,
   kindConfig,
   kindConfigYaml,
+  kindContext,
   type KindCluster,
   type KindConfigOptions,
   type KindNode,
@@ -24,6 +27,15 @@ export {
   type LoadImageCommandOptions,
   type ToolCommand,
 } from './commands.ts';
+export { dockerBuildCommand, type DockerBuildCommandOptions } from './image-commands.ts';
+export {
+  kubectlApplyCommand,
+  kubectlRolloutStatusCommand,
+  type KubectlApplyOptions,
+  type KubectlRolloutStatusOptions,
+  type KubectlTarget,
+} from './kubectl-commands.ts';
+export { tiltCiCommand, tiltDownCommand, tiltUpCommand, type TiltUpOptions } from './tilt-commands.ts';
 export {
   DOCKER_DAEMON_HINT,
   MissingToolError,

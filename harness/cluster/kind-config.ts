@@ -14,6 +14,19 @@ export const KIND_NODE_IMAGE =
   'kindest/node:v1.34.3@sha256:08497ee19eace7b4b5348db5c6a1591d7752b164530a36f855cb0f2bdcbadd48';
 export const DEFAULT_CLUSTER_NAME = 'kpng-proxy';
 
+/**
+ * The API server as the nodes of a kind cluster reach it, which is what
+ * `kind get kubeconfig --internal` says for a cluster with one control-plane node.
+ */
+export function kindApiServer(clusterName: string): string {
+  return `https://${clusterName}-control-plane:6443`;
+}
+
+/** The kubeconfig context kind creates for a cluster. */
+export function kindContext(clusterName: string): string {
+  return `kind-${clusterName}`;
+}
+
 export interface KindNode {
   role: 'control-plane' | 'worker';
   image: string;

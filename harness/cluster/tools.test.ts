@@ -1,45 +1,20 @@
 import { execa } from 'execa';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KpngError } from '../config/index.ts';
 import { commandLine, kindCreateClusterCommand } from './commands.ts';
 import { CommandFailedError, apiServerFromKubeconfig, createCluster, listClusters, runToolCommand } from './run.ts';
-import { MissingToolError, findOnPath, installHint, requireTools, type Runner, type RunnerOptions } from './tools.ts';
+import { dockerDaemonUp, fakeBin as fakeBinIn, recordingRunner } from './testing.ts';
+import { MissingToolError, findOnPath, installHint, requireTools } from './tools.ts';
 
 let dir: string;
 let emptyDir: string;
 
-/** A directory of fake executables (their content never runs unless a test says so). */
-async function fakeBin(names: string[], body = 'exit 0'): Promise<string> {
-  const bin = await mkdtemp(path.join(dir, 'bin-'));
-  for (const name of names) {
-    const file = path.join(bin, name);
-    await writeFile(file, `#!/bin/sh\n${body}\n`);
-    await chmod(file, 0o755);
-  }
-  return bin;
-}
-
-interface Call {
-  file: string;
-  args: readonly string[];
-  options: RunnerOptions;
-}
-
-function fakeRunner(answer: (call: Call) => { exitCode: number; stdout?: string; stderr?: string }): { run: Runner; calls: Call[] } {
-  const calls: Call[] = [];
-  const run: Runner = async (file, args, options) => {
-    const call = { file, args, options };
-    calls.push(call);
-    const result = answer(call);
-    return { exitCode: result.exitCode, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
-  };
-  return { run, calls };
-}
-
-const daemonUp = () => ({ exitCode: 0, stdout: '28.0.1' });
+const fakeBin = (names: string[], body?: string) => fakeBinIn(dir, names, body);
+const fakeRunner = recordingRunner;
+const daemonUp = () => dockerDaemonUp;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kpng-tools-'));

@@ -19,8 +19,11 @@ export interface RunResult {
 
 export interface RunnerOptions {
   env: NodeJS.ProcessEnv;
-  /** stream: show the output as it comes (and keep it); capture: keep it only. */
-  output: 'stream' | 'capture';
+  /**
+   * stream: show the output as it comes (and keep it); capture: keep it only; inherit: hand
+   * the terminal over (stdin too) and keep nothing, for long-running interactive tools (tilt up).
+   */
+  output: 'stream' | 'capture' | 'inherit';
   timeoutMs?: number;
 }
 
@@ -28,6 +31,10 @@ export interface RunnerOptions {
 export type Runner = (file: string, args: readonly string[], options: RunnerOptions) => Promise<RunResult>;
 
 export const execaRunner: Runner = async (file, args, options) => {
+  if (options.output === 'inherit') {
+    const result = await execa(file, args, { env: options.env, extendEnv: false, reject: false, stdio: 'inherit', timeout: options.timeoutMs });
+    return { exitCode: result.exitCode ?? -1, stdout: '', stderr: result.exitCode === undefined ? String(result.message ?? '') : '' };
+  }
   const shown = options.output === 'stream';
   const result = await execa(file, args, {
     env: options.env,

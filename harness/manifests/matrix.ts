@@ -2,11 +2,11 @@
 // the snapshot tests render these, and the cluster tier can send them to a real
 // kube-apiserver (kubectl apply --dry-run=server).
 import { backends, deploymentModels, ipFamilies, type TiltEnv } from '../config/index.ts';
-import { DEFAULT_CLUSTER_NAME, clusterNetworks } from '../cluster/index.ts';
+import { DEFAULT_CLUSTER_NAME, clusterNetworks, kindApiServer } from '../cluster/index.ts';
 import type { ManifestInput } from './input.ts';
 
 /** The API server as nodes of the harness's kind cluster reach it. */
-export const KIND_API_SERVER = `https://${DEFAULT_CLUSTER_NAME}-control-plane:6443`;
+export const KIND_API_SERVER = kindApiServer(DEFAULT_CLUSTER_NAME);
 
 export interface MatrixEntry {
   /** <backend>-<family>-<model>, e.g. nft-dual-split-process-per-node. */

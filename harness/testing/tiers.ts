@@ -3,7 +3,7 @@
 import { haveK8sBinaries } from '../k8s-binaries.ts';
 
 export interface Tier {
-  name: 'unit' | 'netns' | 'cluster' | 'lab';
+  name: 'unit' | 'netns' | 'cluster' | 'suite' | 'lab';
   include: string[];
   exclude: string[];
   testTimeout: number;
@@ -18,6 +18,8 @@ export interface TierEnvironment {
   uid: number;
   /** Whether etcd and kube-apiserver are cached for the pinned Kubernetes version. */
   haveControlPlaneBinaries: boolean;
+  /** Whether e2e.test and ginkgo are cached for the pinned Kubernetes version. */
+  haveSuiteBinaries: boolean;
   /** Which tiers were asked for on the command line (--project); empty = all. */
   requested: string[];
   warn: (line: string) => void;
@@ -29,7 +31,7 @@ export const tiers: Tier[] = [
   {
     name: 'unit',
     include: ['{proxy,harness,hack,e2e}/**/*.test.ts'],
-    exclude: [...common, '**/*.netns.test.ts', '**/*.cluster.test.ts', '**/*.lab.test.ts'],
+    exclude: [...common, '**/*.netns.test.ts', '**/*.cluster.test.ts', '**/*.suite.test.ts', '**/*.lab.test.ts'],
     testTimeout: 10_000,
     fileParallelism: true,
     globalSetup: [],
@@ -65,6 +67,16 @@ export const tiers: Tier[] = [
     globalSetup: [],
     groupOrder: 1,
   },
+  {
+    // The upstream suite's own binaries (e2e.test, ginkgo): spec lists, dry runs, their JUnit.
+    name: 'suite',
+    include: ['{proxy,harness,e2e}/**/*.suite.test.ts'],
+    exclude: common,
+    testTimeout: 120_000,
+    fileParallelism: false,
+    globalSetup: [],
+    groupOrder: 0,
+  },
 ];
 
 /** Why a tier cannot run here, or undefined when it can. */
@@ -72,6 +84,9 @@ export function missingFor(tier: Tier['name'], env: TierEnvironment): string | u
   if (tier === 'netns' && env.uid !== 0) return 'needs root (network namespaces, iptables, nft)';
   if (tier === 'cluster' && !env.haveControlPlaneBinaries) {
     return 'needs etcd and kube-apiserver: run `make k8s-binaries`';
+  }
+  if (tier === 'suite' && !env.haveSuiteBinaries) {
+    return 'needs e2e.test and ginkgo: run `hack/k8s-binaries.sh --only e2e.test,ginkgo` (or `make k8s-binaries`)';
   }
   if (tier === 'lab' && env.uid !== 0) return 'needs root (network namespaces, iptables, nft)';
   if (tier === 'lab' && !env.haveControlPlaneBinaries) return 'needs etcd and kube-apiserver: run `make k8s-binaries`';
@@ -106,6 +121,7 @@ export function tierPlan(): Tier[] {
     ci: process.env.CI === 'true' || process.env.CI === '1',
     uid: process.getuid?.() ?? -1,
     haveControlPlaneBinaries: haveK8sBinaries(['etcd', 'kube-apiserver']),
+    haveSuiteBinaries: haveK8sBinaries(['e2e.test', 'ginkgo']),
     requested: requestedProjects(process.argv),
     warn: (line) => process.stderr.write(`${line}\n`),
   });

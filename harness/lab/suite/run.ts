@@ -1,6 +1,7 @@
 // A lab run: one control plane shared by every backend × family asked for; for each,
 // a lab, the specs, JUnit and the proxies' logs in <reportDir>/<family>-<backend>/; at
-// the end the parity matrix on the terminal and as parity.md / parity.html.
+// the end the parity report (harness/report, as for the upstream e2e runs) on the
+// terminal and as parity.md / parity.html.
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,7 +9,7 @@ import type { Backend, DeploymentModel, IpFamily } from '../../config/index.ts';
 import { Lab, liveLabList, startLabControlPlane } from '../cluster/index.ts';
 import type { ControlPlane } from '../control-plane/index.ts';
 import { junitXml } from './junit.ts';
-import { labParityReport, writeLabParityReport } from './report.ts';
+import { parityReport, writeParityReport } from '../../report/index.ts';
 import { runSpecs, type SpecResult } from './runner.ts';
 import type { LabSpec } from './spec.ts';
 
@@ -103,11 +104,11 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunSummary> {
     }
     await rm(base, { recursive: true, force: true });
   }
-  const report = labParityReport(
-    runs.map((run) => ({ backend: run.backend, family: run.family, junit: run.junit })),
-    { generatedAt: new Date() },
+  const report = parityReport(
+    runs.map((run) => ({ backend: run.backend, family: run.family, junit: run.junit, files: [run.junitFile] })),
+    { title: 'kpng lab: parity with the sig-network specs', subtitle: `docker-free lab, ${opts.nodes ?? 3} nodes, ${model}`, generatedAt: new Date() },
   );
-  const files = await writeLabParityReport(report, opts.reportDir);
+  const files = await writeParityReport(report, { dir: opts.reportDir, ...(process.env.GITHUB_STEP_SUMMARY && { summaryFile: process.env.GITHUB_STEP_SUMMARY }) });
   out('');
   out(report.markdown);
   out(`JUnit, proxy logs and the report: ${opts.reportDir} (${path.basename(files.markdownFile)}, ${path.basename(files.htmlFile)}); ${((Date.now() - started) / 1000).toFixed(0)}s in all`);

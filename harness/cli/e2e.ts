@@ -1,0 +1,162 @@
+// make e2e, make e2e-<family>-<backend>, make e2e-selection: the upstream suite per
+// backend × family. Every selection is verified against the real spec list before any
+// cluster is made; the runs end in one parity report.
+import path from 'node:path';
+import { KpngError, backends, deploymentModels, ipFamilies, tiltEnvDefaults, type Backend, type DeploymentModel, type IpFamily } from '../config/index.ts';
+import { requireTools } from '../cluster/index.ts';
+import {
+  SelectionError,
+  composeSelection,
+  describeEntry,
+  listSpecs,
+  readSuites,
+  requireK8sBinaries,
+  runE2e,
+  skipNotesFrom,
+  verifySelection,
+  type Spec,
+  type Suites,
+  type VerifiedSelection,
+} from '../e2e/index.ts';
+import { k8sVersion } from '../k8s-binaries.ts';
+import { parityReport, readParityRuns, writeParityReport } from '../report/index.ts';
+import { parseOptions, usageError, type OptionSpecs } from './args.ts';
+import type { CliContext } from './context.ts';
+import { buildImage } from './image.ts';
+
+const matrixOptions = {
+  backend: { type: 'string', multiple: true, choices: backends, description: 'only this backend (default: every one)' },
+  family: { type: 'string', multiple: true, choices: ipFamilies, description: 'only this IP family (default: every one)' },
+  suites: { type: 'string', default: 'e2e/skips.yaml', description: 'the suites file, relative to the repository' },
+} as const satisfies OptionSpecs;
+
+export const selectionOptions = {
+  ...matrixOptions,
+  show: { type: 'boolean', default: false, description: 'print the composed --focus and --skip and what each skip entry leaves out' },
+  list: { type: 'boolean', default: false, description: 'print the name of every spec each selection runs' },
+} as const satisfies OptionSpecs;
+
+export const e2eOptions = {
+  ...matrixOptions,
+  model: { type: 'string', choices: deploymentModels, default: 'single-process-per-node', description: 'the deployment model' },
+  image: { type: 'string', default: tiltEnvDefaults.image, description: 'the proxy image (built first unless --skip-build)' },
+  'skip-build': { type: 'boolean', default: false, description: 'use the image as it is in docker' },
+  nodes: { type: 'string', default: '8', description: 'parallel ginkgo processes' },
+  results: { type: 'string', default: 'reports/e2e', description: 'results folder (JUnit, logs, the parity report)' },
+  'keep-cluster': { type: 'boolean', default: false, description: 'keep each kind cluster after its run' },
+} as const satisfies OptionSpecs;
+
+interface Combination {
+  backend: Backend;
+  family: IpFamily;
+}
+
+function combinations(o: { backend: string[] | undefined; family: string[] | undefined }): Combination[] {
+  const chosenBackends = (o.backend?.length ? o.backend : backends) as Backend[];
+  const chosenFamilies = (o.family?.length ? o.family : ipFamilies) as IpFamily[];
+  return chosenFamilies.flatMap((family) => chosenBackends.map((backend) => ({ backend, family })));
+}
+
+/** Read the suites and the spec list, and verify every combination's selection (all problems at once). */
+async function verifiedSelections(ctx: CliContext, suitesFile: string, chosen: readonly Combination[]) {
+  const { 'e2e.test': e2eTest } = requireK8sBinaries(['e2e.test']);
+  const suites = await readSuites(path.resolve(ctx.repo, suitesFile), suitesFile);
+  const specs = await listSpecs(e2eTest);
+  const selections: VerifiedSelection[] = [];
+  const failures: string[] = [];
+  for (const { backend, family } of chosen) {
+    try {
+      selections.push(verifySelection(composeSelection(suites, backend, family), specs));
+    } catch (error) {
+      if (!(error instanceof SelectionError)) throw error;
+      failures.push(`  ${backend}/${family}:`, ...error.problems.map((p) => `    - ${p}`));
+    }
+  }
+  if (failures.length > 0) {
+    const head = `${suitesFile} does not give a sound selection (checked against the ${specs.length} specs of e2e.test ${k8sVersion()}):`;
+    throw new KpngError('KPNG_ERR_E2E_SELECTION', [head, ...failures].join('\n'));
+  }
+  return { suites, specs, selections };
+}
+
+function selectionTable(selections: readonly VerifiedSelection[]): string {
+  const rows = [['backend', 'family', 'focused', 'skipped', 'run'], ...selections.map((s) => [s.backend, s.family, String(s.focused), String(s.focused - s.selected.length), String(s.selected.length)])];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+export async function e2eSelection(args: readonly string[], ctx: CliContext): Promise<number> {
+  const o = parseOptions('e2e-selection', args, selectionOptions);
+  const { specs, selections } = await verifiedSelections(ctx, o.suites ?? 'e2e/skips.yaml', combinations(o));
+  const lines = [`e2e selections from ${o.suites}, verified against the ${specs.length} specs of e2e.test ${k8sVersion()}:`, selectionTable(selections)];
+  for (const s of selections) {
+    if (o.show) {
+      lines.push('', `${s.backend}/${s.family}:`, `  --focus=${s.focus}`, `  --skip=${s.skip}`);
+      for (const { entry, skips } of s.skipCounts) lines.push(`  ${String(skips).padStart(4)} skipped by ${describeEntry(entry)}`);
+    }
+    if (o.list) lines.push('', `${s.backend}/${s.family} runs ${s.selected.length} specs:`, ...s.selected.map((spec: Spec) => `  ${spec.text}`));
+  }
+  ctx.out(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+function reportFor(suites: Suites | undefined) {
+  return { subtitle: `Kubernetes ${k8sVersion()} e2e.test on kind`, ...(suites ? { skipNote: skipNotesFrom(suites) } : {}) };
+}
+
+export async function e2e(args: readonly string[], ctx: CliContext): Promise<number> {
+  const o = parseOptions('e2e', args, e2eOptions);
+  const nodes = Number(o.nodes);
+  if (!Number.isInteger(nodes) || nodes < 1) throw usageError(`e2e: --nodes ${JSON.stringify(o.nodes)} is not a whole number ≥ 1`);
+  await requireTools(['docker', 'kind', 'kubectl'], { env: ctx.env });
+  const binaries = requireK8sBinaries(['e2e.test', 'ginkgo']);
+  const chosen = combinations(o);
+  const { suites, selections } = await verifiedSelections(ctx, o.suites ?? 'e2e/skips.yaml', chosen);
+  ctx.log(`==> e2e selections (verified):\n${selectionTable(selections)}`);
+  const image = o.image ?? tiltEnvDefaults.image;
+  if (!o['skip-build']) await buildImage(image, ctx);
+  const resultsDir = path.resolve(ctx.cwd, o.results ?? 'reports/e2e');
+  const failed: string[] = [];
+  for (const selection of selections) {
+    const result = await runE2e({
+      backend: selection.backend,
+      family: selection.family,
+      model: (o.model ?? 'single-process-per-node') as DeploymentModel,
+      image,
+      selection,
+      binaries: { ginkgo: binaries.ginkgo, e2eTest: binaries['e2e.test'] },
+      resultsDir,
+      nodes,
+      keepCluster: o['keep-cluster'],
+      cluster: { env: ctx.env, log: ctx.log },
+    });
+    if (!result.passed) failed.push(`${selection.backend}/${selection.family}${result.error ? ` (${result.error.message.split('\n')[0]})` : ''}${result.logsDir ? `, logs in ${result.logsDir}` : ''}`);
+  }
+  await writeReport(resultsDir, suites, ctx).catch((error: unknown) => ctx.log(`==> no parity report: ${(error as Error).message}`));
+  if (failed.length > 0) {
+    ctx.log(`==> failed: ${failed.join('; ')}`);
+    return 1;
+  }
+  return 0;
+}
+
+async function writeReport(resultsDir: string, suites: Suites | undefined, ctx: CliContext): Promise<void> {
+  const { runs } = await readParityRuns(resultsDir);
+  const report = parityReport(runs, reportFor(suites));
+  const written = await writeParityReport(report, { dir: resultsDir, ...(ctx.env.GITHUB_STEP_SUMMARY ? { summaryFile: ctx.env.GITHUB_STEP_SUMMARY } : {}) });
+  ctx.out(report.markdown);
+  ctx.log(`==> parity report: ${written.markdownFile}, ${written.htmlFile}${written.summaryFile ? `, and the job summary` : ''}`);
+}
+
+export const reportOptions = {
+  results: { type: 'string', default: 'reports/e2e', description: 'the results folder: <family>-<backend>/junit*.xml' },
+  suites: { type: 'string', default: 'e2e/skips.yaml', description: 'the suites file, for why specs were skipped' },
+} as const satisfies OptionSpecs;
+
+/** The parity report from a results folder (e.g. CI's downloaded artifacts). */
+export async function report(args: readonly string[], ctx: CliContext): Promise<number> {
+  const o = parseOptions('report', args, reportOptions);
+  const suites = await readSuites(path.resolve(ctx.repo, o.suites ?? 'e2e/skips.yaml'), o.suites);
+  await writeReport(path.resolve(ctx.cwd, o.results ?? 'reports/e2e'), suites, ctx);
+  return 0;
+}

@@ -1,0 +1,118 @@
+// e2e/skips.yaml: which upstream specs each backend × IP family runs, as data. Focus
+// entries say what to run, skip entries what to leave out; every entry carries the spec
+// text (or a regular expression), the reason, and a link, and may apply to some backends
+// or families only. Read with line numbers, so every later problem can name its entry.
+import { readFile } from 'node:fs/promises';
+import { LineCounter, isSeq, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { KpngError, backends, ipFamilies, type Backend, type IpFamily } from '../config/index.ts';
+
+export interface SuiteEntry {
+  kind: 'focus' | 'skip';
+  /** "e2e/skips.yaml:42", to name the entry in messages. */
+  where: string;
+  /** As written: the literal spec text, or the regular expression. */
+  written: { text: string } | { regex: string };
+  /** The regular expression (RE2 syntax, as ginkgo reads it): a text entry escaped. */
+  pattern: string;
+  reason: string;
+  link?: string;
+  /** The backends and families the entry applies to (all when the file names none). */
+  backends: readonly Backend[];
+  families: readonly IpFamily[];
+}
+
+export interface Suites {
+  file: string;
+  focus: SuiteEntry[];
+  skip: SuiteEntry[];
+}
+
+/** Go's regexp.QuoteMeta: the text as a regular expression that matches exactly it. */
+export function quoteMeta(text: string): string {
+  return text.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
+}
+
+const entrySchema = (kind: 'focus' | 'skip') =>
+  z
+    .strictObject({
+      text: z.string().min(1, { error: 'is empty' }).optional(),
+      regex: z.string().min(1, { error: 'is empty' }).optional(),
+      reason: z.string().trim().min(1, { error: 'is empty: say why' }),
+      link:
+        kind === 'skip'
+          ? z.url({
+              protocol: /^https$/,
+              error: (issue) => `${issue.input === undefined ? 'is missing' : 'is not an https:// URL'}: a skip links to the spec, an issue or the doc of the tag it names`,
+            })
+          : z.url({ protocol: /^https$/, error: 'is not an https:// URL' }).optional(),
+      backends: z.array(z.enum(backends)).min(1, { error: 'is empty: leave it out to mean every backend' }).optional(),
+      families: z.array(z.enum(ipFamilies)).min(1, { error: 'is empty: leave it out to mean every family' }).optional(),
+    })
+    .refine((e) => (e.text === undefined) !== (e.regex === undefined), { error: 'needs exactly one of text (the spec text) or regex' });
+
+const fileSchema = z.strictObject({
+  focus: z.array(z.unknown()).min(1, { error: 'is empty: nothing would run' }),
+  skip: z.array(z.unknown()).default([]),
+});
+
+const accepted = `accepted: focus: and skip: lists of { text: <spec text> | regex: <RE2>, reason: <why>, link: https://..., backends: [${backends.join(', ')}], families: [${ipFamilies.join(', ')}] } (backends and families optional)`;
+
+/** Parse e2e/skips.yaml text. Throws KPNG_ERR_E2E_SUITES listing every problem with its line. */
+export function parseSuites(text: string, file = 'e2e/skips.yaml'): Suites {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const lineOf = (offset: number | undefined) => (offset === undefined ? '?' : String(lineCounter.linePos(offset).line));
+  const problems: string[] = [];
+  for (const error of doc.errors) problems.push(`${file}:${lineOf(error.pos[0])}: ${error.message.split('\n')[0]}`);
+  if (problems.length > 0) throw new KpngError('KPNG_ERR_E2E_SUITES', [`${file} is not valid YAML:`, ...problems.map((p) => `  ${p}`)].join('\n'));
+
+  const top = fileSchema.safeParse(doc.toJS());
+  if (!top.success) {
+    const lines = top.error.issues.map((issue) => `  ${file}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
+    throw new KpngError('KPNG_ERR_E2E_SUITES', [`${file} does not have the expected shape:`, ...lines, `  ${accepted}`].join('\n'));
+  }
+  const suites: Suites = { file, focus: [], skip: [] };
+  for (const kind of ['focus', 'skip'] as const) {
+    const node = doc.get(kind, true);
+    const items = isSeq(node) ? node.items : [];
+    top.data[kind].forEach((raw, index) => {
+      const item = items[index] as { range?: [number, number, number] } | undefined;
+      const where = `${file}:${lineOf(item?.range?.[0])}`;
+      const parsed = entrySchema(kind).safeParse(raw);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) {
+          const field = issue.path.length > 0 ? `${issue.path.join('.')} ` : '';
+          problems.push(`${where}: ${kind} entry #${index + 1}: ${field}${issue.message}`);
+        }
+        return;
+      }
+      const e = parsed.data;
+      const written = e.text !== undefined ? { text: e.text } : { regex: e.regex ?? '' };
+      suites[kind].push({
+        kind,
+        where,
+        written,
+        pattern: e.text !== undefined ? quoteMeta(e.text) : (e.regex ?? ''),
+        reason: e.reason,
+        ...(e.link ? { link: e.link } : {}),
+        backends: e.backends ?? backends,
+        families: e.families ?? ipFamilies,
+      });
+    });
+  }
+  if (problems.length > 0) {
+    throw new KpngError('KPNG_ERR_E2E_SUITES', [`${file} has ${problems.length === 1 ? '1 bad entry' : `${problems.length} bad entries`}:`, ...problems.map((p) => `  ${p}`), `  ${accepted}`].join('\n'));
+  }
+  return suites;
+}
+
+export async function readSuites(path: string, shownAs = path): Promise<Suites> {
+  return parseSuites(await readFile(path, 'utf8'), shownAs);
+}
+
+/** How an entry is shown in messages: where it is and what it says. */
+export function describeEntry(entry: SuiteEntry): string {
+  const what = 'text' in entry.written ? `text ${JSON.stringify(entry.written.text)}` : `regex ${JSON.stringify(entry.written.regex)}`;
+  return `${entry.kind} entry at ${entry.where} (${what})`;
+}

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { planTiers, type TierEnvironment } from './tiers.ts';
+
+function plan(over: Partial<TierEnvironment>) {
+  const warnings: string[] = [];
+  const env: TierEnvironment = { ci: false, uid: 0, haveControlPlaneBinaries: true, haveSuiteBinaries: true, requested: [], warn: (l) => warnings.push(l), ...over };
+  return { names: planTiers(env).map((t) => t.name), warnings };
+}
+
+describe('planTiers', () => {
+  it('runs every tier when the machine has what each needs', () => {
+    expect(plan({})).toEqual({ names: ['unit', 'netns', 'cluster', 'suite'], warnings: [] });
+  });
+
+  it('leaves out the suite tier without e2e.test and ginkgo, in one loud line saying how to get them', () => {
+    expect(plan({ haveSuiteBinaries: false })).toEqual({
+      names: ['unit', 'netns', 'cluster'],
+      warnings: ['!!! SKIPPING the suite tier: it needs e2e.test and ginkgo: run `hack/k8s-binaries.sh --only e2e.test,ginkgo` (or `make k8s-binaries`)'],
+    });
+  });
+
+  it('under CI=true runs it anyway, so that it fails', () => {
+    const { names, warnings } = plan({ ci: true, haveSuiteBinaries: false, haveControlPlaneBinaries: false });
+    expect(names).toEqual(['unit', 'netns', 'cluster', 'suite']);
+    expect(warnings).toEqual([
+      '!!! cluster tier needs etcd and kube-apiserver: run `make k8s-binaries`; CI=true, so it runs anyway and will fail',
+      '!!! suite tier needs e2e.test and ginkgo: run `hack/k8s-binaries.sh --only e2e.test,ginkgo` (or `make k8s-binaries`); CI=true, so it runs anyway and will fail',
+    ]);
+  });
+
+  it('keeps the suite tier apart from the unit tier', () => {
+    expect(plan({ requested: ['unit'] }).names).toEqual(['unit']);
+    expect(plan({ requested: ['suite'] }).names).toEqual(['suite']);
+  });
+});
