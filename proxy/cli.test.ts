@@ -131,3 +131,34 @@ describe('the pipeline grammar', () => {
     }
   });
 });
+
+describe('kpng ... to-api and kpng local', () => {
+  it('serve and read a node view over a unix socket: the same document as to-local gives', async () => {
+    const sock = path.join(dir, 'api.sock');
+    const out = path.join(dir, 'via-api.json');
+    const input = `${testdata}dual-stack-etp-local.yaml`;
+    const server = execa(process.execPath, [cli, 'file', `--input=${input}`, 'to-api', `--listen=unix://${sock}`], { reject: false, env: { KPNG_LOG_LEVEL: 'warn' } });
+    const agent = execa(process.execPath, [cli, 'local', `--api=unix://${sock}`, '--node-name=node-a', 'to-json', `--output=${out}`], { reject: false, env: { KPNG_LOG_LEVEL: 'warn' } });
+    try {
+      const direct = await kpng(['file', `--input=${input}`, '--once', 'to-local', '--node-name=node-a', 'to-json']);
+      await vi.waitFor(async () => expect(await readFile(out, 'utf8').catch(() => '')).toBe(`${direct.stdout}\n`), { timeout: 30_000, interval: 50 });
+    } finally {
+      agent.kill('SIGTERM');
+      server.kill('SIGTERM');
+      expect((await agent).exitCode).toBe(0);
+      expect((await server).exitCode).toBe(0);
+    }
+  });
+
+  const failures: Array<{ args: string[]; error: RegExp }> = [
+    { args: ['file', '--input=x', 'to-api', '--listen=ftp://host:1'], error: /KPNG_ERR_API_ADDRESS: --listen="ftp:\/\/host:1": unknown scheme \(accepted: unix:\/\/\/absolute\/path or tcp:\/\/host:port/ },
+    { args: ['file', '--input=x', 'to-api', '--listen=unix:///tmp/x.sock', '--tls-cert=/c.pem', '--tls-key=/k.pem'], error: /KPNG_ERR_API_TLS: TLS applies to tcp:\/\/ addresses only/ },
+    { args: ['local', '--api=unix://relative.sock', 'to-json'], error: /KPNG_ERR_API_ADDRESS: --api="unix:\/\/relative.sock": the socket path must be absolute/ },
+    { args: ['local', '--api=tcp://127.0.0.1:1', '--tls-cert=/c.pem', 'to-json'], error: /KPNG_ERR_API_TLS: --tls-cert and --tls-key go together/ },
+  ];
+  it.each(failures)('kpng $args → exit 1 with the reason and what is accepted', async ({ args, error }) => {
+    const r = await kpng(args);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(error);
+  });
+});

@@ -2,10 +2,9 @@
 // `local` reads one node's view from such a server:
 //   kpng kube ... to-api --listen=unix:///k8s/proxy.sock
 //   kpng local --api=unix:///k8s/proxy.sock --node-name=n1 to-iptables
-import { hostname } from 'node:os';
 import type { TLSFiles } from '../api/index.ts';
 import { flagString, type FlagSpec, type FlagValues } from './flags.ts';
-import type { ClusterSinkStage, LocalSourceStage } from './stages.ts';
+import { nodeNameFlag, nodeNameOf, type ClusterSinkStage, type LocalSourceStage } from './stages.ts';
 
 export const defaultApiSocket = 'unix:///k8s/proxy.sock';
 
@@ -63,7 +62,7 @@ export const localStage: LocalSourceStage = {
   summary: "read this node's local view from a to-api server and hand it to a backend (or to-json)",
   flags: [
     { name: 'api', type: 'string', default: defaultApiSocket, description: 'the to-api server: unix:///path or tcp://host:port' },
-    { name: 'node-name', type: 'string', default: process.env.NODE_NAME ?? '', description: 'this node (default $NODE_NAME, else the host name)' },
+    nodeNameFlag,
     ...tlsFlags('client'),
     { name: 'tls-server-name', type: 'string', description: 'the name to verify the server certificate against, when it is not the host of --api' },
   ],
@@ -73,7 +72,7 @@ export const localStage: LocalSourceStage = {
       const serverName = flagString(v, 'tls-server-name');
       const source = new LocalApiSource({
         api: parseApiAddress(flagString(v, 'api')!, 'api'),
-        nodeName: flagString(v, 'node-name') || hostname(),
+        nodeName: nodeNameOf(v),
         client: { tls: tlsOf(v), ...(serverName !== undefined && { serverName }) },
         logger: ctx.logger.child('local'),
       });

@@ -49,6 +49,13 @@ const serviceProxyNameFlag: FlagSpec = {
   description: 'handle only Services labelled service.kubernetes.io/service-proxy-name=<this> (default: only unlabelled ones)',
 };
 
+/** This node's name: to-local's and local's --node-name. */
+export const nodeNameFlag: FlagSpec = { name: 'node-name', type: 'string', default: process.env.NODE_NAME ?? '', description: 'this node (default $NODE_NAME, else the host name)' };
+
+export function nodeNameOf(v: FlagValues): string {
+  return flagString(v, 'node-name') || hostname();
+}
+
 export const fileStage: ClusterSourceStage = {
   role: 'cluster-source',
   name: 'file',
@@ -101,10 +108,8 @@ export const toLocalStage: ClusterSinkStage = {
   name: 'to-local',
   summary: "compute this node's local state and hand it to a backend (or to-json)",
   takesLocalSink: true,
-  flags: [
-    { name: 'node-name', type: 'string', default: process.env.NODE_NAME ?? '', description: 'this node (default $NODE_NAME, else the host name)' },
-  ],
-  create: (v, _ctx, next) => new ToLocal(flagString(v, 'node-name') || hostname(), next!),
+  flags: [nodeNameFlag],
+  create: (v, _ctx, next) => new ToLocal(nodeNameOf(v), next!),
 };
 
 export const toFileStage: ClusterSinkStage = {

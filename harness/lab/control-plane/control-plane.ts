@@ -86,21 +86,20 @@ function track(p: ResultPromise): ResultPromise {
 }
 const running = (p: ResultPromise | undefined): p is ResultPromise => p !== undefined && !exited.has(p);
 
-function waitExit(p: ResultPromise, timeoutMs: number, log: (line: string) => void): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(() => {
-      log(`control plane: pid ${p.pid} still running ${timeoutMs} ms after SIGTERM, killing it`);
-      p.kill('SIGKILL');
-      resolve();
-    }, timeoutMs);
-    p.then(
-      () => undefined,
-      () => undefined,
-    ).finally(() => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
+/** Wait for p to exit, killing it after timeoutMs; resolves once it is gone (its ports are free). */
+async function waitExit(p: ResultPromise, timeoutMs: number, log: (line: string) => void): Promise<void> {
+  const exit = p.then(
+    () => undefined,
+    () => undefined,
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
+  if ((await Promise.race([exit, late])) === 'late') {
+    log(`control plane: pid ${p.pid} still running ${timeoutMs} ms after SIGTERM, killing it`);
+    p.kill('SIGKILL');
+    await exit;
+  }
+  clearTimeout(timer);
 }
 
 async function httpsGet(url: string, certs: ControlPlaneCerts): Promise<{ status: number; body: string }> {

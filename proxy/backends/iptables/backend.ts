@@ -165,7 +165,7 @@ export class IptablesBackend implements Backend {
         const result = renderIptables(state, opts);
         const text = this.o.transformInput ? this.o.transformInput(family, result.text) : result.text;
         if (this.o.dryRun) this.print(family, result, text);
-        else await this.restore(family, text);
+        else if (text !== '') await this.restore(family, text); // '': nothing of this family changed
         this.records.set(family, result.record);
         results.push(result);
         stats.bytes += Buffer.byteLength(text);

@@ -139,7 +139,7 @@ describe('partial sync input', () => {
   const before = fixtureState();
   const first = renderIptables(before, base('IPv4'));
 
-  it('after one endpoint change writes only that service port’s chains, plus the dispatch chains', () => {
+  it('after one endpoint change writes only that service port’s chains: the shared chains stay as they are', () => {
     const after = fixtureState(fixtureObjectsAfterEndpointChange());
     const changes = localChanges(before, after);
     expect([...changes.servicePorts]).toEqual(['ns1/svc1:p80']);
@@ -148,16 +148,13 @@ describe('partial sync input', () => {
     expect(r.full).toBe(false);
     expect(r.writtenServicePorts).toBe(1);
     const svc1 = portProtoHash('ns1/svc1:p80', 'TCP');
-    const chains = declared(r.text);
-    const perService = chains.filter((c) => /^KUBE-(SVC|SVL|EXT|FW|SEP)-/.test(c));
-    expect(perService).toEqual([
+    expect(declared(r.text)).toEqual([
       `KUBE-SVC-${svc1}`,
       ...['10.180.0.1:80', '10.180.0.2:80', '10.180.0.13:80'].map((ep) => servicePortEndpointChainName('ns1/svc1:p80', 'TCP', ep)),
     ]);
-    expect(perService).toHaveLength(4);
-    // The dispatch chains and the filter table are always whole.
-    for (const c of ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-PROXY-FIREWALL']) expect(chains).toContain(c);
-    expect(r.text.match(/^-A KUBE-SERVICES /gm)).toHaveLength(first.text.match(/^-A KUBE-SERVICES /gm)!.length);
+    // KUBE-SERVICES still jumps to the same KUBE-SVC chain: neither it nor the filter table is rewritten.
+    expect(r.text).not.toContain('*filter');
+    expect(r.text).not.toMatch(/^-A KUBE-(SERVICES|NODEPORTS|POSTROUTING|MARK-MASQ) /m);
     // No jump rules, no canary, nothing deleted.
     expect(r.text).not.toMatch(/^-I /m);
     expect(r.text).not.toContain('CANARY');
@@ -165,6 +162,23 @@ describe('partial sync input', () => {
     // Rule counts include the chains left in place.
     const full = renderIptables(after, base('IPv4'));
     expect(r.rulesPerTable).toEqual(full.rulesPerTable);
+  });
+
+  it('writes the shared chains whole when a port’s rules in them change, and nothing for a change of the other family only', () => {
+    // svc2 loses its IPv4 endpoints: its KUBE-SERVICES rule becomes a REJECT in filter.
+    const after = fixtureState(fixtureObjects().filter((x) => (x as { metadata: { name: string } }).metadata.name !== 'svc2-v4'));
+    const changes = localChanges(before, after);
+    const r = renderIptables(after, { ...base('IPv4'), partial: { changed: changes.servicePorts, previous: first.record } });
+    for (const c of ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-PROXY-FIREWALL']) expect(declared(r.text)).toContain(c);
+    expect(r.text.match(/^-A KUBE-SERVICES /gm)!.length).toBe(renderIptables(after, base('IPv4')).text.match(/^-A KUBE-SERVICES /gm)!.length);
+    expect(r.text).toContain('"ns2/svc2:p80 has no endpoints"');
+
+    // svc10 has no IPv6 cluster IP: its removal is nothing to write in IPv6.
+    const v6 = renderIptables(before, base('IPv6'));
+    const gone = fixtureState(fixtureObjects().filter((x) => (x as { metadata: { name: string } }).metadata.name !== 'svc10'));
+    const none = renderIptables(gone, { ...base('IPv6'), partial: { changed: localChanges(before, gone).servicePorts, previous: v6.record } });
+    expect(none.writtenServicePorts).toBe(0);
+    expect(none.text).toBe('');
   });
 
   it('deletes the chains of a removed Service', () => {

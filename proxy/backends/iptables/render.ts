@@ -18,13 +18,17 @@ import {
   portProtoHash,
   servicePortEndpointChainName,
 } from './names.ts';
-import { sortedServicePorts } from '../../model/index.ts';
 import { quote, ruleTarget, type SavedState } from './rules.ts';
 
-/** The chains one service port owns in the nat table, and how many rules it wrote there. */
+/** The chains one service port owns in the nat table, and what it wrote where. */
 export interface ServicePortChains {
   chains: readonly string[];
+  /** Rules in its own chains. */
   natRules: number;
+  /** Its rules in the shared chains (KUBE-SERVICES, KUBE-NODEPORTS, KUBE-EXTERNAL-SERVICES, KUBE-PROXY-FIREWALL), per table. */
+  dispatch: { readonly filter: readonly string[]; readonly nat: readonly string[] };
+  /** Endpoints its chains reach (counted for large-cluster mode). */
+  endpoints: number;
 }
 
 /** What a successful sync wrote, per family: the base for the next partial sync. */
@@ -34,6 +38,8 @@ export interface SyncRecord {
   servicePorts: ReadonlyMap<string, ServicePortChains>;
   /** Inputs other than the service port itself that shape its chains; a change forces a rewrite of all of them. */
   globals: string;
+  /** The rules of the fixed chains and the last rules of KUBE-SERVICES, as written. */
+  fixed: string;
 }
 
 export interface RenderOptions {
@@ -59,6 +65,9 @@ export interface RenderOptions {
   /**
    * A partial sync: per-service chains are written only for `changed` service ports (and
    * for ports `previous` does not know); the rest are left as the last sync wrote them.
+   * The shared chains (KUBE-SERVICES, KUBE-NODEPORTS, the filter table, ...) are written
+   * whole when any of their rules changed, and left alone otherwise: an endpoint change
+   * writes only that port's chains.
    */
   partial?: { changed: ReadonlySet<string>; previous: SyncRecord };
   /**
@@ -230,21 +239,134 @@ export function renderIptables(state: LocalState, o: RenderOptions): RenderResul
   const nodeIPs = (o.nodeIPs ?? nodeIPsOf(state, family)).filter((ip) => familyOfIP(ip) === family);
   const parsedNodeIPs = nodeIPs.map((ip) => parseIP(ip)).filter((ip) => ip !== undefined);
 
-  const ports: FamilyPort[] = [];
+  // The service ports of this family. An unchanged port of a partial sync is not looked at
+  // again: what the last sync wrote for it (its record) stands for it.
+  const partialIn = o.partial && o.partial.previous.family === family ? o.partial : undefined;
+  const previous = partialIn?.previous.servicePorts;
+  const changedKeys = partialIn?.changed;
+  const keys: string[] = [];  // this family's ports, in the state's order
+  const fresh = new Map<string, FamilyPort>();
   let totalEndpoints = 0;
-  for (const sp of sortedServicePorts(state)) {
+  for (const sp of state.servicePorts.values()) {
+    const prev = previous?.get(sp.key);
+    if (prev !== undefined && !changedKeys!.has(sp.key)) {
+      keys.push(sp.key);
+      totalEndpoints += prev.endpoints;
+      continue;
+    }
     const fp = familyPort(sp, family);
     if (!fp) continue;
-    ports.push(fp);
+    keys.push(sp.key);
+    fresh.set(sp.key, fp);
     totalEndpoints += fp.allReachable.length;
   }
   const largeClusterMode = totalEndpoints > (o.largeClusterEndpointsThreshold ?? 1000);
   const globals = JSON.stringify({ largeClusterMode, nodeIPs, masqueradeAll: !!o.masqueradeAll, detector: detector?.ifLocal ?? '', mark });
 
-  const partial = o.partial && o.partial.previous.family === family ? o.partial : undefined;
+  const partial = partialIn;
   const rewriteAll = !partial || partial.previous.globals !== globals;
   const full = !partial;
   const canary = o.canary ?? full;
+  // With rewriteAll every port is rendered anew, also those the record would stand for.
+  const portOf = (key: string): FamilyPort => {
+    let fp = fresh.get(key);
+    if (!fp) {
+      fp = familyPort(state.servicePorts.get(key)!, family)!;
+      fresh.set(key, fp);
+    }
+    return fp;
+  };
+
+  const comment = (c: string) => (c.includes(' ') ? `"${c}"` : c);
+  const epComment = (spn: string) => (largeClusterMode ? '' : ` -m comment --comment ${comment(spn)}`);
+  const ctx: PortContext = { family, rejectWith, detector, masqueradeAll: !!o.masqueradeAll, parsedNodeIPs, epComment };
+
+  // The fixed chains (KUBE-POSTROUTING, KUBE-MARK-MASQ, KUBE-FORWARD, the kubelet firewall)
+  // and the last rule(s) of KUBE-SERVICES.
+  const fixedFilter: string[] = [];
+  const fixedNatHead: string[] = [
+    `-A ${kubePostroutingChain} -m mark ! --mark ${mark}/${mark} -j RETURN`,
+    `-A ${kubePostroutingChain} -j MARK --xor-mark ${mark}`,
+    `-A ${kubePostroutingChain} -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully`,
+    `-A ${kubeMarkMasqChain} -j MARK --or-mark ${mark}`,
+  ];
+  const managesKubeletFirewall = !ipv6 && localhostNodePorts;
+  const fixedFilterHead: string[] = managesKubeletFirewall
+    ? [`-A ${kubeletFirewallChain} -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`]
+    : [];
+  // Last rule of KUBE-SERVICES: everything addressed to the node goes on to the NodePorts.
+  const fixedNatTail: string[] = [];
+  const nodePortsComment = '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain"';
+  const destinations = nodePortDestinations(o, localhostNodePorts);
+  if (destinations === undefined) {
+    const dst = ipv6 ? ' ! -d ::1/128' : localhostNodePorts ? '' : ' ! -d 127.0.0.0/8';
+    fixedNatTail.push(`-A ${kubeServicesChain} ${nodePortsComment} -m addrtype --dst-type LOCAL${dst} -j ${kubeNodePortsChain}`);
+  } else {
+    for (const ip of destinations) fixedNatTail.push(`-A ${kubeServicesChain} ${nodePortsComment} -d ${ip} -j ${kubeNodePortsChain}`);
+  }
+  if (!o.conntrackTCPLiberal) fixedFilter.push(`-A ${kubeForwardChain} -m conntrack --ctstate INVALID -j DROP`);
+  fixedFilter.push(`-A ${kubeForwardChain} -m comment --comment "kubernetes forwarding rules" -m mark --mark ${mark}/${mark} -j ACCEPT`);
+  fixedFilter.push(`-A ${kubeForwardChain} -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
+  const fixed = JSON.stringify([fixedFilterHead, fixedNatHead, fixedNatTail, fixedFilter]);
+
+  // Every port: reused from the record, or rendered (dispatch rules and, when written, its own chains).
+  interface Entry {
+    key: string;
+    record: ServicePortChains;
+    /** Its own chains' declarations and rules, when this input writes them. */
+    own?: { decls: string[]; rules: string[] };
+  }
+  const entries: Entry[] = [];
+  const active = new Set<string>();
+  let written = 0;
+  // Whether the shared chains (KUBE-SERVICES, KUBE-NODEPORTS, KUBE-EXTERNAL-SERVICES,
+  // KUBE-PROXY-FIREWALL and the fixed ones) come out as the last sync wrote them.
+  let sharedUnchanged = !rewriteAll && partial.previous.fixed === fixed && partial.previous.servicePorts.size === keys.length;
+  for (const key of keys) {
+    const prev = previous?.get(key);
+    if (!rewriteAll && prev !== undefined && !partial.changed.has(key)) {
+      entries.push({ key, record: prev });
+      // Chain names are per service port: only a full view of the kernel's chains needs these.
+      if (o.existing) for (const c of prev.chains) active.add(c);
+      continue;
+    }
+    written++;
+    const fp = portOf(key);
+    const dispatch = portDispatch(fp, ctx);
+    const own = portChains(fp, ctx);
+    for (const c of own.chains) active.add(c);
+    const record: ServicePortChains = { chains: own.chains, natRules: own.rules.length, dispatch, endpoints: fp.allReachable.length };
+    entries.push({ key, record, own: { decls: own.chains.map((c) => `:${c} - [0:0]`), rules: own.rules } });
+    if (sharedUnchanged && !(prev && sameLines(prev.dispatch.filter, dispatch.filter) && sameLines(prev.dispatch.nat, dispatch.nat))) sharedUnchanged = false;
+  }
+  const writeShared = full || !sharedUnchanged;
+  // The shared chains list every port in key order; otherwise only what is written needs an order.
+  const byKey = (a: Entry, b: Entry) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  const emitted = writeShared ? entries.sort(byKey) : entries.filter((e) => e.own).sort(byKey);
+
+  // Chains no longer in use: those the kernel has (full sync) or the last sync wrote (partial).
+  const deletedChains: string[] = [];
+  const stale = (c: string) => {
+    if (active.has(c) || !isServiceChainName(c)) return;
+    active.add(c); // once
+    deletedChains.push(c);
+  };
+  const record = new Map<string, ServicePortChains>();
+  let filterCount = fixedFilterHead.length + fixedFilter.length;
+  let natCount = fixedNatHead.length + fixedNatTail.length;
+  for (const e of entries) {
+    record.set(e.key, e.record);
+    filterCount += e.record.dispatch.filter.length;
+    natCount += e.record.dispatch.nat.length + e.record.natRules;
+  }
+  if (partial) {
+    for (const [key, prev] of partial.previous.servicePorts) {
+      if (record.has(key) && !rewriteAll && !partial.changed.has(key)) continue;
+      for (const c of prev.chains) stale(c);
+    }
+  }
+  if (o.existing) for (const c of o.existing.chains.get('nat') ?? []) stale(c);
+  deletedChains.sort();
 
   const filterChains: string[] = [];
   const filterJumps: string[] = [];
@@ -252,23 +374,12 @@ export function renderIptables(state: LocalState, o: RenderOptions): RenderResul
   const natChains: string[] = [];
   const natJumps: string[] = [];
   const natRules: string[] = [];
-  let skippedRules = 0; // rules of unchanged service ports, left in place
-  const comment = (c: string) => (c.includes(' ') ? `"${c}"` : c);
-
-  for (const c of [kubeServicesChain, kubeExternalServicesChain, kubeForwardChain, kubeNodePortsChain, kubeProxyFirewallChain]) filterChains.push(`:${c} - [0:0]`);
-  for (const c of [kubeServicesChain, kubeNodePortsChain, kubePostroutingChain, kubeMarkMasqChain]) natChains.push(`:${c} - [0:0]`);
-
-  natRules.push(`-A ${kubePostroutingChain} -m mark ! --mark ${mark}/${mark} -j RETURN`);
-  natRules.push(`-A ${kubePostroutingChain} -j MARK --xor-mark ${mark}`);
-  natRules.push(`-A ${kubePostroutingChain} -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully`);
-  natRules.push(`-A ${kubeMarkMasqChain} -j MARK --or-mark ${mark}`);
-
-  const managesKubeletFirewall = !ipv6 && localhostNodePorts;
-  if (managesKubeletFirewall) {
-    filterChains.push(`:${kubeletFirewallChain} - [0:0]`);
-    filterRules.push(
-      `-A ${kubeletFirewallChain} -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`,
-    );
+  if (writeShared) {
+    for (const c of [kubeServicesChain, kubeExternalServicesChain, kubeForwardChain, kubeNodePortsChain, kubeProxyFirewallChain]) filterChains.push(`:${c} - [0:0]`);
+    for (const c of [kubeServicesChain, kubeNodePortsChain, kubePostroutingChain, kubeMarkMasqChain]) natChains.push(`:${c} - [0:0]`);
+    if (managesKubeletFirewall) filterChains.push(`:${kubeletFirewallChain} - [0:0]`);
+    natRules.push(...fixedNatHead);
+    filterRules.push(...fixedFilterHead);
   }
   if (canary) {
     filterChains.push(`:${kubeProxyCanaryChain} - [0:0]`);
@@ -281,234 +392,235 @@ export function renderIptables(state: LocalState, o: RenderOptions): RenderResul
       (j.table === 'filter' ? filterJumps : natJumps).push(line);
     }
   }
-
-  const record = new Map<string, ServicePortChains>();
-  const active = new Set<string>();
-  let written = 0;
-  const epComment = (spn: string) => (largeClusterMode ? '' : ` -m comment --comment ${comment(spn)}`);
-
-  for (const fp of ports) {
-    const sp = fp.sp;
-    const spn = sp.key;
-    const proto = sp.protocol.toLowerCase();
-    const hash = portProtoHash(spn, sp.protocol);
-    const clusterPolicyChain = `KUBE-SVC-${hash}`;
-    const localPolicyChain = `KUBE-SVL-${hash}`;
-    const externalTrafficChain = `KUBE-EXT-${hash}`;
-    const fwChain = `KUBE-FW-${hash}`;
-    const { hasEndpoints } = fp;
-
-    const usesClusterPolicyChain = fp.clusterEndpoints.length > 0 && fp.usesClusterEndpoints;
-    const usesLocalPolicyChain = fp.localEndpoints.length > 0 && fp.usesLocalEndpoints;
-
-    let internalPolicyChain = clusterPolicyChain;
-    let hasInternalEndpoints = hasEndpoints;
-    if (sp.internalPolicyLocal) {
-      internalPolicyChain = localPolicyChain;
-      if (fp.localEndpoints.length === 0) hasInternalEndpoints = false;
+  for (const e of emitted) {
+    if (writeShared) {
+      filterRules.push(...e.record.dispatch.filter);
+      natRules.push(...e.record.dispatch.nat);
     }
-    const externalPolicyLocal = sp.externalPolicyLocal && fp.externallyAccessible;
-    let externalPolicyChain = clusterPolicyChain;
-    let hasExternalEndpoints = hasEndpoints;
-    if (externalPolicyLocal) {
-      externalPolicyChain = localPolicyChain;
-      if (fp.localEndpoints.length === 0) hasExternalEndpoints = false;
-    }
-    const usesExternalTrafficChain = hasEndpoints && fp.externallyAccessible;
-    const usesFWChain = hasEndpoints && fp.lbIPs.length > 0 && fp.sourceRanges.length > 0;
-    const loadBalancerTrafficChain = usesFWChain ? fwChain : externalTrafficChain;
-
-    let internalFilterTarget = '';
-    let internalFilterComment = '';
-    let externalFilterTarget = '';
-    let externalFilterComment = '';
-    if (!hasEndpoints) {
-      internalFilterTarget = externalFilterTarget = `REJECT --reject-with ${rejectWith}`;
-      internalFilterComment = externalFilterComment = `"${spn} has no endpoints"`;
-    } else {
-      if (!hasInternalEndpoints) {
-        internalFilterTarget = 'DROP';
-        internalFilterComment = `"${spn} has no local endpoints"`;
-      }
-      if (!hasExternalEndpoints) {
-        externalFilterTarget = 'DROP';
-        externalFilterComment = `"${spn} has no local endpoints"`;
-      }
-    }
-
-    const m = `-m ${proto} -p ${proto}`;
-    const dport = `--dport ${sp.port}`;
-
-    // Dispatch (always written): KUBE-SERVICES, KUBE-NODEPORTS and the filter table.
-    if (hasInternalEndpoints) {
-      natRules.push(`-A ${kubeServicesChain} -m comment --comment "${spn} cluster IP" ${m} -d ${fp.clusterIP} ${dport} -j ${internalPolicyChain}`);
-    } else {
-      filterRules.push(`-A ${kubeServicesChain} -m comment --comment ${internalFilterComment} ${m} -d ${fp.clusterIP} ${dport} -j ${internalFilterTarget}`);
-    }
-    for (const ip of fp.externalIPs) {
-      if (hasEndpoints) natRules.push(`-A ${kubeServicesChain} -m comment --comment "${spn} external IP" ${m} -d ${ip} ${dport} -j ${externalTrafficChain}`);
-      if (!hasExternalEndpoints) filterRules.push(`-A ${kubeExternalServicesChain} -m comment --comment ${externalFilterComment} ${m} -d ${ip} ${dport} -j ${externalFilterTarget}`);
-    }
-    for (const ip of fp.lbIPs) {
-      if (hasEndpoints) natRules.push(`-A ${kubeServicesChain} -m comment --comment "${spn} loadbalancer IP" ${m} -d ${ip} ${dport} -j ${loadBalancerTrafficChain}`);
-      if (usesFWChain) {
-        filterRules.push(`-A ${kubeProxyFirewallChain} -m comment --comment "${spn} traffic not accepted by ${fwChain}" ${m} -d ${ip} ${dport} -j DROP`);
-      }
-    }
-    if (!hasExternalEndpoints) {
-      for (const ip of fp.lbIPs) filterRules.push(`-A ${kubeExternalServicesChain} -m comment --comment ${externalFilterComment} ${m} -d ${ip} ${dport} -j ${externalFilterTarget}`);
-    }
-    if (sp.nodePort !== 0) {
-      if (hasEndpoints) natRules.push(`-A ${kubeNodePortsChain} -m comment --comment ${spn} ${m} --dport ${sp.nodePort} -j ${externalTrafficChain}`);
-      if (!hasExternalEndpoints) {
-        filterRules.push(`-A ${kubeExternalServicesChain} -m comment --comment ${externalFilterComment} -m addrtype --dst-type LOCAL ${m} --dport ${sp.nodePort} -j ${externalFilterTarget}`);
-      }
-    }
-    if (sp.healthCheckNodePort !== 0) {
-      filterRules.push(`-A ${kubeNodePortsChain} -m comment --comment "${spn} health check node port" -m tcp -p tcp --dport ${sp.healthCheckNodePort} -j ACCEPT`);
-    }
-
-    // Per-service chains: written on full syncs and for changed service ports. An unchanged
-    // port keeps the chains the last sync wrote (same port, same globals: same chains).
-    const prev = partial?.previous.servicePorts.get(spn);
-    if (!rewriteAll && prev !== undefined && !partial!.changed.has(spn)) {
-      record.set(spn, prev);
-      for (const c of prev.chains) active.add(c);
-      skippedRules += prev.natRules;
-      continue;
-    }
-    written++;
-    const chains: string[] = [];
-    const rulesBefore = natRules.length;
-    const rules = natRules;
-    const declare = (c: string) => {
-      chains.push(c);
-      active.add(c);
-      natChains.push(`:${c} - [0:0]`);
-    };
-
-    if (hasInternalEndpoints) {
-      const args = `-m comment --comment "${spn} cluster IP" ${m} -d ${fp.clusterIP} ${dport}`;
-      if (o.masqueradeAll) rules.push(`-A ${internalPolicyChain} ${args} -j ${kubeMarkMasqChain}`);
-      else if (detector) rules.push(`-A ${internalPolicyChain} ${args} ${detector.ifNotLocal} -j ${kubeMarkMasqChain}`);
-    }
-
-    if (usesExternalTrafficChain) {
-      declare(externalTrafficChain);
-      if (!externalPolicyLocal) {
-        rules.push(`-A ${externalTrafficChain} -m comment --comment "masquerade traffic for ${spn} external destinations" -j ${kubeMarkMasqChain}`);
-      } else {
-        if (detector) {
-          rules.push(`-A ${externalTrafficChain} -m comment --comment "pod traffic for ${spn} external destinations" ${detector.ifLocal} -j ${clusterPolicyChain}`);
-        }
-        rules.push(`-A ${externalTrafficChain} -m comment --comment "masquerade LOCAL traffic for ${spn} external destinations" -m addrtype --src-type LOCAL -j ${kubeMarkMasqChain}`);
-        rules.push(`-A ${externalTrafficChain} -m comment --comment "route LOCAL traffic for ${spn} external destinations" -m addrtype --src-type LOCAL -j ${clusterPolicyChain}`);
-      }
-      if (hasExternalEndpoints) rules.push(`-A ${externalTrafficChain} -j ${externalPolicyChain}`);
-    }
-
-    if (usesFWChain) {
-      declare(fwChain);
-      const args = `-A ${fwChain} -m comment --comment "${spn} loadbalancer IP"`;
-      let allowFromNode = false;
-      for (const cidr of fp.sourceRanges) {
-        rules.push(`${args} -s ${cidr} -j ${externalTrafficChain}`);
-        const parsed = parseCIDR(cidr);
-        if (parsed && parsedNodeIPs.some((ip) => cidrContains(parsed, ip))) allowFromNode = true;
-      }
-      if (allowFromNode) for (const ip of fp.lbIPs) rules.push(`${args} -s ${ip} -j ${externalTrafficChain}`);
-      rules.push(`-A ${fwChain} -m comment --comment "other traffic to ${spn} will be dropped by KUBE-PROXY-FIREWALL"`);
-    }
-
-    const epChain = (ep: LocalEndpoint) => servicePortEndpointChainName(spn, sp.protocol, endpointString(ep.address, ep.port, ep.family));
-    const writeServiceToEndpointRules = (svcChain: string, endpoints: LocalEndpoint[]) => {
-      if (sp.affinityTimeoutSeconds !== undefined) {
-        for (const ep of endpoints) {
-          const c = epChain(ep);
-          rules.push(
-            `-A ${svcChain}${epComment(`${spn} -> ${endpointString(ep.address, ep.port, ep.family)}`)} -m recent --name ${c} --rcheck --seconds ${sp.affinityTimeoutSeconds} --reap -j ${c}`,
-          );
-        }
-      }
-      const n = endpoints.length;
-      endpoints.forEach((ep, i) => {
-        const c = epChain(ep);
-        const stat = i < n - 1 ? ` -m statistic --mode random --probability ${formatProbability(n - i)}` : '';
-        rules.push(`-A ${svcChain}${epComment(`${spn} -> ${endpointString(ep.address, ep.port, ep.family)}`)}${stat} -j ${c}`);
-      });
-    };
-
-    if (usesClusterPolicyChain) {
-      declare(clusterPolicyChain);
-      writeServiceToEndpointRules(clusterPolicyChain, fp.clusterEndpoints);
-    }
-    if (usesLocalPolicyChain) {
-      declare(localPolicyChain);
-      writeServiceToEndpointRules(localPolicyChain, fp.localEndpoints);
-    }
-    for (const ep of fp.allReachable) {
-      const c = epChain(ep);
-      declare(c);
-      const base = `-A ${c}${epComment(spn)}`;
-      rules.push(`${base} -s ${ep.address} -j ${kubeMarkMasqChain}`);
-      const affinity = sp.affinityTimeoutSeconds !== undefined ? ` -m recent --name ${c} --set` : '';
-      rules.push(`${base}${affinity} ${m} -j DNAT --to-destination ${endpointString(ep.address, ep.port, ep.family)}`);
-    }
-
-    record.set(spn, { chains, natRules: rules.length - rulesBefore });
-  }
-
-  // Chains no longer in use: those the kernel has (full sync) or the last sync wrote (partial).
-  const deletedChains: string[] = [];
-  const stale = (c: string) => {
-    if (active.has(c) || !isServiceChainName(c)) return;
-    active.add(c); // once
-    deletedChains.push(c);
-  };
-  if (partial) {
-    for (const [key, prev] of partial.previous.servicePorts) {
-      const now = record.get(key);
-      if (now && !rewriteAll && !partial.changed.has(key)) continue;
-      for (const c of prev.chains) stale(c);
+    if (e.own) {
+      natChains.push(...e.own.decls);
+      natRules.push(...e.own.rules);
     }
   }
-  if (o.existing) for (const c of o.existing.chains.get('nat') ?? []) stale(c);
-  deletedChains.sort();
   for (const c of deletedChains) {
     natChains.push(`:${c} - [0:0]`);
     natRules.push(`-X ${c}`);
   }
-
-  // Last rule of KUBE-SERVICES: everything addressed to the node goes on to the NodePorts.
-  const nodePortsComment = '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain"';
-  const destinations = nodePortDestinations(o, localhostNodePorts);
-  if (destinations === undefined) {
-    const dst = ipv6 ? ' ! -d ::1/128' : localhostNodePorts ? '' : ' ! -d 127.0.0.0/8';
-    natRules.push(`-A ${kubeServicesChain} ${nodePortsComment} -m addrtype --dst-type LOCAL${dst} -j ${kubeNodePortsChain}`);
-  } else {
-    for (const ip of destinations) natRules.push(`-A ${kubeServicesChain} ${nodePortsComment} -d ${ip} -j ${kubeNodePortsChain}`);
+  if (writeShared) {
+    natRules.push(...fixedNatTail);
+    filterRules.push(...fixedFilter);
   }
 
-  if (!o.conntrackTCPLiberal) filterRules.push(`-A ${kubeForwardChain} -m conntrack --ctstate INVALID -j DROP`);
-  filterRules.push(`-A ${kubeForwardChain} -m comment --comment "kubernetes forwarding rules" -m mark --mark ${mark}/${mark} -j ACCEPT`);
-  filterRules.push(`-A ${kubeForwardChain} -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
-
-  const parts = ['*filter', ...filterChains, ...filterJumps, ...filterRules, 'COMMIT', '*nat', ...natChains, ...natJumps, ...natRules, 'COMMIT'];
+  const parts: string[] = [];
+  if (filterChains.length + filterJumps.length + filterRules.length > 0) parts.push('*filter', ...filterChains, ...filterJumps, ...filterRules, 'COMMIT');
+  if (natChains.length + natJumps.length + natRules.length > 0) parts.push('*nat', ...natChains, ...natJumps, ...natRules, 'COMMIT');
   if (canary) parts.push('*mangle', `:${kubeProxyCanaryChain} - [0:0]`, 'COMMIT');
-  const text = `${parts.join('\n')}\n`;
+  const text = parts.length > 0 ? `${parts.join('\n')}\n` : '';
 
-  const natWritten = natRules.length - deletedChains.length;
   return {
     family,
     text,
     full,
-    record: { family, servicePorts: record, globals },
-    servicePorts: ports.length,
+    record: { family, servicePorts: record, globals, fixed },
+    servicePorts: keys.length,
     writtenServicePorts: written,
     deletedChains,
-    rulesPerTable: { filter: filterRules.length, nat: natWritten + skippedRules },
+    rulesPerTable: { filter: filterCount, nat: natCount },
     largeClusterMode,
     lines: parts.length,
     bytes: Buffer.byteLength(text),
   };
+}
+
+function sameLines(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((l, i) => l === b[i]);
+}
+
+/** What rendering one service port needs besides the port itself. */
+interface PortContext {
+  family: IPFamily;
+  rejectWith: string;
+  detector: LocalDetector | undefined;
+  masqueradeAll: boolean;
+  parsedNodeIPs: ReturnType<typeof parseIP>[];
+  epComment: (spn: string) => string;
+}
+
+/** The chains a service port's traffic goes through, and whether it has endpoints for each kind of traffic. */
+function portPlan(fp: FamilyPort) {
+  const sp = fp.sp;
+  const hash = portProtoHash(sp.key, sp.protocol);
+  const clusterPolicyChain = `KUBE-SVC-${hash}`;
+  const localPolicyChain = `KUBE-SVL-${hash}`;
+  const externalTrafficChain = `KUBE-EXT-${hash}`;
+  const fwChain = `KUBE-FW-${hash}`;
+  const { hasEndpoints } = fp;
+  let internalPolicyChain = clusterPolicyChain;
+  let hasInternalEndpoints = hasEndpoints;
+  if (sp.internalPolicyLocal) {
+    internalPolicyChain = localPolicyChain;
+    if (fp.localEndpoints.length === 0) hasInternalEndpoints = false;
+  }
+  const externalPolicyLocal = sp.externalPolicyLocal && fp.externallyAccessible;
+  let externalPolicyChain = clusterPolicyChain;
+  let hasExternalEndpoints = hasEndpoints;
+  if (externalPolicyLocal) {
+    externalPolicyChain = localPolicyChain;
+    if (fp.localEndpoints.length === 0) hasExternalEndpoints = false;
+  }
+  const usesFWChain = hasEndpoints && fp.lbIPs.length > 0 && fp.sourceRanges.length > 0;
+  return {
+    clusterPolicyChain,
+    localPolicyChain,
+    externalTrafficChain,
+    fwChain,
+    internalPolicyChain,
+    externalPolicyChain,
+    hasEndpoints,
+    hasInternalEndpoints,
+    hasExternalEndpoints,
+    externalPolicyLocal,
+    usesClusterPolicyChain: fp.clusterEndpoints.length > 0 && fp.usesClusterEndpoints,
+    usesLocalPolicyChain: fp.localEndpoints.length > 0 && fp.usesLocalEndpoints,
+    usesExternalTrafficChain: hasEndpoints && fp.externallyAccessible,
+    usesFWChain,
+    loadBalancerTrafficChain: usesFWChain ? fwChain : externalTrafficChain,
+    m: `-m ${sp.protocol.toLowerCase()} -p ${sp.protocol.toLowerCase()}`,
+    dport: `--dport ${sp.port}`,
+  };
+}
+
+/** A service port's rules in the shared dispatch chains: KUBE-SERVICES, KUBE-NODEPORTS and the filter table. */
+function portDispatch(fp: FamilyPort, ctx: PortContext): { filter: string[]; nat: string[] } {
+  const sp = fp.sp;
+  const spn = sp.key;
+  const p = portPlan(fp);
+  const { m, dport, hasEndpoints, hasInternalEndpoints, hasExternalEndpoints } = p;
+  const filter: string[] = [];
+  const nat: string[] = [];
+  let internalFilterTarget = '';
+  let internalFilterComment = '';
+  let externalFilterTarget = '';
+  let externalFilterComment = '';
+  if (!hasEndpoints) {
+    internalFilterTarget = externalFilterTarget = `REJECT --reject-with ${ctx.rejectWith}`;
+    internalFilterComment = externalFilterComment = `"${spn} has no endpoints"`;
+  } else {
+    if (!hasInternalEndpoints) {
+      internalFilterTarget = 'DROP';
+      internalFilterComment = `"${spn} has no local endpoints"`;
+    }
+    if (!hasExternalEndpoints) {
+      externalFilterTarget = 'DROP';
+      externalFilterComment = `"${spn} has no local endpoints"`;
+    }
+  }
+  if (hasInternalEndpoints) {
+    nat.push(`-A ${kubeServicesChain} -m comment --comment "${spn} cluster IP" ${m} -d ${fp.clusterIP} ${dport} -j ${p.internalPolicyChain}`);
+  } else {
+    filter.push(`-A ${kubeServicesChain} -m comment --comment ${internalFilterComment} ${m} -d ${fp.clusterIP} ${dport} -j ${internalFilterTarget}`);
+  }
+  for (const ip of fp.externalIPs) {
+    if (hasEndpoints) nat.push(`-A ${kubeServicesChain} -m comment --comment "${spn} external IP" ${m} -d ${ip} ${dport} -j ${p.externalTrafficChain}`);
+    if (!hasExternalEndpoints) filter.push(`-A ${kubeExternalServicesChain} -m comment --comment ${externalFilterComment} ${m} -d ${ip} ${dport} -j ${externalFilterTarget}`);
+  }
+  for (const ip of fp.lbIPs) {
+    if (hasEndpoints) nat.push(`-A ${kubeServicesChain} -m comment --comment "${spn} loadbalancer IP" ${m} -d ${ip} ${dport} -j ${p.loadBalancerTrafficChain}`);
+    if (p.usesFWChain) {
+      filter.push(`-A ${kubeProxyFirewallChain} -m comment --comment "${spn} traffic not accepted by ${p.fwChain}" ${m} -d ${ip} ${dport} -j DROP`);
+    }
+  }
+  if (!hasExternalEndpoints) {
+    for (const ip of fp.lbIPs) filter.push(`-A ${kubeExternalServicesChain} -m comment --comment ${externalFilterComment} ${m} -d ${ip} ${dport} -j ${externalFilterTarget}`);
+  }
+  if (sp.nodePort !== 0) {
+    if (hasEndpoints) nat.push(`-A ${kubeNodePortsChain} -m comment --comment ${spn} ${m} --dport ${sp.nodePort} -j ${p.externalTrafficChain}`);
+    if (!hasExternalEndpoints) {
+      filter.push(`-A ${kubeExternalServicesChain} -m comment --comment ${externalFilterComment} -m addrtype --dst-type LOCAL ${m} --dport ${sp.nodePort} -j ${externalFilterTarget}`);
+    }
+  }
+  if (sp.healthCheckNodePort !== 0) {
+    filter.push(`-A ${kubeNodePortsChain} -m comment --comment "${spn} health check node port" -m tcp -p tcp --dport ${sp.healthCheckNodePort} -j ACCEPT`);
+  }
+  return { filter, nat };
+}
+
+/** A service port's own nat chains (KUBE-SVC, KUBE-SVL, KUBE-EXT, KUBE-FW, KUBE-SEP) and their rules. */
+function portChains(fp: FamilyPort, ctx: PortContext): { chains: string[]; rules: string[] } {
+  const sp = fp.sp;
+  const spn = sp.key;
+  const p = portPlan(fp);
+  const { m, dport } = p;
+  const chains: string[] = [];
+  const rules: string[] = [];
+  const declare = (c: string) => chains.push(c);
+
+  if (p.hasInternalEndpoints) {
+    const args = `-m comment --comment "${spn} cluster IP" ${m} -d ${fp.clusterIP} ${dport}`;
+    if (ctx.masqueradeAll) rules.push(`-A ${p.internalPolicyChain} ${args} -j ${kubeMarkMasqChain}`);
+    else if (ctx.detector) rules.push(`-A ${p.internalPolicyChain} ${args} ${ctx.detector.ifNotLocal} -j ${kubeMarkMasqChain}`);
+  }
+
+  if (p.usesExternalTrafficChain) {
+    declare(p.externalTrafficChain);
+    if (!p.externalPolicyLocal) {
+      rules.push(`-A ${p.externalTrafficChain} -m comment --comment "masquerade traffic for ${spn} external destinations" -j ${kubeMarkMasqChain}`);
+    } else {
+      if (ctx.detector) {
+        rules.push(`-A ${p.externalTrafficChain} -m comment --comment "pod traffic for ${spn} external destinations" ${ctx.detector.ifLocal} -j ${p.clusterPolicyChain}`);
+      }
+      rules.push(`-A ${p.externalTrafficChain} -m comment --comment "masquerade LOCAL traffic for ${spn} external destinations" -m addrtype --src-type LOCAL -j ${kubeMarkMasqChain}`);
+      rules.push(`-A ${p.externalTrafficChain} -m comment --comment "route LOCAL traffic for ${spn} external destinations" -m addrtype --src-type LOCAL -j ${p.clusterPolicyChain}`);
+    }
+    if (p.hasExternalEndpoints) rules.push(`-A ${p.externalTrafficChain} -j ${p.externalPolicyChain}`);
+  }
+
+  if (p.usesFWChain) {
+    declare(p.fwChain);
+    const args = `-A ${p.fwChain} -m comment --comment "${spn} loadbalancer IP"`;
+    let allowFromNode = false;
+    for (const cidr of fp.sourceRanges) {
+      rules.push(`${args} -s ${cidr} -j ${p.externalTrafficChain}`);
+      const parsed = parseCIDR(cidr);
+      if (parsed && ctx.parsedNodeIPs.some((ip) => ip !== undefined && cidrContains(parsed, ip))) allowFromNode = true;
+    }
+    if (allowFromNode) for (const ip of fp.lbIPs) rules.push(`${args} -s ${ip} -j ${p.externalTrafficChain}`);
+    rules.push(`-A ${p.fwChain} -m comment --comment "other traffic to ${spn} will be dropped by KUBE-PROXY-FIREWALL"`);
+  }
+
+  const epChain = (ep: LocalEndpoint) => servicePortEndpointChainName(spn, sp.protocol, endpointString(ep.address, ep.port, ep.family));
+  const writeServiceToEndpointRules = (svcChain: string, endpoints: LocalEndpoint[]) => {
+    if (sp.affinityTimeoutSeconds !== undefined) {
+      for (const ep of endpoints) {
+        const c = epChain(ep);
+        rules.push(
+          `-A ${svcChain}${ctx.epComment(`${spn} -> ${endpointString(ep.address, ep.port, ep.family)}`)} -m recent --name ${c} --rcheck --seconds ${sp.affinityTimeoutSeconds} --reap -j ${c}`,
+        );
+      }
+    }
+    const n = endpoints.length;
+    endpoints.forEach((ep, i) => {
+      const c = epChain(ep);
+      const stat = i < n - 1 ? ` -m statistic --mode random --probability ${formatProbability(n - i)}` : '';
+      rules.push(`-A ${svcChain}${ctx.epComment(`${spn} -> ${endpointString(ep.address, ep.port, ep.family)}`)}${stat} -j ${c}`);
+    });
+  };
+
+  if (p.usesClusterPolicyChain) {
+    declare(p.clusterPolicyChain);
+    writeServiceToEndpointRules(p.clusterPolicyChain, fp.clusterEndpoints);
+  }
+  if (p.usesLocalPolicyChain) {
+    declare(p.localPolicyChain);
+    writeServiceToEndpointRules(p.localPolicyChain, fp.localEndpoints);
+  }
+  for (const ep of fp.allReachable) {
+    const c = epChain(ep);
+    declare(c);
+    const base = `-A ${c}${ctx.epComment(spn)}`;
+    rules.push(`${base} -s ${ep.address} -j ${kubeMarkMasqChain}`);
+    const affinity = sp.affinityTimeoutSeconds !== undefined ? ` -m recent --name ${c} --set` : '';
+    rules.push(`${base}${affinity} ${m} -j DNAT --to-destination ${endpointString(ep.address, ep.port, ep.family)}`);
+  }
+  return { chains, rules };
 }

@@ -106,11 +106,16 @@ describe('a kpng kube ... to-local ... to-json process', () => {
     await cp().startAPIServer();
     await api.remove(svc('goes'));
     await api.applyAll([svc('new'), slice('stays-1', 'stays', ['10.244.4.4'], { namespace: 'restart' })]);
-    await waitForDoc(out, (doc) => {
-      const ports = portsIn(doc, 'restart');
-      expect([...ports.keys()].sort()).toEqual(['restart/new', 'restart/stays']);
-      expect(internal(ports.get('restart/stays'))).toEqual(['10.244.4.4:8080']);
-    });
+    // The wait covers the source's retry backoff (doubling from 0.5 s) while the server was away.
+    await waitForDoc(
+      out,
+      (doc) => {
+        const ports = portsIn(doc, 'restart');
+        expect([...ports.keys()].sort()).toEqual(['restart/new', 'restart/stays']);
+        expect(internal(ports.get('restart/stays'))).toEqual(['10.244.4.4:8080']);
+      },
+      60_000,
+    );
     expect(proc.running).toBe(true);
   });
 
@@ -128,7 +133,7 @@ describe('a kpng kube ... to-local ... to-json process', () => {
     await cp().compact();
     await cp().startAPIServer();
 
-    await waitForDoc(out, (doc) => expect([...portsIn(doc, 'gone').keys()]).toEqual(['gone/kept']));
+    await waitForDoc(out, (doc) => expect([...portsIn(doc, 'gone').keys()]).toEqual(['gone/kept']), 60_000);
     const relists = proc.stderr.split('\n').filter((l) => l.includes('relisting after 410 Gone'));
     expect(relists.length).toBeGreaterThan(relistsBefore);
     expect(proc.running).toBe(true);

@@ -11,6 +11,7 @@ import {
   ViewAssembler,
   type ApiAddress,
   type OpItem__Output,
+  type SetsClient,
   type SetsClientOptions,
   type WatchReq,
 } from '../../api/index.ts';
@@ -68,7 +69,7 @@ export class LocalApiSource implements LocalSource {
     }
   }
 
-  private stream(client: Awaited<ReturnType<typeof createSetsClient>>, sink: LocalSink, signal: AbortSignal): Promise<StreamEnd> {
+  private stream(client: SetsClient, sink: LocalSink, signal: AbortSignal): Promise<StreamEnd> {
     const { nodeName, logger } = this.o;
     return new Promise((resolve) => {
       this.streams++;

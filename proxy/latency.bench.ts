@@ -1,0 +1,221 @@
+// npm run bench:latency — how long from an API write to (a) the node-local state emitted
+// and (b) the rules applied, with N Services already in the cluster. A real etcd +
+// kube-apiserver on loopback; in this process the kube source, to-local and the iptables
+// backend under the runtime as `to-iptables` runs it, restoring into a scratch network
+// namespace (the netns lab's). Each change moves one endpoint of one Service's
+// EndpointSlice (JSON merge patch) and waits until it is applied before the next.
+//
+//   BENCH_SERVICES=1000,10000  BENCH_CHANGES=200  BENCH_ENDPOINTS=2  npm run bench:latency
+//
+// Needs root and the control-plane binaries (make k8s-binaries).
+import { Agent, request } from 'node:https';
+import { readFile } from 'node:fs/promises';
+import { createTopology } from '../harness/lab/netns/index.ts';
+import { startControlPlane, type ControlPlane } from '../harness/lab/control-plane/index.ts';
+import type { Backend } from './backends/backend.ts';
+import { IptablesBackend } from './backends/iptables/backend.ts';
+import { netnsRunner, type Runner } from './backends/iptables/exec.ts';
+import type { LocalChanges, LocalState } from './model/index.ts';
+import { createLogger } from './runtime/log.ts';
+import { startRuntime, type Runtime } from './runtime/index.ts';
+import type { LocalSink } from './sinks/sink.ts';
+import { ToLocal } from './sinks/to-local.ts';
+import { KubeSource } from './sources/kube/kube-source.ts';
+
+const sizes = (process.env.BENCH_SERVICES ?? '1000,10000').split(',').map(Number);
+const changes = Number(process.env.BENCH_CHANGES ?? 200);
+const endpointsPerService = Number(process.env.BENCH_ENDPOINTS ?? 2);
+const nodeName = 'node-1';
+const ns = 'bench';
+
+/** A tiny JSON client for the control plane (admin certificate, keep-alive). */
+async function apiClient(cp: ControlPlane) {
+  const [ca, cert, key] = await Promise.all([readFile(cp.certs.caCert), readFile(cp.certs.adminCert), readFile(cp.certs.adminKey)]);
+  const agent = new Agent({ ca, cert, key, keepAlive: true, maxSockets: 64 });
+  return (method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const data = body === undefined ? undefined : JSON.stringify(body);
+      const req = request(`${cp.server}${path}`, { method, agent, headers: { 'content-type': contentType, accept: 'application/json' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => ((res.statusCode ?? 0) < 300 ? resolve(JSON.parse(text)) : reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`))));
+      });
+      req.on('error', reject);
+      req.end(data);
+    });
+}
+
+const endpointIP = (n: number) => `10.${128 + ((n >> 16) & 63)}.${(n >> 8) & 255}.${n & 255}`;
+const endpoints = (s: number, shift: number) =>
+  Array.from({ length: endpointsPerService }, (_, e) => ({
+    addresses: [endpointIP((s * endpointsPerService + e + shift * 1_000_003) % (1 << 22))],
+    conditions: { ready: true },
+    nodeName: `node-${1 + ((s + e) % 2)}`,
+  }));
+
+async function inParallel<T>(items: T[], width: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
+}
+
+/** Resolves when `pred` holds for a state handed to `watch`. */
+class Waiter {
+  private pending: { pred: (s: LocalState) => boolean; resolve: (t: number) => void } | undefined;
+  expect(pred: (s: LocalState) => boolean): Promise<number> {
+    return new Promise((resolve) => (this.pending = { pred, resolve }));
+  }
+  see(state: LocalState): void {
+    if (this.pending?.pred(state)) {
+      const p = this.pending;
+      this.pending = undefined;
+      p.resolve(performance.now());
+    }
+  }
+}
+
+interface Row {
+  services: number;
+  changes: number;
+  'write→state p50 ms': number;
+  'write→state p99 ms': number;
+  'write→rules p50 ms': number;
+  'write→rules p99 ms': number;
+  'sync p50 ms': number;
+  'sync p99 ms': number;
+  'iptables-restore p50 ms': number;
+  'iptables-restore p99 ms': number;
+  'first full sync ms': number;
+}
+
+async function measure(services: number): Promise<Row> {
+  const log = (line: string) => process.stderr.write(`bench:latency [${services}] ${line}\n`);
+  const cp = await startControlPlane({ family: 'ipv4', log });
+  const topology = await createTopology({ family: 'ipv4', nodes: [nodeName] });
+  const ctrl = new AbortController();
+  let running: Promise<void> | undefined;
+  let runtime: Runtime | undefined;
+  try {
+    const api = await apiClient(cp);
+    await api('POST', '/api/v1/namespaces', { metadata: { name: ns } });
+    log(`creating ${services} Services and EndpointSlices`);
+    const t0 = performance.now();
+    await inParallel([...Array(services).keys()], 32, async (s) => {
+      await api('POST', `/api/v1/namespaces/${ns}/services`, { metadata: { name: `svc-${s}` }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
+      await api('POST', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {
+        metadata: { name: `svc-${s}-1`, labels: { 'kubernetes.io/service-name': `svc-${s}` } },
+        addressType: 'IPv4',
+        ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+        endpoints: endpoints(s, 0),
+      });
+    });
+    log(`created in ${Math.round(performance.now() - t0)} ms`);
+
+    const logger = createLogger({ level: 'warn' });
+    const restoreMs: number[] = [];
+    const inner = netnsRunner(topology.node(nodeName).netns);
+    const run: Runner = async (file, args, opts) => {
+      const t = performance.now();
+      const r = await inner(file, args, opts);
+      if (file.includes('restore')) restoreMs.push(performance.now() - t);
+      return r;
+    };
+    const backend = new IptablesBackend({ logger, run, families: ['IPv4'] });
+    const syncMs: number[] = [];
+    const emitted = new Waiter();
+    const applied = new Waiter();
+    // The rules are applied when the backend's sync resolves (iptables-restore has exited).
+    const timedBackend: Backend = {
+      name: backend.name,
+      setup: () => backend.setup(),
+      sync: async (state: LocalState, ch: LocalChanges | undefined) => {
+        const t = performance.now();
+        const r = await backend.sync(state, ch);
+        syncMs.push(performance.now() - t);
+        applied.see(state);
+        return r;
+      },
+      tampered: () => backend.tampered(),
+      cleanup: () => backend.cleanup(),
+    };
+    // The runtime as `to-iptables` runs it (metrics, health, conntrack cleanup in the namespace), without its HTTP servers.
+    runtime = await startRuntime({
+      backend: timedBackend,
+      flags: { 'healthz-bind-address': '', 'metrics-bind-address': '' },
+      logger,
+      ipFamilies: ['IPv4'],
+      conntrack: (file, args) => inner(file, args),
+      hostAddresses: () => [],
+      processMetrics: false,
+    });
+    const rt = runtime.sink;
+    const probe: LocalSink = {
+      start: () => rt.start(),
+      onLocal: (state, ch, meta) => {
+        emitted.see(state);
+        rt.onLocal(state, ch, meta);
+      },
+      drain: () => rt.drain(),
+      stop: () => rt.stop(),
+    };
+    const sink = new ToLocal(nodeName, probe);
+    const source = new KubeSource({ kubeconfig: cp.kubeconfig, watchInactivityMs: 90_000, batchMs: 0, logger });
+    await sink.start();
+    const ready = applied.expect((s) => s.servicePorts.size >= services);
+    const tStart = performance.now();
+    running = source.run(sink, ctrl.signal);
+    await ready;
+    const firstSync = performance.now() - tStart;
+    log(`first full sync applied ${Math.round(firstSync)} ms after start`);
+    syncMs.length = 0;
+    restoreMs.length = 0;
+
+    const toState: number[] = [];
+    const toRules: number[] = [];
+    for (let i = 1; i <= changes; i++) {
+      const s = (i * 7919) % services;
+      const eps = endpoints(s, i);
+      const key = `${ns}/svc-${s}:http`;
+      const want = eps[0]!.addresses[0]!;
+      const has = (st: LocalState) => st.servicePorts.get(key)?.clusterEndpoints.some((e) => e.address === want) ?? false;
+      const gotState = emitted.expect(has);
+      const gotRules = applied.expect(has);
+      const t = performance.now();
+      await api('PATCH', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/svc-${s}-1`, { endpoints: eps }, 'application/merge-patch+json');
+      toState.push((await gotState) - t);
+      toRules.push((await gotRules) - t);
+    }
+    const r = (x: number) => +x.toFixed(1);
+    return {
+      services,
+      changes,
+      'write→state p50 ms': r(quantile(toState, 0.5)),
+      'write→state p99 ms': r(quantile(toState, 0.99)),
+      'write→rules p50 ms': r(quantile(toRules, 0.5)),
+      'write→rules p99 ms': r(quantile(toRules, 0.99)),
+      'sync p50 ms': r(quantile(syncMs, 0.5)),
+      'sync p99 ms': r(quantile(syncMs, 0.99)),
+      'iptables-restore p50 ms': r(quantile(restoreMs, 0.5)),
+      'iptables-restore p99 ms': r(quantile(restoreMs, 0.99)),
+      'first full sync ms': Math.round(firstSync),
+    };
+  } finally {
+    ctrl.abort();
+    await running;
+    await runtime?.stop();
+    await topology.destroy();
+    await cp.stop();
+  }
+}
+
+const rows: Row[] = [];
+for (const n of sizes) rows.push(await measure(n));
+console.log(`bench:latency — API write → node-local state → iptables rules applied (in a network namespace), ${endpointsPerService} endpoints per Service, node ${process.version}`);
+console.table(rows);
