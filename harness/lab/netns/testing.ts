@@ -3,9 +3,22 @@
 //
 //   const lab = useTopology({ family: 'dual', nodes: ['node-1', 'node-2'], pods: [...] });
 //   it('...', async () => { const pod = lab().pod('pod-a'); ... });
+//   expect((await probeFailure(pod.httpGet(url))).kind).toBe('refused');
 
 import { afterAll, beforeAll } from 'vitest';
+import { ProbeError } from './errors.ts';
 import { type Topology, type TopologySpec, createTopology } from './topology.ts';
+
+/** The ProbeError a probe failed with; throws when the probe was answered (or failed otherwise). */
+export async function probeFailure(probe: Promise<unknown>): Promise<ProbeError> {
+  try {
+    await probe;
+  } catch (error) {
+    if (error instanceof ProbeError) return error;
+    throw error;
+  }
+  throw new Error('expected the probe to fail, and it got an answer');
+}
 
 /**
  * Creates the topology in beforeAll and destroys it in afterAll. Returns a getter for it,

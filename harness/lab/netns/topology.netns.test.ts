@@ -4,22 +4,12 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execIn } from './exec.ts';
-import { type Family, type IpFamily, ProbeError, familiesOf, parseEcho, planAddress, urlFor } from './index.ts';
-import { useTopology } from './testing.ts';
+import { type Family, type IpFamily, familiesOf, parseEcho, planAddress, urlFor } from './index.ts';
+import { probeFailure as failure, useTopology } from './testing.ts';
 
 const HTTP = 8080;
 const UDP = 5353;
 
-/** The ProbeError a probe failed with (fails the test if it answered). */
-async function failure(probe: Promise<unknown>): Promise<ProbeError> {
-  try {
-    await probe;
-  } catch (error) {
-    if (error instanceof ProbeError) return error;
-    throw error;
-  }
-  throw new Error('expected the probe to fail, and it got an answer');
-}
 
 describe.each<IpFamily>(['ipv4', 'ipv6', 'dual'])('a %s topology of 2 nodes, 3 pods and a client', (ipFamily) => {
   const families: Family[] = familiesOf(ipFamily);

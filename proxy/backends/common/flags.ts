@@ -1,6 +1,6 @@
 // Flags every kernel-rule backend (to-iptables, to-nft) takes with the same meaning, and
 // their validation. Each backend adds its own (--dry-run and --cleanup say what they print).
-import { flagList, flagNumber, type FlagSpec, type FlagValues } from '../../cli/flags.ts';
+import { flagBoolean, flagList, flagNumber, type FlagSpec, type FlagValues } from '../../cli/flags.ts';
 import { parseCIDR, type IPFamily } from '../../model/index.ts';
 
 export const clusterCIDRFlag: FlagSpec = {
@@ -50,4 +50,17 @@ export function checkAddressFlags(clusterCIDRs: readonly string[], nodePortAddre
   for (const a of nodePortAddresses) {
     if (a !== 'primary' && !parseCIDR(a)) throw fail(`--nodeport-addresses=${a}: accepted: CIDRs and/or "primary"`);
   }
+}
+
+/** The options every rule backend takes from the shared flags (and --nodeport-addresses, --dry-run), checked. */
+export function ruleBackendOptions(v: FlagValues, fail: (message: string) => Error) {
+  const families = parseFamilies(v, fail);
+  return {
+    clusterCIDRs: flagList(v, 'cluster-cidr'),
+    masqueradeAll: flagBoolean(v, 'masquerade-all'),
+    nodePortAddresses: flagList(v, 'nodeport-addresses'),
+    masqueradeBit: parseMasqueradeBit(v, fail),
+    ...(families && { families }),
+    dryRun: flagBoolean(v, 'dry-run'),
+  };
 }

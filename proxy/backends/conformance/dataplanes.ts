@@ -23,11 +23,13 @@ export interface Dataplane {
    * A real way to make the kernel tool reject the backend's input: `hold` makes something
    * else on the node depend on the rules of a Service, so that removing the Service cannot
    * be applied (until the returned function undoes it). `log` is how the rejection,
-   * with the offending input line, shows in the backend's log.
+   * with the offending input line, shows in the backend's log. `persistent`: every sync
+   * fails until the hold is undone (else the full sync after the failure succeeds anyway).
    */
   readonly rejection?: {
     hold(node: Node, families: readonly Family[], service: { namespace: string; name: string; port: string }): Promise<() => Promise<void>>;
     log: RegExp;
+    persistent: boolean;
   };
 }
 
@@ -71,15 +73,14 @@ export function iptablesDataplane(mode: 'nft' | 'legacy'): Dataplane {
         };
       },
       log: /KPNG_ERR_IPTABLES_RESTORE: \S+ rejected the IPv[46] rules at input line \d+: -X KUBE-SVC-[A-Z2-7]{16} \(/,
+      persistent: true,
     },
   };
 }
 
-/**
- * kube-proxy's nftables mode (`to-nft`), tables `ip kpng` and `ip6 kpng`. It flushes a
- * removed Service's chains at once and deletes them later, so holding them does not make
- * the removal fail: a real rejection for this backend is still to be found (no `rejection`).
- */
+const nftFamily = (f: Family) => (f === 'ipv6' ? 'ip6' : 'ip');
+
+/** kube-proxy's nftables mode (`to-nft`), tables `ip kpng` and `ip6 kpng`. */
 export const nftDataplane: Dataplane = {
   title: 'nftables',
   proxyMode: 'nftables',
@@ -87,10 +88,28 @@ export const nftDataplane: Dataplane = {
   args: (t) => [`--cluster-cidr=${t.clusterCidrs.join(',')}`, `--ip-families=${families(t.families).join(',')}`],
   failureCounter: 'kubeproxy_sync_proxy_rules_nftables_sync_failures_total',
   flush: async (node, fs) => {
-    for (const f of fs) await node.exec('nft', ['delete', 'table', f === 'ipv6' ? 'ip6' : 'ip', 'kpng']);
+    for (const f of fs) await node.exec('nft', ['delete', 'table', nftFamily(f), 'kpng']);
   },
   dump: (node) => node.nftRuleset(),
+  rejection: {
+    // Someone deletes the Service's ClusterIP from @cluster-ips (which only rejects unused
+    // ports of ClusterIPs, so traffic is unchanged): the partial sync that removes the
+    // Service deletes that element too, and the kernel refuses to delete what is not
+    // there (ENOENT). Nothing outside the table can hold it, so the full sync after the
+    // failure, which replaces the whole table, succeeds with the hold in place.
+    hold: async (node, fs, svc) => {
+      for (const f of fs) {
+        const map = await node.exec('nft', ['list', 'map', nftFamily(f), 'kpng', 'service-ips']);
+        const ip = new RegExp(`([0-9a-f.:]+) \\. tcp \\. \\d+ : goto service-[A-Z2-7]{8}-${svc.namespace}/${svc.name}/tcp/${svc.port}\\b`).exec(map)?.[1];
+        if (ip === undefined) throw new Error(`no service-ips element for ${svc.namespace}/${svc.name}:${svc.port} in:\n${map}`);
+        await node.exec('nft', ['delete', 'element', nftFamily(f), 'kpng', 'cluster-ips', `{ ${ip} }`]);
+      }
+      return () => Promise.resolve();
+    },
+    log: /KPNG_ERR_NFT_TRANSACTION: nft rejected the partial sync rules at input line \d+: delete element ip6? kpng cluster-ips \{ [^}]+ \} \(/,
+    persistent: false,
+  },
 };
 
 /** The backends the suite runs, each in an IPv4 and an IPv6 topology. */
-export const dataplanes: readonly Dataplane[] = [iptablesDataplane('nft'), iptablesDataplane('legacy')];
+export const dataplanes: readonly Dataplane[] = [iptablesDataplane('nft'), iptablesDataplane('legacy'), nftDataplane];

@@ -100,9 +100,15 @@ export class ProxyUnderTest {
     return this.waitFor(`synced a change written at ${new Date(since).toISOString()}`, (page) => syncedSince(page, since), timeoutMs);
   }
 
-  /** The proxy's output from `from` (a length of `process.output` taken earlier) on. */
-  outputSince(from: number): string {
-    return this.process.output.slice(from);
+  /** Waits until the proxy's output from `from` (a length of `process.output` taken earlier) on matches. */
+  async waitForOutputSince(from: number, pattern: RegExp, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(this.process.output.slice(from))) {
+      if (!this.process.running || Date.now() > deadline) {
+        throw new Error(`the proxy on ${this.node.name} did not print ${pattern} within ${timeoutMs} ms; output since:\n${this.process.output.slice(from)}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 // proxy/backends/iptables: the `to-iptables` backend (kube-proxy's iptables mode).
-import { flagBoolean, flagList, flagString, type FlagSpec, type FlagValues } from '../../cli/flags.ts';
-import { clusterCIDRFlag, ipFamiliesFlag, masqueradeAllFlag, masqueradeBitFlag, parseFamilies, parseMasqueradeBit } from '../common/index.ts';
+import { flagString, type FlagSpec, type FlagValues } from '../../cli/flags.ts';
+import { clusterCIDRFlag, ipFamiliesFlag, masqueradeAllFlag, masqueradeBitFlag, ruleBackendOptions } from '../common/index.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { Backend } from '../backend.ts';
 import { IptablesBackend, RuleSetupError } from './backend.ts';
@@ -35,19 +35,11 @@ export const iptablesFlags: FlagSpec[] = [
 
 /** The backend a `to-iptables` stage with these flag values runs. */
 export function createIptablesBackend(v: FlagValues, ctx: { logger: Logger }): IptablesBackend {
-  const fail = (m: string) => new RuleSetupError(m);
-  const bit = parseMasqueradeBit(v, fail);
-  const families = parseFamilies(v, fail);
   return new IptablesBackend({
     logger: ctx.logger,
-    clusterCIDRs: flagList(v, 'cluster-cidr'),
-    masqueradeAll: flagBoolean(v, 'masquerade-all'),
-    nodePortAddresses: flagList(v, 'nodeport-addresses'),
+    ...ruleBackendOptions(v, (m) => new RuleSetupError(m)),
     localhostNodePorts: v['iptables-localhost-nodeports'] !== false,
-    masqueradeBit: bit,
     mode: (flagString(v, 'iptables-mode') ?? 'auto') as IptablesMode | 'auto',
-    ...(families && { families }),
-    dryRun: flagBoolean(v, 'dry-run'),
   });
 }
 

@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { projectNode } from '../../../harness/lab/netns/index.ts';
 import { useTopology } from '../../../harness/lab/netns/testing.ts';
 import { localChanges, type LocalState } from '../../model/index.ts';
+import { service, slice } from '../../model/testing.ts';
 import { memoryLogger, startRuntime } from '../../runtime/index.ts';
 import { RuleApplyError, netnsRunner } from '../common/index.ts';
 import { clusterCIDRs, fixtureObjects, fixtureObjectsAfterEndpointChange, fixtureState, nodeName } from '../common/testing.ts';
@@ -116,7 +117,8 @@ describe('nftables in a namespace', () => {
     const v4 = (await listTable('node-a'))!;
     // The kernel's own spelling of a few rules.
     expect(v4).toContain('ip daddr . meta l4proto . th dport vmap @service-ips');
-    expect(v4).toContain('numgen random mod 3 0 goto endpoint-BQYA3QOB-ns4/svc4/tcp/p80__10.180.0.20/80');
+    expect(v4).toContain('numgen random mod 3 0 meta l4proto tcp dnat to 10.180.0.20:80');
+    expect(v4).toContain('ip saddr . ip daddr @hairpin-endpoints meta mark set meta mark | 0x00004000');
     expect(v4).toContain('meta l4proto sctp dnat to 10.180.0.11:9999');
     expect(v4).toContain('meta mark set meta mark | 0x00004000');
     expect(v4).toContain('masquerade fully-random');
@@ -125,14 +127,26 @@ describe('nftables in a namespace', () => {
     expect((await listTable('node-a', 'ip6'))!).toContain('meta l4proto tcp dnat to [fd00:180::1]:80');
   });
 
-  it('partial sync after an endpoint change: only svc1’s service chain and the new endpoint chain change; same table as a fresh full sync', async () => {
+  it('a Service of more endpoints than the rules pick takes kube-proxy’s layout (an anonymous map, endpoint chains), and the kernel takes it', async () => {
+    const many = Array.from({ length: 20 }, (_, i) => `10.181.0.${i + 1}`);
+    const state = fixtureState([...fixtureObjects(), service('big', { namespace: 'ns20', clusterIPs: ['172.30.1.1'], ports: [{ name: 'p', port: 80 }], affinity: 60 }), slice('big', 'big', many, { namespace: 'ns20', ports: [{ name: 'p', port: 80 }] })]);
+    const big = backend('node-b');
+    await big.sync(state, undefined);
+    big.dispose();
+    const listing = (await listTable('node-b'))!;
+    expect(summary(listing)).toEqual(believed(big.views!.get('IPv4')!));
+    expect(listing).toMatch(/numgen random mod 20 vmap \{ 0 : goto endpoint-\S+ns20\/big\/tcp\/p__10\.181\.0\.1\/80, 1 : goto /);
+    expect(listing).toContain('meta l4proto tcp update @affinity-');
+  });
+
+  it('partial sync after an endpoint change: only svc1’s service chain and @hairpin-endpoints change; same table as a fresh full sync', async () => {
     const before = (await nft('node-a', '-a', 'list', 'table', 'ip', 'kpng'))!;
     const stats = await b.sync(s2, localChanges(s1, s2));
-    expect(stats).toMatchObject({ full: false, mode: 'partial', lines: 8 });
+    expect(stats).toMatchObject({ full: false, mode: 'partial', lines: 6 });
     const after = (await nft('node-a', '-a', 'list', 'table', 'ip', 'kpng'))!;
     const changed = normalForm(after).filter((x) => !normalForm(before).includes(x)).map((x) => x.split(' ').slice(0, 2).join(' '));
-    expect(changed).toEqual(['chain endpoint-CDMFUSQB-ns1/svc1/tcp/p80__10.180.0.13/80', 'chain service-ULMVA6XW-ns1/svc1/tcp/p80']);
-    expect(normalForm(before).filter((x) => !normalForm(after).includes(x))).toHaveLength(1);
+    expect(changed).toEqual(['chain service-ULMVA6XW-ns1/svc1/tcp/p80', 'set hairpin-endpoints']);
+    expect(normalForm(before).filter((x) => !normalForm(after).includes(x))).toHaveLength(2);
     const fresh = await freshIn(s2);
     expect(normalForm((await listTable('node-a'))!)).toEqual(fresh.v4);
     expect(normalForm((await listTable('node-a', 'ip6'))!)).toEqual(fresh.v6);

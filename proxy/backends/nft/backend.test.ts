@@ -40,10 +40,10 @@ describe('NftBackend against a pretend node', () => {
 
     const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
     const partial = await backend.sync(s2, localChanges(s1, s2));
-    expect(partial).toMatchObject({ full: false, mode: 'partial', lines: 8 });
+    expect(partial).toMatchObject({ full: false, mode: 'partial', lines: 6 });
     expect(kernel.dump('ip')).toBe(freshDump(s2, 'ip'));
 
-    // A Service goes (and svc1's third endpoint): their chains are flushed now, deleted by the transaction before the next sync.
+    // A Service goes: its chain is flushed now, deleted by the transaction before the next sync.
     const s3 = fixtureState(without(['svc10']));
     await backend.sync(s3, localChanges(s2, s3));
     expect(kernel.table('ip')!.chains.get('service-4C6A7Y5F-ns10/svc10/udp/')?.rules).toEqual([]);
@@ -51,10 +51,10 @@ describe('NftBackend against a pretend node', () => {
     clock.t += 59_999;
     expect((await backend.sync(s4, localChanges(s3, s4))).staleDeleted).toBe(0);
     clock.t += 1;
-    expect((await backend.sync(s4, localChanges(s4, s4))).staleDeleted).toBe(3);
+    expect((await backend.sync(s4, localChanges(s4, s4))).staleDeleted).toBe(1);
     expect(kernel.table('ip')!.chains.has('service-4C6A7Y5F-ns10/svc10/udp/')).toBe(false);
     clock.t += 60_000;
-    expect(await backend.deleteStaleChains()).toBe(6); // svc9's, in both families
+    expect(await backend.deleteStaleChains()).toBe(4); // svc9's service and external chains, in both families
     expect(kernel.dump('ip')).toBe(freshDump(s4, 'ip'));
     expect(kernel.dump('ip6')).toBe(freshDump(s4, 'ip6'));
     backend.dispose();
@@ -195,6 +195,9 @@ describe('NftBackend against a pretend node', () => {
     const rules = [...kernel.table('ip')!.chains].find(([n]) => n.startsWith('service-') && n.includes('/'))![1].rules.map((r) => r.text);
     expect(rules).toHaveLength(2);
     expect(rules[1]).toMatch(/^numgen random mod 20 vmap \{ 0 : goto endpoint-\S+__10\.181\.0\.1\/80, 1 : goto /);
+    const endpointChains = [...kernel.table('ip')!.chains].filter(([n]) => n.startsWith('endpoint-'));
+    expect(endpointChains).toHaveLength(20);
+    expect(endpointChains[0]![1].rules.map((r) => r.text)).toEqual(['meta l4proto tcp dnat to 10.181.0.1:80']);
     backend.dispose();
   });
 });

@@ -55,7 +55,7 @@ export class NftBackend implements Backend {
   #hostAddresses: string[] | undefined;
   /** What the kernel holds, per family; undefined when unknown (the next sync replaces the tables). */
   #views: Map<IPFamily, FamilyView> | undefined;
-  /** Per fixed chain ("family\0name"), its `nft -a list chain` right after our last full sync. */
+  /** Per fixed chain ("family\0name"), its `nft -a list chain` at the first tamper check after our last full sync. */
   readonly #baselines = new Map<string, string>();
   #queue: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
@@ -184,11 +184,8 @@ export class NftBackend implements Backend {
       throw err;
     }
     this.#views = views;
-    if (plan.mode !== 'partial') {
-      // What the fixed chains look like now, for tampered(); read after this sync returns.
-      this.#baselines.clear();
-      void this.#serial(() => this.#recordBaselines()).catch((err: unknown) => this.#log.debug('could not read the fixed chains back', { err }));
-    }
+    // The fixed chains changed: tampered() takes their listings afresh at its next check.
+    if (plan.mode !== 'partial') this.#baselines.clear();
     this.#schedule();
     const rules = [...views.values()].reduce((n, v) => n + v.rules, 0);
     const fields = { mode: plan.mode, ms: Math.round(performance.now() - started), lines: plan.lines, bytes: plan.bytes, rules, written: JSON.stringify(plan.written), staleDeleted };
@@ -248,22 +245,13 @@ export class NftBackend implements Backend {
     return out;
   }
 
-  async #recordBaselines(): Promise<void> {
-    if (this.#o.dryRun || !this.#views) return;
-    const chains = this.#fixedChains();
-    const listings = await this.#listings();
-    chains.forEach((c, i) => {
-      const text = listings[i];
-      if (text !== undefined) this.#baselines.set(`${c.family}\u0000${c.name}`, text);
-    });
-  }
-
   /**
    * Whether someone else changed our tables since our last sync: a table or one of its
-   * fixed chains (base, dispatch and check chains) gone, or listed otherwise than right
-   * after our last full sync (a rule added, deleted or replaced, a base chain re-created).
-   * A few `nft list chain` calls, none of whose output grows with the number of Services.
-   * Per-service chains and map elements are not checked: the hourly full sync rewrites them.
+   * fixed chains (base, dispatch and check chains) gone, a rule more or less in one, or a
+   * fixed chain listed otherwise than at the first check after our last full sync (a rule
+   * replaced, a base chain re-created). One `nft list chain` a fixed chain, none of whose
+   * output grows with the number of Services. Per-service chains and map elements are not
+   * checked: the hourly full sync rewrites them.
    */
   tampered(): Promise<boolean> {
     return this.#serial(() => this.#tampered());

@@ -1,9 +1,9 @@
 // proxy/backends/nft: the `to-nft` backend (kube-proxy's nftables mode, in tables of its
 // own: `ip kpng` and `ip6 kpng`).
-import { flagBoolean, flagList, type FlagSpec, type FlagValues } from '../../cli/flags.ts';
+import type { FlagSpec, FlagValues } from '../../cli/flags.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { Backend } from '../backend.ts';
-import { clusterCIDRFlag, ipFamiliesFlag, masqueradeAllFlag, masqueradeBitFlag, parseFamilies, parseMasqueradeBit } from '../common/index.ts';
+import { clusterCIDRFlag, ipFamiliesFlag, masqueradeAllFlag, masqueradeBitFlag, ruleBackendOptions } from '../common/index.ts';
 import { NftBackend } from './backend.ts';
 import { NftSetupError } from './exec.ts';
 
@@ -31,28 +31,15 @@ export const nftFlags: FlagSpec[] = [
 
 /** The backend a `to-nft` stage with these flag values runs. */
 export function createNftBackend(v: FlagValues, ctx: { logger: Logger }): NftBackend {
-  const fail = (m: string) => new NftSetupError(m);
-  const families = parseFamilies(v, fail);
-  return new NftBackend({
-    logger: ctx.logger,
-    clusterCIDRs: flagList(v, 'cluster-cidr'),
-    masqueradeAll: flagBoolean(v, 'masquerade-all'),
-    nodePortAddresses: flagList(v, 'nodeport-addresses'),
-    masqueradeBit: parseMasqueradeBit(v, fail),
-    ...(families && { families }),
-    dryRun: flagBoolean(v, 'dry-run'),
-  });
+  return new NftBackend({ logger: ctx.logger, ...ruleBackendOptions(v, (m) => new NftSetupError(m)) });
 }
 
+/** `to-nft`; its --cleanup (run alone) deletes both tables. */
 export const nftStage = {
   name: 'to-nft',
   summary: "program the node with nftables (tables ip kpng and ip6 kpng), laid out as kube-proxy's nftables mode lays them out",
   flags: nftFlags,
   create(flags: FlagValues, ctx: { logger: Logger }): Backend {
     return createNftBackend(flags, ctx);
-  },
-  /** `to-nft --cleanup`: delete both tables. */
-  async cleanup(flags: FlagValues, ctx: { logger: Logger }): Promise<void> {
-    await createNftBackend(flags, ctx).cleanup();
   },
 };

@@ -27,6 +27,8 @@ export const serviceIPsMap = 'service-ips';
 export const serviceNodePortsMap = 'service-nodeports';
 export const nodePortIPsSet = 'nodeport-ips';
 export const clusterIPsSet = 'cluster-ips';
+/** "endpoint . endpoint" for every endpoint: hairpin traffic, to masquerade. */
+export const hairpinSet = 'hairpin-endpoints';
 
 // Services without (usable) endpoints
 export const serviceEndpointsCheckChain = 'service-endpoints-check';

@@ -100,13 +100,13 @@ describe('full ruleset', () => {
 });
 
 describe('picking an endpoint', () => {
-  it('rule i of n jumps with probability 1/(n-i): every endpoint is picked with probability 1/n', () => {
+  it('rule i of n goes with probability 1/(n-i): every endpoint is picked with probability 1/n', () => {
     for (let n = 1; n <= endpointRulesMax; n++) {
-      const rules = pickEndpoint(Array.from({ length: n }, (_, i) => `ep${i}`));
+      const rules = pickEndpoint(Array.from({ length: n }, (_, i) => `dnat to 10.0.0.${i}:80`));
       expect(rules).toHaveLength(n);
       let reach = 1; // probability that rule i is reached
       rules.forEach((r, i) => {
-        const m = /^(?:numgen random mod (\d+) 0 )?goto ep(\d+)$/.exec(r)!;
+        const m = /^(?:numgen random mod (\d+) 0 )?dnat to 10\.0\.0\.(\d+):80$/.exec(r)!;
         expect(Number(m[2])).toBe(i);
         const p = m[1] === undefined ? 1 : 1 / Number(m[1]);
         expect(reach * p).toBeCloseTo(1 / n, 12);
@@ -116,8 +116,22 @@ describe('picking an endpoint', () => {
     }
   });
 
-  it(`more than ${endpointRulesMax} endpoints: one draw through an anonymous verdict map`, () => {
-    const chains = Array.from({ length: endpointRulesMax + 1 }, (_, i) => `ep${i}`);
-    expect(pickEndpoint(chains)).toEqual([`numgen random mod ${chains.length} vmap { ${chains.map((c, i) => `${i} : goto ${c}`).join(', ')} }`]);
+  it(`more than ${endpointRulesMax} endpoints: one draw through an anonymous verdict map to endpoint chains`, () => {
+    const targets = Array.from({ length: endpointRulesMax + 1 }, (_, i) => `goto ep${i}`);
+    expect(pickEndpoint(targets)).toEqual([`numgen random mod ${targets.length} vmap { ${targets.map((t, i) => `${i} : ${t}`).join(', ')} }`]);
+  });
+
+  it('a service chain DNATs by itself; an endpoint reaching itself is masqueraded through @hairpin-endpoints', () => {
+    const r = renderFamily(fixtureState(), 'IPv4', base);
+    const svc5 = r.ports.get('ns5/svc5:p80')!;
+    expect(svc5.chains.map((c) => c.name)).toEqual(['service-HVFWP5L3-ns5/svc5/tcp/p80', 'external-HVFWP5L3-ns5/svc5/tcp/p80', 'firewall-HVFWP5L3-ns5/svc5/tcp/p80']);
+    expect(svc5.chains[0]!.rules.slice(1)).toEqual([
+      'ip saddr @affinity-WLGLN4N3-ns5/svc5/tcp/p80__10.180.0.6/80 meta l4proto tcp update @affinity-WLGLN4N3-ns5/svc5/tcp/p80__10.180.0.6/80 { ip saddr } dnat to 10.180.0.6:80',
+      'ip saddr @affinity-VP5O6E2V-ns5/svc5/tcp/p80__10.180.0.7/80 meta l4proto tcp update @affinity-VP5O6E2V-ns5/svc5/tcp/p80__10.180.0.7/80 { ip saddr } dnat to 10.180.0.7:80',
+      'numgen random mod 2 0 meta l4proto tcp update @affinity-WLGLN4N3-ns5/svc5/tcp/p80__10.180.0.6/80 { ip saddr } dnat to 10.180.0.6:80',
+      'meta l4proto tcp update @affinity-VP5O6E2V-ns5/svc5/tcp/p80__10.180.0.7/80 { ip saddr } dnat to 10.180.0.7:80',
+    ]);
+    expect(svc5.elements.filter((e) => e.container === 'hairpin-endpoints').map((e) => e.key)).toEqual(['10.180.0.6 . 10.180.0.6', '10.180.0.7 . 10.180.0.7']);
+    expect(r.global.chains.find((c) => c.name === 'masquerading')!.rules[0]).toBe('ip saddr . ip daddr @hairpin-endpoints mark set mark or 0x4000');
   });
 });

@@ -37,6 +37,7 @@ import {
   servicePortPolicyClusterChainNamePrefix,
   servicePortPolicyLocalChainNamePrefix,
   servicesChain,
+  hairpinSet,
 } from './names.ts';
 
 /** A chain and its rules (rule text after `add rule <family> kpng <chain> `). */
@@ -203,7 +204,10 @@ export function renderGlobal(ctx: FamilyContext): Part {
     },
     { name: firewallCheckChain, rules: [`${ipX} daddr . meta l4proto . th dport vmap @${firewallIPsMap}`] },
     { name: clusterIPsCheckChain, rules: [`${ipX} daddr @${clusterIPsSet} reject comment "Reject traffic to invalid ports of ClusterIPs"`] },
-    { name: masqueradingChain, rules: [`mark and ${mark} == 0 return`, `mark set mark xor ${mark}`, 'masquerade fully-random'] },
+    {
+      name: masqueradingChain,
+      rules: [`${ipX} saddr . ${ipX} daddr @${hairpinSet} mark set mark or ${mark}`, `mark and ${mark} == 0 return`, `mark set mark xor ${mark}`, 'masquerade fully-random'],
+    },
     { name: markMasqChain, rules: [`mark set mark or ${mark}`] },
     { name: rejectChain, comment: 'helper for @no-endpoint-services / @no-endpoint-nodeports', rules: ['reject'] },
   ];
@@ -211,6 +215,7 @@ export function renderGlobal(ctx: FamilyContext): Part {
   const protoPort = 'type inet_proto . inet_service : verdict';
   const containers: ContainerDef[] = [
     { kind: 'set', name: clusterIPsSet, body: `type ${addrType} ; comment "Active ClusterIPs" ;` },
+    { kind: 'set', name: hairpinSet, body: `type ${addrType} . ${addrType} ; comment "endpoint . itself: an endpoint that reached itself through a Service, masqueraded" ;` },
     ...(ctx.nodePorts.matchAll ? [] : [{ kind: 'set' as const, name: nodePortIPsSet, body: `type ${addrType} ; comment "IPs that accept NodePort traffic" ;` }]),
     { kind: 'map', name: noEndpointServicesMap, body: `${ipPortProto} ; comment "vmap to drop or reject packets to services with no endpoints" ;` },
     { kind: 'map', name: noEndpointNodePortsMap, body: `${protoPort} ; comment "vmap to drop or reject packets to service nodeports with no endpoints" ;` },
@@ -223,23 +228,30 @@ export function renderGlobal(ctx: FamilyContext): Part {
 }
 
 /**
- * How a service chain picks one of its endpoint chains (the first packet of a connection
- * only: NAT chains never see the rest).
+ * How a service chain picks an endpoint (the first packet of a connection only: NAT
+ * chains never see the rest of it). `targets[i]` is what is done with the packet once
+ * endpoint i is picked: its DNAT statements, or a `goto` to its endpoint chain.
  *
- * kube-proxy writes `numgen random mod N vmap { 0 : goto ep0, ... }`: an anonymous map per
- * service chain. The kernel walks every set of the table to name each new anonymous set,
- * so loading a table of many Services takes time quadratic in their number (measured on
- * this kernel, 10 endpoints each: 1,000 Services 0.9 s, 4,000 28 s, 10,000 190 s; see
- * kubernetes#139513). One shared map is no better: the kernel walks all its elements each
- * time another chain's rule binds it. So up to `endpointRulesMax` endpoints are picked by
- * rules, one independent draw each, as iptables' statistic rules do: rule i of N jumps
- * with probability 1/(N-i), so every endpoint gets 1/N (10,000 Services load in 7 s).
- * Larger endpoint sets, which are few, keep kube-proxy's anonymous map: one draw.
+ * kube-proxy writes `numgen random mod N vmap { 0 : goto ep0, ... }` into every service
+ * chain, with an endpoint chain per endpoint: an anonymous map per Service, and ten or so
+ * chains. The kernel walks every set of the table to name each new anonymous set, so
+ * loading a table of many Services takes time quadratic in their number (measured on this
+ * kernel, 10 endpoints each: 1,000 Services 0.9 s, 4,000 28 s, 10,000 190 s; see
+ * kubernetes#139513), and nft reads every chain of the table before it sends even a
+ * one-line change (1 s at 10,000 Services with their 110,000 chains). One shared map is
+ * no way out: the kernel walks all its elements each time another chain's rule binds it.
+ *
+ * So up to `endpointRulesMax` endpoints are picked by rules, one independent draw each,
+ * as iptables' statistic rules do: rule i of N goes with probability 1/(N-i), so every
+ * endpoint gets 1/N, and each rule DNATs itself, without an endpoint chain (10,000
+ * Services x 10 endpoints: 11,000 chains, 3 s of CPU to load, 0.2 s for a one-endpoint
+ * change). Larger endpoint sets, which are few, keep kube-proxy's anonymous map and
+ * endpoint chains: one draw.
  */
-export function pickEndpoint(chains: readonly string[]): string[] {
-  const n = chains.length;
-  if (n > endpointRulesMax) return [`numgen random mod ${n} vmap { ${chains.map((c, i) => `${i} : goto ${c}`).join(', ')} }`];
-  return chains.map((c, i) => (i < n - 1 ? `numgen random mod ${n - i} 0 goto ${c}` : `goto ${c}`));
+export function pickEndpoint(targets: readonly string[]): string[] {
+  const n = targets.length;
+  if (n > endpointRulesMax) return [`numgen random mod ${n} vmap { ${targets.map((t, i) => `${i} : ${t}`).join(', ')} }`];
+  return targets.map((t, i) => (i < n - 1 ? `numgen random mod ${n - i} 0 ${t}` : t));
 }
 
 /** Above this many endpoints a service chain picks one through an anonymous verdict map. */
@@ -318,7 +330,6 @@ export function renderServicePort(sp: ServicePortState, ctx: FamilyContext): Par
   if (usesLocalPolicyChain) chain(localPolicyChain);
   if (usesExternalTrafficChain) chain(externalTrafficChain);
   if (usesFWChain) chain(fwChain);
-  for (const ep of reachable) chain(epChain(ep));
 
   if (hasInternalEndpoints) {
     const match = `${ipX} daddr ${clusterIP} ${proto} dport ${sp.port}`;
@@ -355,21 +366,28 @@ export function renderServicePort(sp: ServicePortState, ctx: FamilyContext): Par
     }
   }
 
+  // What is done with a packet once endpoint `ep` is picked: DNAT to it (remembering the
+  // client for affinity). Hairpin traffic (an endpoint reaching itself) is masqueraded by
+  // the masquerading chain, which finds it in @hairpin-endpoints.
+  const dnat = (ep: LocalEndpoint) => {
+    const dest = family === 'IPv6' ? `[${ep.address}]:${ep.port}` : `${ep.address}:${ep.port}`;
+    return `meta l4proto ${proto} ${affinity ? `update @${affinitySet(ep)} { ${ipX} saddr } ` : ''}dnat to ${dest}`;
+  };
   const toEndpoints = (svcChain: string, endpoints: LocalEndpoint[]) => {
+    const viaChains = endpoints.length > endpointRulesMax;
+    const target = (ep: LocalEndpoint) => {
+      if (!viaChains) return dnat(ep);
+      const c = chain(epChain(ep));
+      if (c.rules.length === 0) c.rules.push(dnat(ep));
+      return `goto ${c.name}`;
+    };
     const rules = chain(svcChain).rules;
-    if (affinity) for (const ep of endpoints) rules.push(`${ipX} saddr @${affinitySet(ep)} goto ${epChain(ep)}`);
-    rules.push(...pickEndpoint(endpoints.map(epChain)));
+    if (affinity) for (const ep of endpoints) rules.push(`${ipX} saddr @${affinitySet(ep)} ${target(ep)}`);
+    rules.push(...pickEndpoint(endpoints.map(target)));
   };
   if (usesClusterPolicyChain) toEndpoints(clusterPolicyChain, clusterEndpoints);
   if (usesLocalPolicyChain) toEndpoints(localPolicyChain, localEndpoints);
-
-  for (const ep of reachable) {
-    const rules = chain(epChain(ep)).rules;
-    rules.push(`${ipX} saddr ${ep.address} jump ${markMasqChain}`);
-    if (affinity) rules.push(`update @${affinitySet(ep)} { ${ipX} saddr }`);
-    const dest = family === 'IPv6' ? `[${ep.address}]:${ep.port}` : `${ep.address}:${ep.port}`;
-    rules.push(`meta l4proto ${proto} dnat to ${dest}`);
-  }
+  for (const ep of reachable) el(hairpinSet, `${ep.address} . ${ep.address}`, '');
 
   return { chains: [...chains.values()], containers, elements };
 }

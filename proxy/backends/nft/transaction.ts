@@ -10,10 +10,13 @@
 //   flushed and rewritten, every map and set flushed and refilled, but the affinity
 //   sets kept, so ClientIP affinity survives the periodic full sync.
 // - partial: only the changed service ports' chains (flushed and rewritten when their
-//   rules differ, added when new), map and set elements added and deleted one by one.
+//   rules differ, added when new) and the map and set elements that differ.
 //   Chains no longer used are flushed now and deleted by a later transaction, at least
 //   `staleChainDelayMs` after (kube-proxy's workaround for kernels before 6.2, which
 //   notice late that a chain is no longer referenced from a map element).
+//
+// Within a transaction the commands go in the order the kernel needs (see Tx), and the
+// elements of one set or map are added or deleted a group a command.
 //
 // Plans mutate the view as if the transaction succeeded; the caller forgets the view when
 // it fails (the next sync is then a replace).

@@ -1,0 +1,167 @@
+// One benchmark run of one backend at one size, in a scratch network namespace with the
+// real kernel tools: a full sync into an empty namespace (a first start), partial syncs
+// after one endpoint change each, and a full sync over the rules in place (a periodic
+// resync, or the one after a failure). Every tool call goes through a timing Runner, so
+// the figures split the same way for every backend:
+//   apply: calls that were handed an input (iptables-restore, nft -f), with its size;
+//   read:  the others (iptables-save and the like);
+//   render: the rest of the sync's wall time (the backend's own work).
+// A kernel tool call that takes longer than BENCH_TOOL_TIMEOUT seconds (default 900) is
+// killed: its sync is reported as not finished, and that run ends there.
+import { createTopology } from '../../../harness/lab/netns/index.ts';
+import { localChanges, computeLocalState, type LocalChanges, type LocalState } from '../../model/index.ts';
+import { createLogger } from '../../runtime/log.ts';
+import type { Backend } from '../backend.ts';
+import { netnsRunner, type Runner } from '../common/index.ts';
+import { clusterOfObjects, nodeName, scaleObjects } from '../common/testing.ts';
+import { subjects } from './subjects.ts';
+
+export const endpointsPerService = 10;
+/** Partial syncs measured per size, each after a different Service's endpoint change. */
+export const partialRounds = 5;
+const toolTimeoutMs = Number(process.env.BENCH_TOOL_TIMEOUT ?? 900) * 1000;
+
+export interface Row {
+  backend: string;
+  services: number;
+  sync: string;
+  /** A number, or why there is none ("killed after 900 s"). */
+  'total ms': number | string;
+  'render ms': number;
+  'apply ms': number;
+  'read ms': number;
+  'input KiB': number;
+  'input lines': number;
+  /** The process with the cluster's local state computed, before the backend. */
+  'RSS before MiB': number;
+  'peak RSS MiB': number;
+}
+
+interface Timed {
+  applyMs: number;
+  readMs: number;
+  bytes: number;
+  lines: number;
+}
+
+/** A Runner that times what `run` does and keeps the totals since the last take(). */
+function timingRunner(run: Runner): { run: Runner; take: () => Timed } {
+  let t: Timed = { applyMs: 0, readMs: 0, bytes: 0, lines: 0 };
+  return {
+    run: async (file, args, opts) => {
+      const started = performance.now();
+      try {
+        return await run(file, args, { ...opts, timeoutMs: opts?.timeoutMs ?? toolTimeoutMs });
+      } finally {
+        const ms = performance.now() - started;
+        if (opts?.input === undefined) t.readMs += ms;
+        else {
+          t.applyMs += ms;
+          t.bytes += Buffer.byteLength(opts.input);
+          t.lines += opts.input.split('\n').length - (opts.input.endsWith('\n') ? 1 : 0);
+        }
+      }
+    },
+    take: () => {
+      const out = t;
+      t = { applyMs: 0, readMs: 0, bytes: 0, lines: 0 };
+      return out;
+    },
+  };
+}
+
+/** The scale cluster with one more endpoint on Service `s`. */
+function withExtraEndpoint(objects: unknown[], s: number, round: number): unknown[] {
+  return objects.map((o) => {
+    const meta = (o as { kind?: string; metadata?: { name?: string } }).metadata;
+    if ((o as { kind?: string }).kind !== 'EndpointSlice' || meta?.name !== `svc-${s}`) return o;
+    const sl = o as { endpoints: unknown[] };
+    return { ...sl, endpoints: [...sl.endpoints, { addresses: [`10.250.${round}.${s & 255}`], conditions: {} }] };
+  });
+}
+
+/** The round of median total time. */
+const medianRound = <T extends { totalMs: number }>(rounds: T[]): T => [...rounds].sort((a, b) => a.totalMs - b.totalMs)[Math.floor(rounds.length / 2)]!;
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/** Runs the scenario for one backend and one size, here; rows with this process's peak RSS. */
+export async function measure(subjectName: string, services: number): Promise<Row[]> {
+  const subject = subjects[subjectName];
+  if (!subject) throw new Error(`KPNG_ERR_BENCH_BACKEND: no benchmark entry ${JSON.stringify(subjectName)} (accepted: ${Object.keys(subjects).join(', ')})`);
+  const objects = scaleObjects(services, endpointsPerService);
+  const state = (objs: unknown[]) => computeLocalState(clusterOfObjects(objs), { nodeName });
+  const s0 = state(objects);
+  const rssBefore = round1(process.memoryUsage().rss / 2 ** 20);
+
+  const topology = await createTopology({ family: 'ipv4', nodes: ['bench'] });
+  try {
+    const timing = timingRunner(netnsRunner(topology.node('bench').netns));
+    const backend: Backend = subject.create(timing.run, createLogger({ level: 'warn' }));
+    await backend.setup();
+    timing.take();
+
+    const sync = async (s: LocalState, changes: LocalChanges | undefined) => {
+      const started = performance.now();
+      await backend.sync(s, changes);
+      const totalMs = performance.now() - started;
+      const t = timing.take();
+      process.stderr.write(`  ${changes ? 'partial' : 'full'} sync: ${Math.round(totalMs)} ms\n`);
+      return { totalMs, renderMs: totalMs - t.applyMs - t.readMs, ...t };
+    };
+    type Measured = Awaited<ReturnType<typeof sync>>;
+    const row = (kind: string, r: Measured): Omit<Row, 'RSS before MiB' | 'peak RSS MiB'> => ({
+      backend: subject.name,
+      services,
+      sync: kind,
+      'total ms': round1(r.totalMs),
+      'render ms': round1(r.renderMs),
+      'apply ms': round1(r.applyMs),
+      'read ms': round1(r.readMs),
+      'input KiB': round1(r.bytes / 1024),
+      'input lines': r.lines,
+    });
+
+    const rows: Omit<Row, 'RSS before MiB' | 'peak RSS MiB'>[] = [];
+    const finish = () => {
+      const rss = round1(process.resourceUsage().maxRSS / 1024);
+      return rows.map((r) => ({ ...r, 'RSS before MiB': rssBefore, 'peak RSS MiB': rss }));
+    };
+    /** A sync, or the row that says it did not finish. */
+    const attempt = async (kind: string, s: LocalState, changes: LocalChanges | undefined): Promise<Measured | undefined> => {
+      const started = performance.now();
+      try {
+        return await sync(s, changes);
+      } catch (error) {
+        const t = timing.take();
+        if (t.applyMs + t.readMs < toolTimeoutMs) throw error;
+        process.stderr.write(`  ${kind}: a kernel tool call was killed after ${toolTimeoutMs / 1000} s\n`);
+        rows.push({ ...row(kind, { totalMs: 0, renderMs: 0, ...t }), 'total ms': `killed after ${Math.round((performance.now() - started) / 1000)} s`, 'render ms': 0 });
+        return undefined;
+      }
+    };
+
+    const first = await attempt('full, empty node', s0, undefined);
+    if (!first) return finish();
+    rows.push(row('full, empty node', first));
+    const partials: Measured[] = [];
+    let prev = s0;
+    let current = objects;
+    for (let i = 0; i < partialRounds; i++) {
+      current = withExtraEndpoint(current, (i * 7919) % services, i);
+      const next = state(current);
+      const changes = localChanges(prev, next);
+      if (changes.servicePorts.size !== 1) throw new Error(`expected one changed service port, got ${changes.servicePorts.size}`);
+      const partial = await attempt('partial, 1 endpoint', next, changes);
+      if (!partial) return finish();
+      partials.push(partial);
+      prev = next;
+    }
+    // The round of median total time, with its own figures (so that they add up).
+    rows.push(row(`partial, 1 endpoint (median of ${partialRounds})`, medianRound(partials)));
+    const last = await attempt('full, rules in place', prev, undefined);
+    if (last) rows.push(row('full, rules in place', last));
+    return finish();
+  } finally {
+    await topology.destroy();
+  }
+}
