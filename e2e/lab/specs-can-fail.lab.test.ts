@@ -1,6 +1,10 @@
 // The suite's own proof that its specs can fail: in one running lab (iptables, IPv4),
 // each spec passes while the proxy's rules are intact, and fails, saying what went wrong,
 // once its behaviour is broken on one node behind the proxy's back.
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../harness/lab/cluster/index.ts';
 import { runSpecs, type LabSpec, type SpecContext, type SpecResult } from '../../harness/lab/suite/index.ts';
@@ -14,13 +18,16 @@ const LAG_TIMEOUT_MS = 8_000;
 
 describe('the lab specs fail when the behaviour they check is broken', () => {
   let lab: Lab;
+  let diagnostics: string;
   const lines: string[] = [];
 
   beforeAll(async () => {
+    diagnostics = await mkdtemp(path.join(tmpdir(), 'kpng-lab-failures-'));
     lab = await Lab.start({ backend: 'iptables', family: 'ipv4', nodes: 3 });
   });
   afterAll(async () => {
     await lab?.destroy();
+    await rm(diagnostics, { recursive: true, force: true });
   });
 
   async function run(spec: LabSpec, beforeTraffic?: (ctx: SpecContext) => Promise<void>): Promise<SpecResult> {
@@ -28,6 +35,7 @@ describe('the lab specs fail when the behaviour they check is broken', () => {
       out: (line) => lines.push(line),
       color: false,
       lagTimeoutMs: LAG_TIMEOUT_MS,
+      diagnosticsDir: diagnostics,
       ...(beforeTraffic && { hooks: { beforeTraffic } }),
     });
     if (!result) throw new Error(`no result for ${spec.id}`);
@@ -53,7 +61,7 @@ describe('the lab specs fail when the behaviour they check is broken', () => {
     const client = lab.clients[0]!.ip();
     expect(broken.status).toBe('failed');
     expect(broken.message).toContain(`answered by external-local-lb-1 seeing source ${client}: still not so after 8 s`);
-    expect(broken.message).toMatch(new RegExp(`last: external-local-lb-1 saw source 10\\.244\\.1\\.1, not ${client.replace(/\./g, '\\.')}$`));
+    expect(broken.message).toMatch(new RegExp(`last: external-local-lb-1 saw source 10\\.244\\.1\\.1, not ${client.replace(/\./g, '\\.')}\n`));
   });
 
   it('rejected without endpoints: passes, then fails once the node of the client drops instead of rejecting', async () => {
@@ -66,5 +74,13 @@ describe('the lab specs fail when the behaviour they check is broken', () => {
     expect(deleted).toBe(1);
     expect(broken.status).toBe('failed');
     expect(broken.message).toMatch(/^\S+ → tcp 10\.96\.\d+\.\d+:80 failing with refused: still not so after 8 s .*last: failed with (timeout|unreachable)/);
+    // What the node looked like at the failure is kept, and the message says where.
+    const dir = path.join(diagnostics, 'rejected-without-endpoints');
+    expect(broken.message).toContain(`(node state at the failure: ${dir})`);
+    const nodeState = readFileSync(path.join(dir, `${node.name}.txt`), 'utf8');
+    expect(nodeState).toContain('==== iptables-nft-save');
+    expect(nodeState).toContain('no-pods:udp has no endpoints');
+    expect(nodeState).not.toContain('no-pods:http has no endpoints');
+    expect(existsSync(path.join(dir, 'pods.txt'))).toBe(true);
   });
 });
