@@ -41,7 +41,7 @@ test: deps ## Run every test tier: unit, netns (root), cluster (etcd + kube-apis
 	@hack/k8s-binaries.sh --if-needed
 	vitest run
 
-.PHONY: test-unit test-netns test-cluster test-suite
+.PHONY: test-unit test-netns test-cluster test-suite test-lab
 test-unit: ## Run the unit tier only
 	@hack/install-node-deps.sh
 	vitest run --project unit
@@ -50,6 +50,9 @@ test-netns: deps ## Run the netns tier only (root)
 test-cluster: deps ## Run the cluster tier only
 	@hack/k8s-binaries.sh --only etcd,kube-apiserver,kubectl
 	vitest run --project cluster
+test-lab: deps ## Run the lab tier only (root; the lab for iptables and nft on ipv4 and dual, and the suite's own tests)
+	@hack/k8s-binaries.sh --only etcd,kube-apiserver,kubectl
+	vitest run --project lab
 test-suite: deps ## Run the suite tier only (the e2e selections against the real e2e.test and ginkgo)
 	@hack/k8s-binaries.sh --only e2e.test,ginkgo
 	vitest run --project suite
@@ -95,3 +98,12 @@ e2e-selection: ## Verify each backend × family's e2e selection against e2e.test
 e2e-report: ## The parity report (markdown + HTML) from reports/e2e/<family>-<backend>/junit*.xml
 	@hack/install-node-deps.sh
 	@$(KPNG_HARNESS) report
+
+# ------------------------------------------------------------------ the docker-free lab
+.PHONY: lab lab-matrix
+lab: deps ## The lab conformance suite in a docker-free lab of netns nodes, for b=<backend> i=<family> [m=<model>]
+	@hack/k8s-binaries.sh --only etcd,kube-apiserver,kubectl
+	@$(KPNG_HARNESS) lab --backend $(b) --family $(i) --model $(m)
+lab-matrix: deps ## The lab for every backend × family the proxy offers, into one report (reports/lab)
+	@hack/k8s-binaries.sh --only etcd,kube-apiserver,kubectl
+	@$(KPNG_HARNESS) lab --model $(m)

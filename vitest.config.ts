@@ -16,6 +16,7 @@ export default defineConfig({
         hookTimeout: tier.testTimeout,
         fileParallelism: tier.fileParallelism,
         globalSetup: tier.globalSetup,
+        sequence: { groupOrder: tier.groupOrder },
       },
     })),
   },

@@ -7,6 +7,7 @@ import { optionsHelp, usageError, type OptionSpecs } from './args.ts';
 import { processContext, type CliContext } from './context.ts';
 import { e2e, e2eOptions, e2eSelection, report, reportOptions, selectionOptions } from './e2e.ts';
 import { image, imageOptions } from './image.ts';
+import { lab, labOptions } from './lab.ts';
 import {
   tiltDown,
   tiltDownOptions,
@@ -58,6 +59,12 @@ export const commands: Record<string, Command> = {
     run: e2eSelection,
   },
   report: { summary: 'the parity report (markdown and HTML) from a results folder of JUnit', make: 'make e2e-report', options: reportOptions, run: report },
+  lab: {
+    summary: 'the lab conformance suite (e2e/lab) in docker-free labs of network namespaces per backend × family, then the parity report (root)',
+    make: 'make lab b=<backend> i=<family> [m=<model>], make lab-matrix',
+    options: labOptions,
+    run: lab,
+  },
   'require-tools': { summary: `check that tools are installed and docker's daemon answers (${tools.join(', ')}); exit 2 saying how to install what is missing`, run: requireToolsCommand },
 };
 

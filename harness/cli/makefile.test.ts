@@ -25,6 +25,9 @@ describe('make targets with KPNG names', () => {
     [['e2e-ipv4-iptables'], 'node harness/cli.ts e2e --family ipv4 --backend iptables --nodes 8'],
     [['e2e-selection', 'show=1'], 'node harness/cli.ts e2e-selection --show'],
     [['e2e-report'], 'node harness/cli.ts report'],
+    [['lab', 'b=nft', 'i=dual'], 'node harness/cli.ts lab --backend nft --family dual --model single-process-per-node'],
+    [['lab'], 'node harness/cli.ts lab --backend iptables --family ipv4 --model single-process-per-node'],
+    [['lab-matrix', 'm=split-process-per-node'], 'node harness/cli.ts lab --model split-process-per-node'],
   ])('make %j runs %s', async (args, command) => {
     expect((await dryRun(...args)).at(-1)).toBe(command);
   });
@@ -41,7 +44,7 @@ describe('make targets with KPNG names', () => {
   it('names only kpng-harness commands that exist', async () => {
     const makefile = await readFile(path.join(repoRoot, 'Makefile'), 'utf8');
     const used = [...makefile.matchAll(/\$\(KPNG_HARNESS\) ([a-z0-9-]+)/g)].map((m) => m[1] ?? '');
-    expect(new Set(used)).toEqual(new Set(['image', 'tilt-setup', 'tilt-up', 'tilt-down', 'require-tools', 'e2e', 'e2e-selection', 'report']));
+    expect(new Set(used)).toEqual(new Set(['image', 'tilt-setup', 'tilt-up', 'tilt-down', 'require-tools', 'e2e', 'e2e-selection', 'report', 'lab']));
     for (const name of used) expect(Object.keys(commands)).toContain(name);
   });
 });

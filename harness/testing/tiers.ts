@@ -3,12 +3,14 @@
 import { haveK8sBinaries } from '../k8s-binaries.ts';
 
 export interface Tier {
-  name: 'unit' | 'netns' | 'cluster' | 'suite';
+  name: 'unit' | 'netns' | 'cluster' | 'suite' | 'lab';
   include: string[];
   exclude: string[];
   testTimeout: number;
   fileParallelism: boolean;
   globalSetup: string[];
+  /** Tiers run in groups, lowest first; one group runs at a time (vitest's sequence.groupOrder). */
+  groupOrder: number;
 }
 
 export interface TierEnvironment {
@@ -29,10 +31,11 @@ export const tiers: Tier[] = [
   {
     name: 'unit',
     include: ['{proxy,harness,hack,e2e}/**/*.test.ts'],
-    exclude: [...common, '**/*.netns.test.ts', '**/*.cluster.test.ts', '**/*.suite.test.ts'],
+    exclude: [...common, '**/*.netns.test.ts', '**/*.cluster.test.ts', '**/*.suite.test.ts', '**/*.lab.test.ts'],
     testTimeout: 10_000,
     fileParallelism: true,
     globalSetup: [],
+    groupOrder: 0,
   },
   {
     name: 'netns',
@@ -41,6 +44,7 @@ export const tiers: Tier[] = [
     testTimeout: 60_000,
     fileParallelism: true,
     globalSetup: [],
+    groupOrder: 0,
   },
   {
     name: 'cluster',
@@ -49,6 +53,19 @@ export const tiers: Tier[] = [
     testTimeout: 120_000,
     fileParallelism: false,
     globalSetup: [],
+    groupOrder: 0,
+  },
+  {
+    // The lab (harness/lab): the netns and cluster tiers together, whole clusters under
+    // test. After the other tiers, alone, so that its convergence deadlines are not
+    // spent waiting for a CPU.
+    name: 'lab',
+    include: ['{harness,e2e}/**/*.lab.test.ts'],
+    exclude: common,
+    testTimeout: 600_000,
+    fileParallelism: false,
+    globalSetup: [],
+    groupOrder: 1,
   },
   {
     // The upstream suite's own binaries (e2e.test, ginkgo): spec lists, dry runs, their JUnit.
@@ -58,6 +75,7 @@ export const tiers: Tier[] = [
     testTimeout: 120_000,
     fileParallelism: false,
     globalSetup: [],
+    groupOrder: 0,
   },
 ];
 
@@ -70,6 +88,8 @@ export function missingFor(tier: Tier['name'], env: TierEnvironment): string | u
   if (tier === 'suite' && !env.haveSuiteBinaries) {
     return 'needs e2e.test and ginkgo: run `hack/k8s-binaries.sh --only e2e.test,ginkgo` (or `make k8s-binaries`)';
   }
+  if (tier === 'lab' && env.uid !== 0) return 'needs root (network namespaces, iptables, nft)';
+  if (tier === 'lab' && !env.haveControlPlaneBinaries) return 'needs etcd and kube-apiserver: run `make k8s-binaries`';
   return undefined;
 }
 

@@ -21,6 +21,11 @@ export interface ControlPlaneOptions {
   /** Progress lines. */
   log?: (line: string) => void;
   readyTimeoutMs?: number;
+  /**
+   * More IP addresses for the apiserver's serving certificate, besides loopback and the
+   * first Service IPs: addresses that relay to it (the lab's address on its shared network).
+   */
+  extraSANs?: string[];
 }
 
 export interface ControlPlane {
@@ -135,7 +140,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
   try {
     const advertise = family === 'ipv6' ? '::1' : '127.0.0.1';
-    const sans = ['127.0.0.1', '::1', ...serviceCIDRs.map(firstServiceIP)];
+    const sans = ['127.0.0.1', '::1', ...serviceCIDRs.map(firstServiceIP), ...(opts.extraSANs ?? [])];
     log('control plane: certificates');
     const certs = await makeCerts(dir, sans);
 

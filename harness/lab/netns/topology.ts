@@ -5,11 +5,12 @@
 //            │                          └── node ── cbr0 ── pod
 //
 // - net: one namespace whose bridge is the shared L2 network of nodes and clients.
-// - node: eth0 on the shared network, forwarding on, a pod bridge cbr0 holding the first
-//   address of its pod CIDR (the pods' gateway), routes to every other node's pod CIDR
-//   via that node. cbr0 is promiscuous and sends bridged traffic through the node's
-//   iptables/ip6tables (br_netfilter, per bridge), and each pod's port is in hairpin mode,
-//   as kubenet sets them up, so DNAT back to the sender and same-node Service traffic work.
+// - node: eth0 on the shared network, forwarding on, a pod bridge cbr0 (with a fixed MAC
+//   address) holding the first address of its pod CIDR (the pods' gateway), routes to
+//   every other node's pod CIDR via that node. cbr0 is promiscuous and sends bridged
+//   traffic through the node's iptables/ip6tables (br_netfilter, per bridge), and each
+//   pod's port is in hairpin mode, as kubenet sets them up, so DNAT back to the sender
+//   and same-node Service traffic work.
 // - pod: eth0 with an address from its node's pod CIDR and a default route via the node.
 // - client: eth0 on the shared network, routes to nothing else until `routeVia`.
 // IPv6 duplicate address detection is off everywhere, so addresses work at once.
@@ -286,6 +287,8 @@ export class Topology {
   #nextNode = 1;
   #nextClient = 1;
   #nextPodLink = 1;
+  /** Per node, the pod slot given out last. */
+  readonly #lastSlot = new Map<string, number>();
   #destroying: Promise<void> | undefined;
   #destroyed = false;
 
@@ -398,7 +401,14 @@ export class Topology {
     const ips = new Map<Family, string>();
     const podCidrs = new Map<Family, string>();
     const gateways = new Map<Family, string>();
-    const nodeLines = ['link set lo up', `link set ${UPLINK_IFNAME} up`, `link add ${POD_BRIDGE_IFNAME} type bridge mcast_snooping 0 nf_call_iptables 1 nf_call_ip6tables 1`];
+    // The pod bridge gets an address of its own: a bridge without one takes the lowest
+    // address of its ports and changes it as pods come and go, and pods that still have
+    // the old one cached for their gateway lose every packet they route for up to a minute.
+    const nodeLines = [
+      'link set lo up',
+      `link set ${UPLINK_IFNAME} up`,
+      `link add ${POD_BRIDGE_IFNAME} address ${podBridgeMac(index)} type bridge mcast_snooping 0 nf_call_iptables 1 nf_call_ip6tables 1`,
+    ];
     const bridgeLines: string[] = [];
     for (const family of this.families) {
       const address = nodeAddress(this.plan, family, index);
@@ -462,15 +472,32 @@ export class Topology {
     return client;
   }
 
-  /** Adds a pod on a node: a veth on the node's pod bridge, the next free address of its pod CIDR, a default route via the node. */
+  /** Adds a pod on a node: a veth on the node's pod bridge, the next address of its pod CIDR (after the last one given out), a default route via the node. */
   async addPod(spec: PodSpec): Promise<Pod> {
     this.#checkLive();
     checkLogicalName(spec.name);
     if (this.#pods.has(spec.name)) throw new Error(`KPNG_ERR_NETNS_DUPLICATE: pod ${spec.name} exists already`);
     const node = this.node(spec.node);
     const taken = new Set(node.pods.map((pod) => pod.slot));
-    let slot = 1;
-    while (taken.has(slot)) slot++;
+    // As host-local IPAM does: the slot after the last one given out on the node, not the
+    // lowest free one, so that a new pod does not get the address of a pod just removed
+    // (the node and its pods would still send to the old pod's MAC address).
+    const fits = (n: number) =>
+      this.families.every((family) => {
+        try {
+          podAddress(node.podCidr(family), n);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+    let slot = (this.#lastSlot.get(node.name) ?? 0) + 1;
+    if (!fits(slot)) slot = 1;
+    while (taken.has(slot)) {
+      slot++;
+      if (!fits(slot)) throw new Error(`KPNG_ERR_NETNS_PLAN: node ${node.name} has no free address left in ${node.podCidrs.join(', ')}`);
+    }
+    this.#lastSlot.set(node.name, slot);
     const hostVeth = vethName(this.prefix, 'pod', this.#nextPodLink++);
     const ips = new Map<Family, string>();
     const podLines = ['link set lo up', `link set ${POD_IFNAME} up`];
@@ -574,6 +601,11 @@ async function settleAll(steps: Promise<unknown>[]): Promise<void> {
   const results = await Promise.allSettled(steps);
   const failed = results.find((result) => result.status === 'rejected');
   if (failed) throw failed.reason;
+}
+
+/** A fixed, locally administered unicast address for node N's pod bridge (each bridge is its own L2 segment). */
+export function podBridgeMac(nodeIndex: number): string {
+  return `02:6b:74:00:${((nodeIndex >> 8) & 0xff).toString(16).padStart(2, '0')}:${(nodeIndex & 0xff).toString(16).padStart(2, '0')}`;
 }
 
 function nodad(family: Family): string {

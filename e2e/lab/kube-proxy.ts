@@ -1,0 +1,29 @@
+// test/e2e/network/networking.go "should check kube-proxy urls": on every node,
+// :10256/healthz answers 200 and :10249/proxyMode names the mode; plus /metrics carries
+// kube-proxy's sync metrics.
+import { notYet, pass, type LabSpec } from '../../harness/lab/suite/index.ts';
+
+/** What /proxyMode answers for each backend. */
+export const PROXY_MODES: Record<string, string> = { iptables: 'iptables', nft: 'nftables', ipvs: 'ipvs', userspace: 'userspace' };
+
+export const kubeProxyUrls: LabSpec = {
+  id: 'kube-proxy-urls',
+  upstream: '[sig-network] Networking should check kube-proxy urls',
+  source: 'test/e2e/network/networking.go',
+  async run(ctx) {
+    const mode = PROXY_MODES[ctx.lab.backend] ?? ctx.lab.backend;
+    for (const node of ctx.nodes) {
+      const healthz = await node.httpGet('http://127.0.0.1:10256/healthz');
+      ctx.expect(healthz.status === 200, `${node.name}: :10256/healthz answered ${healthz.status}: ${healthz.body}`);
+      const report = JSON.parse(healthz.body) as { healthy?: boolean; lastUpdated?: string };
+      ctx.expect(report.healthy === true && typeof report.lastUpdated === 'string', `${node.name}: /healthz body is not kube-proxy's (healthy, lastUpdated): ${healthz.body}`);
+      const proxyMode = await node.httpGet('http://127.0.0.1:10249/proxyMode');
+      ctx.expect(proxyMode.status === 200 && proxyMode.body.trim() === mode, `${node.name}: :10249/proxyMode answered ${proxyMode.status} "${proxyMode.body.trim()}", expected "${mode}"`);
+      await ctx.waitFor(`${node.name}: :10249/metrics reporting a sync`, async () => {
+        const metrics = await node.httpGet('http://127.0.0.1:10249/metrics');
+        const count = /^kubeproxy_sync_proxy_rules_duration_seconds_count(?:\{[^}]*\})? (\d+)/m.exec(metrics.body);
+        return count && Number(count[1]) > 0 ? pass(undefined) : notYet(`status ${metrics.status}, no kubeproxy_sync_proxy_rules_duration_seconds_count above 0`);
+      });
+    }
+  },
+};

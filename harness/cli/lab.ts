@@ -1,0 +1,119 @@
+// make lab, make lab-matrix: the lab conformance suite (e2e/lab) in docker-free labs of
+// network namespaces, one per backend × family, on one control plane, ending in the
+// parity report. Ctrl-C (or SIGTERM) removes everything the labs made before exiting.
+import path from 'node:path';
+import { labSpecs } from '../../e2e/lab/index.ts';
+import { KpngError, backends, deploymentModels, ipFamilies, type Backend, type DeploymentModel, type IpFamily } from '../config/index.ts';
+import { backendAvailable } from '../lab/cluster/index.ts';
+import { runLab, teardownEverything } from '../lab/suite/index.ts';
+import { parseOptions, usageError, type OptionSpecs } from './args.ts';
+import type { CliContext } from './context.ts';
+
+export const labOptions = {
+  backend: { type: 'string', multiple: true, choices: backends, description: 'only this backend (default: every one the proxy offers)' },
+  family: { type: 'string', multiple: true, choices: ipFamilies, description: 'only this IP family (default: every one)' },
+  model: { type: 'string', choices: deploymentModels, default: 'single-process-per-node', description: 'the deployment model' },
+  nodes: { type: 'string', default: '3', description: 'node namespaces per lab' },
+  parallel: { type: 'string', default: '3', description: 'specs at a time (each has its own namespace, pods and addresses)' },
+  focus: { type: 'string', description: 'only specs whose id or upstream name matches this regular expression' },
+  skip: { type: 'string', description: 'leave out specs whose id or upstream name matches this regular expression' },
+  results: { type: 'string', default: 'reports/lab', description: 'results folder (JUnit, proxy logs, failed specs\' node state, the parity report)' },
+  verbose: { type: 'boolean', default: false, description: 'also print what the specs log' },
+} as const satisfies OptionSpecs;
+
+export interface LabCommand {
+  /** undefined: every backend the proxy offers. */
+  backends: Backend[] | undefined;
+  families: IpFamily[];
+  model: DeploymentModel;
+  nodes: number;
+  parallel: number;
+  focus?: RegExp;
+  skip?: RegExp;
+  results: string;
+  verbose: boolean;
+}
+
+function wholeNumber(name: string, value: string, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > max) throw usageError(`lab: --${name} ${JSON.stringify(value)} is not accepted; accepted: a whole number from 1 to ${max}`);
+  return n;
+}
+
+function regex(name: string, value: string | undefined): RegExp | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return new RegExp(value);
+  } catch (error) {
+    throw usageError(`lab: --${name} ${JSON.stringify(value)} is not a regular expression (${(error as Error).message})`);
+  }
+}
+
+/** The lab command line, checked (KPNG_ERR_USAGE naming what was wrong and what is accepted). */
+export function parseLabArgs(args: readonly string[], cwd: string): LabCommand {
+  const o = parseOptions('lab', args, labOptions);
+  const focus = regex('focus', o.focus);
+  const skip = regex('skip', o.skip);
+  return {
+    backends: o.backend?.length ? ([...new Set(o.backend)] as Backend[]) : undefined,
+    families: (o.family?.length ? [...new Set(o.family)] : [...ipFamilies]) as IpFamily[],
+    model: (o.model ?? 'single-process-per-node') as DeploymentModel,
+    nodes: wholeNumber('nodes', o.nodes ?? '3', 20),
+    parallel: wholeNumber('parallel', o.parallel ?? '3', 16),
+    ...(focus && { focus }),
+    ...(skip && { skip }),
+    results: path.resolve(cwd, o.results ?? 'reports/lab'),
+    verbose: o.verbose,
+  };
+}
+
+export async function lab(args: readonly string[], ctx: CliContext): Promise<number> {
+  const cmd = parseLabArgs(args, ctx.cwd);
+  if (process.getuid?.() !== 0) throw new KpngError('KPNG_ERR_NOT_ROOT', 'the lab makes network namespaces and rules: run it as root', { exitCode: 2 });
+  const offered: Backend[] = [];
+  for (const backend of cmd.backends ?? backends) if (await backendAvailable(backend)) offered.push(backend);
+  const missing = (cmd.backends ?? []).filter((b) => !offered.includes(b));
+  if (missing.length > 0) {
+    throw new KpngError('KPNG_ERR_NO_BACKEND', `the proxy has no ${missing.map((b) => `to-${b}`).join(', ')} stage yet (kpng to-<backend> --help fails); it offers: ${offered.join(', ') || 'none'}`, { exitCode: 2 });
+  }
+  if (!cmd.backends) ctx.log(`==> backends the proxy offers: ${offered.join(', ')}${offered.length < backends.length ? ` (not yet: ${backends.filter((b) => !offered.includes(b)).join(', ')})` : ''}`);
+
+  const controller = new AbortController();
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    controller.abort();
+    ctx.log(`\nkpng-harness lab: ${signal}: removing everything the lab made...`);
+    void teardownEverything().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const summary = await runLab({
+      backends: offered,
+      families: cmd.families,
+      nodes: cmd.nodes,
+      model: cmd.model,
+      specs: labSpecs,
+      ...(cmd.focus && { focus: cmd.focus }),
+      ...(cmd.skip && { skip: cmd.skip }),
+      reportDir: cmd.results,
+      verbose: cmd.verbose,
+      parallel: cmd.parallel,
+      signal: controller.signal,
+      out: (line) => ctx.out(`${line}\n`),
+    });
+    return summary.ok ? 0 : 1;
+  } catch (error) {
+    // Interrupted: the signal handler removes everything and exits.
+    if (interrupted) return new Promise<number>(() => undefined);
+    await teardownEverything();
+    throw error;
+  } finally {
+    if (!interrupted) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+}
