@@ -10,7 +10,7 @@
 # Usage: hack/k8s-binaries.sh [--if-needed] [--only a,b,...] [--no-download] [--force]
 #   (no flags)     all six binaries
 #   --if-needed    what the test tiers present need (used by `make test`):
-#                  etcd, kube-apiserver and kubectl when some *.cluster.test.ts
+#                  etcd, kube-apiserver and kubectl when some *.cluster.test.ts or *.lab.test.ts
 #                  exists under proxy/ harness/ e2e/, e2e.test and ginkgo when some
 #                  *.suite.test.ts does; when neither, say so and exit 0
 #   --only LIST    just these (comma-separated names from the list above)
@@ -70,14 +70,14 @@ if [[ -n $only ]]; then
     [[ " ${ALL[*]} " == *" $name "* ]] || die "--only: unknown binary '$name' (choose from: ${ALL[*]})"
   done
 elif $if_needed; then
-  # What the test tiers present need: *.cluster.test.ts a control plane (and kubectl),
+  # What the test tiers present need: *.cluster.test.ts and *.lab.test.ts a control plane (and kubectl),
   # *.suite.test.ts e2e.test and ginkgo.
   dirs=()
   for d in proxy harness e2e; do [[ -d $repo/$d ]] && dirs+=("$repo/$d"); done
   has_tier() {
     ((${#dirs[@]})) && [[ -n $(find "${dirs[@]}" -name node_modules -prune -o -name "*.$1.test.ts" -print -quit) ]]
   }
-  if has_tier cluster; then wanted+=("${SUBSET_IF_NEEDED[@]}"); fi
+  if has_tier cluster || has_tier lab; then wanted+=("${SUBSET_IF_NEEDED[@]}"); fi
   if has_tier suite; then wanted+=("${SUBSET_SUITE[@]}"); fi
   if ((${#wanted[@]} == 0)); then
     echo "k8s-binaries: no *.cluster.test.ts nor *.suite.test.ts under proxy/ harness/ e2e/, so no Kubernetes binaries are needed (make k8s-binaries obtains them all)"
