@@ -9,23 +9,31 @@ function plan(over: Partial<TierEnvironment>) {
 
 describe('planTiers', () => {
   it('runs every tier when the machine has what each needs', () => {
-    expect(plan({})).toEqual({ names: ['unit', 'netns', 'cluster', 'suite'], warnings: [] });
+    expect(plan({})).toEqual({ names: ['unit', 'netns', 'cluster', 'lab', 'suite'], warnings: [] });
   });
 
   it('leaves out the suite tier without e2e.test and ginkgo, in one loud line saying how to get them', () => {
     expect(plan({ haveSuiteBinaries: false })).toEqual({
-      names: ['unit', 'netns', 'cluster'],
+      names: ['unit', 'netns', 'cluster', 'lab'],
       warnings: ['!!! SKIPPING the suite tier: it needs e2e.test and ginkgo: run `hack/k8s-binaries.sh --only e2e.test,ginkgo` (or `make k8s-binaries`)'],
     });
   });
 
   it('under CI=true runs it anyway, so that it fails', () => {
     const { names, warnings } = plan({ ci: true, haveSuiteBinaries: false, haveControlPlaneBinaries: false });
-    expect(names).toEqual(['unit', 'netns', 'cluster', 'suite']);
+    expect(names).toEqual(['unit', 'netns', 'cluster', 'lab', 'suite']);
     expect(warnings).toEqual([
       '!!! cluster tier needs etcd and kube-apiserver: run `make k8s-binaries`; CI=true, so it runs anyway and will fail',
+      '!!! lab tier needs etcd and kube-apiserver: run `make k8s-binaries`; CI=true, so it runs anyway and will fail',
       '!!! suite tier needs e2e.test and ginkgo: run `hack/k8s-binaries.sh --only e2e.test,ginkgo` (or `make k8s-binaries`); CI=true, so it runs anyway and will fail',
     ]);
+  });
+
+  it('leaves out the lab tier when not root, like the netns tier', () => {
+    expect(plan({ uid: 1000 })).toEqual({
+      names: ['unit', 'cluster', 'suite'],
+      warnings: ['!!! SKIPPING the netns tier: it needs root (network namespaces, iptables, nft)', '!!! SKIPPING the lab tier: it needs root (network namespaces, iptables, nft)'],
+    });
   });
 
   it('keeps the suite tier apart from the unit tier', () => {

@@ -9,8 +9,7 @@
 // addresses: startControlPlane's extraSANs). Nothing is added to the host's interfaces.
 import { rm } from 'node:fs/promises';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { type Namespace, projectNode, programEnv } from '../netns/index.ts';
+import { type Namespace, projectNode, programEnv, siblingProgram } from '../netns/index.ts';
 import { joinSockets, type RelayProgramConfig } from './relay-join.ts';
 
 export interface ApiRelayOptions {
@@ -31,11 +30,6 @@ export interface ApiRelay {
   /** Connections relayed so far. */
   readonly connections: number;
   stop(): Promise<void>;
-}
-
-function programPath(): string {
-  const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  return fileURLToPath(new URL(`./relay-program${extension}`, import.meta.url));
 }
 
 export function hostPort(host: string, port: number): string {
@@ -59,7 +53,7 @@ export async function startApiRelay(opts: ApiRelayOptions): Promise<ApiRelay> {
     server.listen(opts.socket, () => resolve());
   });
   const config: RelayProgramConfig = { listen: opts.addresses.map((host) => ({ host, port: opts.port })), socket: opts.socket };
-  const child = opts.namespace.spawn(projectNode(), ['--disable-warning=ExperimentalWarning', programPath(), JSON.stringify(config)], { env: programEnv(), stdin: 'pipe' });
+  const child = opts.namespace.spawn(projectNode(), ['--disable-warning=ExperimentalWarning', siblingProgram(import.meta.url, 'relay-program'), JSON.stringify(config)], { env: programEnv(), stdin: 'pipe' });
   const stop = async () => {
     await child.stop({ graceMs: 1_000 });
     for (const socket of open) socket.destroy();

@@ -4,10 +4,9 @@
 // processes in the node's namespace.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { KUBECONFIG_PATH, NODE_NAME_ARG, PROXY_SOCKET, proxyArgs, type Backend, type DeploymentModel } from '../../config/index.ts';
-import { type Node, type NsProcess, projectNode, programEnv } from '../netns/index.ts';
+import { type Node, type NsProcess, projectNode, programEnv, siblingProgram } from '../netns/index.ts';
 
 export interface ProxyCommandInput {
   backend: Backend;
@@ -45,8 +44,7 @@ export function proxyCommands(input: ProxyCommandInput): ProxyCommand[] {
 
 /** The proxy's entry point: proxy/cli.ts from source, dist/proxy/cli.js when built. */
 export function proxyEntry(): string {
-  const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  return fileURLToPath(new URL(`../../../proxy/cli${extension}`, import.meta.url));
+  return siblingProgram(import.meta.url, '../../../proxy/cli');
 }
 
 /** Whether the proxy offers a backend: `kpng to-<backend> --help` exits 0. */

@@ -60,7 +60,7 @@ export { DEFAULT_PLAN, resolvePlan, familiesOf, planAddress } from './address-pl
 export type { AddressPlan, AddressPlanOverrides, IpFamily, PerFamily, Family } from './address-plan.ts';
 
 /** The project's own node and the environment that starts .ts programs fast, to run a Node.js program (the proxy) inside a namespace. */
-export { projectNode, programEnv } from './programs.ts';
+export { projectNode, programEnv, siblingProgram } from './programs.ts';
 
 /** Leftovers of dead runs. */
 export { sweepStale, listNamespaces } from './cleanup.ts';

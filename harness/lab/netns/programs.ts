@@ -11,10 +11,15 @@ export function projectNode(): string {
   return existsSync(local) ? local : process.execPath;
 }
 
-/** A program of this folder (`echo-server`, `probe-client`), as .ts from source or .js when built. */
+/** The program `name` beside the module at `moduleURL`, as .ts from source or .js when built. */
+export function siblingProgram(moduleURL: string, name: string): string {
+  const extension = moduleURL.endsWith('.ts') ? '.ts' : '.js';
+  return fileURLToPath(new URL(`./${name}${extension}`, moduleURL));
+}
+
+/** A program of this folder (`echo-server`, `probe-client`). */
 export function programPath(name: 'echo-server' | 'probe-client'): string {
-  const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  return fileURLToPath(new URL(`./${name}${extension}`, import.meta.url));
+  return siblingProgram(import.meta.url, name);
 }
 
 /** Arguments and environment that start a program of this folder with the project's node. */
