@@ -23,9 +23,10 @@ import { parityReport, readParityRuns, writeParityReport } from '../report/index
 import { parseOptions, usageError, type OptionSpecs } from './args.ts';
 import type { CliContext } from './context.ts';
 import { buildImage } from './image.ts';
+import { offeredBackends } from './offered.ts';
 
 const matrixOptions = {
-  backend: { type: 'string', multiple: true, choices: backends, description: 'only this backend (default: every one)' },
+  backend: { type: 'string', multiple: true, choices: backends, description: 'only this backend (e2e: default every one the proxy offers; e2e-selection: every one the harness knows)' },
   family: { type: 'string', multiple: true, choices: ipFamilies, description: 'only this IP family (default: every one)' },
   suites: { type: 'string', default: 'e2e/skips.yaml', description: 'the suites file, relative to the repository' },
 } as const satisfies OptionSpecs;
@@ -110,7 +111,7 @@ export async function e2e(args: readonly string[], ctx: CliContext): Promise<num
   if (!Number.isInteger(nodes) || nodes < 1) throw usageError(`e2e: --nodes ${JSON.stringify(o.nodes)} is not a whole number ≥ 1`);
   await requireTools(['docker', 'kind', 'kubectl'], { env: ctx.env });
   const binaries = requireK8sBinaries(['e2e.test', 'ginkgo']);
-  const chosen = combinations(o);
+  const chosen = combinations({ ...o, backend: await offeredBackends(o.backend as Backend[] | undefined, ctx.log) });
   const { suites, selections } = await verifiedSelections(ctx, o.suites ?? 'e2e/skips.yaml', chosen);
   ctx.log(`==> e2e selections (verified):\n${selectionTable(selections)}`);
   const image = o.image ?? tiltEnvDefaults.image;

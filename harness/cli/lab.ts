@@ -4,10 +4,10 @@
 import path from 'node:path';
 import { labSpecs } from '../../e2e/lab/index.ts';
 import { KpngError, backends, deploymentModels, ipFamilies, type Backend, type DeploymentModel, type IpFamily } from '../config/index.ts';
-import { backendAvailable } from '../lab/cluster/index.ts';
 import { runLab, teardownEverything } from '../lab/suite/index.ts';
 import { parseOptions, usageError, type OptionSpecs } from './args.ts';
 import type { CliContext } from './context.ts';
+import { offeredBackends } from './offered.ts';
 
 export const labOptions = {
   backend: { type: 'string', multiple: true, choices: backends, description: 'only this backend (default: every one the proxy offers)' },
@@ -70,13 +70,7 @@ export function parseLabArgs(args: readonly string[], cwd: string): LabCommand {
 export async function lab(args: readonly string[], ctx: CliContext): Promise<number> {
   const cmd = parseLabArgs(args, ctx.cwd);
   if (process.getuid?.() !== 0) throw new KpngError('KPNG_ERR_NOT_ROOT', 'the lab makes network namespaces and rules: run it as root', { exitCode: 2 });
-  const offered: Backend[] = [];
-  for (const backend of cmd.backends ?? backends) if (await backendAvailable(backend)) offered.push(backend);
-  const missing = (cmd.backends ?? []).filter((b) => !offered.includes(b));
-  if (missing.length > 0) {
-    throw new KpngError('KPNG_ERR_NO_BACKEND', `the proxy has no ${missing.map((b) => `to-${b}`).join(', ')} stage yet (kpng to-<backend> --help fails); it offers: ${offered.join(', ') || 'none'}`, { exitCode: 2 });
-  }
-  if (!cmd.backends) ctx.log(`==> backends the proxy offers: ${offered.join(', ')}${offered.length < backends.length ? ` (not yet: ${backends.filter((b) => !offered.includes(b)).join(', ')})` : ''}`);
+  const offered = await offeredBackends(cmd.backends, ctx.log);
 
   const controller = new AbortController();
   let interrupted = false;

@@ -121,6 +121,9 @@ describe('tilt-setup', () => {
     expect(logLines.at(-1)).toBe('KPNG_ERR_USAGE: tilt-setup: --backend is required; accepted: iptables, nft, ipvs, userspace');
     expect(await main(['tilt-setup', '--backend', 'nft', '--family', 'IPv4'], ctx)).toBe(2);
     expect(logLines.at(-1)).toBe('KPNG_ERR_USAGE: tilt-setup: --family "IPv4" is not accepted (did you mean ipv4?); accepted: ipv4, ipv6, dual');
+    expect(await main(['tilt-setup', '--backend', 'ipvs', '--family', 'ipv4'], ctx)).toBe(2);
+    expect(logLines.at(-1)).toBe('KPNG_ERR_NO_BACKEND: the proxy has no to-ipvs stage yet (kpng to-<backend> --help fails); it offers: iptables, nft');
+    await expect(readFile(log, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' }); // no tool was run
     expect(await main(['tilt-stup'], ctx)).toBe(2);
     expect(logLines.at(-1)).toMatch(/^KPNG_ERR_USAGE: unknown command "tilt-stup"; accepted: image, tilt-setup, tilt-up, /);
   });

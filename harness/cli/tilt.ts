@@ -40,6 +40,7 @@ import {
 import { manifestInputFromTiltEnv, renderDocuments } from '../manifests/index.ts';
 import { parseOptions, type OptionSpecs } from './args.ts';
 import { runOptions, type CliContext } from './context.ts';
+import { offeredBackends } from './offered.ts';
 
 const tiltEnvOption = { 'tilt-env': { type: 'string', default: 'tilt.env', description: 'the tilt.env file' } } as const satisfies OptionSpecs;
 
@@ -75,6 +76,7 @@ async function inTempDir<T>(prefix: string, work: (dir: string) => Promise<T>): 
 export async function tiltSetup(args: readonly string[], ctx: CliContext): Promise<number> {
   const o = parseOptions('tilt-setup', args, tiltSetupOptions);
   const backend = required<Backend>('tilt-setup', 'backend', o.backend, backends);
+  await offeredBackends([backend]);
   const family = required<IpFamily>('tilt-setup', 'family', o.family, ipFamilies);
   const name = o['cluster-name'] ?? DEFAULT_CLUSTER_NAME;
   const file = path.resolve(ctx.cwd, o['tilt-env'] ?? 'tilt.env');

@@ -1,0 +1,20 @@
+// Which backends a command may deploy: those the proxy offers (`kpng to-<backend> --help`
+// exits 0). The harness knows more backend names (tilt.env accepts them all) than the proxy
+// implements; asking for one it lacks is a clear error, exit 2.
+import { KpngError, backends, type Backend } from '../config/index.ts';
+import { backendAvailable } from '../lab/cluster/index.ts';
+
+/** The requested backends (default: every one the proxy offers), all of them offered by the proxy. */
+export async function offeredBackends(requested: readonly Backend[] | undefined, log?: (line: string) => void): Promise<Backend[]> {
+  const offered: Backend[] = [];
+  for (const backend of backends) if (await backendAvailable(backend)) offered.push(backend);
+  const missing = (requested ?? []).filter((b) => !offered.includes(b));
+  if (missing.length > 0) {
+    throw new KpngError('KPNG_ERR_NO_BACKEND', `the proxy has no ${missing.map((b) => `to-${b}`).join(', ')} stage yet (kpng to-<backend> --help fails); it offers: ${offered.join(', ') || 'none'}`, { exitCode: 2 });
+  }
+  if (!requested?.length && log) {
+    const notYet = backends.filter((b) => !offered.includes(b));
+    log(`==> backends the proxy offers: ${offered.join(', ')}${notYet.length > 0 ? ` (not yet: ${notYet.join(', ')})` : ''}`);
+  }
+  return requested?.length ? [...requested] : offered;
+}
