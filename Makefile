@@ -99,6 +99,15 @@ e2e-report: ## The parity report (markdown + HTML) from reports/e2e/<family>-<ba
 	@hack/install-node-deps.sh
 	@$(KPNG_HARNESS) report
 
+# ------------------------------------------------------------------ a control plane to use by hand
+.PHONY: control-plane-up control-plane-down
+control-plane-up: deps ## Start etcd + kube-apiserver on loopback [i=<family>], leave them running; prints export KUBECONFIG=...
+	@hack/k8s-binaries.sh --only etcd,kube-apiserver,kubectl >&2
+	@$(KPNG_HARNESS) control-plane up --family $(i)
+control-plane-down: ## Stop the control plane control-plane-up started and remove its files
+	@hack/install-node-deps.sh
+	@$(KPNG_HARNESS) control-plane down
+
 # ------------------------------------------------------------------ the docker-free lab
 .PHONY: lab lab-matrix
 lab: deps ## The lab conformance suite in a docker-free lab of netns nodes, for b=<backend> i=<family> [m=<model>]

@@ -5,6 +5,7 @@ import { requireTools, tools, type Tool } from '../cluster/index.ts';
 import { isKpngError } from '../config/index.ts';
 import { optionsHelp, usageError, type OptionSpecs } from './args.ts';
 import { processContext, type CliContext } from './context.ts';
+import { controlPlane, controlPlaneOptions } from './control-plane.ts';
 import { e2e, e2eOptions, e2eSelection, report, reportOptions, selectionOptions } from './e2e.ts';
 import { image, imageOptions } from './image.ts';
 import { lab, labOptions } from './lab.ts';
@@ -64,6 +65,11 @@ export const commands: Record<string, Command> = {
     make: 'make lab b=<backend> i=<family> [m=<model>], make lab-matrix',
     options: labOptions,
     run: lab,
+  },
+  'control-plane': {
+    summary: 'control-plane up: start etcd and kube-apiserver on loopback and print `export KUBECONFIG=...`; control-plane down: stop them, remove their files',
+    options: controlPlaneOptions,
+    run: controlPlane,
   },
   'require-tools': { summary: `check that tools are installed and docker's daemon answers (${tools.join(', ')}); exit 2 saying how to install what is missing`, run: requireToolsCommand },
 };

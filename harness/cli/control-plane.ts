@@ -1,0 +1,140 @@
+// kpng-harness control-plane up|down: a real etcd + kube-apiserver on loopback (the one the
+// cluster tier and the lab use), left running for people and scripts: `up` starts it in a
+// process of its own and prints its kubeconfig; `down` stops it and removes its files.
+// The running one is described by a state file (default .cache/control-plane/state.json).
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { KpngError } from '../config/index.ts';
+import { families, startControlPlane, type Family } from '../lab/control-plane/index.ts';
+import { projectNode, programEnv, siblingProgram } from '../lab/netns/index.ts';
+import { parseOptions, usageError, type OptionSpecs } from './args.ts';
+import type { CliContext } from './context.ts';
+
+export const controlPlaneOptions = {
+  family: { type: 'string', choices: families, default: 'ipv4', description: 'IP family of the Service CIDRs (up)' },
+  state: { type: 'string', default: '.cache/control-plane/state.json', description: 'the state file of the running control plane' },
+  'timeout-seconds': { type: 'string', default: '120', description: 'how long up waits for /readyz, and down for the stop' },
+} as const satisfies OptionSpecs;
+
+/** What `up` leaves behind for `down` and for people. */
+export interface ControlPlaneState {
+  pid: number;
+  family: Family;
+  kubeconfig: string;
+  server: string;
+  dir: string;
+  log: string;
+}
+
+const verbs = ['up', 'down', 'serve'] as const;
+
+async function readState(file: string): Promise<ControlPlaneState | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as ControlPlaneState;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new KpngError('KPNG_ERR_CONTROL_PLANE_STATE', `${file}: not a control plane state file (${(error as Error).message}); remove it and run up again`);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls step until it gives something other than undefined, or the deadline passes (undefined). */
+async function until<T>(deadline: number, step: () => Promise<T | undefined>): Promise<T | undefined> {
+  while (Date.now() < deadline) {
+    const value = await step();
+    if (value !== undefined) return value;
+    await sleep(100);
+  }
+  return undefined;
+}
+
+/** serve: run the control plane in this process until SIGTERM/SIGINT (what `up` starts). */
+async function serve(family: Family, stateFile: string, ctx: CliContext): Promise<number> {
+  const cp = await startControlPlane({ family, log: ctx.log });
+  const stopped = new Promise<void>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
+  });
+  const state: ControlPlaneState = { pid: process.pid, family, kubeconfig: cp.kubeconfig, server: cp.server, dir: cp.dir, log: `${stateFile}.log` };
+  await writeFile(`${stateFile}.tmp`, JSON.stringify(state, null, 2));
+  await rename(`${stateFile}.tmp`, stateFile); // whole or not at all, for up's polling
+  ctx.log(`control plane ready at ${cp.server}`);
+  await stopped;
+  await cp.stop();
+  await rm(stateFile, { force: true });
+  ctx.log('control plane stopped');
+  return 0;
+}
+
+async function up(family: Family, stateFile: string, timeoutMs: number, ctx: CliContext): Promise<number> {
+  const running = await readState(stateFile);
+  if (running && alive(running.pid)) {
+    throw new KpngError('KPNG_ERR_CONTROL_PLANE_RUNNING', `a control plane is running already (pid ${running.pid}, ${running.server}); its kubeconfig: ${running.kubeconfig}; stop it with kpng-harness control-plane down`);
+  }
+  await rm(stateFile, { force: true });
+  await mkdir(path.dirname(stateFile), { recursive: true });
+  const logFile = `${stateFile}.log`;
+  const out = openSync(logFile, 'w');
+  const cli = siblingProgram(import.meta.url, '../cli');
+  const child = spawn(projectNode(), ['--disable-warning=ExperimentalWarning', cli, 'control-plane', 'serve', '--family', family, '--state', stateFile], {
+    cwd: ctx.cwd,
+    env: { ...ctx.env, ...programEnv() },
+    detached: true,
+    stdio: ['ignore', out, out],
+  });
+  closeSync(out);
+  let exited: number | null | undefined;
+  child.on('exit', (code) => (exited = code));
+  child.unref();
+  ctx.log(`==> starting etcd and kube-apiserver (${family}); log: ${logFile}`);
+  // null: the server exited before it was ready.
+  const state = await until<ControlPlaneState | null>(Date.now() + timeoutMs, async () => (exited !== undefined ? null : readState(stateFile)));
+  if (!state) {
+    if (exited === undefined && child.pid) process.kill(-child.pid, 'SIGTERM');
+    const output = await readFile(logFile, 'utf8').catch(() => '');
+    throw new KpngError('KPNG_ERR_CONTROL_PLANE', `the control plane did not become ready ${exited === undefined ? `within ${timeoutMs / 1000} s` : `(it exited with ${exited})`}; its log (${logFile}):\n${output.trim().split('\n').slice(-20).join('\n')}`);
+  }
+  ctx.log(`==> ready at ${state.server} (pid ${state.pid}); stop it with: kpng-harness control-plane down`);
+  ctx.out(`export KUBECONFIG=${state.kubeconfig}\n`);
+  return 0;
+}
+
+async function down(stateFile: string, timeoutMs: number, ctx: CliContext): Promise<number> {
+  const state = await readState(stateFile);
+  if (!state || !alive(state.pid)) {
+    await rm(stateFile, { force: true });
+    ctx.log(`==> no control plane running (no live one in ${stateFile})`);
+    return 0;
+  }
+  process.kill(state.pid, 'SIGTERM');
+  if ((await until(Date.now() + timeoutMs, async () => (alive(state.pid) ? undefined : true))) === undefined) {
+    throw new KpngError('KPNG_ERR_CONTROL_PLANE', `pid ${state.pid} is still running ${timeoutMs / 1000} s after SIGTERM; its log: ${state.log}`);
+  }
+  await rm(stateFile, { force: true });
+  ctx.log(`==> stopped the control plane at ${state.server}; removed ${state.dir}`);
+  return 0;
+}
+
+export async function controlPlane(args: readonly string[], ctx: CliContext): Promise<number> {
+  const [verb, ...rest] = args;
+  if (!verbs.includes(verb as (typeof verbs)[number])) throw usageError(`control-plane: ${verb === undefined ? 'say what to do' : `unknown action ${JSON.stringify(verb)}`}; accepted: up, down`);
+  const o = parseOptions(`control-plane ${verb}`, rest, controlPlaneOptions);
+  const seconds = Number(o['timeout-seconds']);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw usageError(`control-plane: --timeout-seconds ${JSON.stringify(o['timeout-seconds'])} is not a positive number`);
+  const stateFile = path.resolve(ctx.cwd, o.state ?? controlPlaneOptions.state.default);
+  const family = (o.family ?? 'ipv4') as Family;
+  if (verb === 'serve') return serve(family, stateFile, ctx);
+  if (verb === 'up') return up(family, stateFile, seconds * 1000, ctx);
+  return down(stateFile, seconds * 1000, ctx);
+}
