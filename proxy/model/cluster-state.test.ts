@@ -79,6 +79,26 @@ describe('deltas', () => {
     expect(cluster.slicesByService.get('default/a')).toBeUndefined();
   });
 
+  it("carries a slice's new last-change-trigger-time, once, for the network programming latency", () => {
+    const stamped = (at: string | undefined, ip: string) => {
+      const s = slice('web-1', 'web', [ip]);
+      if (at !== undefined) s.metadata!.annotations = { 'endpoints.kubernetes.io/last-change-trigger-time': at };
+      return s;
+    };
+    const cluster = new ClusterState();
+    cluster.replaceAll([service('web')]);
+    expect(cluster.upsert(stamped('2026-12-01T10:00:00.250Z', '10.244.1.2')).delta.changeTriggerTimes).toEqual([Date.parse('2026-12-01T10:00:00.250Z')]);
+    // Another change under the same trigger time (e.g. a label): no second observation.
+    const relabelled = stamped('2026-12-01T10:00:00.250Z', '10.244.1.2');
+    relabelled.metadata!.labels = { ...relabelled.metadata!.labels, extra: 'x' };
+    expect(cluster.upsert(relabelled).delta.changeTriggerTimes).toEqual([]);
+    expect(cluster.upsert(stamped('2026-12-01T10:00:01Z', '10.244.1.3')).delta.changeTriggerTimes).toEqual([Date.parse('2026-12-01T10:00:01Z')]);
+    // Unparseable or absent: the slice still counts, without a time.
+    const { delta, warnings } = cluster.upsert(stamped('yesterday', '10.244.1.4'));
+    expect([delta.changeTriggerTimes, warnings, [...delta.services]]).toEqual([[], [], ['default/web']]);
+    expect(cluster.upsert(stamped(undefined, '10.244.1.5')).delta.changeTriggerTimes).toEqual([]);
+  });
+
   it('snapshots list every object sorted by kind then key', () => {
     const cluster = new ClusterState();
     cluster.replaceAll([slice('s', 'b', ['10.244.1.2']), service('b'), service('a')]);

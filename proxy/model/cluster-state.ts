@@ -11,15 +11,22 @@ export const objectKinds: readonly ObjectKind[] = ['Service', 'EndpointSlice', '
 export interface ClusterDelta {
   services: Set<string>;
   nodes: Set<string>;
+  /**
+   * The last-change-trigger-time of each EndpointSlice this delta brought a new one of
+   * (ms since the epoch): when the changes it carries began, for the network programming
+   * latency metric.
+   */
+  changeTriggerTimes: number[];
 }
 
 export function emptyDelta(): ClusterDelta {
-  return { services: new Set(), nodes: new Set() };
+  return { services: new Set(), nodes: new Set(), changeTriggerTimes: [] };
 }
 
 export function mergeDelta(into: ClusterDelta, from: ClusterDelta): ClusterDelta {
   for (const s of from.services) into.services.add(s);
   for (const n of from.nodes) into.nodes.add(n);
+  into.changeTriggerTimes.push(...from.changeTriggerTimes);
   return into;
 }
 
@@ -153,8 +160,10 @@ export class ClusterState {
       this.nodes.set(node.name, node);
       delta.nodes.add(node.name);
     } else {
+      const before = this.slices.get(key)?.changeTriggerTime;
       this.removeSlice(key, delta);
       const slice = result.value as SliceInfo | undefined;
+      if (slice?.changeTriggerTime !== undefined && slice.changeTriggerTime !== before) delta.changeTriggerTimes.push(slice.changeTriggerTime);
       if (!slice) return; // not a Service's slice, or FQDN
       this.slices.set(slice.key, slice);
       let byName = this.slicesByService.get(slice.serviceKey);

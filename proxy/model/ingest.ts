@@ -3,6 +3,7 @@
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
 import { canonicalCIDR, canonicalIP, ipFamilyOf } from './ip.ts';
 import {
+  annotationLastChangeTriggerTime,
   annotationSourceRanges,
   defaultAffinityTimeoutSeconds,
   labelServiceName,
@@ -316,6 +317,8 @@ export function ingestEndpointSlice(obj: V1EndpointSlice | unknown): Ingested<Sl
         nodeHints: hintNames(hints.forNodes, `${f}.hints.forNodes`),
       };
     });
+    // Only for a metric: a missing or unparseable time is no reason to skip the slice.
+    const triggerTime = Date.parse(m.annotations[annotationLastChangeTriggerTime] ?? '');
     return {
       key: `${m.namespace}/${m.name}`,
       namespace: m.namespace,
@@ -324,6 +327,7 @@ export function ingestEndpointSlice(obj: V1EndpointSlice | unknown): Ingested<Sl
       addressType,
       ports,
       endpoints,
+      ...(Number.isFinite(triggerTime) && { changeTriggerTime: triggerTime }),
     };
   });
 }

@@ -13,6 +13,8 @@ export const labelHeadless = 'service.kubernetes.io/headless';
 export const labelServiceName = 'kubernetes.io/service-name';
 export const labelZone = 'topology.kubernetes.io/zone';
 export const annotationSourceRanges = 'service.beta.kubernetes.io/load-balancer-source-ranges';
+/** Set by the endpointslice controller: when the change that led to this slice's content happened (RFC 3339). */
+export const annotationLastChangeTriggerTime = 'endpoints.kubernetes.io/last-change-trigger-time';
 export const taintToBeDeleted = 'ToBeDeletedByClusterAutoscaler';
 export const defaultAffinityTimeoutSeconds = 10800;
 
@@ -86,6 +88,8 @@ export interface SliceInfo {
   addressType: IPFamily;
   ports: SlicePortSpec[];
   endpoints: EndpointSpec[];
+  /** The endpoints.kubernetes.io/last-change-trigger-time annotation, ms since the epoch (absent or unparseable: undefined). */
+  changeTriggerTime?: number;
 }
 
 export interface NodeAddress {

@@ -41,7 +41,7 @@ describe('metrics', () => {
     await runner.start();
     runner.onLocal(s1!.state, s1!.changes);
     await runner.drain();
-    runner.onLocal(s2!.state, s2!.changes, { observedAt: Date.now() - 2_000 });
+    runner.onLocal(s2!.state, s2!.changes, { changeTriggerTimes: [Date.now() - 2_000] });
     await runner.drain();
     await runner.stop();
 

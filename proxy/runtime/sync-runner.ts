@@ -91,7 +91,7 @@ interface Pending {
   changes: LocalChanges;
   services: Set<string>;
   endpoints: Set<string>;
-  observedAt: number[];
+  changeTriggerTimes: number[];
   /** When the oldest of these changes was queued. */
   queuedAt: number;
 }
@@ -103,7 +103,7 @@ function mergePending(older: Pending, newer: Pending): Pending {
     changes: { servicePorts: new Set([...older.changes.servicePorts, ...newer.changes.servicePorts]), node: older.changes.node || newer.changes.node },
     services: new Set([...older.services, ...newer.services]),
     endpoints: new Set([...older.endpoints, ...newer.endpoints]),
-    observedAt: [...older.observedAt, ...newer.observedAt],
+    changeTriggerTimes: [...older.changeTriggerTimes, ...newer.changeTriggerTimes],
     queuedAt: Math.min(older.queuedAt, newer.queuedAt),
   };
 }
@@ -186,7 +186,7 @@ export class SyncRunner implements LocalSink {
       changes: { servicePorts: new Set(changes.servicePorts), node: changes.node },
       services: new Set(kinds.services),
       endpoints: new Set(kinds.endpoints),
-      observedAt: meta?.observedAt === undefined ? [] : [meta.observedAt],
+      changeTriggerTimes: [...(meta?.changeTriggerTimes ?? [])],
       queuedAt: now,
     };
     this.#pending = this.#pending ? mergePending(this.#pending, incoming) : incoming;
@@ -328,7 +328,7 @@ export class SyncRunner implements LocalSink {
       at: end,
       stats,
       state,
-      programmingSeconds: p ? p.observedAt.map((t) => (end - t) / 1000) : [],
+      programmingSeconds: p ? p.changeTriggerTimes.map((t) => (end - t) / 1000) : [],
     });
     this.#metrics?.pending(pendingCounts(this.#pending));
     this.#settle(this.#appliedGen);

@@ -20,10 +20,10 @@ export interface LocalSink {
   start(): Promise<void>;
   /**
    * A new node-local state; `changes` relative to the previous one handed here.
-   * `meta.observedAt`: when the change that produced it was observed (ms since the epoch),
-   * for kubeproxy_network_programming_duration_seconds.
+   * `meta.changeTriggerTimes`: when the changes that produced it began (ms since the epoch;
+   * the EndpointSlices' last-change-trigger-time), for kubeproxy_network_programming_duration_seconds.
    */
-  onLocal(state: LocalState, changes: LocalChanges, meta?: { observedAt?: number }): void;
+  onLocal(state: LocalState, changes: LocalChanges, meta?: { changeTriggerTimes?: readonly number[] }): void;
   /** Resolves once the latest state has been applied (or failed for good). */
   drain(): Promise<void>;
   stop(): Promise<void>;

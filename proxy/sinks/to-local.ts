@@ -33,7 +33,7 @@ export class ToLocal implements ClusterSink {
     this.state = state;
     // The first view always goes down (even empty): a backend's first sync is its full sync.
     if (prev && changes.servicePorts.size === 0 && !changes.node) return;
-    this.next.onLocal(state, changes);
+    this.next.onLocal(state, changes, delta.changeTriggerTimes.length > 0 ? { changeTriggerTimes: delta.changeTriggerTimes } : undefined);
   }
 
   drain(): Promise<void> {

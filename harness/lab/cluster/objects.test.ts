@@ -100,10 +100,11 @@ describe('planSlices', () => {
       ['changed', slice('changed', '10.0.0.2', '6')],
       ['gone', slice('gone', '10.0.0.3', '7')],
     ]);
-    const plan = planSlices(previous, [slice('same', '10.0.0.1'), slice('changed', '10.0.0.9'), slice('new', '10.0.0.4')]);
+    const plan = planSlices(previous, [slice('same', '10.0.0.1'), slice('changed', '10.0.0.9'), slice('new', '10.0.0.4')], new Date('2026-12-01T10:00:00.250Z'));
     expect(plan.create.map((s) => s.metadata?.name)).toEqual(['new']);
     expect(plan.update.map((s) => [s.metadata?.name, s.metadata?.resourceVersion, s.endpoints?.[0]?.addresses[0]])).toEqual([['changed', '6', '10.0.0.9']]);
     expect(plan.remove).toEqual(['gone']);
+    for (const written of [...plan.create, ...plan.update]) expect(written.metadata?.annotations).toEqual({ 'endpoints.kubernetes.io/last-change-trigger-time': '2026-12-01T10:00:00.250Z' });
   });
 });
 

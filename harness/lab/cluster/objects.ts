@@ -198,11 +198,20 @@ function sliceContent(slice: V1EndpointSlice): string {
   return JSON.stringify([slice.metadata?.labels ?? {}, slice.addressType, slice.ports ?? [], slice.endpoints]);
 }
 
-/** The writes that take the slices written before (by name) to the desired ones; unchanged slices are not written. */
-export function planSlices(previous: ReadonlyMap<string, V1EndpointSlice>, desired: readonly V1EndpointSlice[]): SlicePlan {
+/** Set on every slice written, as the endpointslice controller does: when the change behind it happened. */
+export const annotationLastChangeTriggerTime = 'endpoints.kubernetes.io/last-change-trigger-time';
+
+/**
+ * The writes that take the slices written before (by name) to the desired ones; unchanged
+ * slices are not written. Written ones carry `changeTime` as their last-change-trigger-time
+ * (what the proxy's network programming latency metric measures from).
+ */
+export function planSlices(previous: ReadonlyMap<string, V1EndpointSlice>, desired: readonly V1EndpointSlice[], changeTime = new Date()): SlicePlan {
   const plan: SlicePlan = { create: [], update: [], remove: [] };
   const wanted = new Set<string>();
-  for (const slice of desired) {
+  const stamp = changeTime.toISOString(); // RFC 3339 with fractional seconds, as the controller writes it (RFC3339Nano)
+  for (const unstamped of desired) {
+    const slice = { ...unstamped, metadata: { ...unstamped.metadata, annotations: { ...unstamped.metadata?.annotations, [annotationLastChangeTriggerTime]: stamp } } };
     const name = slice.metadata?.name ?? '';
     wanted.add(name);
     const before = previous.get(name);
