@@ -93,6 +93,10 @@ export async function main(argv: readonly string[], ctx: CliContext = processCon
   try {
     const command = commands[name];
     if (command === undefined) throw usageError(`unknown command ${JSON.stringify(name)}; accepted: ${Object.keys(commands).join(', ')} (kpng-harness help)`);
+    if (args.includes('--help') || args.includes('-h')) {
+      ctx.out(`kpng-harness ${name}${command.make ? `   (${command.make})` : ''}\n  ${command.summary}\n${command.options ? `${optionsHelp(command.options)}\n` : ''}`);
+      return 0;
+    }
     return await command.run(args, ctx);
   } catch (error) {
     if (isKpngError(error)) {
