@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { listNamespaces, projectNode, programEnv } from '../../harness/lab/netns/index.ts';
+import { listNamespaces, processRunning, projectNode, programEnv } from '../../harness/lab/netns/index.ts';
 import { repoRoot } from '../../harness/k8s-binaries.ts';
 
 /** Pids whose command line mentions `text`. */
@@ -25,14 +25,6 @@ function processesMentioning(text: string): number[] {
   return pids;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -86,7 +78,7 @@ describe('kpng-harness lab, interrupted', () => {
       expect(output).toContain(`lab: ${signal}: removing everything the lab made`);
       expect((await listNamespaces()).filter((n) => n.startsWith(nsPrefix)), output).toEqual([]);
       expect(processesMentioning(labDir), 'processes left').toEqual([]);
-      expect(inNamespaces.filter(alive), 'processes that ran in the namespaces, left').toEqual([]);
+      expect(inNamespaces.filter(processRunning), 'processes that ran in the namespaces, left').toEqual([]);
       expect(processesMentioning(cpDir ?? ''), 'control plane processes left').toEqual([]);
       expect(existsSync(labDir), `${labDir} left`).toBe(false);
       expect(existsSync(cpDir ?? ''), `${cpDir} left`).toBe(false);

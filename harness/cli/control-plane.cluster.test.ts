@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { k8sBinary, repoRoot } from '../k8s-binaries.ts';
+import { processRunning } from '../lab/netns/index.ts';
 import type { ControlPlaneState } from './control-plane.ts';
 import type { CliContext } from './context.ts';
 import { main } from './main.ts';
@@ -26,14 +27,6 @@ function context(env: NodeJS.ProcessEnv = process.env) {
   return { ctx, out, log };
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('kpng-harness control-plane', () => {
   it('up starts a dual-stack control plane that outlives the command; its kubeconfig works; down removes it all', async () => {
@@ -41,7 +34,7 @@ describe('kpng-harness control-plane', () => {
     expect(await main(['control-plane', 'up', '--family', 'dual', '--state', stateFile], first.ctx), first.log.join('\n')).toBe(0);
     const state = JSON.parse(await readFile(stateFile, 'utf8')) as ControlPlaneState;
     expect(first.out.join('')).toBe(`export KUBECONFIG=${state.kubeconfig}\n`);
-    expect(alive(state.pid)).toBe(true);
+    expect(processRunning(state.pid)).toBe(true);
     const dualStack = JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'both', namespace: 'default' }, spec: { ipFamilyPolicy: 'RequireDualStack', ports: [{ port: 80 }] } });
     const svc = await execa(k8sBinary('kubectl'), ['create', '-f', '-', '-o', 'jsonpath={.spec.ipFamilies}'], { env: { KUBECONFIG: state.kubeconfig }, input: dualStack });
     expect(svc.stdout).toBe('["IPv4","IPv6"]');
@@ -52,7 +45,7 @@ describe('kpng-harness control-plane', () => {
 
     const stop = context();
     expect(await main(['control-plane', 'down', '--state', stateFile], stop.ctx)).toBe(0);
-    expect(alive(state.pid)).toBe(false);
+    expect(processRunning(state.pid)).toBe(false);
     expect(existsSync(state.dir)).toBe(false);
     expect(existsSync(stateFile)).toBe(false);
     await expect(execa(k8sBinary('kubectl'), ['get', 'ns', '--request-timeout=2s'], { env: { KUBECONFIG: state.kubeconfig } })).rejects.toThrow();

@@ -8,7 +8,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KpngError } from '../config/index.ts';
 import { families, startControlPlane, type Family } from '../lab/control-plane/index.ts';
-import { projectNode, programEnv, siblingProgram } from '../lab/netns/index.ts';
+import { processRunning, projectNode, programEnv, siblingProgram } from '../lab/netns/index.ts';
 import { parseOptions, usageError, type OptionSpecs } from './args.ts';
 import type { CliContext } from './context.ts';
 
@@ -39,14 +39,6 @@ async function readState(file: string): Promise<ControlPlaneState | undefined> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -79,7 +71,7 @@ async function serve(family: Family, stateFile: string, ctx: CliContext): Promis
 
 async function up(family: Family, stateFile: string, timeoutMs: number, ctx: CliContext): Promise<number> {
   const running = await readState(stateFile);
-  if (running && alive(running.pid)) {
+  if (running && processRunning(running.pid)) {
     throw new KpngError('KPNG_ERR_CONTROL_PLANE_RUNNING', `a control plane is running already (pid ${running.pid}, ${running.server}); its kubeconfig: ${running.kubeconfig}; stop it with kpng-harness control-plane down`);
   }
   await rm(stateFile, { force: true });
@@ -112,13 +104,13 @@ async function up(family: Family, stateFile: string, timeoutMs: number, ctx: Cli
 
 async function down(stateFile: string, timeoutMs: number, ctx: CliContext): Promise<number> {
   const state = await readState(stateFile);
-  if (!state || !alive(state.pid)) {
+  if (!state || !processRunning(state.pid)) {
     await rm(stateFile, { force: true });
     ctx.log(`==> no control plane running (no live one in ${stateFile})`);
     return 0;
   }
   process.kill(state.pid, 'SIGTERM');
-  if ((await until(Date.now() + timeoutMs, async () => (alive(state.pid) ? undefined : true))) === undefined) {
+  if ((await until(Date.now() + timeoutMs, async () => (processRunning(state.pid) ? undefined : true))) === undefined) {
     throw new KpngError('KPNG_ERR_CONTROL_PLANE', `pid ${state.pid} is still running ${timeoutMs / 1000} s after SIGTERM; its log: ${state.log}`);
   }
   await rm(stateFile, { force: true });

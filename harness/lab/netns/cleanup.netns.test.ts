@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { markerDir, processStartTime } from './cleanup.ts';
 import { execIn } from './exec.ts';
-import { createTopology, listNamespaces, sweepStale, withTopology } from './index.ts';
+import { createTopology, listNamespaces, processRunning, sweepStale, withTopology } from './index.ts';
 import { newPrefix } from './names.ts';
 import { programEnv, projectNode } from './programs.ts';
 
@@ -20,14 +20,6 @@ async function namespacesWith(prefix: string): Promise<string[]> {
 
 const markerFile = (prefix: string) => join(markerDir(), `${prefix.replace(/-$/, '')}.json`);
 
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -65,7 +57,7 @@ describe('cleanup', () => {
     await t.destroy();
     expect(await namespacesWith(t.prefix)).toEqual([]);
     expect(existsSync(markerFile(t.prefix))).toBe(false);
-    expect(running(server.process.pid)).toBe(false);
+    expect(processRunning(server.process.pid)).toBe(false);
     expect(sleeper.exit).toEqual({ exitCode: undefined, signal: 'SIGTERM' });
     expect(t.destroyed).toBe(true);
     await t.destroy();
@@ -96,12 +88,12 @@ describe('cleanup', () => {
   it('destroys the live topologies of a process that gets SIGTERM, then dies of it', async () => {
     const held = await startHolder();
     expect(await namespacesWith(held.prefix)).toHaveLength(3);
-    expect(running(held.serverPid)).toBe(true);
+    expect(processRunning(held.serverPid)).toBe(true);
     held.child.kill('SIGTERM');
     expect(await held.exited).toEqual({ code: null, signal: 'SIGTERM' });
     expect(await namespacesWith(held.prefix)).toEqual([]);
     expect(existsSync(markerFile(held.prefix))).toBe(false);
-    await until(() => !running(held.serverPid), 2_000);
+    await until(() => !processRunning(held.serverPid), 2_000);
   });
 
   it('sweepStale() removes the namespaces of a run whose process was killed outright, and its processes', async () => {
@@ -114,7 +106,7 @@ describe('cleanup', () => {
     expect(removed).toEqual(expect.arrayContaining(held.namespaces));
     expect(await namespacesWith(held.prefix)).toEqual([]);
     expect(existsSync(markerFile(held.prefix))).toBe(false);
-    await until(() => !running(held.serverPid), 2_000);
+    await until(() => !processRunning(held.serverPid), 2_000);
   });
 
   it('sweepStale() leaves a run whose process still runs, even when it was not made by this library', async () => {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { onExit } from 'signal-exit';
 import { execIn, execInSync, ipBatch, ipBatchSync } from './exec.ts';
 import { PREFIX_PATTERN, prefixOf } from './names.ts';
+import { processRunning } from './process.ts';
 
 /** Where markers live; overridable for tests with KPNG_NETNS_MARKER_DIR. */
 export function markerDir(): string {
@@ -47,11 +48,7 @@ export function processStartTime(pid: number): string | undefined {
 
 /** Whether the process a marker names still runs. */
 export function creatorAlive(marker: Marker): boolean {
-  try {
-    process.kill(marker.pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!processRunning(marker.pid)) return false;
   const startTime = processStartTime(marker.pid);
   return marker.startTime === undefined || startTime === undefined || startTime === marker.startTime;
 }

@@ -43,7 +43,7 @@ export { Namespace } from './namespace.ts';
 export type { HttpResponse, UdpReply, ProbeOptions, EchoServer, EchoServerPorts, InterfaceAddress } from './namespace.ts';
 
 /** Long-running processes in a namespace (a proxy under test). */
-export { NsProcess } from './process.ts';
+export { NsProcess, processRunning } from './process.ts';
 export type { SpawnOptions, ExitInfo } from './process.ts';
 
 /** Commands: their options, results and the error they throw. */

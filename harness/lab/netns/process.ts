@@ -185,3 +185,13 @@ export class NsProcess {
 function describeExit(exit: ExitInfo): string {
   return exit.signal !== undefined ? `signal ${exit.signal}` : `exit code ${String(exit.exitCode)}`;
 }
+
+/** Whether a process with this pid exists (signal 0; a process of another user counts). */
+export function processRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
