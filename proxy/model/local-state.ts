@@ -144,6 +144,17 @@ export function localNodeOf(cluster: ClusterState, nodeName: string): LocalNode 
   };
 }
 
+/** The model options of one node of this cluster: the source's --service-proxy-name travels with the state. */
+export function nodeModelOptions(cluster: ClusterState, nodeName: string): ModelOptions {
+  return { nodeName, ...(cluster.serviceProxyName && { serviceProxyName: cluster.serviceProxyName }) };
+}
+
+/** A node's state after a cluster update: derived from prev when there is one, else from scratch. */
+export function nextLocalState(prev: LocalState | undefined, cluster: ClusterState, delta: ClusterDelta, nodeName: string): LocalState {
+  const opts = nodeModelOptions(cluster, nodeName);
+  return prev ? updateLocalState(prev, cluster, delta, opts) : computeLocalState(cluster, opts);
+}
+
 /** Services index of a local state: which port keys each Service contributed. */
 const portIndex = new WeakMap<LocalState, ReadonlyMap<string, readonly string[]>>();
 

@@ -15,11 +15,11 @@ import {
 import {
   computeLocalState,
   localChanges,
-  updateLocalState,
+  nextLocalState,
+  nodeModelOptions,
   type ClusterDelta,
   type ClusterState,
   type LocalState,
-  type ModelOptions,
 } from '../model/index.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { ClusterSink } from './sink.ts';
@@ -97,18 +97,11 @@ export class ToApi implements ClusterSink {
     });
   }
 
-  /** As to-local's: the source's --service-proxy-name travels with the cluster state. */
-  private modelOptions(nodeName: string): ModelOptions {
-    const serviceProxyName = this.cluster?.serviceProxyName;
-    return { nodeName, ...(serviceProxyName && { serviceProxyName }) };
-  }
-
   onCluster(cluster: ClusterState, delta: ClusterDelta): void {
     this.cluster = cluster;
     for (const view of this.views.values()) {
       const prev = view.state;
-      const opts = this.modelOptions(view.nodeName);
-      const next = prev ? updateLocalState(prev, cluster, delta, opts) : computeLocalState(cluster, opts);
+      const next = nextLocalState(prev, cluster, delta, view.nodeName);
       if (prev) {
         const changes = localChanges(prev, next);
         if (changes.servicePorts.size === 0 && !changes.node) continue; // this node's view did not change
@@ -182,7 +175,7 @@ export class ToApi implements ClusterSink {
   private join(nodeName: string, w: Watcher): NodeView {
     let view = this.views.get(nodeName);
     if (!view) {
-      view = { nodeName, state: this.cluster ? computeLocalState(this.cluster, this.modelOptions(nodeName)) : undefined, watchers: new Set() };
+      view = { nodeName, state: this.cluster ? computeLocalState(this.cluster, nodeModelOptions(this.cluster, nodeName)) : undefined, watchers: new Set() };
       this.views.set(nodeName, view);
     }
     view.watchers.add(w);

@@ -1,14 +1,6 @@
 // to-local: compute this node's local state from the cluster state (incrementally) and
 // hand it, with what changed, to a local sink (a backend under the runtime, or to-json).
-import {
-  computeLocalState,
-  localChanges,
-  updateLocalState,
-  type ClusterDelta,
-  type ClusterState,
-  type LocalState,
-  type ModelOptions,
-} from '../model/index.ts';
+import { localChanges, nextLocalState, type ClusterDelta, type ClusterState, type LocalState } from '../model/index.ts';
 import type { ClusterSink, LocalSink } from './sink.ts';
 
 export class ToLocal implements ClusterSink {
@@ -27,8 +19,7 @@ export class ToLocal implements ClusterSink {
 
   onCluster(cluster: ClusterState, delta: ClusterDelta): void {
     const prev = this.state;
-    const opts: ModelOptions = { nodeName: this.nodeName, ...(cluster.serviceProxyName && { serviceProxyName: cluster.serviceProxyName }) };
-    const state = prev ? updateLocalState(prev, cluster, delta, opts) : computeLocalState(cluster, opts);
+    const state = nextLocalState(prev, cluster, delta, this.nodeName);
     const changes = localChanges(prev, state);
     this.state = state;
     // The first view always goes down (even empty): a backend's first sync is its full sync.
