@@ -36,7 +36,7 @@ export function parityMarkdown(matrix: ParityMatrix, options: MarkdownOptions = 
         [`${SYMBOL.passed} passed`, ...matrix.columns.map((c) => String(c.passed))],
         [`${SYMBOL.failed} failed`, ...matrix.columns.map((c) => String(c.failed))],
         [`${SYMBOL.skipped} skipped`, ...matrix.columns.map((c) => String(c.skipped))],
-        ['time', ...matrix.columns.map((c) => duration(c.time))],
+        ['time of the specs, summed', ...matrix.columns.map((c) => duration(c.time))],
       ],
       ['---', ...labels.map(() => '---:')],
     ),
