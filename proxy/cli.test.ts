@@ -1,5 +1,6 @@
 // The `kpng` command as users run it: a real process, real files.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,6 +99,33 @@ describe('to-file writes a snapshot the file source reads back', () => {
     const b = await kpng(['file', `--input=${snapshot}`, '--once', 'to-local', '--node-name=node-a', 'to-json']);
     expect(b.exitCode).toBe(0);
     expect(b.stdout).toBe(a.stdout);
+  });
+});
+
+describe('a backend with --dry-run', () => {
+  // A dry run may be used on a node where the proxy already runs and holds its ports.
+  it.each(['to-iptables', 'to-nft'])('%s --dry-run prints the rules and binds no port, even one already taken', async (backend) => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const r = await kpng([
+        'file',
+        `--input=${testdata}dual-stack-etp-local.yaml`,
+        '--once',
+        'to-local',
+        '--node-name=node-a',
+        backend,
+        '--dry-run',
+        `--healthz-bind-address=127.0.0.1:${port}`,
+        `--metrics-bind-address=127.0.0.1:${port}`,
+      ]);
+      expect(r.stderr).toBe('');
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toContain(`# kpng ${backend} --dry-run: `);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 });
 

@@ -59,8 +59,8 @@ export function backendSinkStage(b: BackendStage & { cleanup?: (v: FlagValues, c
           flags: v,
           logger: ctx.logger,
           ipFamilies: familiesOf(v),
-          // A dry run prints rules and changes nothing on the host: no conntrack flows deleted either.
-          conntrack: v['dry-run'] !== true,
+          // A dry run prints rules and changes nothing on the host: no port bound, no conntrack flow deleted.
+          dryRun: v['dry-run'] === true,
         }),
       ),
     cleanup: async (v, ctx) => {

@@ -52,6 +52,11 @@ export interface StartRuntimeOptions {
   ipFamilies?: readonly IPFamily[];
   /** Delete stale UDP conntrack flows after syncs: true (default, with the conntrack CLI), false, or a runner for conntrack. */
   conntrack?: boolean | CommandRunner;
+  /**
+   * A dry run (the backends' --dry-run): change nothing on the host. No port is bound (no /healthz,
+   * /metrics or healthCheckNodePort server, whatever the bind flags say) and no conntrack flow deleted.
+   */
+  dryRun?: boolean;
   clock?: Clock;
   /** The host's addresses, matched against --nodeport-addresses (default: the interfaces' addresses). */
   hostAddresses?: () => string[];
@@ -74,7 +79,9 @@ export interface Runtime {
  * now (rejecting with KPNG_ERR_LISTEN or a flag error), and return the sink that syncs it.
  */
 export async function startRuntime(opts: StartRuntimeOptions): Promise<Runtime> {
-  const config = runtimeConfig(opts.flags);
+  const parsed = runtimeConfig(opts.flags);
+  const dryRun = opts.dryRun === true;
+  const config = dryRun ? { ...parsed, healthz: undefined, metrics: undefined } : parsed;
   const logger = opts.logger;
   const families = opts.ipFamilies ?? ['IPv4'];
   const clock = opts.clock;
@@ -86,8 +93,8 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<Runtime> 
     nodePortAddresses: config.nodePortAddresses,
     ...(opts.hostAddresses && { hostAddresses: opts.hostAddresses }),
   });
-  const afterSync: AfterSync[] = [(_prev, next) => serviceHealth.update(next)];
-  if (opts.conntrack !== false) {
+  const afterSync: AfterSync[] = dryRun ? [] : [(_prev, next) => serviceHealth.update(next)];
+  if (opts.conntrack !== false && !dryRun) {
     const run = typeof opts.conntrack === 'function' ? opts.conntrack : undefined;
     afterSync.push(conntrackCleaner({ logger: logger.child('conntrack'), ...(run && { run }) }));
   }

@@ -29,7 +29,7 @@ export const iptablesFlags: FlagSpec[] = [
   { name: 'iptables-localhost-nodeports', type: 'boolean', description: 'NodePorts also answer on 127.0.0.1 (sets route_localnet=1; IPv4 only)', default: true },
   masqueradeBitFlag,
   ipFamiliesFlag('every family whose ip(6)tables works here'),
-  { name: 'dry-run', type: 'boolean', description: 'print the iptables-restore input instead of applying it', default: false },
+  { name: 'dry-run', type: 'boolean', description: 'print the iptables-restore input instead of applying it; binds no port (no /healthz, /metrics or healthCheckNodePort server) and deletes no conntrack flow', default: false },
   { name: 'cleanup', type: 'boolean', description: 'remove every chain and rule this backend creates (both families, nft and legacy), then exit', default: false },
 ];
 

@@ -25,7 +25,7 @@ export const nftFlags: FlagSpec[] = [
   },
   masqueradeBitFlag,
   ipFamiliesFlag('both, one table each'),
-  { name: 'dry-run', type: 'boolean', description: 'print each nft transaction instead of applying it', default: false },
+  { name: 'dry-run', type: 'boolean', description: 'print each nft transaction instead of applying it; binds no port (no /healthz, /metrics or healthCheckNodePort server) and deletes no conntrack flow', default: false },
   { name: 'cleanup', type: 'boolean', description: 'delete the ip kpng and ip6 kpng tables, then exit', default: false },
 ];
 
