@@ -5,6 +5,7 @@
 // {"listening":true} once every address is bound; exits when its standard input ends
 // (its parent is gone) or on SIGTERM/SIGINT.
 import net from 'node:net';
+import { announceAndServe } from '../netns/child-program.ts';
 import { joinSockets, type RelayProgramConfig } from './relay-join.ts';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as RelayProgramConfig;
@@ -17,15 +18,4 @@ function listen(host: string, port: number): Promise<void> {
   });
 }
 
-try {
-  await Promise.all(config.listen.map((address) => listen(address.host, address.port)));
-  process.stdout.write(`${JSON.stringify({ listening: true, pid: process.pid })}\n`);
-} catch (error) {
-  process.stdout.write(`${JSON.stringify({ listening: false, error: String(error) })}\n`);
-  process.exit(1);
-}
-
-process.stdin.on('end', () => process.exit(0));
-process.stdin.on('error', () => process.exit(0));
-process.stdin.resume();
-for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => process.exit(0));
+await announceAndServe(Promise.all(config.listen.map((address) => listen(address.host, address.port))));

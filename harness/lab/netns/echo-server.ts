@@ -7,6 +7,7 @@
 
 import dgram from 'node:dgram';
 import http from 'node:http';
+import { announceAndServe } from './child-program.ts';
 import { unmapIpv4 } from './ip.ts';
 import type { EchoReply, EchoServerConfig } from './probe-protocol.ts';
 
@@ -51,20 +52,9 @@ function listenUdp(family: 'ipv4' | 'ipv6', port: number): Promise<void> {
   });
 }
 
-try {
-  const listening: Promise<void>[] = [];
-  for (const family of config.families) {
-    if (config.http !== undefined) listening.push(listenHttp(family, config.http));
-    if (config.udp !== undefined) listening.push(listenUdp(family, config.udp));
-  }
-  await Promise.all(listening);
-  process.stdout.write(`${JSON.stringify({ listening: true, pid: process.pid })}\n`);
-} catch (error) {
-  process.stdout.write(`${JSON.stringify({ listening: false, error: String(error) })}\n`);
-  process.exit(1);
+const listening: Promise<void>[] = [];
+for (const family of config.families) {
+  if (config.http !== undefined) listening.push(listenHttp(family, config.http));
+  if (config.udp !== undefined) listening.push(listenUdp(family, config.udp));
 }
-
-process.stdin.on('end', () => process.exit(0));
-process.stdin.on('error', () => process.exit(0));
-process.stdin.resume();
-for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => process.exit(0));
+await announceAndServe(Promise.all(listening));
