@@ -103,15 +103,23 @@ describe('to-file writes a snapshot the file source reads back', () => {
 });
 
 describe('a backend with --dry-run', () => {
-  // A dry run may be used on a node where the proxy already runs and holds its ports.
+  // A dry run may be used on a node where the proxy already runs and holds its ports:
+  // /healthz, /metrics and the example's healthCheckNodePort are all taken here.
+  const listenOn = async (port: number, host: string) => {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+    return server;
+  };
   it.each(['to-iptables', 'to-nft'])('%s --dry-run prints the rules and binds no port, even one already taken', async (backend) => {
-    const taken = createServer();
-    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-    const { port } = taken.address() as AddressInfo;
+    const input = `${testdata}dual-stack-etp-local.yaml`;
+    const healthCheckNodePort = Number(/healthCheckNodePort: (\d+)/.exec(await readFile(input, 'utf8'))?.[1]);
+    expect(healthCheckNodePort).toBeGreaterThan(0);
+    const taken = [await listenOn(0, '127.0.0.1'), await listenOn(healthCheckNodePort, '0.0.0.0')];
+    const { port } = taken[0]!.address() as AddressInfo;
     try {
       const r = await kpng([
         'file',
-        `--input=${testdata}dual-stack-etp-local.yaml`,
+        `--input=${input}`,
         '--once',
         'to-local',
         '--node-name=node-a',
@@ -124,7 +132,7 @@ describe('a backend with --dry-run', () => {
       expect(r.exitCode).toBe(0);
       expect(r.stdout).toContain(`# kpng ${backend} --dry-run: `);
     } finally {
-      await new Promise((resolve) => taken.close(resolve));
+      await Promise.all(taken.map((server) => new Promise((resolve) => server.close(resolve))));
     }
   });
 });
