@@ -3,14 +3,34 @@ import { describe, expect, it } from 'vitest';
 import { memoryLogger, startRuntime, type CommandRunner } from './index.ts';
 import { fakeBackend, freePort, get, handOff, stateOf } from './testing.ts';
 
+/**
+ * Two syncs: a LoadBalancer Service with externalTrafficPolicy=Local (its healthCheckNodePort
+ * on hcPort) and a UDP Service that first has no endpoint, then gets its first one.
+ */
+function webAndDns(hcPort: number) {
+  const web = {
+    name: 'web',
+    opts: { clusterIPs: ['10.96.0.80'], type: 'LoadBalancer' as const, etp: 'Local' as const, healthCheckNodePort: hcPort, ports: [{ port: 80, nodePort: 30080 }], lbIngress: [{ ip: '192.0.2.80' }] },
+    endpoints: [{ ip: '10.0.0.5', node: 'node-a' }],
+  };
+  const dns = { name: 'dns', opts: { clusterIPs: ['10.96.0.10'], ports: [{ port: 53, protocol: 'UDP' as const }] }, slicePorts: [{ port: 53, protocol: 'UDP' as const }] };
+  return handOff([stateOf([{ ...dns, endpoints: [] }, web]), stateOf([{ ...dns, endpoints: ['10.0.0.2'] }, web])]);
+}
+
+/** A conntrack runner that records its command lines. */
+function recordingConntrack(): { calls: string[]; run: CommandRunner } {
+  const calls: string[] = [];
+  const run: CommandRunner = async (file, args) => {
+    calls.push([file, ...args].join(' '));
+    return { exitCode: 1, stdout: '', stderr: '0 flow entries have been deleted.' };
+  };
+  return { calls, run };
+}
+
 describe('startRuntime', () => {
   it('wires the runner, /healthz, /metrics, health check ports and conntrack cleanup from the flags', async () => {
     const backend = fakeBackend('iptables');
-    const conntrackCalls: string[] = [];
-    const conntrack: CommandRunner = async (file, args) => {
-      conntrackCalls.push([file, ...args].join(' '));
-      return { exitCode: 1, stdout: '', stderr: '0 flow entries have been deleted.' };
-    };
+    const { calls: conntrackCalls, run: conntrack } = recordingConntrack();
     const hcPort = await freePort();
     const rt = await startRuntime({
       backend,
@@ -23,14 +43,7 @@ describe('startRuntime', () => {
     expect(rt.healthzAddress).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(rt.metricsAddress).toMatch(/^127\.0\.0\.1:\d+$/);
 
-    const web = {
-      name: 'web',
-      opts: { clusterIPs: ['10.96.0.80'], type: 'LoadBalancer' as const, etp: 'Local' as const, healthCheckNodePort: hcPort, ports: [{ port: 80, nodePort: 30080 }], lbIngress: [{ ip: '192.0.2.80' }] },
-      endpoints: [{ ip: '10.0.0.5', node: 'node-a' }],
-    };
-    const dns = { name: 'dns', opts: { clusterIPs: ['10.96.0.10'], ports: [{ port: 53, protocol: 'UDP' as const }] }, slicePorts: [{ port: 53, protocol: 'UDP' as const }] };
-    // dns first has no endpoint, then gets its first one.
-    const [s1, s2] = handOff([stateOf([{ ...dns, endpoints: [] }, web]), stateOf([{ ...dns, endpoints: ['10.0.0.2'] }, web])]);
+    const [s1, s2] = webAndDns(hcPort);
     await rt.sink.start();
     rt.sink.onLocal(s1!.state, s1!.changes);
     await rt.sink.drain();
@@ -57,6 +70,32 @@ describe('startRuntime', () => {
     }
     expect(backend.cleanupCalls).toBe(0);
     await rt.stop(); // idempotent
+  });
+
+  it('in a dry run syncs the backend but binds no port and deletes no conntrack flow, whatever the flags say', async () => {
+    const backend = fakeBackend('iptables');
+    const { calls: conntrackCalls, run: conntrack } = recordingConntrack();
+    const hcPort = await freePort();
+    const rt = await startRuntime({
+      backend,
+      logger: memoryLogger(),
+      flags: { 'healthz-bind-address': '127.0.0.1:0', 'metrics-bind-address': '127.0.0.1:0', 'nodeport-addresses': ['127.0.0.0/8'] },
+      conntrack,
+      dryRun: true,
+      hostAddresses: () => ['127.0.0.1'],
+      processMetrics: false,
+    });
+    expect([rt.healthzAddress, rt.metricsAddress]).toEqual([undefined, undefined]);
+    const [s1, s2] = webAndDns(hcPort);
+    await rt.sink.start();
+    for (const s of [s1!, s2!]) {
+      rt.sink.onLocal(s.state, s.changes);
+      await rt.sink.drain();
+    }
+    expect(backend.calls).toHaveLength(2);
+    expect(conntrackCalls).toEqual([]);
+    await expect(get(`http://127.0.0.1:${hcPort}/`)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await rt.stop();
   });
 
   it('disables a server whose bind address is ""', async () => {
