@@ -27,19 +27,26 @@ function recordingConntrack(): { calls: string[]; run: CommandRunner } {
   return { calls, run };
 }
 
+/** The runtime on loopback (every server on a free port) with a fake backend and a recording conntrack. */
+async function startOnLoopback(extra: { dryRun?: boolean }) {
+  const backend = fakeBackend('iptables');
+  const { calls: conntrackCalls, run: conntrack } = recordingConntrack();
+  const hcPort = await freePort();
+  const rt = await startRuntime({
+    backend,
+    logger: memoryLogger(),
+    flags: { 'healthz-bind-address': '127.0.0.1:0', 'metrics-bind-address': '127.0.0.1:0', 'nodeport-addresses': ['127.0.0.0/8'] },
+    conntrack,
+    hostAddresses: () => ['127.0.0.1'],
+    processMetrics: false,
+    ...extra,
+  });
+  return { backend, conntrackCalls, hcPort, rt };
+}
+
 describe('startRuntime', () => {
   it('wires the runner, /healthz, /metrics, health check ports and conntrack cleanup from the flags', async () => {
-    const backend = fakeBackend('iptables');
-    const { calls: conntrackCalls, run: conntrack } = recordingConntrack();
-    const hcPort = await freePort();
-    const rt = await startRuntime({
-      backend,
-      logger: memoryLogger(),
-      flags: { 'healthz-bind-address': '127.0.0.1:0', 'metrics-bind-address': '127.0.0.1:0', 'nodeport-addresses': ['127.0.0.0/8'] },
-      conntrack,
-      hostAddresses: () => ['127.0.0.1'],
-      processMetrics: false,
-    });
+    const { backend, conntrackCalls, hcPort, rt } = await startOnLoopback({});
     expect(rt.healthzAddress).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(rt.metricsAddress).toMatch(/^127\.0\.0\.1:\d+$/);
 
@@ -73,18 +80,7 @@ describe('startRuntime', () => {
   });
 
   it('in a dry run syncs the backend but binds no port and deletes no conntrack flow, whatever the flags say', async () => {
-    const backend = fakeBackend('iptables');
-    const { calls: conntrackCalls, run: conntrack } = recordingConntrack();
-    const hcPort = await freePort();
-    const rt = await startRuntime({
-      backend,
-      logger: memoryLogger(),
-      flags: { 'healthz-bind-address': '127.0.0.1:0', 'metrics-bind-address': '127.0.0.1:0', 'nodeport-addresses': ['127.0.0.0/8'] },
-      conntrack,
-      dryRun: true,
-      hostAddresses: () => ['127.0.0.1'],
-      processMetrics: false,
-    });
+    const { backend, conntrackCalls, hcPort, rt } = await startOnLoopback({ dryRun: true });
     expect([rt.healthzAddress, rt.metricsAddress]).toEqual([undefined, undefined]);
     const [s1, s2] = webAndDns(hcPort);
     await rt.sink.start();
