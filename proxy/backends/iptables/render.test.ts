@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { localChanges } from '../../model/index.ts';
 import { formatMark, formatProbability, renderIptables, type RenderOptions } from './render.ts';
 import { Ruleset, scanSave } from './rules.ts';
-import { clusterCIDRs, fixtureObjects, fixtureObjectsAfterEndpointChange, fixtureState, nodeIPv4 } from './testing.ts';
+import { clusterCIDRs, fixtureObjects, fixtureObjectsAfterEndpointChange, fixtureState, nodeIPv4, scaleObjects } from './testing.ts';
 import { portProtoHash, servicePortEndpointChainName } from './names.ts';
 
 const golden = (name: string, text: string) => {
@@ -243,5 +243,16 @@ describe('formatting as kube-proxy formats', () => {
 
   it('the mark is %#08x', () => {
     expect(formatMark(0x4000)).toBe('0x00004000');
+  });
+});
+
+describe('scale', () => {
+  it('renders 10,000 Services × 10 endpoints (~430k lines) without overflowing the call stack', () => {
+    const r = renderIptables(fixtureState(scaleObjects(10_000, 10)), base('IPv4'));
+    expect(r.servicePorts).toBe(10_000);
+    expect(r.lines).toBeGreaterThan(300_000);
+    expect(r.lines).toBe(r.text.split('\n').length - 1);
+    expect(r.text.startsWith('*filter\n')).toBe(true);
+    expect(r.text.endsWith('COMMIT\n')).toBe(true);
   });
 });

@@ -411,10 +411,19 @@ export function renderIptables(state: LocalState, o: RenderOptions): RenderResul
     filterRules.push(...fixedFilter);
   }
 
+  // Joined group by group: at 10,000 Services a table holds ~430k lines, far more than a
+  // call may take as spread arguments (push(...lines) overflows the stack).
   const parts: string[] = [];
-  if (filterChains.length + filterJumps.length + filterRules.length > 0) parts.push('*filter', ...filterChains, ...filterJumps, ...filterRules, 'COMMIT');
-  if (natChains.length + natJumps.length + natRules.length > 0) parts.push('*nat', ...natChains, ...natJumps, ...natRules, 'COMMIT');
-  if (canary) parts.push('*mangle', `:${kubeProxyCanaryChain} - [0:0]`, 'COMMIT');
+  let lines = 0;
+  const table = (name: string, ...groups: string[][]) => {
+    const body = groups.filter((g) => g.length > 0);
+    if (body.length === 0) return;
+    parts.push(`*${name}`, ...body.map((g) => g.join('\n')), 'COMMIT');
+    lines += 2 + body.reduce((n, g) => n + g.length, 0);
+  };
+  table('filter', filterChains, filterJumps, filterRules);
+  table('nat', natChains, natJumps, natRules);
+  if (canary) table('mangle', [`:${kubeProxyCanaryChain} - [0:0]`]);
   const text = parts.length > 0 ? `${parts.join('\n')}\n` : '';
 
   return {
@@ -427,7 +436,7 @@ export function renderIptables(state: LocalState, o: RenderOptions): RenderResul
     deletedChains,
     rulesPerTable: { filter: filterCount, nat: natCount },
     largeClusterMode,
-    lines: parts.length,
+    lines,
     bytes: Buffer.byteLength(text),
   };
 }
