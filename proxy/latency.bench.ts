@@ -9,12 +9,11 @@
 //   (backends: the entries of proxy/backends/bench/subjects.ts)
 //
 // Needs root and the control-plane binaries (make k8s-binaries).
-import { Agent, request } from 'node:https';
-import { readFile } from 'node:fs/promises';
 import { createTopology } from '../harness/lab/netns/index.ts';
-import { startControlPlane, type ControlPlane } from '../harness/lab/control-plane/index.ts';
+import { startControlPlane } from '../harness/lab/control-plane/index.ts';
 import type { Backend } from './backends/backend.ts';
 import { subjects, type BenchSubject } from './backends/bench/subjects.ts';
+import { apiClient, inParallel, quantile } from './bench/api-client.ts';
 import { netnsRunner, type Runner } from './backends/common/index.ts';
 import type { LocalChanges, LocalState } from './model/index.ts';
 import { createLogger } from './runtime/log.ts';
@@ -33,24 +32,6 @@ for (const b of backendNames) {
 const nodeName = 'node-1';
 const ns = 'bench';
 
-/** A tiny JSON client for the control plane (admin certificate, keep-alive). */
-async function apiClient(cp: ControlPlane) {
-  const [ca, cert, key] = await Promise.all([readFile(cp.certs.caCert), readFile(cp.certs.adminCert), readFile(cp.certs.adminKey)]);
-  const agent = new Agent({ ca, cert, key, keepAlive: true, maxSockets: 64 });
-  return (method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<unknown> =>
-    new Promise((resolve, reject) => {
-      const data = body === undefined ? undefined : JSON.stringify(body);
-      const req = request(`${cp.server}${path}`, { method, agent, headers: { 'content-type': contentType, accept: 'application/json' } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => ((res.statusCode ?? 0) < 300 ? resolve(JSON.parse(text)) : reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`))));
-      });
-      req.on('error', reject);
-      req.end(data);
-    });
-}
-
 const endpointIP = (n: number) => `10.${128 + ((n >> 16) & 63)}.${(n >> 8) & 255}.${n & 255}`;
 const endpoints = (s: number, shift: number) =>
   Array.from({ length: endpointsPerService }, (_, e) => ({
@@ -58,18 +39,6 @@ const endpoints = (s: number, shift: number) =>
     conditions: { ready: true },
     nodeName: `node-${1 + ((s + e) % 2)}`,
   }));
-
-async function inParallel<T>(items: T[], width: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
-}
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
-}
 
 /** Resolves when `pred` holds for a state handed to `watch`. */
 class Waiter {

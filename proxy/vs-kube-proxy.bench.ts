@@ -1,0 +1,320 @@
+// npm run bench:vs-kube-proxy — kpng and upstream kube-proxy side by side, on the path
+// users run: one real etcd + kube-apiserver on loopback holding N Services × 10
+// endpoints; each proxy is started as a process in a fresh network namespace as node n1
+// (reaching the API server through the lab's relay, with its own kubeconfig), programs
+// that namespace, and is measured; proxies alternate (kube-proxy, kube-proxy with
+// min-sync 0, kpng; then again) per mode and N.
+//
+// Figures per run: process start → first complete sync in the kernel (the proxy's own
+// kubeproxy_sync_proxy_rules_last_timestamp_seconds, which both set after their rules
+// were accepted); endpoint change (a merge patch of one EndpointSlice) → the new endpoint
+// found in the kernel by a targeted read every few ms; CPU seconds (proxy + its kernel
+// tools); peak RSS of the proxy; ruleset size. Medians over rounds and the kpng /
+// kube-proxy ratio, as one table (also as markdown).
+//
+//   npm run bench:vs-kube-proxy [-- --quick] [--services 1000,10000] [--modes iptables-legacy,iptables-nft,nftables]
+//                               [--rounds 2] [--changes 40] [--cap 600]
+//   --quick: 1,000 Services, one round, 15 changes (about 5 minutes)
+//
+// Needs root and the binaries of hack/k8s-binaries.sh (etcd, kube-apiserver, kube-proxy).
+import { mkdtemp, rm, symlink, mkdir, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { execa } from 'execa';
+import { k8sBinDir } from '../harness/k8s-binaries.ts';
+import { nodeObject, proxyEntry, RELAY_NAMESPACE, RELAY_PORT, relayAddresses, startApiRelay, startLabControlPlane, writeNodeKubeconfig } from '../harness/lab/cluster/index.ts';
+import type { ControlPlane } from '../harness/lab/control-plane/index.ts';
+import { createTopology, projectNode, programEnv, type Node, type NsProcess, type Topology } from '../harness/lab/netns/index.ts';
+import { endpointString, servicePortEndpointChainName } from './backends/iptables/names.ts';
+import { servicePortChainNameBase, servicePortEndpointChainNameBase } from './backends/nft/names.ts';
+import { apiClient, inParallel, type ApiCall } from './bench/api-client.ts';
+import { comparedSubjects, comparisonRows, markdownTable, type ComparedSubject, type RunResult } from './bench/comparison.ts';
+
+const modes = ['iptables-legacy', 'iptables-nft', 'nftables'] as const;
+type Mode = (typeof modes)[number];
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    services: { type: 'string' },
+    modes: { type: 'string' },
+    rounds: { type: 'string' },
+    changes: { type: 'string' },
+    cap: { type: 'string' },
+  },
+});
+const quick = flags.quick ?? false;
+const sizes = (flags.services ?? (quick ? '1000' : '1000,10000')).split(',').map(Number);
+const chosenModes = (flags.modes ?? modes.join(',')).split(',') as Mode[];
+const rounds = Number(flags.rounds ?? (quick ? 1 : 2));
+const changes = Number(flags.changes ?? (quick ? 15 : 40));
+const capMs = Number(flags.cap ?? 600) * 1000;
+for (const m of chosenModes) if (!modes.includes(m)) fail(`--modes names "${m}"; accepted: ${modes.join(', ')}`);
+for (const n of sizes) if (!Number.isInteger(n) || n < 1 || n > 60_000) fail(`--services holds "${n}"; accepted: whole numbers 1-60000`);
+if (!(rounds >= 1 && changes >= 1 && capMs > 0)) fail('--rounds, --changes and --cap take positive numbers');
+
+const endpointsPerService = 10;
+const ns = 'bench';
+const nodeName = 'n1';
+const targetPort = 8080;
+const binDir = k8sBinDir();
+
+function fail(message: string): never {
+  process.stderr.write(`KPNG_ERR_BENCH: ${message}\n`);
+  process.exit(2);
+}
+
+const t0 = performance.now();
+const progress = (line: string) => process.stderr.write(`[vs-kube-proxy +${((performance.now() - t0) / 1000).toFixed(0)}s] ${line}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ------------------------------------------------------------------ the cluster's objects
+
+const endpointIP = (n: number) => `10.${128 + ((n >> 16) & 63)}.${(n >> 8) & 255}.${n & 255}`;
+/** Service s's endpoints; `generation` moves the first one to a new address. */
+const endpointsOf = (s: number, generation: number) =>
+  Array.from({ length: endpointsPerService }, (_, e) => ({
+    addresses: [e === 0 && generation > 0 ? endpointIP((1 << 21) + ((s * 7 + generation) % (1 << 21))) : endpointIP(s * endpointsPerService + e)],
+    conditions: { ready: true },
+    nodeName: e % 2 === 0 ? nodeName : 'n2',
+  }));
+
+/** Creates Services svc-<from>..svc-<to-1> with their slices (sizes grow, so each size adds to the last). */
+async function createServices(api: ApiCall, from: number, to: number): Promise<void> {
+  const started = performance.now();
+  let done = 0;
+  await inParallel([...Array(to - from).keys()].map((i) => from + i), 32, async (s) => {
+    await api('POST', `/api/v1/namespaces/${ns}/services`, { metadata: { name: `svc-${s}` }, spec: { ports: [{ name: 'http', port: 80, targetPort }] } });
+    await api('POST', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {
+      metadata: { name: `svc-${s}-1`, labels: { 'kubernetes.io/service-name': `svc-${s}` } },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: targetPort, protocol: 'TCP' }],
+      endpoints: endpointsOf(s, 0),
+    });
+    if (++done % 2000 === 0) progress(`  ${from + done} Services written`);
+  });
+  progress(`${to} Services × ${endpointsPerService} endpoints in the API (${Math.round(performance.now() - started)} ms to write ${to - from})`);
+}
+
+// ------------------------------------------------------------------ the proxies
+
+/** A folder whose iptables commands are the chosen flavour, first on kube-proxy's PATH. */
+async function flavourBin(dir: string, flavour: 'legacy' | 'nft'): Promise<string> {
+  const bin = path.join(dir, `iptables-${flavour}`);
+  await mkdir(bin, { recursive: true });
+  for (const v of ['iptables', 'ip6tables']) {
+    for (const suffix of ['', '-save', '-restore']) {
+      const link = path.join(bin, `${v}${suffix}`);
+      if (!existsSync(link)) await symlink(`/usr/sbin/xtables-${flavour}-multi`, link);
+    }
+  }
+  return bin;
+}
+
+interface Launch {
+  file: string;
+  args: string[];
+  env: Record<string, string>;
+}
+
+async function launch(subject: ComparedSubject, mode: Mode, kubeconfig: string, clusterCidr: string, scratch: string): Promise<Launch> {
+  if (subject === 'kpng') {
+    const backend = mode === 'nftables' ? ['to-nft'] : ['to-iptables', `--iptables-mode=${mode === 'iptables-legacy' ? 'legacy' : 'nft'}`];
+    return {
+      file: projectNode(),
+      args: ['--disable-warning=ExperimentalWarning', proxyEntry(), 'kube', `--kubeconfig=${kubeconfig}`, 'to-local', `--node-name=${nodeName}`, ...backend, `--cluster-cidr=${clusterCidr}`, '--metrics-bind-address=127.0.0.1:10249'],
+      env: programEnv(),
+    };
+  }
+  const minSync = subject === 'kube-proxy min-sync 0' ? ['--iptables-min-sync-period=0s', '--nftables-min-sync-period=0s'] : [];
+  const env = { ...programEnv() };
+  if (mode !== 'nftables') env.PATH = `${await flavourBin(scratch, mode === 'iptables-legacy' ? 'legacy' : 'nft')}:${process.env.PATH ?? ''}`;
+  return {
+    file: path.join(binDir, 'kube-proxy'),
+    args: [
+      `--kubeconfig=${kubeconfig}`,
+      `--hostname-override=${nodeName}`,
+      `--proxy-mode=${mode === 'nftables' ? 'nftables' : 'iptables'}`,
+      `--cluster-cidr=${clusterCidr}`,
+      '--metrics-bind-address=127.0.0.1:10249',
+      '--healthz-bind-address=127.0.0.1:10256',
+      // nf_conntrack_max is global and read-only outside the host's namespace.
+      '--conntrack-max-per-core=0',
+      ...minSync,
+    ],
+    env,
+  };
+}
+
+/** kubeproxy_sync_proxy_rules_last_timestamp_seconds (the largest over families), 0 before the first sync. */
+async function lastSyncSeconds(node: Node): Promise<number> {
+  try {
+    const { body } = await node.httpGet('http://127.0.0.1:10249/metrics', { timeoutMs: 2_000 });
+    let last = 0;
+    for (const m of body.matchAll(/^kubeproxy_sync_proxy_rules_last_timestamp_seconds(?:\{[^}]*\})? (\S+)$/gm)) last = Math.max(last, Number(m[1]));
+    return last;
+  } catch {
+    return 0;
+  }
+}
+
+/** A targeted read of the kernel: is this endpoint of Service s in the rules yet? */
+function endpointProbe(node: Node, subject: ComparedSubject, mode: Mode): (s: number, ip: string) => Promise<boolean> {
+  if (mode === 'nftables') {
+    if (subject === 'kpng') {
+      return async (s, ip) => {
+        const r = await node.run('nft', ['list', 'chain', 'ip', 'kpng', `service-${servicePortChainNameBase(ns, `svc-${s}`, 'tcp', 'http')}`]);
+        return r.exitCode === 0 && r.stdout.includes(` ${endpointString(ip, targetPort)}`);
+      };
+    }
+    return async (s, ip) => (await node.run('nft', ['list', 'chain', 'ip', 'kube-proxy', `endpoint-${servicePortEndpointChainNameBase(ns, `svc-${s}`, 'tcp', 'http', ip, targetPort)}`])).exitCode === 0;
+  }
+  // Both lay iptables out as kube-proxy does: the endpoint's KUBE-SEP chain is written with the service's chains, in one restore.
+  const tool = mode === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft';
+  return async (s, ip) => (await node.run(tool, ['-w', '-t', 'nat', '-S', servicePortEndpointChainName(`${ns}/svc-${s}:http`, 'tcp', endpointString(ip, targetPort))])).exitCode === 0;
+}
+
+async function rulesetLines(node: Node, mode: Mode): Promise<number> {
+  const text =
+    mode === 'nftables'
+      ? await node.exec('nft', ['list', 'ruleset'])
+      : (await node.exec(mode === 'iptables-legacy' ? 'iptables-legacy-save' : 'iptables-nft-save', [])) + (await node.exec(mode === 'iptables-legacy' ? 'ip6tables-legacy-save' : 'ip6tables-nft-save', []));
+  return text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#')).length;
+}
+
+/** User + system CPU seconds of the process and of the children it waited for (its kernel tools). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14-17 of proc(5) (utime, stime, cutime, cstime), counted from the state field (3).
+  const ticks = [11, 12, 13, 14].reduce((n, i) => n + Number(fields[i]), 0);
+  return ticks / 100;
+}
+
+async function peakRssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? Number.NaN);
+  return kb / 1024;
+}
+
+interface World {
+  cp: ControlPlane;
+  api: ApiCall;
+  scratch: string;
+}
+
+async function measureRun(world: World, subject: ComparedSubject, mode: Mode, services: number, generation: { next: number }): Promise<RunResult> {
+  const result: RunResult = { subject, mode, services, startMs: undefined, changeMs: [], cpuSeconds: Number.NaN, peakRssMiB: Number.NaN, rulesetLines: Number.NaN };
+  let topology: Topology | undefined;
+  let relay: Awaited<ReturnType<typeof startApiRelay>> | undefined;
+  let proxy: NsProcess | undefined;
+  try {
+    topology = await createTopology({ family: 'ipv4', nodes: [nodeName], clients: [RELAY_NAMESPACE] });
+    const relayNs = topology.client(RELAY_NAMESPACE);
+    const expected = relayAddresses();
+    for (const ip of relayNs.ips) if (!expected.includes(ip)) throw new Error(`the relay namespace has ${ip}, which the API server's certificate does not name`);
+    const dir = await mkdtemp(path.join(world.scratch, 'run-'));
+    relay = await startApiRelay({ target: world.cp.server, namespace: relayNs, addresses: relayNs.ips, port: RELAY_PORT, socket: path.join(dir, 'api.sock') });
+    const kubeconfig = path.join(dir, 'kubeconfig');
+    await writeNodeKubeconfig(world.cp.kubeconfig, kubeconfig, relay.url);
+    const node = topology.node(nodeName);
+    const how = await launch(subject, mode, kubeconfig, topology.clusterCidrs.join(','), world.scratch);
+
+    const startedAt = Date.now();
+    proxy = node.spawn(how.file, how.args, { env: how.env });
+    for (;;) {
+      if (!proxy.running) throw new Error(`${subject} exited: ${proxy.output.trimEnd().split('\n').slice(-10).join('\n')}`);
+      const last = await lastSyncSeconds(node);
+      if (last > 0) {
+        result.startMs = last * 1000 - startedAt;
+        break;
+      }
+      if (Date.now() - startedAt > capMs) break;
+      await sleep(50);
+    }
+    if (result.startMs === undefined) {
+      progress(`  ${subject}: no complete sync within ${capMs / 1000} s`);
+    } else {
+      progress(`  ${subject}: start → rules ${(result.startMs / 1000).toFixed(2)} s`);
+      const probe = endpointProbe(node, subject, mode);
+      const deadline = Date.now() + capMs;
+      for (let i = 0; i < changes && Date.now() < deadline; i++) {
+        const s = (generation.next * 7919) % services;
+        const eps = endpointsOf(s, generation.next++);
+        const ip = eps[0]!.addresses[0]!;
+        const written = performance.now();
+        await world.api('PATCH', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/svc-${s}-1`, { endpoints: eps }, 'application/merge-patch+json');
+        while (!(await probe(s, ip))) {
+          if (!proxy.running) throw new Error(`${subject} exited during the changes`);
+          if (Date.now() > deadline) break;
+          await sleep(5);
+        }
+        if (Date.now() > deadline) break;
+        result.changeMs.push(performance.now() - written);
+      }
+      const sorted = [...result.changeMs].sort((a, b) => a - b);
+      progress(`  ${subject}: ${result.changeMs.length} changes, p50 ${sorted[Math.floor(sorted.length / 2)]?.toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms`);
+    }
+    result.cpuSeconds = await cpuSeconds(proxy.pid);
+    result.peakRssMiB = await peakRssMiB(proxy.pid);
+    result.rulesetLines = await rulesetLines(node, mode);
+    return result;
+  } finally {
+    await proxy?.stop({ graceMs: 5_000 });
+    await relay?.stop();
+    await topology?.destroy();
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) fail('the benchmark makes network namespaces and runs the proxies in them: run it as root');
+  for (const b of ['etcd', 'kube-apiserver', 'kube-proxy']) {
+    if (!existsSync(path.join(binDir, b))) fail(`${path.join(binDir, b)} is missing: run hack/k8s-binaries.sh --only etcd,kube-apiserver,kube-proxy`);
+  }
+  const kubeProxyVersion = (await execa(path.join(binDir, 'kube-proxy'), ['--version'], { reject: false })).stdout.trim();
+  const scratch = await mkdtemp(path.join(tmpdir(), 'kpng-vs-kube-proxy-'));
+  const cp = await startLabControlPlane({ baseDir: scratch });
+  const results: RunResult[] = [];
+  try {
+    const api = await apiClient(cp);
+    await api('POST', '/api/v1/namespaces', { metadata: { name: ns } });
+    // The node's addresses are the lab plan's for node 1: the same in every fresh topology.
+    const probeTopology = await createTopology({ family: 'ipv4', nodes: [nodeName] });
+    const node = probeTopology.node(nodeName);
+    await api('POST', '/api/v1/nodes', nodeObject({ name: nodeName, ips: node.ips, podCidrs: node.podCidrs }));
+    await probeTopology.destroy();
+    const world: World = { cp, api, scratch };
+    const generation = { next: 1 };
+    let written = 0;
+    for (const services of [...sizes].sort((a, b) => a - b)) {
+      await createServices(api, written, services);
+      written = services;
+      for (const mode of chosenModes) {
+        for (let round = 1; round <= rounds; round++) {
+          for (const subject of comparedSubjects) {
+            progress(`${mode}, ${services} Services, round ${round}/${rounds}: ${subject}`);
+            try {
+              results.push(await measureRun(world, subject, mode, services, generation));
+            } catch (error) {
+              progress(`  ${subject} failed: ${(error as Error).message}`);
+              results.push({ subject, mode, services, startMs: undefined, changeMs: [], cpuSeconds: Number.NaN, peakRssMiB: Number.NaN, rulesetLines: Number.NaN });
+            }
+          }
+        }
+      }
+    }
+  } finally {
+    await cp.stop();
+    await rm(scratch, { recursive: true, force: true });
+  }
+  const rows = comparisonRows(results);
+  const cpus = (await readFile('/proc/cpuinfo', 'utf8')).match(/^processor/gm)?.length ?? 0;
+  const header = `bench:vs-kube-proxy ${new Date().toISOString().slice(0, 10)}: ${kubeProxyVersion} vs kpng (${path.basename(proxyEntry())}, node ${process.version}), ${endpointsPerService} endpoints per Service, one node (n1) in a fresh namespace per run, ${rounds} round(s) × ${changes} changes, ${cpus} CPUs; medians; change latency compared with kube-proxy at min-sync 0`;
+  console.log(header);
+  console.table(rows);
+  console.log(markdownTable(rows));
+}
+
+await main();
