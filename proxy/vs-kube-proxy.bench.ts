@@ -16,7 +16,9 @@
 //                               [--rounds 2] [--changes 40] [--cap 600]
 //   --quick: 1,000 Services, one round, 15 changes (about 5 minutes)
 //
-// Needs root and the binaries of hack/k8s-binaries.sh (etcd, kube-apiserver, kube-proxy).
+// kpng runs as users run it, compiled (dist/, which the npm script builds first; from source
+// when there is no build). Needs root and the binaries of hack/k8s-binaries.sh (etcd,
+// kube-apiserver, kube-proxy), which the npm script obtains.
 import { mkdtemp, rm, symlink, mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -128,7 +130,8 @@ async function launch(subject: ComparedSubject, mode: Mode, kubeconfig: string, 
       env: programEnv(),
     };
   }
-  const minSync = subject === 'kube-proxy min-sync 0' ? ['--iptables-min-sync-period=0s', '--nftables-min-sync-period=0s'] : [];
+  // --iptables-min-sync-period is the minimum sync period of every mode (the config's top-level minSyncPeriod).
+  const minSync = subject === 'kube-proxy min-sync 0' ? ['--iptables-min-sync-period=0s'] : [];
   const env = { ...programEnv() };
   if (mode !== 'nftables') env.PATH = `${await flavourBin(scratch, mode === 'iptables-legacy' ? 'legacy' : 'nft')}:${process.env.PATH ?? ''}`;
   return {
