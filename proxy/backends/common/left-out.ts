@@ -4,7 +4,7 @@
 // refuses (found by bisection with the tool's check mode), warns naming it, and programs
 // the rest. A port left out is tried again once it changes, and at every full sync the
 // runtime asks for (the periodic one).
-import { deepEqual, parseCIDR, parseIP, protocols, type LocalState, type ServicePortState } from '../../model/index.ts';
+import { deepEqual, parseCIDR, parseIP, protocols, type LocalEndpoint, type LocalState, type ServicePortState } from '../../model/index.ts';
 import type { Logger } from '../../runtime/log.ts';
 
 export const errServicePortRefused = 'KPNG_ERR_SERVICE_PORT_REFUSED';
@@ -18,6 +18,15 @@ export interface Refusal {
 
 const isInteger = (n: unknown) => typeof n === 'number' && Number.isInteger(n);
 
+const ipv4Re = /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
+
+/** The family of an IP address (as the model parses it), or undefined; IPv4, the common case, by one regular expression. */
+function familyOf(address: string): string | undefined {
+  if (typeof address !== 'string') return undefined;
+  if (!address.includes(':')) return ipv4Re.test(address) ? 'IPv4' : undefined;
+  return parseIP(address)?.family;
+}
+
 /**
  * Why a service port's values (other than names, which the escaping functions make safe)
  * cannot be put into rule text as they are; undefined when they can. Only the shape is
@@ -30,12 +39,15 @@ export function unrenderable(sp: ServicePortState): string | undefined {
   }
   if (sp.affinityTimeoutSeconds !== undefined && !isInteger(sp.affinityTimeoutSeconds)) return `affinityTimeoutSeconds ${JSON.stringify(sp.affinityTimeoutSeconds)} is not an integer`;
   for (const [field, list] of [['clusterIPs', sp.clusterIPs], ['externalIPs', sp.externalIPs], ['loadBalancerIPs', sp.loadBalancerIPs]] as const) {
-    for (const ip of list) if (!parseIP(ip)) return `${field}: ${JSON.stringify(ip)} is not an IP address`;
+    for (const ip of list) if (!familyOf(ip)) return `${field}: ${JSON.stringify(ip)} is not an IP address`;
   }
   for (const cidr of sp.loadBalancerSourceRanges) if (!parseCIDR(cidr)) return `loadBalancerSourceRanges: ${JSON.stringify(cidr)} is not a CIDR`;
+  const seen = new Set<LocalEndpoint>(); // the lists share most endpoints
   for (const [field, list] of [['internalEndpoints', sp.internalEndpoints], ['externalEndpoints', sp.externalEndpoints], ['clusterEndpoints', sp.clusterEndpoints]] as const) {
     for (const ep of list) {
-      if (parseIP(ep.address)?.family !== ep.family) return `${field}: ${JSON.stringify(ep.address)} is not an ${ep.family} address`;
+      if (seen.has(ep)) continue;
+      seen.add(ep);
+      if (familyOf(ep.address) !== ep.family) return `${field}: ${JSON.stringify(ep.address)} is not an ${ep.family} address`;
       if (!isInteger(ep.port)) return `${field}: port ${JSON.stringify(ep.port)} of ${ep.address} is not an integer`;
     }
   }
