@@ -11,6 +11,10 @@ export interface SyncStats {
   lines?: number;
   /** Rule counts per table, for metrics (kube-proxy's sync_proxy_rules_iptables_total{table}). */
   rulesPerTable?: Record<string, number>;
+  /** Service ports left out of the dataplane: their rules cannot be written, or the kernel refused them. */
+  leftOut?: readonly string[];
+  /** Transactions the kernel refused during this sync before the rest was programmed (counted as kube-proxy counts restore failures). */
+  refusedTransactions?: number;
 }
 
 export interface Backend {

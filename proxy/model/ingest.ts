@@ -6,7 +6,9 @@ import {
   annotationLastChangeTriggerTime,
   annotationSourceRanges,
   defaultAffinityTimeoutSeconds,
+  labelHeadless,
   labelServiceName,
+  labelServiceProxyName,
   labelZone,
   protocols,
   taintToBeDeleted,
@@ -20,6 +22,7 @@ import {
   type SliceInfo,
   type SlicePortSpec,
 } from './types.ts';
+import { dns1035Label, dns1123Label, dns1123Subdomain, ianaServiceName, labelValue, problem, qualifiedName, type Check } from './validate.ts';
 
 export type Ingested<T> = { ok: true; value: T } | { ok: false; warning: ObjectWarning };
 
@@ -64,6 +67,33 @@ function labelsOf(x: unknown, field: string): Record<string, string> {
   return x as Record<string, string>;
 }
 
+/** Fails unless `text` passes `check`. */
+function valid(check: Check, text: string, field: string): string {
+  const why = problem(check, text);
+  if (why !== undefined) fail(field, why);
+  return text;
+}
+
+/**
+ * The labels kept in the model. The API server refuses an object with a label key or value
+ * out of Kubernetes' label syntax; so do we, for the labels the proxy reads (`read`: they
+ * decide what is programmed). Any other malformed label is left out of the model, and the
+ * object kept: it changes nothing the proxy does, and the proxy never passes it on.
+ */
+function checkedLabels(labels: Record<string, string>, read: readonly string[]): Record<string, string> {
+  let kept: Record<string, string> | undefined;
+  for (const [k, v] of Object.entries(labels)) {
+    if (read.includes(k)) {
+      valid(labelValue, v, `metadata.labels[${k}]`);
+      continue;
+    }
+    if (qualifiedName(k) === undefined && labelValue(v) === undefined) continue;
+    kept ??= { ...labels };
+    delete kept[k];
+  }
+  return kept ?? labels;
+}
+
 function port(x: unknown, field: string, { allowZero = false } = {}): number {
   if (x === undefined || x === null) {
     if (allowZero) return 0;
@@ -97,16 +127,25 @@ function cidr(x: unknown, field: string): string {
   return canonical;
 }
 
-function meta(obj: unknown, namespaced: boolean): { namespace: string; name: string; labels: Record<string, string>; annotations: Record<string, string> } {
+interface MetaRules {
+  /** The syntax of metadata.name for this kind. */
+  name: Check;
+  namespaced: boolean;
+  /** Labels the proxy reads: checked, and the object refused when one is malformed. */
+  readLabels: readonly string[];
+}
+
+function meta(obj: unknown, rules: MetaRules): { namespace: string; name: string; labels: Record<string, string>; annotations: Record<string, string> } {
   if (!isObject(obj)) fail('', 'not an object');
   const m = obj.metadata;
   if (!isObject(m)) fail('metadata', 'missing');
-  const name = str(m.name, 'metadata.name');
-  const namespace = namespaced ? (optStr(m.namespace, 'metadata.namespace') || 'default') : '';
+  const name = valid(rules.name, str(m.name, 'metadata.name'), 'metadata.name');
+  const namespace = rules.namespaced ? valid(dns1123Label, optStr(m.namespace, 'metadata.namespace') || 'default', 'metadata.namespace') : '';
   return {
     namespace,
     name,
-    labels: labelsOf(m.labels, 'metadata.labels'),
+    labels: checkedLabels(labelsOf(m.labels, 'metadata.labels'), rules.readLabels),
+    // Annotation values are free text in Kubernetes; the two the proxy reads are parsed where used.
     annotations: labelsOf(m.annotations, 'metadata.annotations'),
   };
 }
@@ -132,7 +171,7 @@ const serviceTypes: readonly ServiceType[] = ['ClusterIP', 'NodePort', 'LoadBala
 
 export function ingestService(obj: V1Service | unknown): Ingested<ServiceInfo> {
   return convert('Service', obj, true, () => {
-    const m = meta(obj, true);
+    const m = meta(obj, { name: dns1035Label, namespaced: true, readLabels: [labelServiceProxyName, labelHeadless] });
     const o = obj as Record<string, unknown>;
     const spec = o.spec;
     if (!isObject(spec)) fail('spec', 'missing');
@@ -175,9 +214,9 @@ export function ingestService(obj: V1Service | unknown): Ingested<ServiceInfo> {
       if (tp === undefined || tp === null) targetPort = servicePort;
       else if (typeof tp === 'number') targetPort = port(tp, `${f}.targetPort`);
       else if (typeof tp === 'string' && /^[0-9]+$/.test(tp)) targetPort = port(Number(tp), `${f}.targetPort`);
-      else targetPort = str(tp, `${f}.targetPort`);
+      else targetPort = valid(ianaServiceName, str(tp, `${f}.targetPort`), `${f}.targetPort`);
       return {
-        name: optStr(p.name, `${f}.name`) ?? '',
+        name: portName(p.name, `${f}.name`),
         protocol: protocol(p.protocol, `${f}.protocol`),
         port: servicePort,
         nodePort: type === 'NodePort' || type === 'LoadBalancer' ? port(p.nodePort, `${f}.nodePort`, { allowZero: true }) : 0,
@@ -263,20 +302,42 @@ function condition(x: unknown, field: string, dflt: boolean): boolean {
   return x;
 }
 
-function hintNames(x: unknown, field: string): string[] {
+function hintNames(x: unknown, field: string, check: Check): string[] {
   return arr(x, field).map((h, i) => {
     if (!isObject(h)) fail(`${field}[${i}]`, 'must be an object');
-    return str(h.name, `${field}[${i}].name`);
+    return valid(check, str(h.name, `${field}[${i}].name`), `${field}[${i}].name`);
   });
+}
+
+/** A Service or EndpointSlice port name: "" (unnamed) or a DNS-1123 label. */
+function portName(x: unknown, field: string): string {
+  const name = optStr(x, field) ?? '';
+  return name === '' ? name : valid(dns1123Label, name, field);
+}
+
+const kindRe = /^[A-Za-z][A-Za-z0-9]{0,62}$/;
+
+/**
+ * An endpoint's targetRef as "Kind/namespace/name", for humans. The API server does not
+ * check it; the model keeps it only when it names an object Kubernetes could hold, and
+ * otherwise leaves it out (it decides nothing) rather than refusing the slice.
+ */
+function targetRefOf(ref: Record<string, unknown> | undefined, namespace: string): string | undefined {
+  if (!ref || typeof ref.name !== 'string') return undefined;
+  const kind = ref.kind ?? 'Pod';
+  const ns = ref.namespace || namespace;
+  if (typeof kind !== 'string' || !kindRe.test(kind) || typeof ns !== 'string' || dns1123Label(ns) !== undefined || dns1123Subdomain(ref.name) !== undefined) return undefined;
+  return `${kind}/${ns}/${ref.name}`;
 }
 
 export function ingestEndpointSlice(obj: V1EndpointSlice | unknown): Ingested<SliceInfo | undefined> {
   return convert('EndpointSlice', obj, true, () => {
-    const m = meta(obj, true);
+    const m = meta(obj, { name: dns1123Subdomain, namespaced: true, readLabels: [labelServiceName] });
     const o = obj as Record<string, unknown>;
     const serviceName = m.labels[labelServiceName];
     // Slices not managed for a Service (no label) are none of the proxy's business.
     if (!serviceName) return undefined;
+    valid(dns1035Label, serviceName, `metadata.labels[${labelServiceName}]`);
     const addressType = o.addressType;
     if (addressType === 'FQDN') return undefined;
     if (addressType !== 'IPv4' && addressType !== 'IPv6') {
@@ -285,7 +346,7 @@ export function ingestEndpointSlice(obj: V1EndpointSlice | unknown): Ingested<Sl
     const ports: SlicePortSpec[] = arr(o.ports, 'ports').map((p, i) => {
       if (!isObject(p)) fail(`ports[${i}]`, 'must be an object');
       return {
-        name: optStr(p.name, `ports[${i}].name`) ?? '',
+        name: portName(p.name, `ports[${i}].name`),
         protocol: protocol(p.protocol, `ports[${i}].protocol`),
         port: port(p.port, `ports[${i}].port`),
       };
@@ -302,8 +363,14 @@ export function ingestEndpointSlice(obj: V1EndpointSlice | unknown): Ingested<Sl
       const hints = isObject(e.hints) ? e.hints : {};
       const ref = isObject(e.targetRef) ? e.targetRef : undefined;
       const nodeName = optStr(e.nodeName, `${f}.nodeName`);
-      const zone = optStr(e.zone, `${f}.zone`);
+      if (nodeName) valid(dns1123Subdomain, nodeName, `${f}.nodeName`);
+      // The API server does not check zone; the endpointslice controller copies the node's
+      // zone label there. Kept only when it is a label value: it decides nothing (hints do).
+      const rawZone = optStr(e.zone, `${f}.zone`);
+      const zone = rawZone && labelValue(rawZone) === undefined ? rawZone : undefined;
       const hostname = optStr(e.hostname, `${f}.hostname`);
+      if (hostname) valid(dns1123Label, hostname, `${f}.hostname`);
+      const targetRef = targetRefOf(ref, m.namespace);
       return {
         address,
         ready,
@@ -312,9 +379,9 @@ export function ingestEndpointSlice(obj: V1EndpointSlice | unknown): Ingested<Sl
         ...(nodeName && { nodeName }),
         ...(zone && { zone }),
         ...(hostname && { hostname }),
-        ...(ref && typeof ref.name === 'string' && { targetRef: `${String(ref.kind ?? 'Pod')}/${String(ref.namespace ?? m.namespace)}/${ref.name}` }),
-        zoneHints: hintNames(hints.forZones, `${f}.hints.forZones`),
-        nodeHints: hintNames(hints.forNodes, `${f}.hints.forNodes`),
+        ...(targetRef && { targetRef }),
+        zoneHints: hintNames(hints.forZones, `${f}.hints.forZones`, labelValue),
+        nodeHints: hintNames(hints.forNodes, `${f}.hints.forNodes`, dns1123Subdomain),
       };
     });
     // Only for a metric: a missing or unparseable time is no reason to skip the slice.
@@ -334,7 +401,7 @@ export function ingestEndpointSlice(obj: V1EndpointSlice | unknown): Ingested<Sl
 
 export function ingestNode(obj: V1Node | unknown): Ingested<NodeInfo> {
   return convert('Node', obj, false, () => {
-    const m = meta(obj, false);
+    const m = meta(obj, { name: dns1123Subdomain, namespaced: false, readLabels: [labelZone] });
     const o = obj as Record<string, unknown>;
     const spec = isObject(o.spec) ? o.spec : {};
     const status = isObject(o.status) ? o.status : {};

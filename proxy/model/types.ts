@@ -119,7 +119,9 @@ export interface ObjectWarning {
 }
 
 export function formatWarning(w: ObjectWarning): string {
-  return `KPNG_ERR_BAD_OBJECT: skipped ${w.kind} ${w.object || '(unnamed)'}: ${w.field}: ${w.message}`;
+  // A name out of the printable ASCII range is quoted, so it cannot forge log lines.
+  const object = w.object === '' ? '(unnamed)' : /^[\x21-\x7e]+$/.test(w.object) ? w.object : JSON.stringify(w.object);
+  return `KPNG_ERR_BAD_OBJECT: skipped ${w.kind} ${object}: ${w.field}: ${w.message}`;
 }
 
 // ---------------------------------------------------------------------------------

@@ -120,6 +120,21 @@ describe('metrics', () => {
     });
   });
 
+  it('a sync that left service ports out: the gauge says how many, a refused transaction counts as a failed restore, the sync itself did not fail', async () => {
+    const m = new ProxyMetrics({ backend: 'iptables', families: ['IPv4'], processMetrics: false });
+    const state = stateOf([]);
+    const record = (stats: object) => ({ full: true, seconds: 0.1, at: Date.now(), stats: { full: true, ...stats }, state, programmingSeconds: [] });
+    m.synced(record({ leftOut: ['ns/a:p', 'ns/b'], refusedTransactions: 1 }));
+    let s = samples(await m.registry.metrics());
+    expect(s.get('kpng_service_ports_left_out')).toBe(2);
+    expect(s.get('kubeproxy_sync_proxy_rules_iptables_restore_failures_total{ip_family="IPv4"}')).toBe(1);
+    expect(s.get('kpng_sync_failures_total')).toBe(0);
+    m.synced(record({ leftOut: [] }));
+    s = samples(await m.registry.metrics());
+    expect(s.get('kpng_service_ports_left_out')).toBe(0);
+    expect(s.get('kubeproxy_sync_proxy_rules_iptables_restore_failures_total{ip_family="IPv4"}')).toBe(1);
+  });
+
   it('counts health answers by code', async () => {
     const m = new ProxyMetrics({ backend: 'iptables', families: ['IPv4'], processMetrics: false });
     m.healthAnswered('/healthz', 200);

@@ -90,6 +90,7 @@ export class ProxyMetrics {
   readonly #healthz: Counter<'code'>;
   readonly #livez: Counter<'code'>;
   readonly #failures: Counter;
+  readonly #leftOut: Gauge;
 
   constructor(opts: ProxyMetricsOptions) {
     this.backend = opts.backend;
@@ -123,6 +124,7 @@ export class ProxyMetrics {
     this.#healthz = new Counter({ name: 'kubeproxy_proxy_healthz_total', help: 'Cumulative proxy healthz HTTP status', labelNames: ['code'], registers });
     this.#livez = new Counter({ name: 'kubeproxy_proxy_livez_total', help: 'Cumulative proxy livez HTTP status', labelNames: ['code'], registers });
     this.#failures = new Counter({ name: 'kpng_sync_failures_total', help: 'Cumulative failed syncs of any backend', registers });
+    this.#leftOut = new Gauge({ name: 'kpng_service_ports_left_out', help: 'Service ports left out of the dataplane: their rules cannot be written, or the kernel refused them', registers });
 
     // Series that exist from the start, so a dashboard sees 0 rather than nothing.
     for (const ip_family of this.families) {
@@ -166,6 +168,9 @@ export class ProxyMetrics {
       const table = slash < 0 ? key : key.slice(slash + 1);
       if (ip_family !== undefined) this.#iptablesTotal.set({ ip_family, table }, count);
     }
+    this.#leftOut.set(r.stats.leftOut?.length ?? 0);
+    // A transaction the kernel refused before the rest was programmed counts as kube-proxy counts a failed restore.
+    for (let i = 0; i < (r.stats.refusedTransactions ?? 0); i++) this.#backendFailed(r.full);
     const noLocal = noLocalEndpointCounts(r.state);
     for (const ip_family of this.families) {
       const c = noLocal.get(ip_family) ?? { internal: 0, external: 0 };
@@ -177,6 +182,10 @@ export class ProxyMetrics {
   /** A sync failed: the backend's kube-proxy failure counter rises (iptables: restore, and partial restore when it was partial; nftables: sync). */
   failed(full: boolean): void {
     this.#failures.inc();
+    this.#backendFailed(full);
+  }
+
+  #backendFailed(full: boolean): void {
     for (const ip_family of this.families) {
       if (iptablesLike.has(this.backend)) {
         this.#restoreFailures.inc({ ip_family });

@@ -5,3 +5,4 @@ export { processRunner, netnsRunner, type Runner, type RunResult, type RunOption
 export { familyPort, nodeIPsOf, familyOfIP, familyOfCIDR, type FamilyPort } from './family-port.ts';
 export { readHostAddresses } from './host-addresses.ts';
 export { clusterCIDRFlag, masqueradeAllFlag, masqueradeBitFlag, ipFamiliesFlag, parseFamilies, parseMasqueradeBit, checkAddressFlags, ruleBackendOptions } from './flags.ts';
+export { LeftOut, errServicePortRefused, findRefused, firstErrorLine, unrenderable, withPorts, type PortsCheck, type Refusal } from './left-out.ts';

@@ -2,7 +2,7 @@
 // ip(6)tables-restore --noflush. Full syncs read iptables-save to install missing jump
 // rules and delete stale chains; partial syncs write only the changed service ports'
 // chains (KEP-3453). Rules stay in place when the process exits.
-import { RuleApplyError, checkAddressFlags, nodeIPsOf, readHostAddresses } from '../common/index.ts';
+import { LeftOut, RuleApplyError, checkAddressFlags, findRefused, firstErrorLine, nodeIPsOf, readHostAddresses, withPorts, type Refusal } from '../common/index.ts';
 import type { Backend, SyncStats } from '../backend.ts';
 import type { IPFamily, LocalChanges, LocalState } from '../../model/index.ts';
 import { cidrContains, ipFamilyOf, parseCIDR, parseIP } from '../../model/index.ts';
@@ -64,11 +64,13 @@ export class IptablesBackend implements Backend {
   private readonly records = new Map<IPFamily, SyncRecord>();
   private needFull = true;
   private synced = false;
+  private readonly leftOut: LeftOut;
 
   constructor(opts: IptablesBackendOptions) {
     this.o = opts;
     this.log = opts.logger.child('iptables');
     this.run = opts.run ?? processRunner();
+    this.leftOut = new LeftOut(this.log, 'iptables-restore');
     checkAddressFlags(opts.clusterCIDRs ?? [], opts.nodePortAddresses ?? [], (m) => new RuleSetupError(m));
   }
 
@@ -136,8 +138,58 @@ export class IptablesBackend implements Backend {
     return out;
   }
 
+  /**
+   * Programs `state` but the service ports left out (see LeftOut). When the kernel refuses
+   * the input, the service ports it refuses are found with `iptables-restore --test`, left
+   * out, and the rest is programmed in a full sync; a refusal that is no service port's
+   * doing fails the sync, as before.
+   */
   async sync(state: LocalState, changes: LocalChanges | undefined): Promise<SyncStats> {
     if (!this.ready) await this.setup();
+    if (changes === undefined) this.leftOut.retryRefused();
+    const usable = this.leftOut.filter(state);
+    try {
+      return { ...(await this.syncOnce(usable, changes)), leftOut: this.leftOut.keys };
+    } catch (err) {
+      if (!(err instanceof RuleApplyError) || this.o.dryRun) throw err;
+      const refused = await this.refusedPorts(usable);
+      if (!refused) throw err;
+      this.leftOut.refused(usable, refused);
+      const stats = await this.syncOnce(this.leftOut.filter(state), undefined);
+      return { ...stats, leftOut: this.leftOut.keys, refusedTransactions: 1 };
+    }
+  }
+
+  /** The service ports of `state` whose rules iptables-restore --test refuses (undefined: none alone). */
+  private async refusedPorts(state: LocalState): Promise<Refusal[] | undefined> {
+    const nodePortAddresses = this.nodePortCIDRs(state);
+    return findRefused([...state.servicePorts.keys()], async (keys) => {
+      const subset = withPorts(state, keys);
+      for (const family of this.active) {
+        const { text } = renderIptables(subset, this.renderOptions(family, nodePortAddresses));
+        const bin = binaries(this.mode, family).restore;
+        const r = await this.run(bin, ['--noflush', '--test', `--wait=${this.o.lockWaitSeconds ?? 5}`], { input: text });
+        if (r.exitCode !== 0) return `${family}: ${firstErrorLine(r.stderr, r.exitCode)}`;
+      }
+      return undefined;
+    });
+  }
+
+  /** What every render of a family needs; a full sync adds `existing`, a partial one `partial`. */
+  private renderOptions(family: IPFamily, nodePortAddresses: string[]): RenderOptions {
+    return {
+      family,
+      clusterCIDRs: this.o.clusterCIDRs ?? [],
+      masqueradeAll: this.o.masqueradeAll ?? false,
+      nodePortAddresses,
+      localAddresses: this.localAddresses ?? [],
+      localhostNodePorts: this.o.localhostNodePorts ?? true,
+      conntrackTCPLiberal: this.conntrackTCPLiberal,
+      ...(this.o.masqueradeBit !== undefined && { masqueradeBit: this.o.masqueradeBit }),
+    };
+  }
+
+  private async syncOnce(state: LocalState, changes: LocalChanges | undefined): Promise<SyncStats> {
     const full = changes === undefined || changes.node || this.needFull || this.active.some((f) => !this.records.has(f));
     const stats: SyncStats & { bytes: number; lines: number; rulesPerTable: Record<string, number> } = { full, bytes: 0, lines: 0, rulesPerTable: { filter: 0, nat: 0 } };
     const started = performance.now();
@@ -151,14 +203,7 @@ export class IptablesBackend implements Backend {
         const prev = this.records.get(family);
         const existing = full && !this.o.dryRun ? scanSave(await this.save(family)) : undefined;
         const opts: RenderOptions = {
-          family,
-          clusterCIDRs: this.o.clusterCIDRs ?? [],
-          masqueradeAll: this.o.masqueradeAll ?? false,
-          nodePortAddresses,
-          localAddresses: this.localAddresses ?? [],
-          localhostNodePorts: this.o.localhostNodePorts ?? true,
-          conntrackTCPLiberal: this.conntrackTCPLiberal,
-          ...(this.o.masqueradeBit !== undefined && { masqueradeBit: this.o.masqueradeBit }),
+          ...this.renderOptions(family, nodePortAddresses),
           ...(!full && prev && changes && { partial: { changed: changes.servicePorts, previous: prev } }),
           ...(existing && { existing }),
         };
@@ -273,6 +318,7 @@ export class IptablesBackend implements Backend {
       }
     }
     this.records.clear();
+    this.leftOut.clear();
     this.needFull = true;
     this.synced = false;
     if (failures.length > 0) throw failures[0];

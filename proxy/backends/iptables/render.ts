@@ -18,6 +18,7 @@ import {
   portProtoHash,
   servicePortEndpointChainName,
 } from './names.ts';
+import { commentWord } from './escape.ts';
 import { quote, ruleTarget, type SavedState } from './rules.ts';
 
 /** The chains one service port owns in the nat table, and what it wrote where. */
@@ -277,8 +278,7 @@ export function renderIptables(state: LocalState, o: RenderOptions): RenderResul
     return fp;
   };
 
-  const comment = (c: string) => (c.includes(' ') ? `"${c}"` : c);
-  const epComment = (spn: string) => (largeClusterMode ? '' : ` -m comment --comment ${comment(spn)}`);
+  const epComment = (text: string) => (largeClusterMode ? '' : ` -m comment --comment ${commentWord(text)}`);
   const ctx: PortContext = { family, rejectWith, detector, masqueradeAll: !!o.masqueradeAll, parsedNodeIPs, epComment };
 
   // The fixed chains (KUBE-POSTROUTING, KUBE-MARK-MASQ, KUBE-FORWARD, the kubelet firewall)
@@ -513,43 +513,43 @@ function portDispatch(fp: FamilyPort, ctx: PortContext): { filter: string[]; nat
   let externalFilterComment = '';
   if (!hasEndpoints) {
     internalFilterTarget = externalFilterTarget = `REJECT --reject-with ${ctx.rejectWith}`;
-    internalFilterComment = externalFilterComment = `"${spn} has no endpoints"`;
+    internalFilterComment = externalFilterComment = commentWord(`${spn} has no endpoints`);
   } else {
     if (!hasInternalEndpoints) {
       internalFilterTarget = 'DROP';
-      internalFilterComment = `"${spn} has no local endpoints"`;
+      internalFilterComment = commentWord(`${spn} has no local endpoints`);
     }
     if (!hasExternalEndpoints) {
       externalFilterTarget = 'DROP';
-      externalFilterComment = `"${spn} has no local endpoints"`;
+      externalFilterComment = commentWord(`${spn} has no local endpoints`);
     }
   }
   if (hasInternalEndpoints) {
-    nat.push(`-A ${kubeServicesChain} -m comment --comment "${spn} cluster IP" ${m} -d ${fp.clusterIP} ${dport} -j ${p.internalPolicyChain}`);
+    nat.push(`-A ${kubeServicesChain} -m comment --comment ${commentWord(`${spn} cluster IP`)} ${m} -d ${fp.clusterIP} ${dport} -j ${p.internalPolicyChain}`);
   } else {
     filter.push(`-A ${kubeServicesChain} -m comment --comment ${internalFilterComment} ${m} -d ${fp.clusterIP} ${dport} -j ${internalFilterTarget}`);
   }
   for (const ip of fp.externalIPs) {
-    if (hasEndpoints) nat.push(`-A ${kubeServicesChain} -m comment --comment "${spn} external IP" ${m} -d ${ip} ${dport} -j ${p.externalTrafficChain}`);
+    if (hasEndpoints) nat.push(`-A ${kubeServicesChain} -m comment --comment ${commentWord(`${spn} external IP`)} ${m} -d ${ip} ${dport} -j ${p.externalTrafficChain}`);
     if (!hasExternalEndpoints) filter.push(`-A ${kubeExternalServicesChain} -m comment --comment ${externalFilterComment} ${m} -d ${ip} ${dport} -j ${externalFilterTarget}`);
   }
   for (const ip of fp.lbIPs) {
-    if (hasEndpoints) nat.push(`-A ${kubeServicesChain} -m comment --comment "${spn} loadbalancer IP" ${m} -d ${ip} ${dport} -j ${p.loadBalancerTrafficChain}`);
+    if (hasEndpoints) nat.push(`-A ${kubeServicesChain} -m comment --comment ${commentWord(`${spn} loadbalancer IP`)} ${m} -d ${ip} ${dport} -j ${p.loadBalancerTrafficChain}`);
     if (p.usesFWChain) {
-      filter.push(`-A ${kubeProxyFirewallChain} -m comment --comment "${spn} traffic not accepted by ${p.fwChain}" ${m} -d ${ip} ${dport} -j DROP`);
+      filter.push(`-A ${kubeProxyFirewallChain} -m comment --comment ${commentWord(`${spn} traffic not accepted by ${p.fwChain}`)} ${m} -d ${ip} ${dport} -j DROP`);
     }
   }
   if (!hasExternalEndpoints) {
     for (const ip of fp.lbIPs) filter.push(`-A ${kubeExternalServicesChain} -m comment --comment ${externalFilterComment} ${m} -d ${ip} ${dport} -j ${externalFilterTarget}`);
   }
   if (sp.nodePort !== 0) {
-    if (hasEndpoints) nat.push(`-A ${kubeNodePortsChain} -m comment --comment ${spn} ${m} --dport ${sp.nodePort} -j ${p.externalTrafficChain}`);
+    if (hasEndpoints) nat.push(`-A ${kubeNodePortsChain} -m comment --comment ${commentWord(spn)} ${m} --dport ${sp.nodePort} -j ${p.externalTrafficChain}`);
     if (!hasExternalEndpoints) {
       filter.push(`-A ${kubeExternalServicesChain} -m comment --comment ${externalFilterComment} -m addrtype --dst-type LOCAL ${m} --dport ${sp.nodePort} -j ${externalFilterTarget}`);
     }
   }
   if (sp.healthCheckNodePort !== 0) {
-    filter.push(`-A ${kubeNodePortsChain} -m comment --comment "${spn} health check node port" -m tcp -p tcp --dport ${sp.healthCheckNodePort} -j ACCEPT`);
+    filter.push(`-A ${kubeNodePortsChain} -m comment --comment ${commentWord(`${spn} health check node port`)} -m tcp -p tcp --dport ${sp.healthCheckNodePort} -j ACCEPT`);
   }
   return { filter, nat };
 }
@@ -565,7 +565,7 @@ function portChains(fp: FamilyPort, ctx: PortContext): { chains: string[]; rules
   const declare = (c: string) => chains.push(c);
 
   if (p.hasInternalEndpoints) {
-    const args = `-m comment --comment "${spn} cluster IP" ${m} -d ${fp.clusterIP} ${dport}`;
+    const args = `-m comment --comment ${commentWord(`${spn} cluster IP`)} ${m} -d ${fp.clusterIP} ${dport}`;
     if (ctx.masqueradeAll) rules.push(`-A ${p.internalPolicyChain} ${args} -j ${kubeMarkMasqChain}`);
     else if (ctx.detector) rules.push(`-A ${p.internalPolicyChain} ${args} ${ctx.detector.ifNotLocal} -j ${kubeMarkMasqChain}`);
   }
@@ -573,20 +573,20 @@ function portChains(fp: FamilyPort, ctx: PortContext): { chains: string[]; rules
   if (p.usesExternalTrafficChain) {
     declare(p.externalTrafficChain);
     if (!p.externalPolicyLocal) {
-      rules.push(`-A ${p.externalTrafficChain} -m comment --comment "masquerade traffic for ${spn} external destinations" -j ${kubeMarkMasqChain}`);
+      rules.push(`-A ${p.externalTrafficChain} -m comment --comment ${commentWord(`masquerade traffic for ${spn} external destinations`)} -j ${kubeMarkMasqChain}`);
     } else {
       if (ctx.detector) {
-        rules.push(`-A ${p.externalTrafficChain} -m comment --comment "pod traffic for ${spn} external destinations" ${ctx.detector.ifLocal} -j ${p.clusterPolicyChain}`);
+        rules.push(`-A ${p.externalTrafficChain} -m comment --comment ${commentWord(`pod traffic for ${spn} external destinations`)} ${ctx.detector.ifLocal} -j ${p.clusterPolicyChain}`);
       }
-      rules.push(`-A ${p.externalTrafficChain} -m comment --comment "masquerade LOCAL traffic for ${spn} external destinations" -m addrtype --src-type LOCAL -j ${kubeMarkMasqChain}`);
-      rules.push(`-A ${p.externalTrafficChain} -m comment --comment "route LOCAL traffic for ${spn} external destinations" -m addrtype --src-type LOCAL -j ${p.clusterPolicyChain}`);
+      rules.push(`-A ${p.externalTrafficChain} -m comment --comment ${commentWord(`masquerade LOCAL traffic for ${spn} external destinations`)} -m addrtype --src-type LOCAL -j ${kubeMarkMasqChain}`);
+      rules.push(`-A ${p.externalTrafficChain} -m comment --comment ${commentWord(`route LOCAL traffic for ${spn} external destinations`)} -m addrtype --src-type LOCAL -j ${p.clusterPolicyChain}`);
     }
     if (p.hasExternalEndpoints) rules.push(`-A ${p.externalTrafficChain} -j ${p.externalPolicyChain}`);
   }
 
   if (p.usesFWChain) {
     declare(p.fwChain);
-    const args = `-A ${p.fwChain} -m comment --comment "${spn} loadbalancer IP"`;
+    const args = `-A ${p.fwChain} -m comment --comment ${commentWord(`${spn} loadbalancer IP`)}`;
     let allowFromNode = false;
     for (const cidr of fp.sourceRanges) {
       rules.push(`${args} -s ${cidr} -j ${p.externalTrafficChain}`);
@@ -594,7 +594,7 @@ function portChains(fp: FamilyPort, ctx: PortContext): { chains: string[]; rules
       if (parsed && ctx.parsedNodeIPs.some((ip) => ip !== undefined && cidrContains(parsed, ip))) allowFromNode = true;
     }
     if (allowFromNode) for (const ip of fp.lbIPs) rules.push(`${args} -s ${ip} -j ${p.externalTrafficChain}`);
-    rules.push(`-A ${p.fwChain} -m comment --comment "other traffic to ${spn} will be dropped by KUBE-PROXY-FIREWALL"`);
+    rules.push(`-A ${p.fwChain} -m comment --comment ${commentWord(`other traffic to ${spn} will be dropped by KUBE-PROXY-FIREWALL`)}`);
   }
 
   const epChain = (ep: LocalEndpoint) => servicePortEndpointChainName(spn, sp.protocol, endpointString(ep.address, ep.port, ep.family));

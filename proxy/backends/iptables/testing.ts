@@ -39,7 +39,8 @@ export function fakeKernel(opts: { addresses?: string[]; missing?: string[] } = 
       }
       if (m[3] === '-restore') {
         try {
-          rs.apply(o.input ?? '');
+          // --test: parsed and checked, never committed.
+          (args.includes('--test') ? rs.clone() : rs).apply(o.input ?? '');
           return { exitCode: 0, stdout: '', stderr: '' };
         } catch (e) {
           const line = e instanceof RestoreParseError ? e.line : 0;

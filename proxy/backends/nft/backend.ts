@@ -6,7 +6,7 @@
 import type { Backend, SyncStats } from '../backend.ts';
 import type { IPFamily, LocalChanges, LocalState } from '../../model/index.ts';
 import type { Logger } from '../../runtime/log.ts';
-import { RuleApplyError, checkAddressFlags, processRunner, readHostAddresses, type Runner } from '../common/index.ts';
+import { LeftOut, RuleApplyError, checkAddressFlags, findRefused, firstErrorLine, processRunner, readHostAddresses, withPorts, type Refusal, type Runner } from '../common/index.ts';
 import { applyTransaction, NftSetupError, nftCommand } from './exec.ts';
 import { nftFamily, tableName } from './names.ts';
 import { contextKey, familyContext, type FamilyContext, type RenderOptions } from './render.ts';
@@ -58,6 +58,7 @@ export class NftBackend implements Backend {
   /** Per fixed chain ("family\0name"), its `nft -a list chain` at the first tamper check after our last full sync. */
   readonly #baselines = new Map<string, string>();
   #queue: Promise<unknown> = Promise.resolve();
+  readonly #leftOut: LeftOut;
   #timer: NodeJS.Timeout | undefined;
   #disposed = false;
 
@@ -68,6 +69,7 @@ export class NftBackend implements Backend {
     this.#o = o;
     this.#run = o.run ?? processRunner();
     this.#log = o.logger;
+    this.#leftOut = new LeftOut(o.logger, 'nft');
     this.#now = o.now ?? Date.now;
     this.#delay = o.staleChainDelayMs ?? 1000;
     this.#families = [...(o.families ?? allFamilies)];
@@ -152,8 +154,38 @@ export class NftBackend implements Backend {
     this.#baselines.clear();
   }
 
+  /**
+   * Programs `state` but the service ports left out (see LeftOut). When the kernel refuses
+   * the transaction, the service ports it refuses are found with `nft -c -f`, left out, and
+   * the rest is programmed (the tables replaced); a refusal that is no service port's doing
+   * fails the sync, as before.
+   */
   sync(state: LocalState, changes: LocalChanges | undefined): Promise<NftSyncStats> {
-    return this.#serial(() => this.#sync(state, changes));
+    return this.#serial(async () => {
+      if (!this.#ready) await this.setup();
+      if (changes === undefined) this.#leftOut.retryRefused();
+      const usable = this.#leftOut.filter(state);
+      try {
+        return { ...(await this.#sync(usable, changes)), leftOut: this.#leftOut.keys };
+      } catch (err) {
+        if (!(err instanceof RuleApplyError) || this.#o.dryRun) throw err;
+        const refused = await this.#refusedPorts(usable);
+        if (!refused) throw err;
+        this.#leftOut.refused(usable, refused);
+        const stats = await this.#sync(this.#leftOut.filter(state), undefined);
+        return { ...stats, leftOut: this.#leftOut.keys, refusedTransactions: 1 };
+      }
+    });
+  }
+
+  /** The service ports of `state` whose rules `nft -c` refuses in a replace of the tables (undefined: none alone). */
+  async #refusedPorts(state: LocalState): Promise<Refusal[] | undefined> {
+    const o = await this.#renderOptions(true);
+    return findRefused([...state.servicePorts.keys()], async (keys) => {
+      const { plan } = planReplace(withPorts(state, keys), this.#families, o);
+      const r = await this.#run(nftCommand[0]!, ['-c', '-f', '-'], { input: plan.text, timeoutMs: this.#o.timeoutMs ?? 120_000 });
+      return r.exitCode === 0 ? undefined : firstErrorLine(r.stderr, r.exitCode);
+    });
   }
 
   async #sync(state: LocalState, changes: LocalChanges | undefined): Promise<NftSyncStats> {
@@ -290,6 +322,7 @@ export class NftBackend implements Backend {
       if (this.#o.dryRun) this.#write(`# kpng to-nft --cleanup --dry-run: for ${nftCommand.join(' ')}\n${text}`);
       else await applyTransaction(this.#run, text, 'cleanup', this.#o.timeoutMs ?? 120_000);
       this.#forget();
+      this.#leftOut.clear();
       if (!this.#o.dryRun) this.#log.info('deleted the tables', { tables: allFamilies.map((f) => `${nftFamily(f)} ${tableName}`).join(', ') });
     });
   }

@@ -1,6 +1,7 @@
 // Names of the nftables objects, as kube-proxy's nftables proxier names them
 // (pkg/proxy/nftables/proxier.go), in tables of our own: `ip kpng` and `ip6 kpng`.
 import { hashName } from '../common/index.ts';
+import { nameText } from './escape.ts';
 import type { IPFamily, Protocol } from '../../model/index.ts';
 
 export const tableName = 'kpng';
@@ -60,9 +61,9 @@ export const nameLengthMax = 256;
 const chainNamePrefixLengthMax = 16;
 const chainNameBaseLengthMax = nameLengthMax - chainNamePrefixLengthMax;
 
-/** kube-proxy's hashAndTruncate: "HASH8-name", cut to 240 characters ("..." at the end) when longer. */
+/** kube-proxy's hashAndTruncate: "HASH8-name", cut to 240 characters ("..." at the end) when longer; the hash is of the raw name, the name made safe (escape.ts). */
 export function hashAndTruncate(name: string): string {
-  const out = `${hashName(name, 8)}-${name}`;
+  const out = `${hashName(name, 8)}-${nameText(name)}`;
   return out.length > chainNameBaseLengthMax ? `${out.slice(0, chainNameBaseLengthMax - 3)}...` : out;
 }
 

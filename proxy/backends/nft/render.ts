@@ -5,6 +5,7 @@
 // Pure: everything it needs to know about the host comes in through the options.
 import { cidrContains, compareIPs, parseCIDR, parseIP, sortedServicePorts, type IPFamily, type LocalEndpoint, type LocalState, type ServicePortState } from '../../model/index.ts';
 import { familyOfCIDR, familyPort, nodeIPsOf } from '../common/index.ts';
+import { nftString } from './escape.ts';
 import {
   clusterIPsCheckChain,
   clusterIPsSet,
@@ -295,7 +296,7 @@ export function renderServicePort(sp: ServicePortState, ctx: FamilyContext): Par
     if (!hasInternalEndpoints) internalVerdict = 'drop';
     if (!hasExternalEndpoints) externalVerdict = 'drop';
   }
-  const commented = (verdict: string) => ` comment ${JSON.stringify(spn)} : ${verdict}`;
+  const commented = (verdict: string) => ` comment ${nftString(spn)} : ${verdict}`;
 
   const elements: ElementDef[] = [];
   const el = (container: string, key: string, value: string) => elements.push({ container, key, value });

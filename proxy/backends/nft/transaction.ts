@@ -21,6 +21,7 @@
 // Plans mutate the view as if the transaction succeeded; the caller forgets the view when
 // it fails (the next sync is then a replace).
 import type { IPFamily, LocalState } from '../../model/index.ts';
+import { nftString } from './escape.ts';
 import { nftFamily, tableComment, tableName } from './names.ts';
 import { contextKey, renderFamily, renderServicePort, type ChainDef, type ContainerDef, type ElementDef, type FamilyContext, type FamilyRender, type Part, type RenderOptions } from './render.ts';
 
@@ -137,7 +138,7 @@ class Tx {
   }
 
   #chain(c: ChainDef): string {
-    const opts = [c.spec !== undefined ? `${c.spec} ;` : '', c.comment !== undefined ? `comment ${JSON.stringify(c.comment)} ;` : ''].filter((x) => x !== '');
+    const opts = [c.spec !== undefined ? `${c.spec} ;` : '', c.comment !== undefined ? `comment ${nftString(c.comment)} ;` : ''].filter((x) => x !== '');
     return `add chain ${this.t} ${c.name}${opts.length > 0 ? ` { ${opts.join(' ')} }` : ''}`;
   }
   #container(c: ContainerDef): string {
@@ -233,7 +234,7 @@ export function planReplace(state: LocalState, families: readonly IPFamily[], o:
   const written: Partial<Record<IPFamily, number>> = {};
   for (const [family, r] of renderAll(state, families, o)) {
     const tx = new Tx(family);
-    const table = `add table ${tx.t} { comment ${JSON.stringify(tableComment)} ; }`;
+    const table = `add table ${tx.t} { comment ${nftString(tableComment)} ; }`;
     tx.head.push(table, `delete table ${tx.t}`, table);
     const parts = [r.global, ...r.ports.values()];
     for (const p of parts) for (const c of p.chains) tx.addChain(c);
@@ -273,7 +274,7 @@ export function planRewrite(views: Map<IPFamily, FamilyView>, state: LocalState,
     const old = views.get(family);
     if (!old) throw new Error(`no view of the ${family} table to rewrite`);
     const tx = new Tx(family);
-    tx.head.push(`add table ${tx.t} { comment ${JSON.stringify(tableComment)} ; }`);
+    tx.head.push(`add table ${tx.t} { comment ${nftString(tableComment)} ; }`);
     const oldChains = chainsOf(old);
     const wanted = new Set<string>();
     for (const p of [r.global, ...r.ports.values()]) {
