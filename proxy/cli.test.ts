@@ -142,7 +142,7 @@ describe('the pipeline grammar', () => {
     { args: ['nope'], error: /KPNG_ERR_UNKNOWN_STAGE: unknown stage "nope".*accepted first: file/ },
     { args: ['file', '--input=x', 'to-nowhere'], error: /unknown stage "to-nowhere" after file \(accepted: to-local, to-file/ },
     { args: ['file', '--input=x', 'to-local', 'to-nowhere'], error: /unknown stage "to-nowhere" after to-local \(accepted: to-json/ },
-    { args: ['file', '--input=x', '--bogus', 'to-file', '--output=y'], error: /file does not take --bogus \(accepted: --input, --once, --debounce, --service-proxy-name, --help\)/ },
+    { args: ['file', '--input=x', '--bogus', 'to-file', '--output=y'], error: /file does not take --bogus \(accepted: --input, --once, --debounce, --max-bytes, --service-proxy-name, --help\)/ },
     { args: ['file', 'to-file', '--output=y'], error: /KPNG_ERR_MISSING_FLAG: file needs --input/ },
     { args: ['file', '--input=x', 'to-local'], error: /to-local needs a backend after it \(accepted: to-json/ },
     { args: ['file', '--input=x', '--debounce=soon', 'to-file', '--output=y'], error: /--debounce="soon": accepted: a duration/ },
