@@ -94,7 +94,8 @@ export async function followFile(file: string, opts: FollowOptions, reload: () =
 
   // One at a time: two at once would both add a watcher for the same folder.
   let rewatching = Promise.resolve();
-  const rewatch = () => (rewatching = rewatching.then(rewatchNow));
+  const rewatch = () =>
+    (rewatching = rewatching.then(rewatchNow).catch((e: unknown) => logger.warn(`cannot watch the folders of ${abs}, looking every ${opts.pollMs}ms`, { err: e })));
 
   let running: Promise<void> | undefined;
   let again = false;
@@ -117,7 +118,9 @@ export async function followFile(file: string, opts: FollowOptions, reload: () =
         again = false;
         await look();
       } while (again && !signal.aborted);
-    })().finally(() => (running = undefined));
+    })()
+      .catch((e: unknown) => logger.error(`re-reading ${abs} failed`, { err: e }))
+      .finally(() => (running = undefined));
   };
   // An event naming the file restarts the quiet time; others (a busy folder) only start one.
   const notice = (namesFile: boolean) => {
