@@ -68,6 +68,13 @@ describe('kpng file ... to-local ... to-json', () => {
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/broken\.yaml:\d+:\d+: cannot parse snapshot/);
   });
+
+  it('refuses a snapshot larger than --max-bytes, naming the file, its size and the limit', async () => {
+    const r = await kpng(['file', `--input=${testdata}dual-stack-etp-local.yaml`, '--max-bytes=100', '--once', 'to-local', '--node-name=n', 'to-json']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/KPNG_ERR_SNAPSHOT_TOO_LARGE: \S*dual-stack-etp-local\.yaml: \d+ bytes \(.*\), more than the file source's --max-bytes=100/);
+  });
 });
 
 describe('--service-proxy-name', () => {
