@@ -66,7 +66,7 @@ export const fileStage: ClusterSourceStage = {
     { name: 'input', type: 'string', required: true, description: 'the snapshot: a multi-document YAML/JSON stream or a kind: List' },
     { name: 'once', type: 'boolean', default: false, description: 'read once, let every sink sync once, and exit' },
     { name: 'debounce', type: 'duration', default: 100, description: 'quiet time after a change before re-reading' },
-    { name: 'max-bytes', type: 'number', default: defaultMaxBytes, description: 'refuse a larger snapshot (the last good state stays)' },
+    { name: 'max-bytes', type: 'number', default: defaultMaxBytes, description: 'refuse a snapshot of more bytes than this (the last good state stays)' },
     serviceProxyNameFlag,
   ],
   create: (v, ctx) => {
