@@ -122,6 +122,7 @@ describe('a snapshot that is not objects keeps the last good state', () => {
     ['a bare word', Buffer.from('hello\n'), 'KPNG_ERR_SNAPSHOT_NOT_OBJECTS'],
     ['a YAML scalar', Buffer.from('--- 3.14\n'), 'KPNG_ERR_SNAPSHOT_NOT_OBJECTS'],
     ['a list of non-objects', Buffer.from('- one\n- two\n'), 'KPNG_ERR_SNAPSHOT_NOT_OBJECTS'],
+    ['the wrong file (a Deployment)', Buffer.from('apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n'), 'KPNG_ERR_SNAPSHOT_NOT_OBJECTS'],
   ])('%s: no Service is removed; the error names the file and what is accepted', async (_what, bytes, code) => {
     await writeFile(input, svc('a', '10.96.0.1'));
     const sink = new Recorder();

@@ -2,12 +2,12 @@
 // is replaced (follow.ts). Only a snapshot that is plainly a list of objects replaces the
 // state (parse.ts); one that cannot be read, is too large, is not UTF-8 text, does not
 // parse or is not objects keeps the last good state and logs why, naming the file.
-import { ClusterState, formatWarning, isEmptyDelta } from '../../model/index.ts';
+import { ClusterState, formatWarning, isEmptyDelta, objectKinds } from '../../model/index.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { ClusterSink } from '../../sinks/sink.ts';
 import type { ClusterSource } from '../source.ts';
 import { fileIdentity, followFile } from './follow.ts';
-import { SnapshotError } from './parse.ts';
+import { requireSomeKind, SnapshotError } from './parse.ts';
 import { defaultMaxBytes, readSnapshotFile, SnapshotParser } from './read-snapshot.ts';
 
 export interface FileSourceOptions {
@@ -50,6 +50,7 @@ export class FileSource implements ClusterSource {
       const bytes = await readSnapshotFile(input, this.opts.maxBytes ?? defaultMaxBytes);
       logger.debug('parsing the snapshot', { file: input, bytes: bytes.length });
       objects = await this.parser.parse(bytes, input);
+      requireSomeKind(objects, objectKinds, input);
     } catch (e) {
       if (signal?.aborted) return false;
       const err = e as NodeJS.ErrnoException;

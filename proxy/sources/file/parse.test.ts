@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeSnapshot, parseSnapshot, SnapshotError, SnapshotParseError } from './parse.ts';
+import { decodeSnapshot, parseSnapshot, requireSomeKind, SnapshotError, SnapshotParseError } from './parse.ts';
 
 const names = (objs: unknown[]) => objs.map((o) => `${(o as { kind: string }).kind}/${(o as { metadata: { name: string } }).metadata.name}`);
 
@@ -82,6 +82,18 @@ describe('what is not a snapshot of objects is refused, naming the file and what
     expect(err.message).toMatch(/^state\.yaml: /);
     expect(err.message).toMatch(where);
     expect(err.message).toMatch(acceptedText);
+  });
+
+  it('objects of which none is of a kind the proxy reads (the wrong file): KPNG_ERR_SNAPSHOT_NOT_OBJECTS naming what was found', () => {
+    const kinds = ['Service', 'EndpointSlice', 'Node'];
+    const manifest = parseSnapshot('kind: Deployment\nmetadata: {name: web}\n---\nkind: ConfigMap\nmetadata: {name: conf}\n', 'app.yaml');
+    const err = refusal(() => requireSomeKind(manifest, kinds, 'app.yaml'));
+    expect(err.code).toBe('KPNG_ERR_SNAPSHOT_NOT_OBJECTS');
+    expect(err.message).toMatch(/^app\.yaml: 2 object\(s\), none a Service, EndpointSlice, Node \(found Deployment, ConfigMap\)/);
+    expect(err.message).toMatch(acceptedText);
+    // One readable object among others, or no object at all, is a snapshot.
+    expect(() => requireSomeKind([...manifest, { kind: 'Node', metadata: { name: 'n' } }], kinds)).not.toThrow();
+    expect(() => requireSomeKind([], kinds)).not.toThrow();
   });
 
   it('a truncated JSON snapshot is a parse error with its place', () => {

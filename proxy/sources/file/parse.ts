@@ -11,6 +11,8 @@
 // - a document or list item that is not a mapping with a `kind` and a `metadata` mapping
 //   (a bare word, a number, a list of strings, a List without `items`, an object cut
 //   short before its metadata).
+// - objects of which none is of a kind the proxy reads (a Deployment's manifest): most
+//   likely the wrong file (requireSomeKind).
 // What each object says (names, ports, addresses) is the model's to check, one object at
 // a time. A file cut exactly between two objects cannot be told from a smaller cluster:
 // writers replace the file by rename, as to-file does.
@@ -141,4 +143,23 @@ export function parseSnapshot(text: string, source = 'snapshot'): unknown[] {
     throw new SnapshotError('KPNG_ERR_SNAPSHOT_EMPTY', `${source}: has no document (empty, or only separators and comments), as a file does in the middle of being written (${accepted})`);
   }
   return out;
+}
+
+/**
+ * Throws KPNG_ERR_SNAPSHOT_NOT_OBJECTS when there are objects but none of these kinds: such
+ * a file (a Deployment's manifest, a ConfigMap) is most likely not the snapshot meant, and
+ * would remove every Service.
+ */
+export function requireSomeKind(objects: unknown[], kinds: readonly string[], source = 'snapshot'): void {
+  if (objects.length === 0) return;
+  const found = new Set<string>();
+  for (const o of objects) {
+    const kind = (o as { kind: string }).kind;
+    if (kinds.includes(kind)) return;
+    found.add(kind);
+  }
+  throw new SnapshotError(
+    'KPNG_ERR_SNAPSHOT_NOT_OBJECTS',
+    `${source}: ${objects.length} object(s), none a ${kinds.join(', ')} (found ${[...found].slice(0, 5).join(', ')}) (${accepted})`,
+  );
 }
