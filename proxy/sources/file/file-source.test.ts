@@ -220,6 +220,22 @@ describe('following the file however it is replaced', () => {
     }
   });
 
+  it('in a busy folder: other files changing all the time do not hold the re-read back', async () => {
+    await writeFile(input, svc('a', '10.96.0.1'));
+    const { sink } = await follow(input, { ...watchOnly, debounceMs: 300 });
+    let busy = true;
+    const churn = (async () => {
+      for (let i = 0; busy; i++) await writeFile(path.join(dir, 'other.log'), `line ${i}\n`);
+    })();
+    try {
+      await writeAtomically(input, svc('b', '10.96.0.2'));
+      await sink.until(['default/b']);
+    } finally {
+      busy = false;
+      await churn;
+    }
+  });
+
   it("a ConfigMap volume's ..data symlink swapped the way kubelet updates it", async () => {
     // kubelet's layout: <dir>/..<timestamp>/<key>, <dir>/..data -> ..<timestamp>, <dir>/<key> -> ..data/<key>.
     const volume = path.join(dir, 'volume');
