@@ -68,6 +68,13 @@ describe('kpng file ... to-local ... to-json', () => {
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/broken\.yaml:\d+:\d+: cannot parse snapshot/);
   });
+
+  it('refuses a snapshot larger than --max-bytes, naming the file, its size and the limit', async () => {
+    const r = await kpng(['file', `--input=${testdata}dual-stack-etp-local.yaml`, '--max-bytes=100', '--once', 'to-local', '--node-name=n', 'to-json']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/KPNG_ERR_SNAPSHOT_TOO_LARGE: \S*dual-stack-etp-local\.yaml: \d+ bytes \(.*\), more than the file source's --max-bytes=100/);
+  });
 });
 
 describe('--service-proxy-name', () => {
@@ -142,7 +149,7 @@ describe('the pipeline grammar', () => {
     { args: ['nope'], error: /KPNG_ERR_UNKNOWN_STAGE: unknown stage "nope".*accepted first: file/ },
     { args: ['file', '--input=x', 'to-nowhere'], error: /unknown stage "to-nowhere" after file \(accepted: to-local, to-file/ },
     { args: ['file', '--input=x', 'to-local', 'to-nowhere'], error: /unknown stage "to-nowhere" after to-local \(accepted: to-json/ },
-    { args: ['file', '--input=x', '--bogus', 'to-file', '--output=y'], error: /file does not take --bogus \(accepted: --input, --once, --debounce, --service-proxy-name, --help\)/ },
+    { args: ['file', '--input=x', '--bogus', 'to-file', '--output=y'], error: /file does not take --bogus \(accepted: --input, --once, --debounce, --max-bytes, --service-proxy-name, --help\)/ },
     { args: ['file', 'to-file', '--output=y'], error: /KPNG_ERR_MISSING_FLAG: file needs --input/ },
     { args: ['file', '--input=x', 'to-local'], error: /to-local needs a backend after it \(accepted: to-json/ },
     { args: ['file', '--input=x', '--debounce=soon', 'to-file', '--output=y'], error: /--debounce="soon": accepted: a duration/ },

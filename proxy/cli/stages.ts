@@ -8,8 +8,10 @@ import { ToFile } from '../sinks/to-file.ts';
 import { ToJSON } from '../sinks/to-json.ts';
 import { ToLocal } from '../sinks/to-local.ts';
 import { FileSource } from '../sources/file/file-source.ts';
+import { defaultMaxBytes } from '../sources/file/read-snapshot.ts';
 import { hostname } from 'node:os';
 import { flagBoolean, flagNumber, flagString, type FlagSpec, type FlagValues } from './flags.ts';
+import { UsageError } from './parse.ts';
 
 export interface StageContext {
   logger: Logger;
@@ -64,14 +66,20 @@ export const fileStage: ClusterSourceStage = {
     { name: 'input', type: 'string', required: true, description: 'the snapshot: a multi-document YAML/JSON stream or a kind: List' },
     { name: 'once', type: 'boolean', default: false, description: 'read once, let every sink sync once, and exit' },
     { name: 'debounce', type: 'duration', default: 100, description: 'quiet time after a change before re-reading' },
+    { name: 'max-bytes', type: 'number', default: defaultMaxBytes, description: 'refuse a snapshot of more bytes than this (the last good state stays)' },
     serviceProxyNameFlag,
   ],
   create: (v, ctx) => {
     const serviceProxyName = flagString(v, 'service-proxy-name');
+    const maxBytes = flagNumber(v, 'max-bytes') ?? defaultMaxBytes;
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
+      throw new UsageError('KPNG_ERR_BAD_FLAG', `file --max-bytes=${maxBytes}: accepted: a whole number of bytes, 1 or more`);
+    }
     return new FileSource({
       input: flagString(v, 'input')!,
       once: flagBoolean(v, 'once'),
       debounceMs: flagNumber(v, 'debounce') ?? 100,
+      maxBytes,
       ...(serviceProxyName && { serviceProxyName }),
       logger: ctx.logger.child('file'),
     });

@@ -1,13 +1,14 @@
-// The file source: a snapshot on disk, re-read (debounced) whenever it changes. An
-// unparseable snapshot keeps the last good state and logs where the error is.
-import { readFile } from 'node:fs/promises';
-import { watch } from 'node:fs';
-import path from 'node:path';
-import { ClusterState, formatWarning, isEmptyDelta } from '../../model/index.ts';
+// The file source: a snapshot on disk, re-read (debounced) whenever it changes, however it
+// is replaced (follow.ts). Only a snapshot that is plainly a list of objects replaces the
+// state (parse.ts); one that cannot be read, is too large, is not UTF-8 text, does not
+// parse or is not objects keeps the last good state and logs why, naming the file.
+import { ClusterState, formatWarning, isEmptyDelta, objectKinds } from '../../model/index.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { ClusterSink } from '../../sinks/sink.ts';
 import type { ClusterSource } from '../source.ts';
-import { parseSnapshot } from './parse.ts';
+import { fileIdentity, followFile } from './follow.ts';
+import { requireSomeKind, SnapshotError } from './parse.ts';
+import { defaultMaxBytes, readSnapshotFile, SnapshotParser } from './read-snapshot.ts';
 
 export interface FileSourceOptions {
   input: string;
@@ -15,31 +16,50 @@ export interface FileSourceOptions {
   once: boolean;
   /** Quiet time after a change before re-reading. */
   debounceMs: number;
+  /** Largest snapshot read, in bytes (default 64 MiB). */
+  maxBytes?: number;
+  /** How often to look at the file without a watch event (default 1 s). */
+  pollMs?: number;
+  /** Heap of the thread that parses the snapshot, in MiB. */
+  parseHeapMb?: number;
   /** Only Services labelled service.kubernetes.io/service-proxy-name=<this> count. */
   serviceProxyName?: string;
   logger: Logger;
 }
 
+export const defaultPollMs = 1000;
+
 export class FileSource implements ClusterSource {
   private readonly cluster: ClusterState;
   private first = true;
   private readonly opts: FileSourceOptions;
+  private lastError: SnapshotError | undefined;
+  private readonly parser: SnapshotParser;
 
   constructor(opts: FileSourceOptions) {
     this.opts = opts;
+    this.parser = new SnapshotParser(opts.parseHeapMb);
     this.cluster = new ClusterState(opts.serviceProxyName ? { serviceProxyName: opts.serviceProxyName } : {});
   }
 
-  /** Read and apply the snapshot; false when it could not be read or parsed (state kept). */
-  async load(sink: ClusterSink): Promise<boolean> {
+  /** Read and apply the snapshot; false when it could not be used (state kept, reason logged). */
+  async load(sink: ClusterSink, signal?: AbortSignal): Promise<boolean> {
     const { input, logger } = this.opts;
     let objects: unknown[];
     try {
-      objects = parseSnapshot(await readFile(input, 'utf8'), input);
+      const bytes = await readSnapshotFile(input, this.opts.maxBytes ?? defaultMaxBytes);
+      logger.debug('parsing the snapshot', { file: input, bytes: bytes.length });
+      objects = await this.parser.parse(bytes, input);
+      requireSomeKind(objects, objectKinds, input);
     } catch (e) {
+      if (signal?.aborted) return false;
       const err = e as NodeJS.ErrnoException;
-      const detail = err.code === 'ENOENT' ? `${input}: no such file` : err.message;
-      logger.error(`keeping the last good state: ${detail}`, { code: (err as { code?: string }).code ?? 'KPNG_ERR_SNAPSHOT_READ' });
+      const reason =
+        e instanceof SnapshotError
+          ? e
+          : new SnapshotError('KPNG_ERR_SNAPSHOT_READ', err.code === 'ENOENT' ? `${input}: no such file` : err.message.includes(input) ? err.message : `${input}: ${err.message}`);
+      this.lastError = reason;
+      logger.error(`keeping the last good state: ${reason.message}`, { code: reason.code });
       return false;
     }
     const { delta, warnings } = this.cluster.replaceAll(objects);
@@ -53,34 +73,25 @@ export class FileSource implements ClusterSource {
   }
 
   async run(sink: ClusterSink, signal: AbortSignal): Promise<void> {
-    const ok = await this.load(sink);
-    if (this.opts.once) {
-      if (!ok) throw new Error(`KPNG_ERR_SNAPSHOT: ${this.opts.input} could not be read`);
-      await sink.drain();
-      return;
+    const { input, logger } = this.opts;
+    // A parse under way when the signal aborts is dropped.
+    const stop = () => void this.parser.close(new Error('stopped'));
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      const seen = await fileIdentity(input);
+      const ok = await this.load(sink, signal);
+      if (this.opts.once) {
+        if (!ok) throw new Error(`${this.lastError?.code ?? 'KPNG_ERR_SNAPSHOT'}: ${this.lastError?.message ?? `${input} could not be read`}`);
+        await sink.drain();
+        return;
+      }
+      const follow = { seen, debounceMs: this.opts.debounceMs, pollMs: this.opts.pollMs ?? defaultPollMs, signal, logger };
+      await followFile(input, follow, async () => {
+        await this.load(sink, signal);
+      });
+    } finally {
+      signal.removeEventListener('abort', stop);
+      await this.parser.close();
     }
-    // Watch the folder, not the file: editors and `kubectl > file` replace it by rename.
-    const dir = path.dirname(path.resolve(this.opts.input));
-    const base = path.basename(this.opts.input);
-    let timer: NodeJS.Timeout | undefined;
-    let loading = Promise.resolve();
-    await new Promise<void>((resolve) => {
-      const watcher = watch(dir, { signal }, (_event, filename) => {
-        if (filename !== null && filename !== base) return;
-        clearTimeout(timer);
-        timer = setTimeout(() => {
-          loading = loading.then(() => this.load(sink).then(() => undefined));
-        }, this.opts.debounceMs);
-      });
-      watcher.on('error', (e) => {
-        if ((e as { name?: string }).name !== 'AbortError') this.opts.logger.error('watching the snapshot failed', { err: e });
-      });
-      watcher.on('close', () => resolve());
-      signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
-    });
-    await loading;
   }
 }
