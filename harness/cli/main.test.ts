@@ -90,7 +90,11 @@ describe('tilt-setup', () => {
     expect(docs).toEqual(['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding']);
     const { env } = parseTiltEnv(await readFile(path.join(work, 'tilt.env'), 'utf8'), { strict: true });
     expect(env).toMatchObject({ backend: 'nft', family: 'dual', model: 'split-process-per-node', clusterName: 'kpng-proxy', image: 'kpng:dev' });
-    expect(env.backendArgs).toContain('--cluster-cidr=10.244.0.0/16,fd00:10:244::/56');
+    // tilt.env stores nothing derived from ip_family; the rendered DaemonSet has both pod CIDRs.
+    expect(env.backendArgs.some((a) => a.startsWith('--cluster-cidr'))).toBe(false);
+    outText = '';
+    expect(await main(['tilt-manifests'], ctx)).toBe(0);
+    expect(outText).toContain(`--cluster-cidr=${clusterNetworks.dual.podCIDRs.join(',')}`);
     expect(logLines.at(-1)).toBe(`==> wrote ${path.join(work, 'tilt.env')} (nft, dual, split-process-per-node); next: make tilt-up`);
   });
 
@@ -132,7 +136,7 @@ describe('tilt-setup', () => {
 });
 
 async function writeValidTiltEnv(over: Partial<Parameters<typeof tiltEnvFor>[0]> = {}): Promise<void> {
-  const env = tiltEnvFor({ backend: 'nft', family: 'ipv4', model: 'single-process-per-node', podCIDRs: clusterNetworks.ipv4.podCIDRs, ...over });
+  const env = tiltEnvFor({ backend: 'nft', family: 'ipv4', model: 'single-process-per-node', ...over });
   await writeFile(path.join(work, 'tilt.env'), formatTiltEnv(env));
 }
 

@@ -23,7 +23,6 @@ import {
 import {
   DEFAULT_CLUSTER_NAME,
   apiServerFromKubeconfig,
-  clusterNetworks,
   createCluster,
   deleteCluster,
   internalKubeconfig,
@@ -84,7 +83,6 @@ export async function tiltSetup(args: readonly string[], ctx: CliContext): Promi
     backend,
     family,
     model: (o.model ?? 'single-process-per-node') as DeploymentModel,
-    podCIDRs: clusterNetworks[family].podCIDRs,
     clusterName: name,
     ...(o.image ? { image: o.image } : {}),
     ...(o['image-pull-policy'] ? { imagePullPolicy: o['image-pull-policy'] as ImagePullPolicy } : {}),

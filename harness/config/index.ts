@@ -35,9 +35,13 @@ export {
   PROXY_SOCKET,
   SOCKET_DIR,
   argsProblems,
+  CLUSTER_CIDR_FLAG,
+  baseProxyArgs,
   proxyArgs,
+  withClusterCIDRs,
   type ArgsCheckInput,
   type ArgsProblem,
+  type BaseProxyArgsInput,
   type ProxyArgs,
   type ProxyArgsInput,
 } from './proxy-args.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backends, deploymentModels } from './backends.ts';
-import { KUBECONFIG_PATH, argsProblems, proxyArgs } from './proxy-args.ts';
+import { KUBECONFIG_PATH, argsProblems, baseProxyArgs, proxyArgs, withClusterCIDRs } from './proxy-args.ts';
 
 describe('proxyArgs', () => {
   it("builds KPNG's single-process pipeline", () => {
@@ -26,11 +26,23 @@ describe('proxyArgs', () => {
     });
   });
 
-  it('produces argument lists argsProblems accepts, for every backend × model × kubeconfig choice', () => {
+  it('is the base args (what tilt.env stores) with --cluster-cidr right after the backend stage', () => {
+    const base = baseProxyArgs({ backend: 'nft', model: 'single-process-per-node', kubeconfig: false });
+    expect(base.backend.some((a) => a.startsWith('--cluster-cidr'))).toBe(false);
+    expect(withClusterCIDRs({ backend: ['kube', 'to-local', 'to-nft', '--v=4'], server: [] }, 'nft', ['10.244.0.0/16', 'fd00:10:244::/56']).backend).toEqual([
+      'kube',
+      'to-local',
+      'to-nft',
+      '--cluster-cidr=10.244.0.0/16,fd00:10:244::/56',
+      '--v=4',
+    ]);
+  });
+
+  it('produces base argument lists argsProblems accepts, for every backend × model × kubeconfig choice', () => {
     for (const backend of backends) {
       for (const model of deploymentModels) {
         for (const kubeconfig of [false, true]) {
-          const args = proxyArgs({ backend, model, podCIDRs: ['10.244.0.0/16'], kubeconfig });
+          const args = baseProxyArgs({ backend, model, kubeconfig });
           expect(argsProblems({ backend, model, backendArgs: args.backend, serverArgs: args.server, kubeconfig })).toEqual([]);
         }
       }
@@ -39,8 +51,8 @@ describe('proxyArgs', () => {
 });
 
 describe('argsProblems', () => {
-  const single = proxyArgs({ backend: 'iptables', model: 'single-process-per-node', podCIDRs: ['10.244.0.0/16'], kubeconfig: false });
-  const split = proxyArgs({ backend: 'iptables', model: 'split-process-per-node', podCIDRs: ['10.244.0.0/16'], kubeconfig: false });
+  const single = baseProxyArgs({ backend: 'iptables', model: 'single-process-per-node', kubeconfig: false });
+  const split = baseProxyArgs({ backend: 'iptables', model: 'split-process-per-node', kubeconfig: false });
   const check = (over: Partial<Parameters<typeof argsProblems>[0]>) =>
     argsProblems({ backend: 'iptables', model: 'single-process-per-node', backendArgs: single.backend, serverArgs: [], kubeconfig: false, ...over }).map(
       (p) => `${p.which}: ${p.message}`,
@@ -63,5 +75,12 @@ describe('argsProblems', () => {
   it('catches a kubeconfig flag without a mounted kubeconfig, and the reverse', () => {
     expect(check({ kubeconfig: true })[0]).toMatch(/needs "--kubeconfig=\/var\/lib\/kpng\/kubeconfig.conf"/);
     expect(check({ backendArgs: ['kube', '--kubeconfig=/x', 'to-local', 'to-iptables'] })[0]).toMatch(/no kubeconfig ConfigMap is mounted/);
+  });
+
+  it('catches a --cluster-cidr: derived from the IP family, never stored beside it', () => {
+    const full = proxyArgs({ backend: 'iptables', model: 'single-process-per-node', podCIDRs: ['10.244.0.0/16'], kubeconfig: false });
+    expect(check({ backendArgs: full.backend })).toEqual([
+      'backend: passes "--cluster-cidr=10.244.0.0/16", but --cluster-cidr is derived from the IP family (the cluster\'s pod CIDRs) and added when the DaemonSet is rendered; remove it',
+    ]);
   });
 });

@@ -33,7 +33,7 @@ import {
   dns1123SubdomainSchema,
   imageRefSchema,
 } from './names.ts';
-import { argsProblems, proxyArgs } from './proxy-args.ts';
+import { argsProblems, baseProxyArgs } from './proxy-args.ts';
 import { ListSyntaxError, formatPyList, parsePyList } from './py-list.ts';
 import { didYouMean } from './suggest.ts';
 
@@ -483,8 +483,6 @@ export interface TiltEnvForOptions {
   backend: Backend;
   family: IpFamily;
   model: DeploymentModel;
-  /** The cluster's pod CIDR(s) (harness/cluster's table for the family). */
-  podCIDRs: readonly string[];
   image?: string;
   imagePullPolicy?: ImagePullPolicy;
   configMapName?: string;
@@ -493,10 +491,14 @@ export interface TiltEnvForOptions {
   clusterName?: string;
 }
 
-/** The tilt.env for a backend × family × model, with the proxy's default arguments. */
+/**
+ * The tilt.env for a backend × family × model, with the proxy's default arguments. They hold
+ * nothing derived from the family: the pod CIDRs (--cluster-cidr) are added when the
+ * DaemonSet is rendered, so changing ip_family cannot leave a stale CIDR behind.
+ */
 export function tiltEnvFor(options: TiltEnvForOptions): TiltEnv {
   const configMapName = options.configMapName ?? tiltEnvDefaults.configMapName;
-  const args = proxyArgs({ backend: options.backend, model: options.model, podCIDRs: options.podCIDRs, kubeconfig: configMapName !== '' });
+  const args = baseProxyArgs({ backend: options.backend, model: options.model, kubeconfig: configMapName !== '' });
   return {
     image: options.image ?? tiltEnvDefaults.image,
     imagePullPolicy: options.imagePullPolicy ?? tiltEnvDefaults.imagePullPolicy,
