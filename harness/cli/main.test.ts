@@ -158,6 +158,24 @@ describe('tilt-up and tilt-down', () => {
     expect(logLines.at(-1)).toMatch(/namespace: whitespace around the value is ignored here, but Tilt's dotenv keeps it in the value: remove it \[KPNG_ERR_TILT_ENV_WHITESPACE\]$/);
   });
 
+  it('a flag the proxy does not take in tilt.env args is an error naming the argument, the line and the accepted flags', async () => {
+    const example = await readFile(path.join(repoRoot, 'tilt.env.example'), 'utf8');
+    await writeFile(path.join(work, 'tilt.env'), example.replace("'to-iptables', ", "'to-iptables', '--masquerade-al', "));
+    const line = example.split('\n').findIndex((l) => l.startsWith('e2e_backend_args=')) + 1;
+    for (const command of ['tilt-manifests', 'tilt-up']) {
+      expect(await main([command], ctx), command).toBe(1);
+      expect(logLines.at(-1)).toMatch(
+        new RegExp(
+          `^KPNG_ERR_TILT_ENV_INVALID: \\S+tilt.env has 1 problem:\n {2}\\S+tilt.env:${line}: e2e_backend_args: "--masquerade-al": to-iptables does not take --masquerade-al; accepted: --cluster-cidr, --masquerade-all, .*--sync-period.* \\(the container would exit 2 and the DaemonSet crash-loop\\) \\[KPNG_ERR_TILT_ENV_PROXY_FLAG\\]$`,
+        ),
+      );
+    }
+    await expect(readFile(log, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' }); // no tool was run
+    await writeFile(path.join(work, 'tilt.env'), example.replace("['kube', ", "['kube', '--kubeconfig-path=/x', "));
+    expect(await main(['tilt-manifests'], ctx)).toBe(1);
+    expect(logLines.at(-1)).toMatch(/"--kubeconfig-path=\/x": kube does not take --kubeconfig-path; accepted: --kubeconfig, --service-proxy-name, /);
+  });
+
   it('tilt up says to run tilt-setup when there is no tilt.env', async () => {
     expect(await main(['tilt-up'], ctx)).toBe(1);
     expect(logLines.at(-1)).toBe(

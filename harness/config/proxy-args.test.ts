@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backends, deploymentModels } from './backends.ts';
-import { KUBECONFIG_PATH, argsProblems, baseProxyArgs, proxyArgs, withClusterCIDRs } from './proxy-args.ts';
+import { KUBECONFIG_PATH, argsProblems, baseProxyArgs, flagProblems, flagsFromHelp, proxyArgs, withClusterCIDRs } from './proxy-args.ts';
 
 describe('proxyArgs', () => {
   it("builds KPNG's single-process pipeline", () => {
@@ -84,3 +84,23 @@ describe('argsProblems', () => {
     ]);
   });
 });
+
+describe('flagProblems', () => {
+  const help = 'to-nft: program the node\n\n  --cluster-cidr=LIST\n      the pod CIDRs (default )\n  --masquerade-all\n      masquerade (default false)\n';
+  const flags: Record<string, string[]> = { kube: ['kubeconfig'], 'to-local': ['node-name'], 'to-nft': flagsFromHelp(help) };
+  const flagsOf = (stage: string) => flags[stage];
+
+  it('reads the flag names from --help', () => {
+    expect(flagsFromHelp(help)).toEqual(['cluster-cidr', 'masquerade-all']);
+  });
+
+  it('accepts what the proxy takes, and names each stage, flag and position it would refuse', () => {
+    expect(flagProblems(['kube', '--kubeconfig=/k', 'to-local', '--node-name=$(NODE_NAME)', 'to-nft', '--masquerade-all', '--help'], flagsOf)).toEqual([]);
+    expect(flagProblems(['--kubeconfig=/k', 'kube', 'to-locl', '--x', 'to-nft', '--node-name=n', '--cluster-cidr'], flagsOf)).toEqual([
+      { arg: '--kubeconfig=/k', message: 'comes before any stage; the args start with a source, e.g. kube or local' },
+      { arg: 'to-locl', message: 'the proxy has no stage "to-locl" (kpng to-locl --help fails)' },
+      { arg: '--node-name=n', message: 'to-nft does not take --node-name; accepted: --cluster-cidr, --masquerade-all' },
+    ]);
+  });
+});
+

@@ -131,3 +131,44 @@ export function argsProblems(input: ArgsCheckInput): ArgsProblem[] {
   }
   return problems;
 }
+
+/** The flags of each proxy stage, as `kpng <stage> --help` lists them; undefined for a stage the proxy does not have. */
+export type StageFlags = (stage: string) => readonly string[] | undefined;
+
+/** The flag names `kpng <stage> --help` lists ("  --name=TYPE" or "  --name" lines). */
+export function flagsFromHelp(help: string): string[] {
+  return [...help.matchAll(/^ {2}--([a-z0-9][a-z0-9-]*)/gm)].map((m) => m[1]!);
+}
+
+export interface FlagProblem {
+  /** The argument at fault. */
+  arg: string;
+  message: string;
+}
+
+/**
+ * What the proxy would refuse in one container's args (and exit 2, so the DaemonSet would
+ * crash-loop): a stage it does not have, a flag before any stage, a flag the stage does
+ * not take. Flag values are not checked here; the proxy checks them when it starts.
+ */
+export function flagProblems(args: readonly string[], flagsOf: StageFlags): FlagProblem[] {
+  const problems: FlagProblem[] = [];
+  let stage: string | undefined;
+  let flags: readonly string[] | undefined;
+  for (const arg of args) {
+    if (!arg.startsWith('-')) {
+      stage = arg;
+      flags = flagsOf(arg);
+      if (flags === undefined) problems.push({ arg, message: `the proxy has no stage "${arg}" (kpng ${arg} --help fails)` });
+      continue;
+    }
+    const name = arg.replace(/^--?/, '').split('=')[0] ?? '';
+    if (stage === undefined) {
+      problems.push({ arg, message: `comes before any stage; the args start with a source, e.g. kube or local` });
+    } else if (flags !== undefined && name !== 'help' && !flags.includes(name)) {
+      problems.push({ arg, message: `${stage} does not take --${name}; accepted: ${flags.map((f) => `--${f}`).join(', ') || 'no flags'}` });
+    }
+  }
+  return problems;
+}
+

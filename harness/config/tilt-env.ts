@@ -33,7 +33,7 @@ import {
   dns1123SubdomainSchema,
   imageRefSchema,
 } from './names.ts';
-import { argsProblems, baseProxyArgs } from './proxy-args.ts';
+import { argsProblems, baseProxyArgs, flagProblems, type StageFlags } from './proxy-args.ts';
 import { ListSyntaxError, formatPyList, parsePyList } from './py-list.ts';
 import { didYouMean } from './suggest.ts';
 
@@ -174,6 +174,7 @@ export type TiltEnvIssueCode =
   | 'KPNG_ERR_TILT_ENV_WHITESPACE'
   | 'KPNG_ERR_TILT_ENV_QUOTED'
   | 'KPNG_ERR_TILT_ENV_INCONSISTENT'
+  | 'KPNG_ERR_TILT_ENV_PROXY_FLAG'
   | 'KPNG_ERR_TILT_ENV_UNWRITABLE';
 
 export interface TiltEnvIssue {
@@ -215,6 +216,8 @@ export interface ParsedTiltEnv {
   env: TiltEnv;
   /** What was accepted here but reads differently through Tilt's dotenv. */
   warnings: TiltEnvIssue[];
+  /** The 1-based line of each key that is set in the file. */
+  lines: Readonly<Record<string, number>>;
 }
 
 interface DecodedValue {
@@ -391,7 +394,7 @@ export function parseTiltEnv(text: string, options: ParseTiltEnvOptions = {}): P
     issues.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
     throw new TiltEnvError(file, issues);
   }
-  return { env: Object.fromEntries(values) as unknown as TiltEnv, warnings };
+  return { env: Object.fromEntries(values) as unknown as TiltEnv, warnings, lines: Object.fromEntries(lineOf) };
 }
 
 function consistencyProblems(env: TiltEnv): TiltEnvIssue[] {
@@ -407,6 +410,26 @@ function consistencyProblems(env: TiltEnv): TiltEnvIssue[] {
     key: problem.which === 'backend' ? 'e2e_backend_args' : 'e2e_server_args',
     message: `${problem.message} (backend=${env.backend}, deployment_model=${env.model}, config_map_name=${env.configMapName === '' ? '<empty>' : env.configMapName})`,
   }));
+}
+
+/**
+ * Whether the proxy itself takes every stage and flag in tilt.env's argument lists (asked
+ * through `flagsOf`, i.e. `kpng <stage> --help`). Throws TiltEnvError naming the argument,
+ * its line and the accepted flags: the DaemonSet would otherwise crash-loop on exit 2.
+ */
+export function checkProxyFlags(parsed: ParsedTiltEnv, flagsOf: StageFlags, file = 'tilt.env'): void {
+  const issues: TiltEnvIssue[] = [];
+  for (const [key, args] of [['e2e_backend_args', parsed.env.backendArgs], ['e2e_server_args', parsed.env.serverArgs]] as const) {
+    for (const problem of flagProblems(args, flagsOf)) {
+      issues.push({
+        code: 'KPNG_ERR_TILT_ENV_PROXY_FLAG',
+        line: parsed.lines[key],
+        key,
+        message: `${JSON.stringify(problem.arg)}: ${problem.message} (the container would exit 2 and the DaemonSet crash-loop)`,
+      });
+    }
+  }
+  if (issues.length > 0) throw new TiltEnvError(file, issues);
 }
 
 export async function readTiltEnv(path: string, options: ParseTiltEnvOptions = {}): Promise<ParsedTiltEnv> {
