@@ -137,6 +137,15 @@ describe('a backend with --dry-run', () => {
   });
 });
 
+describe('a --node-name that matches no Node', () => {
+  it('is warned about once (KPNG_ERR_NODE_UNKNOWN), and the rules are still written', async () => {
+    const r = await kpng(['file', `--input=${testdata}dual-stack-etp-local.yaml`, '--once', 'to-local', '--node-name=node-z', 'to-nft', '--dry-run']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('# kpng to-nft --dry-run: ');
+    expect(r.stderr.match(/KPNG_ERR_NODE_UNKNOWN: --node-name "node-z" matches no Node object/g)).toHaveLength(1);
+  });
+});
+
 describe('the pipeline grammar', () => {
   const cases: Array<{ args: string[]; error: RegExp }> = [
     { args: ['nope'], error: /KPNG_ERR_UNKNOWN_STAGE: unknown stage "nope".*accepted first: file/ },

@@ -90,6 +90,7 @@ export class ProxyMetrics {
   readonly #healthz: Counter<'code'>;
   readonly #livez: Counter<'code'>;
   readonly #failures: Counter;
+  readonly #nodeKnown: Gauge;
 
   constructor(opts: ProxyMetricsOptions) {
     this.backend = opts.backend;
@@ -123,6 +124,11 @@ export class ProxyMetrics {
     this.#healthz = new Counter({ name: 'kubeproxy_proxy_healthz_total', help: 'Cumulative proxy healthz HTTP status', labelNames: ['code'], registers });
     this.#livez = new Counter({ name: 'kubeproxy_proxy_livez_total', help: 'Cumulative proxy livez HTTP status', labelNames: ['code'], registers });
     this.#failures = new Counter({ name: 'kpng_sync_failures_total', help: 'Cumulative failed syncs of any backend', registers });
+    this.#nodeKnown = new Gauge({
+      name: 'kpng_node_known',
+      help: 'Whether --node-name matches a Node object (1) or not, or not yet (0): with 0, no endpoint is local and no topology hint applies',
+      registers,
+    });
 
     // Series that exist from the start, so a dashboard sees 0 rather than nothing.
     for (const ip_family of this.families) {
@@ -184,6 +190,11 @@ export class ProxyMetrics {
       }
       if (nftablesLike.has(this.backend)) this.#nftFailures.inc({ ip_family });
     }
+  }
+
+  /** Whether --node-name matches a Node object. */
+  nodeKnown(known: boolean): void {
+    this.#nodeKnown.set(known ? 1 : 0);
   }
 
   /** An answer of the health server. */
