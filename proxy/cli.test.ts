@@ -1,5 +1,5 @@
 // The `kpng` command as users run it: a real process, real files.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -134,6 +134,20 @@ describe('a backend with --dry-run', () => {
     } finally {
       await Promise.all(taken.map((server) => new Promise((resolve) => server.close(resolve))));
     }
+  });
+});
+
+describe('a kubeconfig that cannot be used', () => {
+  it.each([
+    { what: 'a directory', make: async (f: string) => void (await mkdir(f)), error: 'is a directory (accepted: a kubeconfig file)' },
+    { what: 'not YAML', make: (f: string) => writeFile(f, 'clusters: [unclosed\n  x: 1\n'), error: 'cannot be read as a kubeconfig: ' },
+    { what: 'no current cluster', make: (f: string) => writeFile(f, 'apiVersion: v1\nkind: Config\n'), error: 'has no current cluster' },
+  ])('$what: exit 1 naming the file and the flag', async ({ make, error }) => {
+    const file = await mkdtemp(path.join(dir, 'kubeconfig-')).then((d) => path.join(d, 'config'));
+    await make(file);
+    const r = await kpng(['kube', `--kubeconfig=${file}`, 'to-file', `--output=${path.join(dir, 'never.yaml')}`]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`KPNG_ERR_KUBECONFIG: ${file} (--kubeconfig): ${error}`);
   });
 });
 
