@@ -2,7 +2,7 @@
 // tilt (stand-in executables that record their arguments), the files it writes, and the
 // clean failures: a missing tool or a bad command line exit 2 with one message.
 import { execa } from 'execa';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -174,6 +174,12 @@ describe('tilt-up and tilt-down', () => {
     await writeFile(path.join(work, 'tilt.env'), example.replace("['kube', ", "['kube', '--kubeconfig-path=/x', "));
     expect(await main(['tilt-manifests'], ctx)).toBe(1);
     expect(logLines.at(-1)).toMatch(/"--kubeconfig-path=\/x": kube does not take --kubeconfig-path; accepted: --kubeconfig, --service-proxy-name, /);
+  });
+
+  it('a tilt.env that is a directory is an error naming it', async () => {
+    await mkdir(path.join(work, 'tilt.env'));
+    expect(await main(['tilt-manifests'], ctx)).toBe(1);
+    expect(logLines.at(-1)).toBe(`KPNG_ERR_TILT_ENV_INVALID: ${path.join(work, 'tilt.env')} has 1 problem:\n  ${path.join(work, 'tilt.env')}: is a directory (accepted: a tilt.env file) [KPNG_ERR_TILT_ENV_UNREADABLE]`);
   });
 
   it('tilt up says to run tilt-setup when there is no tilt.env', async () => {

@@ -175,6 +175,7 @@ export type TiltEnvIssueCode =
   | 'KPNG_ERR_TILT_ENV_QUOTED'
   | 'KPNG_ERR_TILT_ENV_INCONSISTENT'
   | 'KPNG_ERR_TILT_ENV_PROXY_FLAG'
+  | 'KPNG_ERR_TILT_ENV_UNREADABLE'
   | 'KPNG_ERR_TILT_ENV_UNWRITABLE';
 
 export interface TiltEnvIssue {
@@ -432,8 +433,14 @@ export function checkProxyFlags(parsed: ParsedTiltEnv, flagsOf: StageFlags, file
   if (issues.length > 0) throw new TiltEnvError(file, issues);
 }
 
+/** Read and parse tilt.env. A file that cannot be read is a TiltEnvError naming it (ENOENT stays as it is: callers say how to make one). */
 export async function readTiltEnv(path: string, options: ParseTiltEnvOptions = {}): Promise<ParsedTiltEnv> {
-  const text = await readFile(path, 'utf8');
+  const text = await readFile(path, 'utf8').catch((error: unknown) => {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw error;
+    const why = code === 'EISDIR' ? 'is a directory (accepted: a tilt.env file)' : `cannot be read: ${(error as Error).message}`;
+    throw new TiltEnvError(path, [{ code: 'KPNG_ERR_TILT_ENV_UNREADABLE', message: why }]);
+  });
   return parseTiltEnv(text, { file: path, ...options });
 }
 
