@@ -1,5 +1,5 @@
 // The `kpng` command as users run it: a real process, real files.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -144,6 +144,29 @@ describe('a backend with --dry-run', () => {
   });
 });
 
+describe('a kubeconfig that cannot be used', () => {
+  it.each([
+    { what: 'a directory', make: async (f: string) => void (await mkdir(f)), error: 'is a directory (accepted: a kubeconfig file)' },
+    { what: 'not YAML', make: (f: string) => writeFile(f, 'clusters: [unclosed\n  x: 1\n'), error: 'cannot be read as a kubeconfig: ' },
+    { what: 'no current cluster', make: (f: string) => writeFile(f, 'apiVersion: v1\nkind: Config\n'), error: 'has no current cluster' },
+  ])('$what: exit 1 naming the file and the flag', async ({ make, error }) => {
+    const file = await mkdtemp(path.join(dir, 'kubeconfig-')).then((d) => path.join(d, 'config'));
+    await make(file);
+    const r = await kpng(['kube', `--kubeconfig=${file}`, 'to-file', `--output=${path.join(dir, 'never.yaml')}`]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`KPNG_ERR_KUBECONFIG: ${file} (--kubeconfig): ${error}`);
+  });
+});
+
+describe('a --node-name that matches no Node', () => {
+  it('is warned about once (KPNG_ERR_NODE_UNKNOWN), and the rules are still written', async () => {
+    const r = await kpng(['file', `--input=${testdata}dual-stack-etp-local.yaml`, '--once', 'to-local', '--node-name=node-z', 'to-nft', '--dry-run']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('# kpng to-nft --dry-run: ');
+    expect(r.stderr.match(/KPNG_ERR_NODE_UNKNOWN: --node-name "node-z" matches no Node object/g)).toHaveLength(1);
+  });
+});
+
 describe('the pipeline grammar', () => {
   const cases: Array<{ args: string[]; error: RegExp }> = [
     { args: ['nope'], error: /KPNG_ERR_UNKNOWN_STAGE: unknown stage "nope".*accepted first: file/ },
@@ -157,6 +180,43 @@ describe('the pipeline grammar', () => {
     { args: ['file', '--input=x', 'to-file', '--output=y', 'to-json'], error: /nothing may follow to-file/ },
   ];
   it.each(cases)('kpng $args → exit 2', async ({ args, error }) => {
+    const r = await kpng(args);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(error);
+  });
+
+  // Values the stages used to accept at parse time and refuse only on start (exit 1), or not at all.
+  const badValues: Array<{ stage: string[]; flag: string; accepted: RegExp }> = [
+    { stage: ['to-nft'], flag: '--sync-period=0', accepted: /accepted: a duration greater than 0/ },
+    { stage: ['to-iptables'], flag: '--sync-period=-1s', accepted: /accepted: a duration such as/ },
+    { stage: ['to-nft'], flag: '--healthz-bind-address=1.2.3.4:99999', accepted: /accepted: IP:port/ },
+    { stage: ['to-iptables'], flag: '--metrics-bind-address=localhost', accepted: /accepted: IP:port/ },
+    { stage: ['to-nft'], flag: '--cluster-cidr=10.244.0.0/33', accepted: /not a CIDR \(accepted: e.g. 10.244.0.0\/16/ },
+    { stage: ['to-iptables'], flag: '--cluster-cidr=10.0.0.0/8,10.1.0.0/16', accepted: /2 CIDRs of IPv4; accepted: at most one per family/ },
+    { stage: ['to-nft'], flag: '--ip-families=IPv5', accepted: /accepted: IPv4, IPv6/ },
+    { stage: ['to-iptables'], flag: '--masquerade-bit=32', accepted: /accepted: an integer 0-31/ },
+    { stage: ['to-nft'], flag: '--nodeport-addresses=lan', accepted: /accepted: CIDRs and\/or "primary"/ },
+    { stage: ['to-iptables'], flag: '--nodeport-addresses=10.0.0.0/40', accepted: /accepted: CIDRs and\/or "primary"/ },
+  ];
+  it.each(badValues)('kpng ... $stage $flag → exit 2, naming the flag, the value and what is accepted', async ({ stage, flag, accepted }) => {
+    const r = await kpng(['file', `--input=${testdata}dual-stack-etp-local.yaml`, '--once', 'to-local', '--node-name=node-a', ...stage, '--dry-run', flag]);
+    expect(r.exitCode).toBe(2);
+    const [name, value] = [flag.slice(0, flag.indexOf('=')), flag.slice(flag.indexOf('=') + 1)];
+    expect(r.stderr).toContain(`KPNG_ERR_BAD_FLAG: ${stage[0]} ${name}=${JSON.stringify(value)}: `);
+    expect(r.stderr).toMatch(accepted);
+  });
+
+  it.each([
+    { args: ['file', '--input=x', 'to-api', '--listen=/run/kpng.sock'], error: /to-api --listen="\/run\/kpng.sock": unknown scheme \(accepted: unix:\/\/\/absolute\/path or tcp:\/\/host:port/ },
+    { args: ['file', '--input=x', 'to-api', '--listen=tcp://127.0.0.1:70000'], error: /--listen="tcp:\/\/127.0.0.1:70000": port "70000" is not a number from 0 to 65535/ },
+    { args: ['local', '--api=unix://relative.sock', 'to-json'], error: /local --api="unix:\/\/relative.sock": the socket path must be absolute/ },
+    { args: ['kube', '--watch-inactivity=0', 'to-file', '--output=y'], error: /kube --watch-inactivity="0": accepted: a duration greater than 0/ },
+    { args: ['file', '--input=', 'to-file', '--output=y'], error: /file --input="": accepted: a file path \(the value is empty\)/ },
+    { args: ['file', '--input=x', '--max-bytes=0', 'to-file', '--output=y'], error: /file --max-bytes="0": accepted: a whole number of bytes, 1 or more/ },
+    { args: ['file', '--input=x', 'to-local', '--node-name=', 'to-json'], error: /to-local --node-name="": accepted: the name of this node's Node object.*the value is empty/ },
+    { args: ['local', '--node-name=$(NODE_NAME)', 'to-json'], error: /local --node-name="\$\(NODE_NAME\)": .*"\$\(\.\.\.\)" was not expanded/ },
+    { args: ['file', '--input=x', 'to-local', '--node-name=Node_A', 'to-json'], error: /to-local --node-name="Node_A": accepted: .*DNS-1123 subdomain/ },
+  ])('kpng $args → exit 2 before anything starts', async ({ args, error }) => {
     const r = await kpng(args);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(error);
@@ -194,9 +254,7 @@ describe('kpng ... to-api and kpng local', () => {
   });
 
   const failures: Array<{ args: string[]; error: RegExp }> = [
-    { args: ['file', '--input=x', 'to-api', '--listen=ftp://host:1'], error: /KPNG_ERR_API_ADDRESS: --listen="ftp:\/\/host:1": unknown scheme \(accepted: unix:\/\/\/absolute\/path or tcp:\/\/host:port/ },
     { args: ['file', '--input=x', 'to-api', '--listen=unix:///tmp/x.sock', '--tls-cert=/c.pem', '--tls-key=/k.pem'], error: /KPNG_ERR_API_TLS: TLS applies to tcp:\/\/ addresses only/ },
-    { args: ['local', '--api=unix://relative.sock', 'to-json'], error: /KPNG_ERR_API_ADDRESS: --api="unix:\/\/relative.sock": the socket path must be absolute/ },
     { args: ['local', '--api=tcp://127.0.0.1:1', '--tls-cert=/c.pem', 'to-json'], error: /KPNG_ERR_API_TLS: --tls-cert and --tls-key go together/ },
   ];
   it.each(failures)('kpng $args → exit 1 with the reason and what is accepted', async ({ args, error }) => {

@@ -2,7 +2,7 @@
 // tilt (stand-in executables that record their arguments), the files it writes, and the
 // clean failures: a missing tool or a bad command line exit 2 with one message.
 import { execa } from 'execa';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,7 +90,11 @@ describe('tilt-setup', () => {
     expect(docs).toEqual(['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding']);
     const { env } = parseTiltEnv(await readFile(path.join(work, 'tilt.env'), 'utf8'), { strict: true });
     expect(env).toMatchObject({ backend: 'nft', family: 'dual', model: 'split-process-per-node', clusterName: 'kpng-proxy', image: 'kpng:dev' });
-    expect(env.backendArgs).toContain('--cluster-cidr=10.244.0.0/16,fd00:10:244::/56');
+    // tilt.env stores nothing derived from ip_family; the rendered DaemonSet has both pod CIDRs.
+    expect(env.backendArgs.some((a) => a.startsWith('--cluster-cidr'))).toBe(false);
+    outText = '';
+    expect(await main(['tilt-manifests'], ctx)).toBe(0);
+    expect(outText).toContain(`--cluster-cidr=${clusterNetworks.dual.podCIDRs.join(',')}`);
     expect(logLines.at(-1)).toBe(`==> wrote ${path.join(work, 'tilt.env')} (nft, dual, split-process-per-node); next: make tilt-up`);
   });
 
@@ -132,7 +136,7 @@ describe('tilt-setup', () => {
 });
 
 async function writeValidTiltEnv(over: Partial<Parameters<typeof tiltEnvFor>[0]> = {}): Promise<void> {
-  const env = tiltEnvFor({ backend: 'nft', family: 'ipv4', model: 'single-process-per-node', podCIDRs: clusterNetworks.ipv4.podCIDRs, ...over });
+  const env = tiltEnvFor({ backend: 'nft', family: 'ipv4', model: 'single-process-per-node', ...over });
   await writeFile(path.join(work, 'tilt.env'), formatTiltEnv(env));
 }
 
@@ -152,6 +156,30 @@ describe('tilt-up and tilt-down', () => {
     expect(await main(['tilt-up'], ctx)).toBe(1);
     expect(logLines.at(-1)).toMatch(/^KPNG_ERR_TILT_ENV_INVALID: \S+tilt.env has 2 problems:\n {2}\S+tilt.env:\d+: namespace: "tilt.dev" contains "." \(a label has no dots\); accepted: a DNS-1123 label/);
     expect(logLines.at(-1)).toMatch(/namespace: whitespace around the value is ignored here, but Tilt's dotenv keeps it in the value: remove it \[KPNG_ERR_TILT_ENV_WHITESPACE\]$/);
+  });
+
+  it('a flag the proxy does not take in tilt.env args is an error naming the argument, the line and the accepted flags', async () => {
+    const example = await readFile(path.join(repoRoot, 'tilt.env.example'), 'utf8');
+    await writeFile(path.join(work, 'tilt.env'), example.replace("'to-iptables', ", "'to-iptables', '--masquerade-al', "));
+    const line = example.split('\n').findIndex((l) => l.startsWith('e2e_backend_args=')) + 1;
+    for (const command of ['tilt-manifests', 'tilt-up']) {
+      expect(await main([command], ctx), command).toBe(1);
+      expect(logLines.at(-1)).toMatch(
+        new RegExp(
+          `^KPNG_ERR_TILT_ENV_INVALID: \\S+tilt.env has 1 problem:\n {2}\\S+tilt.env:${line}: e2e_backend_args: "--masquerade-al": to-iptables does not take --masquerade-al; accepted: --cluster-cidr, --masquerade-all, .*--sync-period.* \\(the container would exit 2 and the DaemonSet crash-loop\\) \\[KPNG_ERR_TILT_ENV_PROXY_FLAG\\]$`,
+        ),
+      );
+    }
+    await expect(readFile(log, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' }); // no tool was run
+    await writeFile(path.join(work, 'tilt.env'), example.replace("['kube', ", "['kube', '--kubeconfig-path=/x', "));
+    expect(await main(['tilt-manifests'], ctx)).toBe(1);
+    expect(logLines.at(-1)).toMatch(/"--kubeconfig-path=\/x": kube does not take --kubeconfig-path; accepted: --kubeconfig, --service-proxy-name, /);
+  });
+
+  it('a tilt.env that is a directory is an error naming it', async () => {
+    await mkdir(path.join(work, 'tilt.env'));
+    expect(await main(['tilt-manifests'], ctx)).toBe(1);
+    expect(logLines.at(-1)).toBe(`KPNG_ERR_TILT_ENV_INVALID: ${path.join(work, 'tilt.env')} has 1 problem:\n  ${path.join(work, 'tilt.env')}: is a directory (accepted: a tilt.env file) [KPNG_ERR_TILT_ENV_UNREADABLE]`);
   });
 
   it('tilt up says to run tilt-setup when there is no tilt.env', async () => {

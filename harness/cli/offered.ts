@@ -1,8 +1,8 @@
 // Which backends a command may deploy: those the proxy offers (`kpng to-<backend> --help`
 // exits 0). The harness knows more backend names (tilt.env accepts them all) than the proxy
 // implements; asking for one it lacks is a clear error, exit 2.
-import { KpngError, backends, type Backend } from '../config/index.ts';
-import { backendAvailable } from '../lab/cluster/index.ts';
+import { KpngError, backends, flagsFromHelp, type Backend, type StageFlags } from '../config/index.ts';
+import { backendAvailable, proxyStageHelp } from '../lab/cluster/index.ts';
 
 /** The requested backends (default: every one the proxy offers), all of them offered by the proxy. */
 export async function offeredBackends(requested: readonly Backend[] | undefined, log?: (line: string) => void): Promise<Backend[]> {
@@ -17,4 +17,12 @@ export async function offeredBackends(requested: readonly Backend[] | undefined,
     log(`==> backends the proxy offers: ${offered.join(', ')}${notYet.length > 0 ? ` (not yet: ${notYet.join(', ')})` : ''}`);
   }
   return requested?.length ? [...requested] : offered;
+}
+
+/** The flags of every stage these argument lists name, learnt from `kpng <stage> --help` (as the backends are). */
+export async function proxyStageFlags(...argLists: ReadonlyArray<readonly string[]>): Promise<StageFlags> {
+  const stages = [...new Set(argLists.flat().filter((arg) => !arg.startsWith('-')))];
+  const helps = await Promise.all(stages.map(async (stage) => [stage, await proxyStageHelp(stage)] as const));
+  const flags = new Map(helps.map(([stage, help]) => [stage, help === undefined ? undefined : flagsFromHelp(help)]));
+  return (stage) => flags.get(stage);
 }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import {
   KpngError,
   backends,
+  checkProxyFlags,
   deploymentModels,
   imagePullPolicies,
   ipFamilies,
@@ -23,7 +24,6 @@ import {
 import {
   DEFAULT_CLUSTER_NAME,
   apiServerFromKubeconfig,
-  clusterNetworks,
   createCluster,
   deleteCluster,
   internalKubeconfig,
@@ -40,7 +40,7 @@ import {
 import { manifestInputFromTiltEnv, renderDocuments } from '../manifests/index.ts';
 import { parseOptions, type OptionSpecs } from './args.ts';
 import { runOptions, type CliContext } from './context.ts';
-import { offeredBackends } from './offered.ts';
+import { offeredBackends, proxyStageFlags } from './offered.ts';
 
 const tiltEnvOption = { 'tilt-env': { type: 'string', default: 'tilt.env', description: 'the tilt.env file' } } as const satisfies OptionSpecs;
 
@@ -84,7 +84,6 @@ export async function tiltSetup(args: readonly string[], ctx: CliContext): Promi
     backend,
     family,
     model: (o.model ?? 'single-process-per-node') as DeploymentModel,
-    podCIDRs: clusterNetworks[family].podCIDRs,
     clusterName: name,
     ...(o.image ? { image: o.image } : {}),
     ...(o['image-pull-policy'] ? { imagePullPolicy: o['image-pull-policy'] as ImagePullPolicy } : {}),
@@ -144,11 +143,13 @@ export const tiltManifestsOptions = {
 async function readValidTiltEnv(args: readonly string[], command: string, ctx: CliContext, extra: OptionSpecs = {}) {
   const o = parseOptions(command, args, { ...tiltEnvOption, ...extra });
   const file = path.resolve(ctx.cwd, String(o['tilt-env'] ?? 'tilt.env'));
-  const { env } = await readTiltEnv(file, { strict: true }).catch((error: unknown) => {
+  const parsed = await readTiltEnv(file, { strict: true }).catch((error: unknown) => {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     throw new KpngError('KPNG_ERR_NO_TILT_ENV', `${file} does not exist; make tilt-setup b=<backend> i=<family> [m=<model>] writes it (tilt.env.example shows its form)`);
   });
-  return { env, file, options: o as Record<string, unknown> };
+  // What the proxy would refuse is an error here, not a crash-looping DaemonSet.
+  checkProxyFlags(parsed, await proxyStageFlags(parsed.env.backendArgs, parsed.env.serverArgs), file);
+  return { env: parsed.env, file, options: o as Record<string, unknown> };
 }
 
 /** Run `command` with KUBECONFIG pointing at a kubeconfig of the kind cluster only, so Tilt cannot reach another cluster. */

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { clusterNetworks } from '../cluster/index.ts';
-import { formatTiltEnv, tiltEnvFor } from '../config/index.ts';
+import { formatTiltEnv, tiltEnvFor, withClusterCIDRs } from '../config/index.ts';
 import { repoRoot } from '../k8s-binaries.ts';
 import { commands } from './main.ts';
 
@@ -49,7 +49,7 @@ describe('the Tiltfile', () => {
 
   it("reads tilt.env through the validating reader and deploys the DaemonSet with docker_build's image", async () => {
     const work = await mkdtemp(path.join(dir, 'work-'));
-    const env = tiltEnvFor({ backend: 'nft', family: 'dual', model: 'split-process-per-node', podCIDRs: clusterNetworks.dual.podCIDRs, image: 'localhost:5001/kpng:tilt', clusterName: 'kpng-dev' });
+    const env = tiltEnvFor({ backend: 'nft', family: 'dual', model: 'split-process-per-node', image: 'localhost:5001/kpng:tilt', clusterName: 'kpng-dev' });
     await writeFile(path.join(work, 'tilt.env'), formatTiltEnv(env));
 
     const settings = await local(['tilt-env'], work);
@@ -68,7 +68,7 @@ describe('the Tiltfile', () => {
     expect(docs[0]?.metadata.name).toBe(resource);
     const containers = docs[0]?.spec.template.spec.containers ?? [];
     expect(containers.map((c) => c.image)).toEqual(['localhost:5001/kpng:tilt', 'localhost:5001/kpng:tilt']);
-    expect(containers[1]?.args).toEqual(env.backendArgs);
+    expect(containers[1]?.args).toEqual(withClusterCIDRs({ backend: env.backendArgs, server: [] }, 'nft', clusterNetworks.dual.podCIDRs).backend);
   });
 
   it('fails the Tiltfile load (non-zero, the reason on stderr) when tilt.env is not valid', async () => {

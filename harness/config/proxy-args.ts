@@ -16,13 +16,16 @@ export const HEALTHZ_PORT = 10256;
 /** Filled in by the kubelet from the env var of the same name (fieldRef spec.nodeName). */
 export const NODE_NAME_ARG = '--node-name=$(NODE_NAME)';
 
-export interface ProxyArgsInput {
+export interface BaseProxyArgsInput {
   backend: Backend;
   model: DeploymentModel;
-  /** The cluster's pod CIDR(s), one per family. */
-  podCIDRs: readonly string[];
   /** Whether a kubeconfig is mounted at KUBECONFIG_PATH (else: the ServiceAccount's in-cluster config). */
   kubeconfig: boolean;
+}
+
+export interface ProxyArgsInput extends BaseProxyArgsInput {
+  /** The cluster's pod CIDR(s), one per family. */
+  podCIDRs: readonly string[];
 }
 
 /** Container args (the image's entrypoint is the `kpng` command). `server` is [] for the single model. */
@@ -31,13 +34,16 @@ export interface ProxyArgs {
   server: string[];
 }
 
-export function proxyArgs(input: ProxyArgsInput): ProxyArgs {
+/** The flag whose value is derived from the IP family (the cluster's pod CIDRs) when a DaemonSet is rendered. */
+export const CLUSTER_CIDR_FLAG = '--cluster-cidr';
+
+/**
+ * The args that do not depend on the cluster's network: what tilt.env stores. The pod
+ * CIDRs follow from the IP family and are added by withClusterCIDRs when rendering.
+ */
+export function baseProxyArgs(input: BaseProxyArgsInput): ProxyArgs {
   const kubeconfig = input.kubeconfig ? [`--kubeconfig=${KUBECONFIG_PATH}`] : [];
-  const backend = [
-    `to-${input.backend}`,
-    `--cluster-cidr=${input.podCIDRs.join(',')}`,
-    `--metrics-bind-address=0.0.0.0:${METRICS_PORT}`,
-  ];
+  const backend = [`to-${input.backend}`, `--metrics-bind-address=0.0.0.0:${METRICS_PORT}`];
   if (input.model === 'single-process-per-node') {
     return { backend: ['kube', ...kubeconfig, 'to-local', NODE_NAME_ARG, ...backend], server: [] };
   }
@@ -45,6 +51,19 @@ export function proxyArgs(input: ProxyArgsInput): ProxyArgs {
     server: ['kube', ...kubeconfig, 'to-api', `--listen=${PROXY_SOCKET}`],
     backend: ['local', `--api=${PROXY_SOCKET}`, NODE_NAME_ARG, ...backend],
   };
+}
+
+/** args with --cluster-cidr=<podCIDRs> right after the backend's stage (`to-<backend>`), the one place it is set. */
+export function withClusterCIDRs(args: ProxyArgs, backend: Backend, podCIDRs: readonly string[]): ProxyArgs {
+  const at = args.backend.indexOf(`to-${backend}`);
+  if (at < 0) return args;
+  const flag = `${CLUSTER_CIDR_FLAG}=${podCIDRs.join(',')}`;
+  return { server: args.server, backend: [...args.backend.slice(0, at + 1), flag, ...args.backend.slice(at + 1)] };
+}
+
+/** The full command lines: the base args plus the pod CIDRs. */
+export function proxyArgs(input: ProxyArgsInput): ProxyArgs {
+  return withClusterCIDRs(baseProxyArgs(input), input.backend, input.podCIDRs);
 }
 
 export interface ArgsProblem {
@@ -70,6 +89,15 @@ export function argsProblems(input: ArgsCheckInput): ArgsProblem[] {
   } else if (sinks.some((sink) => sink !== wanted)) {
     const other = sinks.find((sink) => sink !== wanted) ?? '';
     problems.push({ which: 'backend', message: `runs "${other}" but the backend is ${input.backend}; expected "${wanted}"` });
+  }
+  for (const [which, list] of [['backend', input.backendArgs], ['server', input.serverArgs]] as const) {
+    const given = list.find((arg) => arg === CLUSTER_CIDR_FLAG || arg.startsWith(`${CLUSTER_CIDR_FLAG}=`));
+    if (given !== undefined) {
+      problems.push({
+        which,
+        message: `passes "${given}", but ${CLUSTER_CIDR_FLAG} is derived from the IP family (the cluster's pod CIDRs) and added when the DaemonSet is rendered; remove it`,
+      });
+    }
   }
   const split = input.model === 'split-process-per-node';
   if (!split && input.serverArgs.length > 0) {
@@ -103,3 +131,44 @@ export function argsProblems(input: ArgsCheckInput): ArgsProblem[] {
   }
   return problems;
 }
+
+/** The flags of each proxy stage, as `kpng <stage> --help` lists them; undefined for a stage the proxy does not have. */
+export type StageFlags = (stage: string) => readonly string[] | undefined;
+
+/** The flag names `kpng <stage> --help` lists ("  --name=TYPE" or "  --name" lines). */
+export function flagsFromHelp(help: string): string[] {
+  return [...help.matchAll(/^ {2}--([a-z0-9][a-z0-9-]*)/gm)].map((m) => m[1]!);
+}
+
+export interface FlagProblem {
+  /** The argument at fault. */
+  arg: string;
+  message: string;
+}
+
+/**
+ * What the proxy would refuse in one container's args (and exit 2, so the DaemonSet would
+ * crash-loop): a stage it does not have, a flag before any stage, a flag the stage does
+ * not take. Flag values are not checked here; the proxy checks them when it starts.
+ */
+export function flagProblems(args: readonly string[], flagsOf: StageFlags): FlagProblem[] {
+  const problems: FlagProblem[] = [];
+  let stage: string | undefined;
+  let flags: readonly string[] | undefined;
+  for (const arg of args) {
+    if (!arg.startsWith('-')) {
+      stage = arg;
+      flags = flagsOf(arg);
+      if (flags === undefined) problems.push({ arg, message: `the proxy has no stage "${arg}" (kpng ${arg} --help fails)` });
+      continue;
+    }
+    const name = arg.replace(/^--?/, '').split('=')[0] ?? '';
+    if (stage === undefined) {
+      problems.push({ arg, message: `comes before any stage; the args start with a source, e.g. kube or local` });
+    } else if (flags !== undefined && name !== 'help' && !flags.includes(name)) {
+      problems.push({ arg, message: `${stage} does not take --${name}; accepted: ${flags.map((f) => `--${f}`).join(', ') || 'no flags'}` });
+    }
+  }
+  return problems;
+}
+

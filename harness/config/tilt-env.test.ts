@@ -19,7 +19,7 @@ import {
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-const good = tiltEnvFor({ backend: 'iptables', family: 'ipv4', model: 'single-process-per-node', podCIDRs: ['10.244.0.0/16'] });
+const good = tiltEnvFor({ backend: 'iptables', family: 'ipv4', model: 'single-process-per-node' });
 const goodText = formatTiltEnv(good);
 
 function issuesOf(text: string, options: { strict?: boolean } = {}): TiltEnvIssue[] {
@@ -50,9 +50,9 @@ describe('parseTiltEnv', () => {
       for (const family of ipFamilies) {
         for (const model of deploymentModels) {
           for (const configMapName of ['', 'kpng-kubeconfig']) {
-            const env = tiltEnvFor({ backend, family, model, podCIDRs: ['10.244.0.0/16'], configMapName });
+            const env = tiltEnvFor({ backend, family, model, configMapName });
             const text = formatTiltEnv(env);
-            expect(parseTiltEnv(text, { strict: true })).toEqual({ env, warnings: [] });
+            expect(parseTiltEnv(text, { strict: true })).toMatchObject({ env, warnings: [] });
           }
         }
       }

@@ -33,7 +33,7 @@ import {
   dns1123SubdomainSchema,
   imageRefSchema,
 } from './names.ts';
-import { argsProblems, proxyArgs } from './proxy-args.ts';
+import { argsProblems, baseProxyArgs, flagProblems, type StageFlags } from './proxy-args.ts';
 import { ListSyntaxError, formatPyList, parsePyList } from './py-list.ts';
 import { didYouMean } from './suggest.ts';
 
@@ -174,6 +174,8 @@ export type TiltEnvIssueCode =
   | 'KPNG_ERR_TILT_ENV_WHITESPACE'
   | 'KPNG_ERR_TILT_ENV_QUOTED'
   | 'KPNG_ERR_TILT_ENV_INCONSISTENT'
+  | 'KPNG_ERR_TILT_ENV_PROXY_FLAG'
+  | 'KPNG_ERR_TILT_ENV_UNREADABLE'
   | 'KPNG_ERR_TILT_ENV_UNWRITABLE';
 
 export interface TiltEnvIssue {
@@ -215,6 +217,8 @@ export interface ParsedTiltEnv {
   env: TiltEnv;
   /** What was accepted here but reads differently through Tilt's dotenv. */
   warnings: TiltEnvIssue[];
+  /** The 1-based line of each key that is set in the file. */
+  lines: Readonly<Record<string, number>>;
 }
 
 interface DecodedValue {
@@ -391,7 +395,7 @@ export function parseTiltEnv(text: string, options: ParseTiltEnvOptions = {}): P
     issues.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
     throw new TiltEnvError(file, issues);
   }
-  return { env: Object.fromEntries(values) as unknown as TiltEnv, warnings };
+  return { env: Object.fromEntries(values) as unknown as TiltEnv, warnings, lines: Object.fromEntries(lineOf) };
 }
 
 function consistencyProblems(env: TiltEnv): TiltEnvIssue[] {
@@ -409,8 +413,34 @@ function consistencyProblems(env: TiltEnv): TiltEnvIssue[] {
   }));
 }
 
+/**
+ * Whether the proxy itself takes every stage and flag in tilt.env's argument lists (asked
+ * through `flagsOf`, i.e. `kpng <stage> --help`). Throws TiltEnvError naming the argument,
+ * its line and the accepted flags: the DaemonSet would otherwise crash-loop on exit 2.
+ */
+export function checkProxyFlags(parsed: ParsedTiltEnv, flagsOf: StageFlags, file = 'tilt.env'): void {
+  const issues: TiltEnvIssue[] = [];
+  for (const [key, args] of [['e2e_backend_args', parsed.env.backendArgs], ['e2e_server_args', parsed.env.serverArgs]] as const) {
+    for (const problem of flagProblems(args, flagsOf)) {
+      issues.push({
+        code: 'KPNG_ERR_TILT_ENV_PROXY_FLAG',
+        line: parsed.lines[key],
+        key,
+        message: `${JSON.stringify(problem.arg)}: ${problem.message} (the container would exit 2 and the DaemonSet crash-loop)`,
+      });
+    }
+  }
+  if (issues.length > 0) throw new TiltEnvError(file, issues);
+}
+
+/** Read and parse tilt.env. A file that cannot be read is a TiltEnvError naming it (ENOENT stays as it is: callers say how to make one). */
 export async function readTiltEnv(path: string, options: ParseTiltEnvOptions = {}): Promise<ParsedTiltEnv> {
-  const text = await readFile(path, 'utf8');
+  const text = await readFile(path, 'utf8').catch((error: unknown) => {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw error;
+    const why = code === 'EISDIR' ? 'is a directory (accepted: a tilt.env file)' : `cannot be read: ${(error as Error).message}`;
+    throw new TiltEnvError(path, [{ code: 'KPNG_ERR_TILT_ENV_UNREADABLE', message: why }]);
+  });
   return parseTiltEnv(text, { file: path, ...options });
 }
 
@@ -483,8 +513,6 @@ export interface TiltEnvForOptions {
   backend: Backend;
   family: IpFamily;
   model: DeploymentModel;
-  /** The cluster's pod CIDR(s) (harness/cluster's table for the family). */
-  podCIDRs: readonly string[];
   image?: string;
   imagePullPolicy?: ImagePullPolicy;
   configMapName?: string;
@@ -493,10 +521,14 @@ export interface TiltEnvForOptions {
   clusterName?: string;
 }
 
-/** The tilt.env for a backend × family × model, with the proxy's default arguments. */
+/**
+ * The tilt.env for a backend × family × model, with the proxy's default arguments. They hold
+ * nothing derived from the family: the pod CIDRs (--cluster-cidr) are added when the
+ * DaemonSet is rendered, so changing ip_family cannot leave a stale CIDR behind.
+ */
 export function tiltEnvFor(options: TiltEnvForOptions): TiltEnv {
   const configMapName = options.configMapName ?? tiltEnvDefaults.configMapName;
-  const args = proxyArgs({ backend: options.backend, model: options.model, podCIDRs: options.podCIDRs, kubeconfig: configMapName !== '' });
+  const args = baseProxyArgs({ backend: options.backend, model: options.model, kubeconfig: configMapName !== '' });
   return {
     image: options.image ?? tiltEnvDefaults.image,
     imagePullPolicy: options.imagePullPolicy ?? tiltEnvDefaults.imagePullPolicy,

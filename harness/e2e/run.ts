@@ -8,7 +8,6 @@ import path from 'node:path';
 import type { Backend, DeploymentModel, IpFamily } from '../config/index.ts';
 import {
   apiServerFromKubeconfig,
-  clusterNetworks,
   createCluster,
   deleteCluster,
   exportLogs,
@@ -104,7 +103,6 @@ export async function runE2e(options: E2eRunOptions): Promise<E2eRunResult> {
       family,
       model: options.model,
       image: options.image,
-      podCIDRs: [...clusterNetworks[family].podCIDRs],
       apiServer: apiServerFromKubeconfig(await internalKubeconfig({ name: clusterName }, cluster)),
     });
     await writeFile(manifests, documents.map((d) => d.yaml).join('---\n'));

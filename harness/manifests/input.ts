@@ -15,6 +15,7 @@ import {
   imageRefSchema,
   ipFamilies,
 } from '../config/index.ts';
+import { clusterNetworks } from '../cluster/networks.ts';
 
 const argList = z.array(z.string().min(1, { error: 'arguments are not empty strings' }));
 
@@ -50,8 +51,11 @@ export const manifestInputSchema = z
     serviceAccountName: dns1123SubdomainSchema.default('kpng'),
     /** Name of the DaemonSet, ClusterRole and ClusterRoleBinding. */
     name: dns1123LabelSchema.default('kpng'),
-    /** The cluster's pod CIDR(s): the proxy's --cluster-cidr. */
-    podCIDRs: z.array(z.string()).min(1).max(2),
+    /**
+     * The cluster's pod CIDR(s): the proxy's --cluster-cidr. Absent: derived from the family
+     * (the kind cluster's table, harness/cluster/networks.ts) when the input is resolved.
+     */
+    podCIDRs: z.array(z.string()).min(1).max(2).optional(),
     /**
      * The API server as nodes reach it, e.g. https://kpng-proxy-control-plane:6443 (from
      * `kind get kubeconfig --internal`). Not the `kubernetes` Service: its cluster IP only
@@ -66,6 +70,7 @@ export const manifestInputSchema = z
     /** Container args instead of the defaults (e.g. tilt.env's e2e_backend_args / e2e_server_args). */
     args: z.strictObject({ backend: argList.min(1).optional(), server: argList.optional() }).optional(),
   })
+  .transform((input) => ({ ...input, podCIDRs: input.podCIDRs ?? [...clusterNetworks[input.family].podCIDRs] }))
   .superRefine((input, ctx) => {
     const families = input.podCIDRs.map(cidrFamily);
     input.podCIDRs.forEach((cidr, i) => {
@@ -113,7 +118,7 @@ const accepted: Record<string, string> = {
   namespace: DNS1123_LABEL_FORM,
   serviceAccountName: DNS1123_SUBDOMAIN_FORM,
   name: DNS1123_LABEL_FORM,
-  podCIDRs: 'the pod CIDR per family, e.g. ["10.244.0.0/16"] or ["10.244.0.0/16", "fd00:10:244::/56"]',
+  podCIDRs: 'absent (the table\'s for the family), or the pod CIDR per family, e.g. ["10.244.0.0/16"] or ["10.244.0.0/16", "fd00:10:244::/56"]',
   apiServer: 'https://<host>[:<port>], as nodes reach the API server (kind get kubeconfig --internal)',
   kubeconfigConfigMap: DNS1123_SUBDOMAIN_FORM,
   args: 'lists of container arguments, { backend: [...], server: [...] } ([] or absent for the single model)',

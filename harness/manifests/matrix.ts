@@ -2,7 +2,7 @@
 // the snapshot tests render these, and the cluster tier can send them to a real
 // kube-apiserver (kubectl apply --dry-run=server).
 import { backends, deploymentModels, ipFamilies, type TiltEnv } from '../config/index.ts';
-import { DEFAULT_CLUSTER_NAME, clusterNetworks, kindApiServer } from '../cluster/index.ts';
+import { DEFAULT_CLUSTER_NAME, kindApiServer } from '../cluster/index.ts';
 import type { ManifestInput } from './input.ts';
 
 /** The API server as nodes of the harness's kind cluster reach it. */
@@ -26,7 +26,6 @@ export function manifestMatrix(overrides: Partial<ManifestInput> = {}): MatrixEn
             family,
             model,
             image: 'kpng:dev',
-            podCIDRs: [...clusterNetworks[family].podCIDRs],
             apiServer: KIND_API_SERVER,
             ...overrides,
           },
@@ -40,7 +39,7 @@ export function manifestMatrix(overrides: Partial<ManifestInput> = {}): MatrixEn
 export interface FromTiltEnvOptions {
   /** The API server as nodes reach it (apiServerFromKubeconfig of `kind get kubeconfig --internal`). */
   apiServer: string;
-  /** Default: the table's pod CIDRs for env.family. */
+  /** Another cluster's pod CIDRs; default: the table's for env.family (derived when rendering). */
   podCIDRs?: readonly string[];
 }
 
@@ -54,7 +53,7 @@ export function manifestInputFromTiltEnv(env: TiltEnv, options: FromTiltEnvOptio
     imagePullPolicy: env.imagePullPolicy,
     namespace: env.namespace,
     serviceAccountName: env.serviceAccountName,
-    podCIDRs: [...(options.podCIDRs ?? clusterNetworks[env.family].podCIDRs)],
+    ...(options.podCIDRs ? { podCIDRs: [...options.podCIDRs] } : {}),
     apiServer: options.apiServer,
     ...(env.configMapName === '' ? {} : { kubeconfigConfigMap: env.configMapName }),
     args: { backend: env.backendArgs, server: env.serverArgs },

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { clusterNetworks } from '../cluster/index.ts';
-import { HEALTHZ_PORT, METRICS_PORT, parseTiltEnv, tiltEnvFor } from '../config/index.ts';
+import { HEALTHZ_PORT, METRICS_PORT, parseTiltEnv, proxyArgs, tiltEnvFor } from '../config/index.ts';
 import type { ManifestInput } from './input.ts';
 import { KIND_API_SERVER, manifestInputFromTiltEnv, manifestMatrix } from './matrix.ts';
 import { renderDocuments, renderManifests, templateNames, type ManifestDocument } from './render.ts';
@@ -130,7 +130,7 @@ describe('the DaemonSet', () => {
     expect(backend.livenessProbe?.httpGet).toEqual({ path: '/livez', port: 'healthz' });
     expect(backend.readinessProbe?.httpGet).toEqual({ path: '/healthz', port: 'healthz' });
     expect(backend.args).toContain(`to-${input.backend}`);
-    expect(backend.args).toContain(`--cluster-cidr=${input.podCIDRs.join(',')}`);
+    expect(backend.args).toContain(`--cluster-cidr=${clusterNetworks[input.family].podCIDRs.join(',')}`);
     expect(backend.args).toContain(`--metrics-bind-address=0.0.0.0:${METRICS_PORT}`);
     expect(backend.args).toContain('--node-name=$(NODE_NAME)');
   });
@@ -331,7 +331,7 @@ describe('the input', () => {
     expect(() => renderManifests({ ...base, namespace: 'tilt.dev' })).toThrow(
       /KPNG_ERR_MANIFEST_INPUT: the manifest input is not valid:\n {2}namespace: "tilt.dev" contains "\." \(a label has no dots\); accepted: a DNS-1123 label/,
     );
-    expect(() => renderManifests({ ...base, family: 'dual' })).toThrow(
+    expect(() => renderManifests({ ...base, family: 'dual', podCIDRs: ['10.244.0.0/16'] })).toThrow(
       /podCIDRs: \["10.244.0.0\/16"\] does not fit ip family dual: expected one IPv4 and one IPv6 CIDR; accepted: /,
     );
     expect(() => renderManifests({ ...base, podCIDRs: ['10.244.0.0/33'] })).toThrow(/podCIDRs.0: "10.244.0.0\/33" is not a CIDR/);
@@ -343,10 +343,17 @@ describe('the input', () => {
     expect(() => renderManifests({ ...base, extra: true } as ManifestInput)).toThrow(/Unrecognized key/);
   });
 
-  it('uses the given args, as tilt.env gives them', () => {
-    const args = ['kube', 'to-local', '--node-name=$(NODE_NAME)', 'to-iptables', '--cluster-cidr=10.244.0.0/16', '--v=4'];
+  it('uses the given args, as tilt.env gives them, with the pod CIDRs of the family after the backend stage', () => {
+    const args = ['kube', 'to-local', '--node-name=$(NODE_NAME)', 'to-iptables', '--v=4'];
     const pod = daemonSet(renderDocuments({ ...base, args: { backend: args } })).spec.template.spec;
-    expect(pod.containers[0]?.args).toEqual(args);
+    expect(pod.containers[0]?.args).toEqual(['kube', 'to-local', '--node-name=$(NODE_NAME)', 'to-iptables', '--cluster-cidr=10.244.0.0/16', '--v=4']);
+  });
+
+  it('refuses a --cluster-cidr in the given args: it is derived from the family', () => {
+    const args = ['kube', 'to-local', '--node-name=$(NODE_NAME)', 'to-iptables', '--cluster-cidr=10.244.0.0/16'];
+    expect(() => renderDocuments({ ...base, family: 'dual', args: { backend: args } })).toThrow(
+      /args.backend: passes "--cluster-cidr=10.244.0.0\/16", but --cluster-cidr is derived from the IP family/,
+    );
   });
 });
 
@@ -354,12 +361,29 @@ describe('tilt.env.example', () => {
   it('is the tilt.env for iptables × ipv4 × single on the cluster table, and renders', async () => {
     const { env } = parseTiltEnv(await readFile(path.join(repoRoot, 'tilt.env.example'), 'utf8'), { file: 'tilt.env.example' });
     expect(env).toEqual(
-      tiltEnvFor({ backend: 'iptables', family: 'ipv4', model: 'single-process-per-node', podCIDRs: clusterNetworks.ipv4.podCIDRs }),
+      tiltEnvFor({ backend: 'iptables', family: 'ipv4', model: 'single-process-per-node' }),
     );
     const docs = renderDocuments(manifestInputFromTiltEnv(env, { apiServer: KIND_API_SERVER }));
-    expect(daemonSet(docs).spec.template.spec.containers[0]?.args).toEqual(env.backendArgs);
+    expect(daemonSet(docs).spec.template.spec.containers[0]?.args).toEqual(proxyArgs({ backend: 'iptables', model: 'single-process-per-node', kubeconfig: false, podCIDRs: clusterNetworks.ipv4.podCIDRs }).backend);
     expect(renderManifests(manifestInputFromTiltEnv(env, { apiServer: KIND_API_SERVER }))).toBe(
       renderManifests(byId('iptables-ipv4-single-process-per-node')),
     );
+  });
+});
+
+describe('ip_family in tilt.env', () => {
+  it.each(['ipv4', 'ipv6', 'dual'] as const)('%s: the DaemonSet gets the pod CIDRs of the family, whatever family the file was written for', async (family) => {
+    // An operator switches the example's family by hand: nothing else in the file has to change.
+    const text = (await readFile(path.join(repoRoot, 'tilt.env.example'), 'utf8')).replace(/^ip_family=.*$/m, `ip_family=${family}`);
+    const { env } = parseTiltEnv(text, { file: 'tilt.env', strict: true });
+    const args = daemonSet(renderDocuments(manifestInputFromTiltEnv(env, { apiServer: KIND_API_SERVER }))).spec.template.spec.containers[0]?.args ?? [];
+    expect(args.filter((a) => a.startsWith('--cluster-cidr'))).toEqual([`--cluster-cidr=${clusterNetworks[family].podCIDRs.join(',')}`]);
+  });
+
+  it('the dual snapshots show both pod CIDRs', async () => {
+    for (const id of manifestMatrix().map((e) => e.id).filter((id) => id.includes('-dual-'))) {
+      const text = await readFile(new URL(`./__snapshots__/${id}.yaml`, import.meta.url), 'utf8');
+      expect(text, id).toContain('"--cluster-cidr=10.244.0.0/16,fd00:10:244::/56"');
+    }
   });
 });

@@ -11,7 +11,8 @@ import {
   KpngError,
   METRICS_PORT,
   SOCKET_DIR,
-  proxyArgs,
+  baseProxyArgs,
+  withClusterCIDRs,
 } from '../config/index.ts';
 import { parseManifestInput, type ManifestInput, type ResolvedManifestInput } from './input.ts';
 import { backendSecurity } from './security.ts';
@@ -108,8 +109,10 @@ function apiServerParts(url: string): View['apiServer'] {
 
 function viewOf(input: ResolvedManifestInput): View {
   const kubeconfig = input.kubeconfigConfigMap === undefined ? null : { configMapName: input.kubeconfigConfigMap, file: KUBECONFIG_FILE };
-  const defaults = proxyArgs({ backend: input.backend, model: input.model, podCIDRs: input.podCIDRs, kubeconfig: kubeconfig !== null });
-  const args = input.args ? { backend: input.args.backend ?? defaults.backend, server: input.args.server ?? [] } : defaults;
+  const defaults = baseProxyArgs({ backend: input.backend, model: input.model, kubeconfig: kubeconfig !== null });
+  const given = input.args ? { backend: input.args.backend ?? defaults.backend, server: input.args.server ?? [] } : defaults;
+  // The pod CIDRs follow from the family (or the input's cluster): set here, never stored in args.
+  const args = withClusterCIDRs(given, input.backend, input.podCIDRs);
   const apiServer = apiServerParts(input.apiServer);
   const split = input.model === 'split-process-per-node';
 

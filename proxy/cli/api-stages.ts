@@ -3,7 +3,9 @@
 //   kpng kube ... to-api --listen=unix:///k8s/proxy.sock
 //   kpng local --api=unix:///k8s/proxy.sock --node-name=n1 to-iptables
 import type { TLSFiles } from '../api/index.ts';
-import { flagString, type FlagSpec, type FlagValues } from './flags.ts';
+// The address parser only: the api room's door (index.ts) loads @grpc/grpc-js.
+import { parseApiAddress } from '../api/address.ts';
+import { checkWith, flagString, type FlagSpec, type FlagValues } from './flags.ts';
 import { nodeNameFlag, nodeNameOf, type ClusterSinkStage, type LocalSourceStage } from './stages.ts';
 
 export const defaultApiSocket = 'unix:///k8s/proxy.sock';
@@ -36,6 +38,7 @@ export const toApiStage: ClusterSinkStage = {
       type: 'string',
       default: defaultApiSocket,
       description: 'unix:///path (a socket of mode 0600) or tcp://host:port (tcp://:12090: every IPv4 address); server reflection is on',
+      check: checkWith((v) => parseApiAddress(String(v), 'listen', { emptyHost: true })),
     },
     ...tlsFlags('server'),
   ],
@@ -61,7 +64,13 @@ export const localStage: LocalSourceStage = {
   name: 'local',
   summary: "read this node's local view from a to-api server and hand it to a backend (or to-json)",
   flags: [
-    { name: 'api', type: 'string', default: defaultApiSocket, description: 'the to-api server: unix:///path or tcp://host:port' },
+    {
+      name: 'api',
+      type: 'string',
+      default: defaultApiSocket,
+      description: 'the to-api server: unix:///path or tcp://host:port',
+      check: checkWith((v) => parseApiAddress(String(v), 'api')),
+    },
     nodeNameFlag,
     ...tlsFlags('client'),
     { name: 'tls-server-name', type: 'string', description: 'the name to verify the server certificate against, when it is not the host of --api' },

@@ -1,6 +1,6 @@
 // Parsing KPNG's argument pipeline: `kpng <stage> [flags] <stage> [flags] ...`. Pure:
 // it knows stages only by their names and flag specs.
-import type { FlagSpec, FlagValues } from './flags.ts';
+import type { FlagSpec, FlagValue, FlagValues } from './flags.ts';
 
 export class UsageError extends Error {
   readonly code: string;
@@ -43,7 +43,7 @@ export function parseDuration(text: string): number | undefined {
   return total;
 }
 
-function convert(stage: string, spec: FlagSpec, raw: string): FlagValues[string] {
+function convert(stage: string, spec: FlagSpec, raw: string): FlagValue {
   const bad = (accepted: string) => new UsageError('KPNG_ERR_BAD_FLAG', `${stage} --${spec.name}=${JSON.stringify(raw)}: ${accepted}`);
   switch (spec.type) {
     case 'boolean':
@@ -101,6 +101,8 @@ export function parseFlags(stage: string, specs: readonly FlagSpec[], tokens: st
       i++;
     }
     const value = convert(stage, spec, raw);
+    const problem = spec.check?.(value);
+    if (problem !== undefined) throw new UsageError('KPNG_ERR_BAD_FLAG', `${stage} --${spec.name}=${JSON.stringify(raw)}: ${problem}`);
     const prev = values[name];
     values[name] = spec.type === 'list' && Array.isArray(prev) && Array.isArray(value) ? [...prev, ...value] : value;
   }

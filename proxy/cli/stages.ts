@@ -10,8 +10,7 @@ import { ToLocal } from '../sinks/to-local.ts';
 import { FileSource } from '../sources/file/file-source.ts';
 import { defaultMaxBytes } from '../sources/file/read-snapshot.ts';
 import { hostname } from 'node:os';
-import { flagBoolean, flagNumber, flagString, type FlagSpec, type FlagValues } from './flags.ts';
-import { UsageError } from './parse.ts';
+import { flagBoolean, flagNumber, flagString, nonEmpty, positiveDuration, type FlagSpec, type FlagValue, type FlagValues } from './flags.ts';
 
 export interface StageContext {
   logger: Logger;
@@ -51,11 +50,36 @@ const serviceProxyNameFlag: FlagSpec = {
   description: 'handle only Services labelled service.kubernetes.io/service-proxy-name=<this> (default: only unlabelled ones)',
 };
 
-/** This node's name: to-local's and local's --node-name. */
-export const nodeNameFlag: FlagSpec = { name: 'node-name', type: 'string', default: process.env.NODE_NAME ?? '', description: 'this node (default $NODE_NAME, else the host name)' };
+/** What the API server accepts as a Node's name: a DNS-1123 subdomain. */
+const nodeNamePattern = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
+/**
+ * A given --node-name must be a name a Node can have. An empty one is refused rather than
+ * replaced by the host name: `--node-name=$NODE_NAME` with the variable unset is a mistake
+ * to report, not to guess around. So is "$(NODE_NAME)" left unexpanded (the pod spec
+ * lacks the NODE_NAME env var). Only an absent flag falls back, as kube-proxy does.
+ */
+export function checkNodeName(value: FlagValue): string | undefined {
+  const name = String(value);
+  const accepted = 'accepted: the name of this node\'s Node object, a DNS-1123 subdomain (lower-case letters, digits, "-" and "."; at most 253 characters)';
+  if (name === '') return `${accepted}; the value is empty (leave the flag out to use $NODE_NAME, else the host name)`;
+  if (name.includes('$(')) return `${accepted}; "$(...)" was not expanded: give the container the env var it names (fieldRef spec.nodeName)`;
+  if (name.length > 253 || !nodeNamePattern.test(name)) return accepted;
+  return undefined;
+}
+
+/** This node's name: to-local's and local's --node-name. */
+export const nodeNameFlag: FlagSpec = {
+  name: 'node-name',
+  type: 'string',
+  default: process.env.NODE_NAME ?? '',
+  description: 'this node (default $NODE_NAME, else the host name in lower case, as kube-proxy does)',
+  check: checkNodeName,
+};
+
+/** --node-name, else $NODE_NAME (its default), else the host name in lower case (kube-proxy's fallback). */
 export function nodeNameOf(v: FlagValues): string {
-  return flagString(v, 'node-name') || hostname();
+  return flagString(v, 'node-name') || hostname().trim().toLowerCase();
 }
 
 export const fileStage: ClusterSourceStage = {
@@ -63,18 +87,21 @@ export const fileStage: ClusterSourceStage = {
   name: 'file',
   summary: 'read Services, EndpointSlices and Nodes from a YAML/JSON snapshot, re-read when it changes',
   flags: [
-    { name: 'input', type: 'string', required: true, description: 'the snapshot: a multi-document YAML/JSON stream or a kind: List' },
+    { name: 'input', type: 'string', required: true, description: 'the snapshot: a multi-document YAML/JSON stream or a kind: List', check: nonEmpty('a file path') },
     { name: 'once', type: 'boolean', default: false, description: 'read once, let every sink sync once, and exit' },
     { name: 'debounce', type: 'duration', default: 100, description: 'quiet time after a change before re-reading' },
-    { name: 'max-bytes', type: 'number', default: defaultMaxBytes, description: 'refuse a snapshot of more bytes than this (the last good state stays)' },
+    {
+      name: 'max-bytes',
+      type: 'number',
+      default: defaultMaxBytes,
+      description: 'refuse a snapshot of more bytes than this (the last good state stays)',
+      check: (value) => (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 ? undefined : 'accepted: a whole number of bytes, 1 or more'),
+    },
     serviceProxyNameFlag,
   ],
   create: (v, ctx) => {
     const serviceProxyName = flagString(v, 'service-proxy-name');
     const maxBytes = flagNumber(v, 'max-bytes') ?? defaultMaxBytes;
-    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
-      throw new UsageError('KPNG_ERR_BAD_FLAG', `file --max-bytes=${maxBytes}: accepted: a whole number of bytes, 1 or more`);
-    }
     return new FileSource({
       input: flagString(v, 'input')!,
       once: flagBoolean(v, 'once'),
@@ -93,7 +120,7 @@ export const kubeStage: ClusterSourceStage = {
   flags: [
     { name: 'kubeconfig', type: 'string', description: 'kubeconfig file (default $KUBECONFIG, else the in-cluster service account)' },
     serviceProxyNameFlag,
-    { name: 'watch-inactivity', type: 'duration', default: 90_000, description: 'restart a watch that has been silent this long (stall watchdog)' },
+    { name: 'watch-inactivity', type: 'duration', default: 90_000, description: 'restart a watch that has been silent this long (stall watchdog)', check: positiveDuration('90s') },
     { name: 'batch', type: 'duration', default: 0, description: 'gather API changes this long before syncing (0: as they come)' },
   ],
   create: (v, ctx) => {
@@ -125,7 +152,7 @@ export const toFileStage: ClusterSinkStage = {
   name: 'to-file',
   summary: 'write the cluster state as a YAML snapshot that the file source reads back',
   takesLocalSink: false,
-  flags: [{ name: 'output', type: 'string', required: true, description: 'the snapshot file to write' }],
+  flags: [{ name: 'output', type: 'string', required: true, description: 'the snapshot file to write', check: nonEmpty('a file path') }],
   create: (v) => new ToFile(flagString(v, 'output')!),
 };
 
@@ -133,7 +160,7 @@ export const toJSONStage: LocalSinkStage = {
   role: 'local-sink',
   name: 'to-json',
   summary: 'print the node-local state as sorted JSON, one document per sync',
-  flags: [{ name: 'output', type: 'string', description: 'write to this file (latest document only) instead of stdout' }],
+  flags: [{ name: 'output', type: 'string', description: 'write to this file (latest document only) instead of stdout', check: nonEmpty('a file path') }],
   create: (v) => {
     const output = flagString(v, 'output');
     return new ToJSON(output ? { output } : {});

@@ -64,8 +64,9 @@ describe('deltas', () => {
 
   it('a snapshot without an object deletes it', () => {
     const cluster = new ClusterState();
-    cluster.replaceAll([service('web'), service('db'), slice('web-1', 'web', ['10.244.1.2'])]);
-    const { delta } = cluster.replaceAll([service('db')]);
+    const db = service('db', { clusterIPs: ['10.96.0.11'] });
+    cluster.replaceAll([service('web'), db, slice('web-1', 'web', ['10.244.1.2'])]);
+    const { delta } = cluster.replaceAll([db]);
     expect([...delta.services]).toEqual(['default/web']); // db is unchanged
     expect(cluster.services.has('default/web')).toBe(false);
     expect(cluster.slicesByService.has('default/web')).toBe(false);

@@ -1,7 +1,9 @@
 // The cluster as the proxy knows it: every Service, EndpointSlice and Node, validated
 // and normalized on arrival, plus the raw objects (for snapshots and the API). No I/O.
 import { deepEqual } from './deep-equal.ts';
+import { FrontendClaims, creationTime, serviceFrontends, type Seniority } from './frontends.ts';
 import { ingestEndpointSlice, ingestNode, ingestService, type Ingested } from './ingest.ts';
+import { serviceCounts } from './local-state.ts';
 import type { NodeInfo, ObjectWarning, ServiceInfo, SliceInfo } from './types.ts';
 
 export type ObjectKind = 'Service' | 'EndpointSlice' | 'Node';
@@ -67,8 +69,15 @@ export class ClusterState {
   readonly nodes = new Map<string, NodeInfo>();
   /** The last good raw object of each kind by key. */
   readonly raw: Record<ObjectKind, Map<string, unknown>> = { Service: new Map(), EndpointSlice: new Map(), Node: new Map() };
+  /** Which Service owns each frontend (IP:port/protocol, NodePort/protocol) that more than one claims. */
+  readonly frontends = new FrontendClaims();
   /** The last warning per "kind key", so a recurring problem is reported once. */
   private readonly warned = new Map<string, string>();
+  /** The last conflict warning per frontend id, and per duplicated "kind key". */
+  private readonly conflictWarned = new Map<string, string>();
+  private readonly duplicateWarned = new Map<string, string>();
+  /** Frontend ids whose claimants changed during the current operation. */
+  private readonly touchedFrontends = new Set<string>();
 
   constructor(opts: { serviceProxyName?: string } = {}) {
     this.serviceProxyName = opts.serviceProxyName || undefined;
@@ -79,13 +88,16 @@ export class ClusterState {
     const delta = emptyDelta();
     const warnings: ObjectWarning[] = [];
     this.upsertInto(obj, delta, warnings);
+    this.settleFrontends(delta, warnings);
     return { delta, warnings };
   }
 
   delete(kind: ObjectKind, key: string): ApplyResult {
     const delta = emptyDelta();
+    const warnings: ObjectWarning[] = [];
     this.deleteInto(kind, key, delta);
-    return { delta, warnings: [] };
+    this.settleFrontends(delta, warnings);
+    return { delta, warnings };
   }
 
   /** Make the state exactly these objects (a snapshot): missing ones are deleted. */
@@ -93,15 +105,21 @@ export class ClusterState {
     const delta = emptyDelta();
     const warnings: ObjectWarning[] = [];
     const seen: Record<ObjectKind, Set<string>> = { Service: new Set(), EndpointSlice: new Set(), Node: new Set() };
-    for (const obj of objects) {
+    const duplicates = new Duplicates();
+    objects.forEach((obj, i) => {
       const kind = kindOf(obj);
       const key = kind && keyOf(kind, obj);
-      if (kind && key) seen[kind].add(key);
+      if (kind && key) {
+        seen[kind].add(key);
+        if (duplicates.repeated(kind, key, i)) return;
+      }
       this.upsertInto(obj, delta, warnings);
-    }
+    });
     for (const kind of objectKinds) {
       for (const key of [...this.raw[kind].keys()]) if (!seen[kind].has(key)) this.deleteInto(kind, key, delta);
     }
+    this.reportDuplicates(duplicates, objectKinds, warnings);
+    this.settleFrontends(delta, warnings);
     return { delta, warnings };
   }
 
@@ -110,13 +128,58 @@ export class ClusterState {
     const delta = emptyDelta();
     const warnings: ObjectWarning[] = [];
     const seen = new Set<string>();
-    for (const obj of objects) {
+    const duplicates = new Duplicates();
+    objects.forEach((obj, i) => {
       const key = keyOf(kind, obj);
-      if (key) seen.add(key);
+      if (key) {
+        seen.add(key);
+        if (duplicates.repeated(kind, key, i)) return;
+      }
       this.upsertInto(obj, delta, warnings);
-    }
+    });
     for (const key of [...this.raw[kind].keys()]) if (!seen.has(key)) this.deleteInto(kind, key, delta);
+    this.reportDuplicates(duplicates, [kind], warnings);
+    this.settleFrontends(delta, warnings);
     return { delta, warnings };
+  }
+
+  /**
+   * One object twice in one list (same kind, namespace and name): the first is used, the
+   * later ones are skipped, with a warning naming both positions (once while it lasts).
+   */
+  private reportDuplicates(duplicates: Duplicates, kinds: readonly ObjectKind[], warnings: ObjectWarning[]): void {
+    const now = duplicates.warnings();
+    for (const id of [...this.duplicateWarned.keys()]) {
+      if (kinds.some((k) => id.startsWith(`${k} `)) && !now.has(id)) this.duplicateWarned.delete(id);
+    }
+    for (const [id, w] of now) {
+      if (this.duplicateWarned.get(id) === w.message) continue;
+      this.duplicateWarned.set(id, w.message);
+      warnings.push(w);
+    }
+  }
+
+  /**
+   * After an operation: every Service claiming a frontend whose claimants changed is
+   * recomputed (its owner may have changed), and each conflict is warned about once,
+   * naming the Service that keeps the frontend and the one that leaves it out.
+   */
+  private settleFrontends(delta: ClusterDelta, warnings: ObjectWarning[]): void {
+    for (const id of this.touchedFrontends) {
+      const claimants = this.frontends.claimants(id);
+      for (const c of claimants) delta.services.add(c.key);
+      const owner = claimants[0];
+      const found: ObjectWarning[] = owner ? claimants.slice(1).map((c) => conflictWarning(id, owner, c)) : [];
+      const text = found.map((w) => `${w.object} ${w.message}`).join('\n');
+      if (text === '') {
+        this.conflictWarned.delete(id);
+        continue;
+      }
+      if (this.conflictWarned.get(id) === text) continue;
+      this.conflictWarned.set(id, text);
+      warnings.push(...found);
+    }
+    this.touchedFrontends.clear();
   }
 
   private warn(kind: string, key: string, w: ObjectWarning, warnings: ObjectWarning[]): void {
@@ -155,6 +218,8 @@ export class ClusterState {
       const svc = result.value as ServiceInfo;
       this.services.set(svc.key, svc);
       delta.services.add(svc.key);
+      const claims = serviceCounts(svc, this.serviceProxyName ? { serviceProxyName: this.serviceProxyName } : {}) ? serviceFrontends(svc) : [];
+      for (const id of this.frontends.set({ createdAt: creationTime(obj), key: svc.key }, claims)) this.touchedFrontends.add(id);
     } else if (kind === 'Node') {
       const node = result.value as NodeInfo;
       this.nodes.set(node.name, node);
@@ -188,6 +253,7 @@ export class ClusterState {
     this.warned.delete(`${kind} ${key}`);
     if (kind === 'Service') {
       if (this.services.delete(key)) delta.services.add(key);
+      for (const id of this.frontends.delete(key)) this.touchedFrontends.add(id);
     } else if (kind === 'Node') {
       if (this.nodes.delete(key)) delta.nodes.add(key);
     } else {
@@ -200,3 +266,48 @@ export class ClusterState {
     return objectKinds.flatMap((kind) => [...this.raw[kind].entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, o]) => o));
   }
 }
+
+/** Where each object of one list appeared, to find those that appear more than once. */
+class Duplicates {
+  private readonly positions = new Map<string, { kind: ObjectKind; key: string; at: number[] }>();
+
+  /** Whether this object (at index i of the list) repeats an earlier one. */
+  repeated(kind: ObjectKind, key: string, i: number): boolean {
+    const id = `${kind} ${key}`;
+    const entry = this.positions.get(id);
+    if (entry) entry.at.push(i + 1);
+    else this.positions.set(id, { kind, key, at: [i + 1] });
+    return entry !== undefined;
+  }
+
+  /** One warning per repeated object, by "kind key". */
+  warnings(): Map<string, ObjectWarning> {
+    const out = new Map<string, ObjectWarning>();
+    for (const [id, { kind, key, at }] of this.positions) {
+      if (at.length < 2) continue;
+      out.set(id, {
+        kind,
+        object: key,
+        field: 'metadata.name',
+        message: `the same ${kind} appears ${at.length} times in one list (objects ${at.map((n) => `#${n}`).join(', ')}); the first (#${at[0]}) is used, the others are skipped`,
+      });
+    }
+    return out;
+  }
+}
+
+function conflictWarning(id: string, owner: Seniority & { frontend: { kind: string } }, loser: Seniority & { frontend: { kind: string; field: string } }): ObjectWarning {
+  const why =
+    owner.createdAt !== undefined && owner.createdAt !== loser.createdAt
+      ? `created earlier (${new Date(owner.createdAt).toISOString()})`
+      : loser.createdAt === undefined && owner.createdAt === undefined
+        ? 'first by namespace/name (neither has a creationTimestamp)'
+        : 'first by namespace/name (created at the same time)';
+  return {
+    kind: 'Service',
+    object: loser.key,
+    field: loser.frontend.field,
+    message: `${id} (its ${loser.frontend.kind}) is also claimed by Service ${owner.key} (its ${owner.frontend.kind}), which keeps it: ${why}; left out of ${loser.key}`,
+  };
+}
+

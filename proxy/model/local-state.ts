@@ -2,6 +2,7 @@
 // it may send traffic to. Pure functions of the cluster state and the node's name.
 import type { ClusterDelta, ClusterState } from './cluster-state.ts';
 import { categorizeEndpoints, type CandidateEndpoint, type PortPolicy } from './endpoints.ts';
+import { ipPort, nodePortId, type FrontendClaims } from './frontends.ts';
 import { compareIPs, ipFamilyOf } from './ip.ts';
 import {
   labelHeadless,
@@ -124,10 +125,38 @@ function servicePortState(svc: ServiceInfo, port: ServicePortSpec, slices: Reado
   };
 }
 
-/** The service ports of one Service on this node ([] when the proxy ignores it). */
-export function servicePortsOf(svc: ServiceInfo, slices: ReadonlyMap<string, SliceInfo> | undefined, node: LocalNode, opts: ModelOptions): ServicePortState[] {
+/**
+ * The Service as one of its ports may use it, without the frontends another Service owns
+ * (frontends.ts): an external or load-balancer IP is left out, a NodePort becomes none;
+ * undefined when one of its cluster IPs is lost (the whole port is left out then).
+ */
+function withoutLostFrontends(svc: ServiceInfo, port: ServicePortSpec, claims: FrontendClaims): { svc: ServiceInfo; port: ServicePortSpec } | undefined {
+  const lost = (ip: string) => claims.lost(svc.key, ipPort(ip, port.port, port.protocol));
+  if (svc.clusterIPs.some(lost)) return undefined;
+  const externalIPs = svc.externalIPs.filter((ip) => !lost(ip));
+  const loadBalancerIPs = svc.loadBalancerIPs.filter((ip) => !lost(ip));
+  const nodePortLost = port.nodePort !== 0 && claims.lost(svc.key, nodePortId(port.nodePort, port.protocol));
+  if (externalIPs.length === svc.externalIPs.length && loadBalancerIPs.length === svc.loadBalancerIPs.length && !nodePortLost) return { svc, port };
+  return { svc: { ...svc, externalIPs, loadBalancerIPs }, port: nodePortLost ? { ...port, nodePort: 0 } : port };
+}
+
+/**
+ * The service ports of one Service on this node ([] when the proxy ignores it). With the
+ * cluster's frontend claims, what another Service owns is left out.
+ */
+export function servicePortsOf(
+  svc: ServiceInfo,
+  slices: ReadonlyMap<string, SliceInfo> | undefined,
+  node: LocalNode,
+  opts: ModelOptions,
+  claims?: FrontendClaims,
+): ServicePortState[] {
   if (!serviceCounts(svc, opts)) return [];
-  return svc.ports.map((port) => servicePortState(svc, port, slices, node));
+  if (!claims?.losesAny(svc.key)) return svc.ports.map((port) => servicePortState(svc, port, slices, node));
+  return svc.ports.flatMap((port) => {
+    const kept = withoutLostFrontends(svc, port, claims);
+    return kept ? [servicePortState(kept.svc, kept.port, slices, node)] : [];
+  });
 }
 
 export function localNodeOf(cluster: ClusterState, nodeName: string): LocalNode {
@@ -189,7 +218,7 @@ export function computeLocalState(cluster: ClusterState, opts: ModelOptions): Lo
   const ports = new Map<string, ServicePortState>();
   const index = new Map<string, string[]>();
   for (const svc of cluster.services.values()) {
-    const sps = servicePortsOf(svc, cluster.slicesByService.get(svc.key), node, opts);
+    const sps = servicePortsOf(svc, cluster.slicesByService.get(svc.key), node, opts, cluster.frontends);
     if (sps.length === 0) continue;
     for (const sp of sps) ports.set(sp.key, sp);
     index.set(svc.key, sps.map((sp) => sp.key));
@@ -224,7 +253,7 @@ export function updateLocalState(prev: LocalState, cluster: ClusterState, delta:
     index.delete(serviceKey);
     const svc = cluster.services.get(serviceKey);
     if (!svc) continue;
-    const sps = servicePortsOf(svc, cluster.slicesByService.get(serviceKey), node, opts);
+    const sps = servicePortsOf(svc, cluster.slicesByService.get(serviceKey), node, opts, cluster.frontends);
     if (sps.length === 0) continue;
     for (const sp of sps) {
       ports.set(sp.key, sp);

@@ -1,6 +1,6 @@
 // The runtime's flags, kube-proxy's names and defaults (except --min-sync-period), and
 // their validation into a config.
-import { flagList, flagNumber, flagString, type FlagSpec, type FlagValues } from '../cli/flags.ts';
+import { checkWith, flagList, flagNumber, flagString, positiveDuration, type FlagSpec, type FlagValues } from '../cli/flags.ts';
 import { RuntimeError } from './errors.ts';
 import { parseBindAddress, type BindAddress } from './http.ts';
 import { parseNodePortAddresses, type NodePortAddresses } from './service-health.ts';
@@ -14,6 +14,7 @@ export const nodePortAddressesFlag: FlagSpec = {
   type: 'list',
   description: 'CIDRs (and/or "primary": the node\'s primary IPs) whose local addresses NodePorts and health check ports answer on; empty: all',
   default: [],
+  check: checkWith((v) => parseNodePortAddresses(v as string[])),
 };
 
 export const runtimeFlags: FlagSpec[] = [
@@ -22,18 +23,21 @@ export const runtimeFlags: FlagSpec[] = [
     type: 'string',
     description: 'IP:port of /healthz and /livez ([::]:10256 for IPv6; a bare IP takes port 10256; "" disables)',
     default: defaultHealthzBindAddress,
+    check: checkWith((v) => parseBindAddress('healthz-bind-address', String(v), 10256)),
   },
   {
     name: 'metrics-bind-address',
     type: 'string',
     description: 'IP:port of /metrics and /proxyMode (a bare IP takes port 10249; "" disables)',
     default: defaultMetricsBindAddress,
+    check: checkWith((v) => parseBindAddress('metrics-bind-address', String(v), 10249)),
   },
   {
     name: 'sync-period',
     type: 'duration',
     description: 'how often to check that the rules are intact (full resync if not); /healthz fails when a change waits 2x this long',
     default: 30_000,
+    check: positiveDuration('30s'),
   },
   {
     name: 'min-sync-period',

@@ -11,6 +11,7 @@ import { ProxyHealth, startHealthServer, type RunningServer } from './health-ser
 import { formatHostPort } from './http.ts';
 import type { Logger } from './log.ts';
 import { ProxyMetrics, startMetricsServer } from './metrics.ts';
+import { NodeWatch } from './node-watch.ts';
 import { runtimeConfig } from './flags.ts';
 import { ServiceHealthServers } from './service-health.ts';
 import { SyncRunner, type AfterSync } from './sync-runner.ts';
@@ -128,6 +129,8 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<Runtime> 
     ...(clock && { clock }),
   });
 
+  const nodeWatch = new NodeWatch({ logger, gauge: metrics });
+
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
@@ -139,7 +142,10 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<Runtime> 
   };
   const sink: LocalSink = {
     start: () => runner.start(),
-    onLocal: (state, changes, meta) => runner.onLocal(state, changes, meta),
+    onLocal: (state, changes, meta) => {
+      nodeWatch.observe(state.node);
+      runner.onLocal(state, changes, meta);
+    },
     drain: () => runner.drain(),
     stop,
   };

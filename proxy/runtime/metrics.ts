@@ -91,6 +91,7 @@ export class ProxyMetrics {
   readonly #livez: Counter<'code'>;
   readonly #failures: Counter;
   readonly #leftOut: Gauge;
+  readonly #nodeKnown: Gauge;
 
   constructor(opts: ProxyMetricsOptions) {
     this.backend = opts.backend;
@@ -125,6 +126,11 @@ export class ProxyMetrics {
     this.#livez = new Counter({ name: 'kubeproxy_proxy_livez_total', help: 'Cumulative proxy livez HTTP status', labelNames: ['code'], registers });
     this.#failures = new Counter({ name: 'kpng_sync_failures_total', help: 'Cumulative failed syncs of any backend', registers });
     this.#leftOut = new Gauge({ name: 'kpng_service_ports_left_out', help: 'Service ports left out of the dataplane: their rules cannot be written, or the kernel refused them', registers });
+    this.#nodeKnown = new Gauge({
+      name: 'kpng_node_known',
+      help: 'Whether --node-name matches a Node object (1) or not, or not yet (0): with 0, no endpoint is local and no topology hint applies',
+      registers,
+    });
 
     // Series that exist from the start, so a dashboard sees 0 rather than nothing.
     for (const ip_family of this.families) {
@@ -193,6 +199,11 @@ export class ProxyMetrics {
       }
       if (nftablesLike.has(this.backend)) this.#nftFailures.inc({ ip_family });
     }
+  }
+
+  /** Whether --node-name matches a Node object. */
+  nodeKnown(known: boolean): void {
+    this.#nodeKnown.set(known ? 1 : 0);
   }
 
   /** An answer of the health server. */

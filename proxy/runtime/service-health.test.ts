@@ -5,7 +5,9 @@ import { memoryLogger } from './log.ts';
 import { ServiceHealthServers, nodePortBindAddresses, parseNodePortAddresses, serviceHealthTargets } from './service-health.ts';
 import { freePort, get, stateOf, type SvcSpec } from './testing.ts';
 
-function lb(name: string, hcPort: number, endpoints: Array<string | EndpointOpts>, o: { etp?: 'Local' | 'Cluster'; clusterIPs?: string[] } = {}): SvcSpec {
+/** A LoadBalancer Service; `other` gives it frontends of its own (two Services never share an IP:port or a NodePort). */
+function lb(name: string, hcPort: number, endpoints: Array<string | EndpointOpts>, o: { etp?: 'Local' | 'Cluster'; clusterIPs?: string[]; other?: boolean } = {}): SvcSpec {
+  const n = o.other ? 1 : 0;
   return {
     name,
     opts: {
@@ -14,10 +16,10 @@ function lb(name: string, hcPort: number, endpoints: Array<string | EndpointOpts
       etp: o.etp ?? 'Local',
       healthCheckNodePort: hcPort,
       ports: [
-        { name: 'http', port: 80, nodePort: 30080 },
-        { name: 'https', port: 443, nodePort: 30443 },
+        { name: 'http', port: 80, nodePort: 30080 + n },
+        { name: 'https', port: 443, nodePort: 30443 + n },
       ],
-      lbIngress: [{ ip: '192.0.2.80' }],
+      lbIngress: [{ ip: `192.0.2.${80 + n}` }],
     },
     endpoints,
     slicePorts: [
@@ -33,7 +35,7 @@ describe('serviceHealthTargets', () => {
   it('counts ready local endpoints once per address across ports; terminating and remote ones do not count', () => {
     const state = stateOf([
       lb('web', 32000, [local('10.0.0.1'), local('10.0.0.2'), local('10.0.0.3', { ready: false, serving: true, terminating: true }), { ip: '10.0.9.9', node: 'node-b' }]),
-      lb('cluster-policy', 32001, [local('10.0.1.1')], { etp: 'Cluster', clusterIPs: ['10.96.0.81'] }),
+      lb('cluster-policy', 32001, [local('10.0.1.1')], { etp: 'Cluster', clusterIPs: ['10.96.0.81'], other: true }),
     ]);
     expect([...serviceHealthTargets(state).values()]).toEqual([{ serviceKey: 'default/web', namespace: 'default', name: 'web', port: 32000, localEndpoints: 2 }]);
   });
@@ -136,7 +138,7 @@ describe('healthCheckNodePort servers', () => {
     const busy = (taken.address() as { port: number }).port;
     const free = await freePort();
     try {
-      await servers.update(stateOf([lb('busy', busy, [local('10.0.0.1')]), { ...lb('ok', free, [local('10.0.0.2')], { clusterIPs: ['10.96.0.81'] }) }]));
+      await servers.update(stateOf([lb('busy', busy, [local('10.0.0.1')]), { ...lb('ok', free, [local('10.0.0.2')], { clusterIPs: ['10.96.0.81'], other: true }) }]));
       expect(logger.lines.some((l) => l.level === 'error' && l.fields.service === 'default/busy' && /KPNG_ERR_LISTEN/.test(String(l.fields.err)))).toBe(true);
       expect((await get(`http://127.0.0.1:${free}/`)).status).toBe(200);
     } finally {

@@ -351,7 +351,7 @@ describe('SyncRunner', () => {
 
 describe('changeKinds', () => {
   it('counts frontend changes as service changes and endpoint list changes as endpoint changes', () => {
-    const a = stateOf([{ name: 'web', endpoints: ['10.0.1.1'] }, { name: 'api', endpoints: ['10.0.3.1'] }]);
+    const a = stateOf([{ name: 'web', endpoints: ['10.0.1.1'] }, { name: 'api', opts: { clusterIPs: ['10.96.0.98'] }, endpoints: ['10.0.3.1'] }]);
     const b = stateOf([
       { name: 'web', endpoints: ['10.0.1.1', '10.0.1.2'] },
       { name: 'api', opts: { clusterIPs: ['10.96.0.99'] }, endpoints: ['10.0.3.1'] },

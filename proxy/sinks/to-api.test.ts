@@ -83,8 +83,8 @@ function watchNode(api: ApiAddress, nodeName: string, client: ConstructorParamet
   };
 }
 
-async function startServer(listen: ApiAddress, tls?: ConstructorParameters<typeof ToApi>[0]['tls']): Promise<ToApi> {
-  const server = new ToApi({ listen, logger: memoryLogger(), ...(tls && { tls }) });
+async function startServer(listen: ApiAddress, tls?: ConstructorParameters<typeof ToApi>[0]['tls'], logger = memoryLogger()): Promise<ToApi> {
+  const server = new ToApi({ listen, logger, ...(tls && { tls }) });
   await server.start();
   return server;
 }
@@ -184,6 +184,28 @@ describe('to-api with many local clients', () => {
     } finally {
       await Promise.all([a.stop(), b.stop()]);
       await server.stop();
+    }
+  });
+
+  it('names each watcher in its logs: the socket path and stream over unix, the address over TCP', async () => {
+    for (const api of [socket(), { kind: 'tcp', host: '127.0.0.1', port: 0 } as ApiAddress]) {
+      const logger = memoryLogger();
+      const server = await startServer(api, undefined, logger);
+      const listen = server.address;
+      server.onCluster(perNodeCluster(2), emptyDelta());
+      const a = watchNode(listen, 'n1');
+      const b = watchNode(listen, 'n2');
+      try {
+        await vi.waitFor(() => expect([a.sink.states.length, b.sink.states.length]).toEqual([1, 1]));
+        const peers = logger.lines.filter((l) => l.msg === 'watcher joined').map((l) => String(l.fields.peer));
+        expect(peers).toHaveLength(2);
+        for (const p of peers) expect(p).not.toBe('unknown');
+        if (api.kind === 'unix') expect(peers.sort()).toEqual([`unix://${api.path} stream #1`, `unix://${api.path} stream #2`]);
+        else for (const p of peers) expect(p).toMatch(/^127\.0\.0\.1:\d+$/);
+      } finally {
+        await Promise.all([a.stop(), b.stop()]);
+        await server.stop();
+      }
     }
   });
 

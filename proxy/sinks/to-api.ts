@@ -74,6 +74,8 @@ export class ToApi implements ClusterSink {
   private readonly watchers = new Set<Watcher>();
   private readonly sending = new Set<Promise<void>>();
   private changeSets = 0;
+  /** Numbers the streams, so that the watchers of one unix socket can be told apart in the logs. */
+  private streams = 0;
 
   constructor(opts: ToApiOptions) {
     this.opts = opts;
@@ -135,7 +137,7 @@ export class ToApi implements ClusterSink {
   }
 
   private watch(call: WatchCall): void {
-    const w: Watcher = { call, peer: call.getPeer(), view: undefined, sent: undefined, wanted: false, sending: false, closed: false };
+    const w: Watcher = { call, peer: this.peerOf(call), view: undefined, sent: undefined, wanted: false, sending: false, closed: false };
     this.watchers.add(w);
     call.on('data', (req: WatchReq__Output) => this.request(w, req));
     // The client closed its side: it wants nothing more.
@@ -146,6 +148,18 @@ export class ToApi implements ClusterSink {
     call.on('cancelled', () => this.leave(w));
     call.on('error', () => this.leave(w));
     call.on('close', () => this.leave(w));
+  }
+
+  /**
+   * Who is at the other end, for the logs: the client's address over TCP ("10.0.0.7:51234");
+   * over a unix socket, where gRPC knows no peer ("unknown"), the socket path and the
+   * stream's number. (The peer's pid and uid, SO_PEERCRED, are not reachable from Node.)
+   */
+  private peerOf(call: WatchCall): string {
+    const n = ++this.streams;
+    const peer = call.getPeer();
+    if (peer && peer !== 'unknown' && !peer.startsWith('unix:')) return peer;
+    return `${formatApiAddress(this.opts.listen)} stream #${n}`;
   }
 
   private request(w: Watcher, req: WatchReq__Output): void {

@@ -26,5 +26,5 @@ export {
   type PodInfo,
   type SlicePlan,
 } from './objects.ts';
-export { backendAvailable, proxyCommands, proxyEntry, type NodeProxy, type ProxyCommand, type ProxyCommandInput } from './proxies.ts';
+export { backendAvailable, proxyCommands, proxyStageHelp, proxyEntry, type NodeProxy, type ProxyCommand, type ProxyCommandInput } from './proxies.ts';
 export { startApiRelay, type ApiRelay, type ApiRelayOptions } from './api-relay.ts';

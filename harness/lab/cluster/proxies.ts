@@ -47,10 +47,15 @@ export function proxyEntry(): string {
   return siblingProgram(import.meta.url, '../../../proxy/cli');
 }
 
+/** What `kpng <stage> --help` prints, or undefined when it fails (the proxy has no such stage). */
+export async function proxyStageHelp(stage: string): Promise<string | undefined> {
+  const result = await execa(projectNode(), ['--disable-warning=ExperimentalWarning', proxyEntry(), stage, '--help'], { reject: false, env: programEnv(), stdin: 'ignore' });
+  return result.exitCode === 0 ? result.stdout : undefined;
+}
+
 /** Whether the proxy offers a backend: `kpng to-<backend> --help` exits 0. */
 export async function backendAvailable(backend: Backend): Promise<boolean> {
-  const result = await execa(projectNode(), ['--disable-warning=ExperimentalWarning', proxyEntry(), `to-${backend}`, '--help'], { reject: false, env: programEnv(), stdin: 'ignore' });
-  return result.exitCode === 0;
+  return (await proxyStageHelp(`to-${backend}`)) !== undefined;
 }
 
 /** A node's running proxy: one process (single model) or two (split model). */

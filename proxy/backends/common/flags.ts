@@ -1,6 +1,6 @@
 // Flags every kernel-rule backend (to-iptables, to-nft) takes with the same meaning, and
 // their validation. Each backend adds its own (--dry-run and --cleanup say what they print).
-import { flagBoolean, flagList, flagNumber, type FlagSpec, type FlagValues } from '../../cli/flags.ts';
+import { checkWith, flagBoolean, flagList, flagNumber, type FlagSpec, type FlagValues } from '../../cli/flags.ts';
 import { parseCIDR, type IPFamily } from '../../model/index.ts';
 
 export const clusterCIDRFlag: FlagSpec = {
@@ -8,12 +8,28 @@ export const clusterCIDRFlag: FlagSpec = {
   type: 'list',
   description: 'the pod network CIDRs, at most one per family: ClusterIP traffic from outside them is masqueraded, pods short-circuit externalTrafficPolicy=Local',
   default: [],
+  check: checkWith((v) => checkAddressFlags(v as string[], [], (m) => new Error(m))),
 };
+/** The check of a backend's own --nodeport-addresses: CIDRs and/or "primary". */
+export const checkNodePortAddresses = checkWith((v) => checkAddressFlags([], v as string[], (m) => new Error(m)));
+
 export const masqueradeAllFlag: FlagSpec = { name: 'masquerade-all', type: 'boolean', description: 'masquerade all traffic to cluster IPs', default: false };
-export const masqueradeBitFlag: FlagSpec = { name: 'masquerade-bit', type: 'number', description: 'the packet mark bit (0-31) that asks for masquerade', default: 14 };
+export const masqueradeBitFlag: FlagSpec = {
+  name: 'masquerade-bit',
+  type: 'number',
+  description: 'the packet mark bit (0-31) that asks for masquerade',
+  default: 14,
+  check: checkWith((v) => parseMasqueradeBit({ 'masquerade-bit': v }, (m) => new Error(m))),
+};
 
 export function ipFamiliesFlag(what: string): FlagSpec {
-  return { name: 'ip-families', type: 'list', description: `families to sync (IPv4, IPv6); empty: ${what}`, default: [] };
+  return {
+    name: 'ip-families',
+    type: 'list',
+    description: `families to sync (IPv4, IPv6); empty: ${what}`,
+    default: [],
+    check: checkWith((v) => parseFamilies({ 'ip-families': v }, (m) => new Error(m))),
+  };
 }
 
 /** --ip-families, or undefined when empty. `fail` builds the backend's own setup error. */

@@ -1,6 +1,6 @@
 // proxy/backends/iptables: the `to-iptables` backend (kube-proxy's iptables mode).
 import { flagString, type FlagSpec, type FlagValues } from '../../cli/flags.ts';
-import { clusterCIDRFlag, ipFamiliesFlag, masqueradeAllFlag, masqueradeBitFlag, ruleBackendOptions } from '../common/index.ts';
+import { checkNodePortAddresses, clusterCIDRFlag, ipFamiliesFlag, masqueradeAllFlag, masqueradeBitFlag, ruleBackendOptions } from '../common/index.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { Backend } from '../backend.ts';
 import { IptablesBackend, RuleSetupError } from './backend.ts';
@@ -24,6 +24,7 @@ export const iptablesFlags: FlagSpec[] = [
     type: 'list',
     description: 'CIDRs (and/or "primary": the node\'s primary IPs) whose local addresses NodePorts and health check ports answer on; empty: all',
     default: [],
+    check: checkNodePortAddresses,
   },
   { name: 'iptables-mode', type: 'string', choices: ['auto', 'nft', 'legacy'], description: 'iptables flavour: auto detects the one the node uses (as iptables-wrappers do)', default: 'auto' },
   { name: 'iptables-localhost-nodeports', type: 'boolean', description: 'NodePorts also answer on 127.0.0.1 (sets route_localnet=1; IPv4 only)', default: true },

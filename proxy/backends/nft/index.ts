@@ -3,7 +3,7 @@
 import type { FlagSpec, FlagValues } from '../../cli/flags.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { Backend } from '../backend.ts';
-import { clusterCIDRFlag, ipFamiliesFlag, masqueradeAllFlag, masqueradeBitFlag, ruleBackendOptions } from '../common/index.ts';
+import { checkNodePortAddresses, clusterCIDRFlag, ipFamiliesFlag, masqueradeAllFlag, masqueradeBitFlag, ruleBackendOptions } from '../common/index.ts';
 import { NftBackend } from './backend.ts';
 import { NftSetupError } from './exec.ts';
 
@@ -22,6 +22,7 @@ export const nftFlags: FlagSpec[] = [
     type: 'list',
     description: 'CIDRs (and/or "primary") whose local addresses NodePorts answer on; empty: the node\'s primary IPs (as kube-proxy\'s nftables mode); 0.0.0.0/0,::/0: every local address but loopback',
     default: [],
+    check: checkNodePortAddresses,
   },
   masqueradeBitFlag,
   ipFamiliesFlag('both, one table each'),

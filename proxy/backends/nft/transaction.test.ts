@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { localChanges, type IPFamily, type LocalState } from '../../model/index.ts';
+import { ClusterState, computeLocalState, localChanges, type IPFamily, type LocalState } from '../../model/index.ts';
 import { node, service, slice } from '../../model/testing.ts';
 import { clusterCIDRs, fixtureObjects, fixtureObjectsAfterEndpointChange, fixtureState, nodeName, scaleObjects } from '../common/testing.ts';
 import { familyContext, type RenderOptions } from './render.ts';
@@ -34,6 +34,15 @@ function fresh(state: LocalState, families: readonly IPFamily[] = both): FakeNft
 }
 
 const chainLines = (text: string) => text.split('\n').filter((l) => /^(add|flush|delete) chain /.test(l));
+
+/** The fixture's state where Services may claim one frontend; the losers, when given, are checked. */
+function stateWithConflicts(objects: unknown[], losers?: string[]): LocalState {
+  const cluster = new ClusterState();
+  const { warnings } = cluster.replaceAll(objects);
+  for (const w of warnings) expect(w.message).toMatch(/is also claimed by Service/);
+  if (losers) expect(warnings.map((w) => w.object)).toEqual(losers);
+  return computeLocalState(cluster, { nodeName });
+}
 
 describe('partial transactions', () => {
   const s1 = fixtureState();
@@ -104,12 +113,12 @@ describe('partial transactions', () => {
       (x) => without(x, ['svc4']),
     ];
     let objects = fixtureObjects();
-    let prev = fixtureState(objects);
+    let prev = stateWithConflicts(objects);
     const { kernel, views } = started(prev);
     let now = 0;
     for (const step of steps) {
       objects = step(objects);
-      const state = fixtureState(objects);
+      const state = stateWithConflicts(objects);
       const plan = planPartial(views, state, localChanges(prev, state).servicePorts, ctxsOf(state), (now += 100));
       kernel.apply(plan.text);
       kernel.apply(planStaleDelete(views, now, 0).plan.text);
@@ -118,17 +127,18 @@ describe('partial transactions', () => {
     }
   });
 
-  it('two Services on one external IP and port: the element follows the one that stays', () => {
+  it('two Services on one external IP and port: the model gives it to one, and the element follows the one that stays', () => {
     const svc11 = [
       service('svc11', { namespace: 'ns11', clusterIPs: ['172.30.0.51'], externalIPs: ['192.168.99.33'], ports: [{ name: 'p80', port: 80 }] }),
       slice('svc11', 'svc11', ['10.180.0.40'], { namespace: 'ns11', ports: [{ name: 'p80', port: 80 }] }),
     ];
     const objects = [...fixtureObjects(), ...svc11];
-    const s2 = fixtureState(objects);
+    const s2 = stateWithConflicts(objects, ['ns4/svc4']);
     const { kernel, views } = started(s2, ['IPv4']);
     const owner = () => kernel.table('ip')!.sets.get('service-ips')!.elements.get('192.168.99.33 . tcp . 80');
-    // Both want it; the first service port in key order has it.
+    // Both want it; neither has a creation time, so the first by namespace/name has it.
     expect(owner()).toBe(' : goto external-QM4FGTFR-ns11/svc11/tcp/p80');
+    expect(s2.servicePorts.get('ns4/svc4:p80')?.externalIPs).toEqual([]);
     const s3 = fixtureState(without(objects, ['svc11']));
     kernel.apply(planPartial(views, s3, localChanges(s2, s3).servicePorts, ctxsOf(s3, ['IPv4']), 0).text);
     expect(owner()).toBe(' : goto external-LAUZTJTB-ns4/svc4/tcp/p80');

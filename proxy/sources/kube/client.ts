@@ -26,10 +26,30 @@ export interface WatchEvent {
 /** Where the kubeconfig comes from: a file, else $KUBECONFIG, else the in-cluster service account. */
 export function loadKubeConfig(file?: string): KubeConfig {
   const kc = new KubeConfig();
-  if (file) kc.loadFromFile(file);
-  else if (process.env.KUBECONFIG) kc.loadFromFile(process.env.KUBECONFIG);
-  else kc.loadFromCluster();
+  const path = file || process.env.KUBECONFIG;
+  if (!path) {
+    kc.loadFromCluster();
+    return kc;
+  }
+  // Every problem names the file (and where its name came from): a bare EISDIR or YAML error says neither.
+  const bad = (why: string) => new KubeConfigError(`${path} (${file ? '--kubeconfig' : '$KUBECONFIG'}): ${why}`);
+  try {
+    kc.loadFromFile(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'EISDIR') throw bad('is a directory (accepted: a kubeconfig file)');
+    if (err.code === 'ENOENT') throw bad('no such file');
+    throw bad(`cannot be read as a kubeconfig: ${err.message.split('\n')[0]}`);
+  }
+  if (!kc.getCurrentCluster()) throw bad(`has no current cluster (current-context ${JSON.stringify(kc.getCurrentContext() ?? '')}; accepted: a kubeconfig whose current-context names a cluster)`);
   return kc;
+}
+
+export class KubeConfigError extends Error {
+  readonly code = 'KPNG_ERR_KUBECONFIG';
+  constructor(message: string) {
+    super(`KPNG_ERR_KUBECONFIG: ${message}`);
+  }
 }
 
 export class KubeClient {
