@@ -96,6 +96,20 @@ describe('what is not a snapshot of objects is refused, naming the file and what
     expect(() => requireSomeKind([], kinds)).not.toThrow();
   });
 
+  it('a document that expands aliases without bound ("billion laughs") is refused, naming the file, the document and the limit', () => {
+    const laughs = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i <= 6; i++) laughs.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
+    const text = `kind: Service\nmetadata: {name: a}\n---\nkind: ConfigMap\nmetadata: {name: laughs}\ndata:\n${laughs.map((l) => `  ${l}`).join('\n')}\n`;
+    let err: unknown;
+    try {
+      parseSnapshot(text, '/etc/kpng/state.yaml');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SnapshotError);
+    expect((err as SnapshotError).code).toBe('KPNG_ERR_SNAPSHOT_PARSE');
+    expect((err as Error).message).toMatch(/^\/etc\/kpng\/state\.yaml: document 2 \(line 4\): cannot expand its YAML aliases: .*at most 100 alias expansions/);
+  });
   it('a truncated JSON snapshot is a parse error with its place', () => {
     const err = refusal(() => parseSnapshot('{"kind":"List","items":[{"kind":"Node","metadata":{"na', 'state.json'));
     expect(err.code).toBe('KPNG_ERR_SNAPSHOT_PARSE');

@@ -111,6 +111,9 @@ function parseJSON(text: string): { value: unknown } | undefined {
   }
 }
 
+/** How many alias expansions a document may make before it is refused. */
+const aliasCountMax = 100;
+
 /**
  * The objects in a snapshot text. Throws SnapshotParseError (KPNG_ERR_SNAPSHOT_PARSE,
  * with line and column) for a syntax error, SnapshotError KPNG_ERR_SNAPSHOT_EMPTY for no
@@ -137,7 +140,15 @@ export function parseSnapshot(text: string, source = 'snapshot'): unknown[] {
     if (contents === null || (isScalar(contents) && contents.value === null && contents.range[0] === contents.range[1])) continue;
     documents++;
     const line = lineCounter.linePos(contents.range[0]).line;
-    collect(doc.toJS({ maxAliasCount: 100 }), source, `document ${i + 1} (line ${line})`, out);
+    const place = `document ${i + 1} (line ${line})`;
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: aliasCountMax });
+    } catch (e) {
+      // The yaml library's own limit on alias expansion (a "billion laughs" document).
+      throw new SnapshotError('KPNG_ERR_SNAPSHOT_PARSE', `${source}: ${place}: cannot expand its YAML aliases: ${(e as Error).message} (at most ${aliasCountMax} alias expansions; ${accepted})`);
+    }
+    collect(value, source, place, out);
   }
   if (documents === 0) {
     throw new SnapshotError('KPNG_ERR_SNAPSHOT_EMPTY', `${source}: has no document (empty, or only separators and comments), as a file does in the middle of being written (${accepted})`);
