@@ -77,7 +77,8 @@ beforeEach(async () => {
 
 const toolLog = async () => (await readFile(log, 'utf8')).trim().split('\n');
 
-describe('tilt-setup', () => {
+// These run the proxy (kpng <stage> --help) to check tilt.env's args: seconds each on a loaded machine.
+describe('tilt-setup', { timeout: 30_000 }, () => {
   it('creates the cluster, applies namespace, ServiceAccount and RBAC (not the DaemonSet), writes a valid tilt.env', async () => {
     expect(await main(['tilt-setup', '--backend', 'nft', '--family', 'dual', '--model', 'split-process-per-node'], ctx)).toBe(0);
     const calls = await toolLog();
@@ -140,7 +141,7 @@ async function writeValidTiltEnv(over: Partial<Parameters<typeof tiltEnvFor>[0]>
   await writeFile(path.join(work, 'tilt.env'), formatTiltEnv(env));
 }
 
-describe('tilt-up and tilt-down', () => {
+describe('tilt-up and tilt-down', { timeout: 30_000 }, () => {
   it('tilt up runs the repository Tiltfile against a kubeconfig of the tilt.env cluster only', async () => {
     await writeValidTiltEnv();
     await writeFile(ctx.env.KIND_STATE!, 'kpng-proxy\n');
