@@ -2,27 +2,28 @@
 // ... to-<backend>`, a process of its own) in a node namespace this benchmark creates, fed
 // by a snapshot with N Services whose every endpoint changes every 0.5 s (the snapshot is
 // rewritten, as `kubectl get -o json > file` would). Prints the proxy's RSS and V8 heap
-// every 10 s, its CPU, the states and syncs it made, and the growth; a leak shows as a line
-// that keeps rising, and as heap used that stays high once the churn stops (a sample 10 s
-// after it, when V8 has collected what is garbage).
+// every 10 s, its CPU, the states and syncs it made, one sample 10 s after the churn
+// stopped, and the growth; a leak shows as a line that keeps rising.
 //
 //   npm run bench:soak [-- --quick | --duration=5m] [--heap-snapshots]
 //   BENCH_SERVICES=1000  BENCH_ENDPOINTS=2  BENCH_BACKEND=nft|iptables-nft|iptables-legacy
 //   BENCH_DURATION=90s (the default; --quick: 20 s)  BENCH_INTERVAL=500ms
 //   BENCH_PROXY_LOG=debug (the proxy's log level, its lines copied to standard error; default: warn, not shown)
 //
+// "heap used" is what V8 reports at that moment, garbage not yet collected included.
 // --heap-snapshots: the proxy writes a V8 heap snapshot when the churn starts and another
-// when it ends (node --heapsnapshot-signal), into a folder printed at the end; compare
-// them in Chrome DevTools' Memory tab ("Comparison") to see what was retained.
+// at the end (node --heapsnapshot-signal), into a folder printed at the end with the live
+// heap each holds; compare them in Chrome DevTools' Memory tab ("Comparison") to see what
+// was retained, and by what.
 //
 // Needs root. Everything it creates (namespaces, the proxy process, the snapshot folder) is
 // removed when it ends, also on failure or SIGINT; it uses only addresses of its own namespaces.
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createTopology, type Topology } from '../harness/lab/netns/index.ts';
 import { iptablesDataplane, nftDataplane, type Dataplane } from './backends/conformance/dataplanes.ts';
-import { ProxyUnderTest } from './backends/conformance/proxy-under-test.ts';
+import { ProxyUnderTest, marksOf } from './backends/conformance/proxy-under-test.ts';
 import { SnapshotFile } from './backends/conformance/snapshot.ts';
 import { node, service, slice } from './model/testing.ts';
 import { parseDuration } from './cli/parse.ts';
@@ -112,6 +113,18 @@ interface Row {
 
 const mb = (bytes: number) => +(bytes / 2 ** 20).toFixed(1);
 
+/** The sum of the objects' own sizes in a V8 heap snapshot: the live heap when it was taken. */
+async function liveHeapMB(file: string): Promise<string> {
+  const { size } = await stat(file);
+  if (size > 400 * 2 ** 20) return `(snapshot of ${Math.round(size / 2 ** 20)} MB, too large to read here)`;
+  const snap = JSON.parse(await readFile(file, 'utf8')) as { snapshot: { meta: { node_fields: string[] } }; nodes: number[] };
+  const fields = snap.snapshot.meta.node_fields;
+  const selfSize = fields.indexOf('self_size');
+  let total = 0;
+  for (let i = selfSize; i < snap.nodes.length; i += fields.length) total += snap.nodes[i]!;
+  return `${mb(total)} MB`;
+}
+
 async function soak(s: Settings): Promise<void> {
   const log = (line: string) => process.stderr.write(`bench:soak ${line}\n`);
   const dataplane = backends[s.backend]!;
@@ -139,8 +152,9 @@ async function soak(s: Settings): Promise<void> {
     const rows: Row[] = [];
     let cpuBefore = { at: Date.now(), ms: await cpuMs(proxy.process.pid) };
     const sample = async (phase: Row['phase'], at: number) => {
-      const page = await proxy.metrics();
-      const marks = await proxy.marks();
+      // A busy proxy may take longer than one probe's timeout to answer: waitFor retries.
+      const page = await proxy.waitFor('an answer on /metrics', () => true, 60_000);
+      const marks = marksOf(page, dataplane);
       const cpu = { at: Date.now(), ms: await cpuMs(proxy.process.pid) };
       rows.push({
         phase,
@@ -159,17 +173,21 @@ async function soak(s: Settings): Promise<void> {
       cpuBefore = cpu;
       log(JSON.stringify(rows.at(-1)));
     };
+    /** Live heap sizes (MB, after the full collection a snapshot makes) read from the snapshots taken. */
+    const liveMB: string[] = [];
     const heapSnapshot = async (what: string) => {
       if (snapshotsDir === undefined) return;
-      const before = (await readdir(snapshotsDir)).length;
+      const taken = async () => (await readdir(snapshotsDir)).filter((f) => f.endsWith('.heapsnapshot')).sort();
+      const before = (await taken()).length;
       process.kill(proxy.process.pid, 'SIGUSR2');
-      const deadline = Date.now() + 300_000;
-      // Written (and renamed into place) when done; the proxy is frozen meanwhile.
-      while ((await readdir(snapshotsDir)).filter((f) => f.endsWith('.heapsnapshot')).length <= before) {
-        if (Date.now() > deadline) throw new Error(`KPNG_ERR_BENCH: no heap snapshot (${what}) within 5 min`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      log(`heap snapshot (${what}) written`);
+      // The proxy writes it on its main thread: once it answers again, the file is complete.
+      await new Promise((r) => setTimeout(r, 500));
+      await proxy.waitFor(`heap snapshot (${what})`, () => true, 300_000);
+      const files = await taken();
+      if (files.length <= before) throw new Error(`KPNG_ERR_BENCH: no heap snapshot (${what}) in ${snapshotsDir}`);
+      const file = path.join(snapshotsDir, files.at(-1)!);
+      liveMB.push(`${what} ${await liveHeapMB(file)}`);
+      log(`heap snapshot (${what}): ${file}`);
     };
 
     await heapSnapshot('start');
@@ -213,9 +231,9 @@ async function soak(s: Settings): Promise<void> {
     console.log(
       `growth over the run (${first.s}→${last.s} s): RSS ${delta(first, last, 'RSS MB')}, V8 heap total ${delta(first, last, 'heap total MB')}; ` +
         `over its second half (${mid.s}→${last.s} s): RSS ${delta(mid, last, 'RSS MB')}, V8 heap total ${delta(mid, last, 'heap total MB')}; ` +
-        `heap used ${after['heap used MB']} MB once quiet (what stays live)`,
+        `heap used ${after['heap used MB']} MB 10 s after the churn`,
     );
-    if (snapshotsDir !== undefined) console.log(`heap snapshots (start, end): ${snapshotsDir}`);
+    if (snapshotsDir !== undefined) console.log(`heap snapshots in ${snapshotsDir}; live heap (after a full collection): ${liveMB.join(', ')}`);
     done = true;
   } finally {
     await topology.destroy();
