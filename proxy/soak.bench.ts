@@ -73,8 +73,8 @@ function objects(t: Topology, s: Settings, round: number): unknown[] {
     out.push(service(name, { namespace: 'soak', clusterIPs: [`10.96.${(i >> 8) & 255}.${i & 255}`], ports: [{ name: 'http', port: 80, targetPort: 8080 }] }));
     const eps = Array.from({ length: s.endpoints }, (_, e) => {
       // 10.244.0.0/16 (the cluster CIDR), a different address each round.
-      const k = (i * s.endpoints + e + round * s.services * s.endpoints) % 65_000;
-      return { ip: `10.244.${(k >> 8) & 255}.${(k & 255) || 1}`, node: e % 2 === 0 ? 'node-1' : 'node-2' };
+      const k = 1 + ((i * s.endpoints + e + round * s.services * s.endpoints) % 65_000);
+      return { ip: `10.244.${(k >> 8) & 255}.${k & 255}`, node: e % 2 === 0 ? 'node-1' : 'node-2' };
     });
     out.push(slice(`${name}-1`, name, eps, { namespace: 'soak', ports: [{ name: 'http', port: 8080 }] }));
   }
