@@ -18,9 +18,11 @@
 //
 // Needs root. Everything it creates (namespaces, the proxy process, the snapshot folder) is
 // removed when it ends, also on failure or SIGINT; it uses only addresses of its own namespaces.
+import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { onExit } from 'signal-exit';
 import { createTopology, type Topology } from '../harness/lab/netns/index.ts';
 import { iptablesDataplane, nftDataplane, type Dataplane } from './backends/conformance/dataplanes.ts';
 import { ProxyUnderTest, marksOf } from './backends/conformance/proxy-under-test.ts';
@@ -130,8 +132,13 @@ async function soak(s: Settings): Promise<void> {
   const dataplane = backends[s.backend]!;
   const snapshot = await SnapshotFile.create();
   const snapshotsDir = s.heapSnapshots ? await mkdtemp(path.join(tmpdir(), 'kpng-soak-heap-')) : undefined;
-  const topology = await createTopology({ family: 'ipv4', nodes: ['node-1'] });
   let done = false;
+  // Interrupted (SIGINT, SIGTERM: the lab destroys its namespaces and ends the process): the folders go too.
+  const removeOnExit = onExit(() => {
+    rmSync(path.dirname(snapshot.path), { recursive: true, force: true });
+    if (!done && snapshotsDir !== undefined) rmSync(snapshotsDir, { recursive: true, force: true });
+  });
+  const topology = await createTopology({ family: 'ipv4', nodes: ['node-1'] });
   try {
     let round = 0;
     await snapshot.write(objects(topology, s, round));
@@ -239,6 +246,7 @@ async function soak(s: Settings): Promise<void> {
     await topology.destroy();
     await snapshot.remove();
     if (!done && snapshotsDir !== undefined) await rm(snapshotsDir, { recursive: true, force: true });
+    removeOnExit();
   }
 }
 
