@@ -227,7 +227,7 @@ async function soak(s: Settings): Promise<void> {
     const churn = rows.filter((r) => r.phase === 'churn');
     const first = churn[0]!;
     const last = churn.at(-1)!;
-    const mid = churn[Math.floor(churn.length / 2)]!;
+    const mid = churn.findLast((r) => r.s <= last.s / 2) ?? first;
     console.log(
       `bench:soak — ${s.services} Services × ${s.endpoints} endpoints, every endpoint changed every ${s.intervalMs} ms (${round} snapshots), ` +
         `kpng file → to-local → ${dataplane.stage} in a network namespace, ${new Date().toISOString().slice(0, 10)}, node ${process.version}`,
