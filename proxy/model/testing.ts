@@ -1,5 +1,6 @@
 // Builders for Service, EndpointSlice and Node objects, for tests and benchmarks across
-// the project: small inputs that read like the objects they stand for.
+// the project: small inputs that read like the objects they stand for; and stillAlive(),
+// for tests that count what stays in memory.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
