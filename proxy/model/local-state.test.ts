@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { LocalEndpoint, ModelOptions, ServicePortState } from './types.ts';
-import { localStateOf, node, service, slice } from './testing.ts';
+import { localChanges } from './changes.ts';
+import { nextLocalState, touchedSince } from './local-state.ts';
+import type { LocalEndpoint, LocalState, ModelOptions, ServicePortState } from './types.ts';
+import { clusterOf, localStateOf, node, service, slice, stillAlive, syntheticObjects, syntheticSlice } from './testing.ts';
 
 const addrs = (eps: LocalEndpoint[]) => eps.map((e) => e.address);
 const only = (objects: unknown[], opts: ModelOptions | string = 'node-a'): ServicePortState => {
@@ -387,5 +389,29 @@ describe('the node', () => {
   });
   it('is unknown until its Node object arrives', () => {
     expect(localStateOf([]).node).toMatchObject({ name: 'node-a', known: false });
+  });
+});
+
+describe('under churn', () => {
+  it('a state derived from another does not keep it: only the states someone holds stay in memory', async () => {
+    // As to-local and to-api do: each state derived from the one before, every endpoint of every Service changed each round.
+    const services = 50;
+    const objects = syntheticObjects(services, 2, 3);
+    const cluster = clusterOf(objects);
+    let state: LocalState = nextLocalState(undefined, cluster, { services: new Set(), nodes: new Set(), changeTriggerTimes: [] }, 'node-1');
+    const refs = [new WeakRef(state)];
+    for (let round = 1; round <= 40; round++) {
+      const slices = Array.from({ length: services }, (_, s) => syntheticSlice(s, 2, 3, round * 1000));
+      const { delta } = cluster.replaceAll([...objects.filter((o) => (o as { kind: string }).kind !== 'EndpointSlice'), ...slices]);
+      const next = nextLocalState(state, cluster, delta, 'node-1');
+      // Still derived incrementally: the change set comes from the lineage, not a full comparison.
+      expect(touchedSince(state, next)?.size).toBe(services);
+      expect(localChanges(state, next).servicePorts.size).toBe(services);
+      state = next;
+      refs.push(new WeakRef(state));
+    }
+    // The latest state, maybe the one before it (a dead local still on the stack); never the 41 of them.
+    expect(await stillAlive(refs)).toBeLessThanOrEqual(2);
+    expect(refs.at(-1)!.deref()).toBe(state);
   });
 });

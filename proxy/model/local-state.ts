@@ -187,13 +187,21 @@ export function nextLocalState(prev: LocalState | undefined, cluster: ClusterSta
 /** Services index of a local state: which port keys each Service contributed. */
 const portIndex = new WeakMap<LocalState, ReadonlyMap<string, readonly string[]>>();
 
-/** For a state made by updateLocalState: the state it came from and the port keys it may have changed. */
-const lineage = new WeakMap<LocalState, { from: LocalState; touched: ReadonlySet<string> }>();
+/** A number for each state made here, so that a state can name the one it came from without holding it. */
+const stateIds = new WeakMap<LocalState, number>();
+let lastStateId = 0;
+
+/**
+ * For a state made by updateLocalState: the id of the state it came from and the port keys
+ * it may have changed. Never the state itself: a WeakMap value is kept as long as its key,
+ * so each state would keep its parent, and the latest state every state ever made.
+ */
+const lineage = new WeakMap<LocalState, { from: number; touched: ReadonlySet<string> }>();
 
 /** The port keys that can differ between prev and next, when next was derived from prev; else undefined. */
 export function touchedSince(prev: LocalState, next: LocalState): ReadonlySet<string> | undefined {
   const l = lineage.get(next);
-  return l && l.from === prev ? l.touched : undefined;
+  return l && l.from === stateIds.get(prev) ? l.touched : undefined;
 }
 
 function indexPorts(ports: ReadonlyMap<string, ServicePortState>): Map<string, string[]> {
@@ -209,6 +217,7 @@ function indexPorts(ports: ReadonlyMap<string, ServicePortState>): Map<string, s
 function freeze(node: LocalNode, servicePorts: ReadonlyMap<string, ServicePortState>, index: ReadonlyMap<string, readonly string[]>): LocalState {
   const state: LocalState = { node, servicePorts };
   portIndex.set(state, index);
+  stateIds.set(state, ++lastStateId);
   return state;
 }
 
@@ -262,7 +271,8 @@ export function updateLocalState(prev: LocalState, cluster: ClusterState, delta:
     index.set(serviceKey, sps.map((sp) => sp.key));
   }
   const next = freeze(node, ports, index);
-  lineage.set(next, { from: prev, touched });
+  const from = stateIds.get(prev);
+  if (from !== undefined) lineage.set(next, { from, touched });
   return next;
 }
 

@@ -1,5 +1,8 @@
 // Builders for Service, EndpointSlice and Node objects, for tests and benchmarks across
-// the project: small inputs that read like the objects they stand for.
+// the project: small inputs that read like the objects they stand for; and stillAlive(),
+// for tests that count what stays in memory.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
 import { ClusterState } from './cluster-state.ts';
 import { computeLocalState } from './local-state.ts';
@@ -149,4 +152,21 @@ export function syntheticSlice(s: number, endpointsPerService: number, nodes = 1
     eps.push({ ip: `10.${128 + ((n >> 16) & 63)}.${(n >> 8) & 255}.${n & 255}`, node: `node-${(s + e) % nodes}` });
   }
   return slice(`svc-${s}-1`, `svc-${s}`, eps, { namespace: 'bench', ports: [{ name: 'http', port: 8080 }] });
+}
+
+let gc: (() => void) | undefined;
+
+/**
+ * How many of these objects are still in memory after a full garbage collection: what a
+ * test of retained structures counts (never RSS). Works without `node --expose-gc`.
+ */
+export async function stillAlive(refs: ReadonlyArray<WeakRef<object>>): Promise<number> {
+  if (!gc) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as () => void;
+  }
+  // A WeakRef keeps its target until the job that made or read it ends: let it end first.
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  return refs.filter((r) => r.deref() !== undefined).length;
 }

@@ -21,6 +21,12 @@ export interface ProxyOptions {
   input: string;
   /** --sync-period, e.g. "1s". */
   syncPeriod: string;
+  /** Options for node itself, before the program (e.g. --heapsnapshot-signal=SIGUSR2). */
+  nodeOptions?: readonly string[];
+  /** KPNG_LOG_LEVEL (default info). */
+  logLevel?: string;
+  /** The process's working directory (where node writes heap snapshots). */
+  cwd?: string;
 }
 
 /** What a sync looks like in the metrics. */
@@ -46,6 +52,7 @@ export class ProxyUnderTest {
   /** Starts the proxy in the node's namespace (the topology ends it when destroyed). */
   static start(o: ProxyOptions): ProxyUnderTest {
     const args = [
+      ...(o.nodeOptions ?? []),
       '--disable-warning=ExperimentalWarning',
       cli,
       'file',
@@ -57,7 +64,7 @@ export class ProxyUnderTest {
       ...o.dataplane.args(o.topology),
       `--sync-period=${o.syncPeriod}`,
     ];
-    const child = o.node.spawn(projectNode(), args, { env: { ...programEnv(), KPNG_LOG_LEVEL: 'info' } });
+    const child = o.node.spawn(projectNode(), args, { env: { ...programEnv(), KPNG_LOG_LEVEL: o.logLevel ?? 'info' }, ...(o.cwd !== undefined && { cwd: o.cwd }) });
     return new ProxyUnderTest(o.node, child, o.dataplane);
   }
 
