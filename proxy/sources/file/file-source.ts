@@ -1,4 +1,5 @@
-// The file source: a snapshot on disk, re-read (debounced) whenever it changes. An
+// The file source: a snapshot on disk, re-read whenever it changes: once it has been quiet
+// for --debounce, and at least every 10 × --debounce while it keeps changing. An
 // unparseable snapshot keeps the last good state and logs where the error is.
 import { readFile } from 'node:fs/promises';
 import { watch } from 'node:fs';
@@ -6,6 +7,7 @@ import path from 'node:path';
 import { ClusterState, formatWarning, isEmptyDelta } from '../../model/index.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { ClusterSink } from '../../sinks/sink.ts';
+import { Coalescer } from '../coalesce.ts';
 import type { ClusterSource } from '../source.ts';
 import { parseSnapshot } from './parse.ts';
 
@@ -13,7 +15,7 @@ export interface FileSourceOptions {
   input: string;
   /** Read once, let every sink sync once, and return. */
   once: boolean;
-  /** Quiet time after a change before re-reading. */
+  /** Quiet time after a change before re-reading (while changes keep coming, at most 10 × this). */
   debounceMs: number;
   /** Only Services labelled service.kubernetes.io/service-proxy-name=<this> count. */
   serviceProxyName?: string;
@@ -62,25 +64,23 @@ export class FileSource implements ClusterSource {
     // Watch the folder, not the file: editors and `kubectl > file` replace it by rename.
     const dir = path.dirname(path.resolve(this.opts.input));
     const base = path.basename(this.opts.input);
-    let timer: NodeJS.Timeout | undefined;
-    let loading = Promise.resolve();
+    const reads = new Coalescer({
+      quietMs: this.opts.debounceMs,
+      maxDelayMs: 10 * this.opts.debounceMs,
+      run: () => this.load(sink).then(() => undefined),
+      onError: (err) => this.opts.logger.error('reading the snapshot failed', { err }),
+    });
     await new Promise<void>((resolve) => {
       const watcher = watch(dir, { signal }, (_event, filename) => {
         if (filename !== null && filename !== base) return;
-        clearTimeout(timer);
-        timer = setTimeout(() => {
-          loading = loading.then(() => this.load(sink).then(() => undefined));
-        }, this.opts.debounceMs);
+        reads.changed();
       });
       watcher.on('error', (e) => {
         if ((e as { name?: string }).name !== 'AbortError') this.opts.logger.error('watching the snapshot failed', { err: e });
       });
       watcher.on('close', () => resolve());
-      signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
+      signal.addEventListener('abort', () => resolve(), { once: true });
     });
-    await loading;
+    await reads.close();
   }
 }
