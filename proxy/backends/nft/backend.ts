@@ -10,7 +10,7 @@ import { RuleApplyError, checkAddressFlags, processRunner, readHostAddresses, ty
 import { applyTransaction, NftSetupError, nftCommand } from './exec.ts';
 import { nftFamily, tableName } from './names.ts';
 import { contextKey, familyContext, type FamilyContext, type RenderOptions } from './render.ts';
-import { listChain, rulesInListing } from './tamper.ts';
+import { checkedContainers, countElements, listChain, missingRule, ruleHandles, type RuleRef } from './tamper.ts';
 import { cleanupTransaction, nextStaleDue, planPartial, planReplace, planRewrite, planStaleDelete, type FamilyView, type Mode, type Plan } from './transaction.ts';
 
 export interface NftBackendOptions extends Omit<RenderOptions, 'localAddresses' | 'conntrackTCPLiberal'> {
@@ -39,8 +39,36 @@ export interface NftSyncStats extends SyncStats {
 }
 
 const allFamilies: readonly IPFamily[] = ['IPv4', 'IPv6'];
-/** nft processes a tamper check runs at once. */
-const listingsAtOnce = 4;
+/** nft processes a tamper check runs at once (it runs beside syncs: it leaves them a core). */
+const readsAtOnce = 2;
+
+/** Runs fn over items, `n` at a time, results in order. */
+async function inBatches<T, R>(items: readonly T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += n) out.push(...(await Promise.all(items.slice(i, i + n).map(fn))));
+  return out;
+}
+
+interface FixedChain {
+  family: IPFamily;
+  name: string;
+  rules: number;
+}
+
+/** What one tamper check reads, and what it expects to find. */
+interface CheckPlan {
+  containers: Array<{ family: IPFamily; kind: 'set' | 'map'; name: string; elements: number }>;
+  /** The fixed chains' rules as their baselines list them. */
+  rules: RuleRef[];
+  /** Fixed chains to list in full: those without a baseline, else one in turn. */
+  listings: FixedChain[];
+}
+
+interface CheckReading {
+  elements: Array<number | undefined>;
+  missing: RuleRef | { unknown: string } | undefined;
+  listings: Array<string | undefined>;
+}
 
 export class NftBackend implements Backend {
   readonly name = 'nftables';
@@ -57,6 +85,10 @@ export class NftBackend implements Backend {
   #views: Map<IPFamily, FamilyView> | undefined;
   /** Per fixed chain ("family\0name"), its `nft -a list chain` at the first tamper check after our last full sync. */
   readonly #baselines = new Map<string, string>();
+  /** Changes on every change we make to the tables (at its start and at its end). */
+  #generation = 0;
+  /** Which fixed chain a check lists in full next, once all have baselines. */
+  #turn = 0;
   #queue: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   #disposed = false;
@@ -153,7 +185,17 @@ export class NftBackend implements Backend {
   }
 
   sync(state: LocalState, changes: LocalChanges | undefined): Promise<NftSyncStats> {
-    return this.#serial(() => this.#sync(state, changes));
+    return this.#serial(() => this.#changing(() => this.#sync(state, changes)));
+  }
+
+  /** Runs a change to the tables; a tamper check that read the kernel meanwhile ignores its reading. */
+  async #changing<T>(fn: () => Promise<T>): Promise<T> {
+    this.#generation++;
+    try {
+      return await fn();
+    } finally {
+      this.#generation++;
+    }
   }
 
   async #sync(state: LocalState, changes: LocalChanges | undefined): Promise<NftSyncStats> {
@@ -196,7 +238,7 @@ export class NftBackend implements Backend {
 
   /** Deletes the chains flushed at least staleChainDelayMs ago, in one transaction. Returns how many. */
   deleteStaleChains(): Promise<number> {
-    return this.#serial(() => this.#deleteStale());
+    return this.#serial(() => this.#changing(() => this.#deleteStale()));
   }
 
   async #deleteStale(): Promise<number> {
@@ -222,51 +264,87 @@ export class NftBackend implements Backend {
     this.#timer = setTimeout(
       () => {
         this.#timer = undefined;
-        void this.#serial(() => this.#deleteStale()).then(() => this.#schedule());
+        void this.#serial(() => this.#changing(() => this.#deleteStale())).then(() => this.#schedule());
       },
       Math.max(0, due - this.#now()) + 10,
     );
     this.#timer.unref();
   }
 
-  /** The fixed chains of every family: the ones tampered() lists. */
-  #fixedChains(): Array<{ family: IPFamily; name: string; rules: number }> {
-    return [...(this.#views ?? [])].flatMap(([family, v]) => v.global.chains.map((c) => ({ family, name: c.name, rules: c.rules.length })));
+  /** The fixed chains of every family: the ones tampered() reads. */
+  #fixedChains(views: ReadonlyMap<IPFamily, FamilyView>): FixedChain[] {
+    return [...views].flatMap(([family, v]) => v.global.chains.map((c) => ({ family, name: c.name, rules: c.rules.length })));
   }
 
-  async #listings(): Promise<Array<string | undefined>> {
-    const chains = this.#fixedChains();
-    const out: Array<string | undefined> = new Array<string | undefined>(chains.length);
-    for (let i = 0; i < chains.length; i += listingsAtOnce) {
-      const batch = chains.slice(i, i + listingsAtOnce);
-      const got = await Promise.all(batch.map((c) => listChain(this.#run, c.family, c.name)));
-      got.forEach((text, j) => (out[i + j] = text));
+  #checkPlan(views: ReadonlyMap<IPFamily, FamilyView>): CheckPlan {
+    const containers: CheckPlan['containers'] = [];
+    for (const [family, v] of views) {
+      const counts = new Map<string, number>();
+      for (const [elemId] of v.elements.all()) {
+        const name = elemId.slice(0, elemId.indexOf('\u0000'));
+        counts.set(name, (counts.get(name) ?? 0) + 1);
+      }
+      for (const c of v.global.containers) if (checkedContainers.has(c.name)) containers.push({ family, kind: c.kind, name: c.name, elements: counts.get(c.name) ?? 0 });
     }
-    return out;
+    const chains = this.#fixedChains(views);
+    const rules: RuleRef[] = [];
+    const unknown: FixedChain[] = [];
+    for (const c of chains) {
+      const seen = this.#baselines.get(`${c.family}\u0000${c.name}`);
+      if (seen === undefined) unknown.push(c);
+      else for (const handle of ruleHandles(seen)) rules.push({ family: c.family, chain: c.name, handle });
+    }
+    const listings = unknown.length > 0 || chains.length === 0 ? unknown : [chains[this.#turn++ % chains.length]!];
+    return { containers, rules, listings };
+  }
+
+  async #read(plan: CheckPlan): Promise<CheckReading> {
+    const elements = await inBatches(plan.containers, readsAtOnce, (c) => countElements(this.#run, c.family, c.kind, c.name));
+    const missing = await missingRule(this.#run, plan.rules);
+    const listings = await inBatches(plan.listings, readsAtOnce, (c) => listChain(this.#run, c.family, c.name));
+    return { elements, missing, listings };
   }
 
   /**
-   * Whether someone else changed our tables since our last sync: a table or one of its
-   * fixed chains (base, dispatch and check chains) gone, a rule more or less in one, or a
-   * fixed chain listed otherwise than at the first check after our last full sync (a rule
-   * replaced, a base chain re-created). One `nft list chain` a fixed chain, none of whose
-   * output grows with the number of Services. Per-service chains and map elements are not
-   * checked: the hourly full sync rewrites them.
+   * Whether someone else changed our tables since our last sync: a table gone; a key map or
+   * set (the Service IPs, NodePorts, no-endpoint and firewall maps, the ClusterIP and NodePort
+   * IP sets) holding another number of elements than we wrote (flushed, say); a rule of a
+   * fixed chain (base, dispatch and check chains) gone (a chain flushed); or a fixed chain
+   * listed otherwise than after our last full sync (a rule added or replaced; one chain a
+   * check, in turn). The kernel is read without holding up syncs; a reading that a sync
+   * overlapped is dropped (the next check reads again). Per-service chains and their
+   * elements in other sets are not checked: the hourly full sync rewrites them.
    */
-  tampered(): Promise<boolean> {
-    return this.#serial(() => this.#tampered());
+  async tampered(): Promise<boolean> {
+    if (this.#o.dryRun) return false;
+    const views = this.#views;
+    if (!views) return true;
+    const generation = this.#generation;
+    const plan = this.#checkPlan(views);
+    const reading = await this.#read(plan);
+    return this.#serial(async () => {
+      if (this.#generation !== generation || this.#views !== views) {
+        this.#log.debug('a sync ran during the tamper check; its reading is dropped');
+        return false;
+      }
+      return this.#judge(plan, reading);
+    });
   }
 
-  async #tampered(): Promise<boolean> {
-    if (this.#o.dryRun) return false;
-    if (!this.#views) return true;
-    const chains = this.#fixedChains();
-    const listings = await this.#listings();
-    for (const [i, c] of chains.entries()) {
-      const text = listings[i];
+  #judge(plan: CheckPlan, reading: CheckReading): boolean {
+    for (const [i, c] of plan.containers.entries()) {
+      const n = reading.elements[i];
+      const where = `${c.kind} ${nftFamily(c.family)} ${tableName} ${c.name}`;
+      if (n === undefined) return this.#report(`${where} is gone`);
+      if (n !== c.elements) return this.#report(`${where} holds ${n} elements, not ${c.elements}`);
+    }
+    const gone = reading.missing;
+    if (gone) return this.#report('chain' in gone ? `rule ${gone.handle} of chain ${nftFamily(gone.family)} ${tableName} ${gone.chain} is gone` : `a rule of a fixed chain is gone (${gone.unknown})`);
+    for (const [i, c] of plan.listings.entries()) {
+      const text = reading.listings[i];
       const where = `${nftFamily(c.family)} ${tableName} ${c.name}`;
       if (text === undefined) return this.#report(`chain ${where} is gone`);
-      const n = rulesInListing(text);
+      const n = ruleHandles(text).length;
       if (n !== c.rules) return this.#report(`chain ${where} holds ${n} rules, not ${c.rules}`);
       const key = `${c.family}\u0000${c.name}`;
       const seen = this.#baselines.get(key);
@@ -284,14 +362,14 @@ export class NftBackend implements Backend {
 
   /** Deletes both tables (ip kpng, ip6 kpng), whichever exist. */
   cleanup(): Promise<void> {
-    return this.#serial(async () => {
+    return this.#serial(() => this.#changing(async () => {
       this.#clearTimer();
       const text = cleanupTransaction(allFamilies);
       if (this.#o.dryRun) this.#write(`# kpng to-nft --cleanup --dry-run: for ${nftCommand.join(' ')}\n${text}`);
       else await applyTransaction(this.#run, text, 'cleanup', this.#o.timeoutMs ?? 120_000);
       this.#forget();
       if (!this.#o.dryRun) this.#log.info('deleted the tables', { tables: allFamilies.map((f) => `${nftFamily(f)} ${tableName}`).join(', ') });
-    });
+    }));
   }
 
   #clearTimer(): void {
