@@ -13,6 +13,7 @@ import { binaries, detectMode, iptablesModes, type IptablesMode } from './mode.t
 import { kubeProxyCanaryChain } from './names.ts';
 import { renderIptables, type RenderOptions, type RenderResult, type SyncRecord } from './render.ts';
 import { scanSave } from './rules.ts';
+import { tamperCheckInput } from './tamper.ts';
 
 export const errIptablesRestore = 'KPNG_ERR_IPTABLES_RESTORE';
 export const errIptablesSetup = 'KPNG_ERR_IPTABLES_SETUP';
@@ -64,6 +65,8 @@ export class IptablesBackend implements Backend {
   private readonly records = new Map<IPFamily, SyncRecord>();
   private needFull = true;
   private synced = false;
+  /** Changes at the start and at the end of every sync (a tamper check that a sync overlapped drops its reading). */
+  private generation = 0;
 
   constructor(opts: IptablesBackendOptions) {
     this.o = opts;
@@ -137,6 +140,15 @@ export class IptablesBackend implements Backend {
   }
 
   async sync(state: LocalState, changes: LocalChanges | undefined): Promise<SyncStats> {
+    this.generation++;
+    try {
+      return await this.syncRules(state, changes);
+    } finally {
+      this.generation++;
+    }
+  }
+
+  private async syncRules(state: LocalState, changes: LocalChanges | undefined): Promise<SyncStats> {
     if (!this.ready) await this.setup();
     const full = changes === undefined || changes.node || this.needFull || this.active.some((f) => !this.records.has(f));
     const stats: SyncStats & { bytes: number; lines: number; rulesPerTable: Record<string, number> } = { full, bytes: 0, lines: 0, rulesPerTable: { filter: 0, nat: 0 } };
@@ -230,20 +242,46 @@ export class IptablesBackend implements Backend {
     });
   }
 
+  /**
+   * Whether someone else removed our rules since the last sync: kube-proxy's canary chain
+   * gone from mangle, nat or filter (a table's chains deleted, as a firewalld reload does),
+   * or a jump rule from the built-in chains or a rule of the fixed chains gone
+   * (`iptables -t nat -F`, KUBE-SERVICES flushed): see tamper.ts. Per-service chains are not
+   * checked: the hourly full sync rewrites them. Runs beside syncs; a check that a sync
+   * overlapped answers false (the next one looks again).
+   */
   async tampered(): Promise<boolean> {
     if (this.o.dryRun || !this.synced) return false;
+    const generation = this.generation;
     for (const family of this.active) {
-      const bin = binaries(this.mode, family).iptables;
-      for (const table of ['mangle', 'nat', 'filter']) {
-        const r = await this.run(bin, ['--wait=5', '-t', table, '-n', '-L', kubeProxyCanaryChain]);
-        if (r.exitCode !== 0) {
-          this.log.info('canary chain gone: rules were flushed by someone else', { family, table });
-          this.needFull = true;
-          return true;
-        }
+      const why = await this.missingRules(family);
+      if (why === undefined) continue;
+      if (this.generation !== generation) {
+        this.log.debug('a sync ran during the tamper check; its reading is dropped');
+        return false;
       }
+      this.log.warn(`${why}: rules were changed by someone else; the next sync is full`, { family });
+      this.needFull = true;
+      return true;
     }
     return false;
+  }
+
+  /** Why the kernel lacks rules of ours in this family, or undefined when it has them all. */
+  private async missingRules(family: IPFamily): Promise<string | undefined> {
+    const bin = binaries(this.mode, family);
+    for (const table of ['mangle', 'nat', 'filter']) {
+      const r = await this.run(bin.iptables, ['--wait=5', '-t', table, '-n', '-L', kubeProxyCanaryChain]);
+      if (r.exitCode !== 0) return `canary chain ${kubeProxyCanaryChain} gone from ${table}`;
+    }
+    const record = this.records.get(family);
+    if (!record) return undefined;
+    const input = tamperCheckInput(record);
+    const r = await this.run(bin.restore, ['--noflush', `--wait=${this.o.lockWaitSeconds ?? 5}`], { input });
+    if (r.exitCode === 0) return undefined;
+    const line = blamedLine(r.stderr);
+    const rule = line !== undefined ? input.split('\n')[line - 1]?.replace(/^-C /, '') : undefined;
+    return rule !== undefined ? `rule gone: ${rule}` : `a rule of ours is gone (${r.stderr.trim()})`;
   }
 
   /** Removes our chains and jump rules in both families and both flavours (kube-proxy's CleanupLeftovers). */
