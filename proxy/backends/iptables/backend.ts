@@ -65,8 +65,10 @@ export class IptablesBackend implements Backend {
   private readonly records = new Map<IPFamily, SyncRecord>();
   private needFull = true;
   private synced = false;
-  /** Changes at the start and at the end of every sync (a tamper check that a sync overlapped drops its reading). */
+  /** Changes at the start and at the end of every sync: odd while one runs. */
   private generation = 0;
+  /** Full syncs and failed ones (which may leave anything) so far. */
+  private fullSyncs = 0;
 
   constructor(opts: IptablesBackendOptions) {
     this.o = opts;
@@ -142,7 +144,12 @@ export class IptablesBackend implements Backend {
   async sync(state: LocalState, changes: LocalChanges | undefined): Promise<SyncStats> {
     this.generation++;
     try {
-      return await this.syncRules(state, changes);
+      const stats = await this.syncRules(state, changes);
+      if (stats.full) this.fullSyncs++;
+      return stats;
+    } catch (err) {
+      this.fullSyncs++;
+      throw err;
     } finally {
       this.generation++;
     }
@@ -247,17 +254,20 @@ export class IptablesBackend implements Backend {
    * gone from mangle, nat or filter (a table's chains deleted, as a firewalld reload does),
    * or a jump rule from the built-in chains or a rule of the fixed chains gone
    * (`iptables -t nat -F`, KUBE-SERVICES flushed): see tamper.ts. Per-service chains are not
-   * checked: the hourly full sync rewrites them. Runs beside syncs; a check that a sync
-   * overlapped answers false (the next one looks again).
+   * checked: the hourly full sync rewrites them. Runs beside syncs; a finding that a full
+   * sync, a sync still running or one that changed the fixed rules overlapped is dropped
+   * (the next check looks again). Partial syncs leave the jump and fixed rules alone.
    */
   async tampered(): Promise<boolean> {
     if (this.o.dryRun || !this.synced) return false;
-    const generation = this.generation;
+    const since = { generation: this.generation, fullSyncs: this.fullSyncs };
     for (const family of this.active) {
+      const fixed = this.records.get(family)?.fixed;
       const why = await this.missingRules(family);
       if (why === undefined) continue;
-      if (this.generation !== generation) {
-        this.log.debug('a sync ran during the tamper check; its reading is dropped');
+      const overlapped = this.generation !== since.generation;
+      if (overlapped && (this.generation % 2 === 1 || this.fullSyncs !== since.fullSyncs || this.records.get(family)?.fixed !== fixed)) {
+        this.log.debug('a sync ran during the tamper check; its finding is dropped', { finding: why });
         return false;
       }
       this.log.warn(`${why}: rules were changed by someone else; the next sync is full`, { family });

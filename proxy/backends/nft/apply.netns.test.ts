@@ -216,7 +216,9 @@ describe('nftables in a namespace', () => {
   it('someone deletes the table, or alters a chain: tampered() notices, the next sync repairs', async () => {
     const t = backend('node-a');
     await t.sync(s1, undefined);
-    expect(await t.tampered()).toBe(false);
+    // Untouched, every fixed chain listed in turn (after the first check learnt them from the tables' listings): nothing to see.
+    const chains = [...t.views!.values()].reduce((n, v) => n + v.global.chains.length, 0);
+    for (let i = 0; i <= chains; i++) expect(await t.tampered()).toBe(false);
     await ns('node-a').exec('nft', ['delete', 'table', 'ip', 'kpng']);
     expect(await t.tampered()).toBe(true);
     await t.sync(s1, undefined);
@@ -236,7 +238,6 @@ describe('nftables in a namespace', () => {
 
     // A rule added to a fixed chain: a check lists one fixed chain in full, in turn.
     await ns('node-a').exec('nft', ['insert', 'rule', 'ip6', 'kpng', 'services', 'drop']);
-    const chains = [...t.views!.values()].reduce((n, v) => n + v.global.chains.length, 0);
     let noticed = false;
     for (let i = 0; i < chains && !noticed; i++) noticed = await t.tampered();
     expect(noticed).toBe(true);

@@ -10,7 +10,7 @@ import { RuleApplyError, checkAddressFlags, processRunner, readHostAddresses, ty
 import { applyTransaction, NftSetupError, nftCommand } from './exec.ts';
 import { nftFamily, tableName } from './names.ts';
 import { contextKey, familyContext, type FamilyContext, type RenderOptions } from './render.ts';
-import { checkedContainers, countElements, listChain, missingRule, ruleHandles, type RuleRef } from './tamper.ts';
+import { chainBlocks, checkedContainers, countElements, listChain, listTable, missingRule, ruleHandles, type RuleRef } from './tamper.ts';
 import { cleanupTransaction, nextStaleDue, planPartial, planReplace, planRewrite, planStaleDelete, type FamilyView, type Mode, type Plan } from './transaction.ts';
 
 export interface NftBackendOptions extends Omit<RenderOptions, 'localAddresses' | 'conntrackTCPLiberal'> {
@@ -60,13 +60,16 @@ interface CheckPlan {
   containers: Array<{ family: IPFamily; kind: 'set' | 'map'; name: string; elements: number }>;
   /** The fixed chains' rules as their baselines list them. */
   rules: RuleRef[];
-  /** Fixed chains to list in full: those without a baseline, else one in turn. */
+  /** Fixed chains read in full: all of a family whose baselines are not all known (from its table's listing), else one in turn. */
   listings: FixedChain[];
+  /** The families whose tables are listed (the fixed chains' baselines are learnt from them). */
+  tables: IPFamily[];
 }
 
 interface CheckReading {
   elements: Array<number | undefined>;
   missing: RuleRef | { unknown: string } | undefined;
+  /** Per planned listing, the chain's block; undefined when it is gone. */
   listings: Array<string | undefined>;
 }
 
@@ -83,10 +86,12 @@ export class NftBackend implements Backend {
   #hostAddresses: string[] | undefined;
   /** What the kernel holds, per family; undefined when unknown (the next sync replaces the tables). */
   #views: Map<IPFamily, FamilyView> | undefined;
-  /** Per fixed chain ("family\0name"), its `nft -a list chain` at the first tamper check after our last full sync. */
+  /** Per fixed chain ("family\0name"), its block in a `nft -a list` at the first tamper check after our last full sync. */
   readonly #baselines = new Map<string, string>();
   /** Changes on every change we make to the tables (at its start and at its end). */
   #generation = 0;
+  /** Changes after every change we make to the fixed chains (a sync other than a partial one). */
+  #fixedGeneration = 0;
   /** Which fixed chain a check lists in full next, once all have baselines. */
   #turn = 0;
   #queue: Promise<unknown> = Promise.resolve();
@@ -181,6 +186,7 @@ export class NftBackend implements Backend {
   /** Drop everything known about the kernel: the next sync replaces the tables. */
   #forget(): void {
     this.#views = undefined;
+    this.#fixedGeneration++;
     this.#baselines.clear();
   }
 
@@ -227,7 +233,10 @@ export class NftBackend implements Backend {
     }
     this.#views = views;
     // The fixed chains changed: tampered() takes their listings afresh at its next check.
-    if (plan.mode !== 'partial') this.#baselines.clear();
+    if (plan.mode !== 'partial') {
+      this.#fixedGeneration++;
+      this.#baselines.clear();
+    }
     this.#schedule();
     const rules = [...views.values()].reduce((n, v) => n + v.rules, 0);
     const fields = { mode: plan.mode, ms: Math.round(performance.now() - started), lines: plan.lines, bytes: plan.bytes, rules, written: JSON.stringify(plan.written), staleDeleted };
@@ -288,20 +297,27 @@ export class NftBackend implements Backend {
     }
     const chains = this.#fixedChains(views);
     const rules: RuleRef[] = [];
-    const unknown: FixedChain[] = [];
+    const tables = new Set<IPFamily>();
     for (const c of chains) {
       const seen = this.#baselines.get(`${c.family}\u0000${c.name}`);
-      if (seen === undefined) unknown.push(c);
+      if (seen === undefined) tables.add(c.family);
       else for (const handle of ruleHandles(seen)) rules.push({ family: c.family, chain: c.name, handle });
     }
-    const listings = unknown.length > 0 || chains.length === 0 ? unknown : [chains[this.#turn++ % chains.length]!];
-    return { containers, rules, listings };
+    const listings = tables.size > 0 ? chains.filter((c) => tables.has(c.family)) : chains.length > 0 ? [chains[this.#turn++ % chains.length]!] : [];
+    return { containers, rules, listings, tables: [...tables] };
   }
 
   async #read(plan: CheckPlan): Promise<CheckReading> {
     const elements = await inBatches(plan.containers, readsAtOnce, (c) => countElements(this.#run, c.family, c.kind, c.name));
     const missing = await missingRule(this.#run, plan.rules);
-    const listings = await inBatches(plan.listings, readsAtOnce, (c) => listChain(this.#run, c.family, c.name));
+    let listings: Array<string | undefined>;
+    if (plan.tables.length > 0) {
+      const byFamily = new Map<IPFamily, Map<string, string>>();
+      for (const f of plan.tables) byFamily.set(f, chainBlocks((await listTable(this.#run, f)) ?? ''));
+      listings = plan.listings.map((c) => byFamily.get(c.family)?.get(c.name));
+    } else {
+      listings = await inBatches(plan.listings, readsAtOnce, async (c) => chainBlocks((await listChain(this.#run, c.family, c.name)) ?? '').get(c.name));
+    }
     return { elements, missing, listings };
   }
 
@@ -311,28 +327,31 @@ export class NftBackend implements Backend {
    * IP sets) holding another number of elements than we wrote (flushed, say); a rule of a
    * fixed chain (base, dispatch and check chains) gone (a chain flushed); or a fixed chain
    * listed otherwise than after our last full sync (a rule added or replaced; one chain a
-   * check, in turn). The kernel is read without holding up syncs; a reading that a sync
-   * overlapped is dropped (the next check reads again). Per-service chains and their
-   * elements in other sets are not checked: the hourly full sync rewrites them.
+   * check, in turn). The kernel is read without holding up syncs. A reading that a sync
+   * overlapped is not judged: the element counts if any sync did, the fixed chains if a
+   * sync other than a partial one did (partial syncs leave them alone); the next check
+   * reads again. Per-service chains and their elements in other sets are not checked: the
+   * hourly full sync rewrites them.
    */
   async tampered(): Promise<boolean> {
     if (this.#o.dryRun) return false;
     const views = this.#views;
     if (!views) return true;
-    const generation = this.#generation;
+    const since = { any: this.#generation, fixed: this.#fixedGeneration };
     const plan = this.#checkPlan(views);
     const reading = await this.#read(plan);
     return this.#serial(async () => {
-      if (this.#generation !== generation || this.#views !== views) {
-        this.#log.debug('a sync ran during the tamper check; its reading is dropped');
-        return false;
-      }
-      return this.#judge(plan, reading);
+      const elements = this.#generation === since.any;
+      const fixed = this.#fixedGeneration === since.fixed && this.#views === views;
+      if (!elements) this.#log.debug('a sync ran during the tamper check: its element counts are dropped', { fixedChainsJudged: fixed });
+      return this.#judge(plan, reading, { elements, fixed });
     });
   }
 
-  #judge(plan: CheckPlan, reading: CheckReading): boolean {
+  #judge(plan: CheckPlan, reading: CheckReading, judge: { elements: boolean; fixed: boolean }): boolean {
+    if (!judge.fixed) return false;
     for (const [i, c] of plan.containers.entries()) {
+      if (!judge.elements) break;
       const n = reading.elements[i];
       const where = `${c.kind} ${nftFamily(c.family)} ${tableName} ${c.name}`;
       if (n === undefined) return this.#report(`${where} is gone`);

@@ -130,7 +130,14 @@ export class FakeNft {
   listChain(family: 'ip' | 'ip6', table: string, chain: string): string | undefined {
     const c = this.table(family, table)?.chains.get(chain);
     if (!c) return undefined;
-    return [`table ${family} ${table} {`, `\tchain ${chain} { # handle ${c.handle}`, ...c.rules.map((r) => `\t\t${r.text} # handle ${r.handle}`), '\t}', '}', ''].join('\n');
+    return [`table ${family} ${table} {`, ...chainLines(chain, c), '}', ''].join('\n');
+  }
+
+  /** `nft -a -t list table`: its chains in nft's layout (sets left out; only what tamper checks read). */
+  listTable(family: 'ip' | 'ip6', table: string): string | undefined {
+    const t = this.table(family, table);
+    if (!t) return undefined;
+    return [`table ${family} ${table} {`, ...[...t.chains].flatMap(([name, c]) => chainLines(name, c)), '}', ''].join('\n');
   }
 
   /** `nft -j list set|map` of one set or map, in nft's JSON layout (only what tamper checks read). */
@@ -141,7 +148,7 @@ export class FakeNft {
     return JSON.stringify({ nftables: [{ metainfo: { version: '1.0.6' } }, { [kind]: { family, name, table, ...(elem.length > 0 && { elem }) } }] });
   }
 
-  /** A Runner answering `nft -f -`, `nft -c -f -`, `nft -a list chain`, `nft -j list set|map`, `sysctl -n` and `ip -j addr show`. */
+  /** A Runner answering `nft -f -`, `nft -c -f -`, `nft -a list chain`, `nft -a -t list table`, `nft -j list set|map`, `sysctl -n` and `ip -j addr show`. */
   runner(opts: { addresses?: string[]; missing?: string[]; calls?: string[] } = {}): Runner {
     return async (file, args, o = {}) => {
       opts.calls?.push([file, ...args].join(' '));
@@ -162,6 +169,10 @@ export class FakeNft {
           const text = this.listChain(args[3] as 'ip' | 'ip6', args[4]!, args[5]!);
           return text === undefined ? { exitCode: 1, stdout: '', stderr: 'Error: No such file or directory\n' } : { exitCode: 0, stdout: text, stderr: '' };
         }
+        if (args.join(' ').startsWith('-a -t list table ')) {
+          const text = this.listTable(args[4] as 'ip' | 'ip6', args[5]!);
+          return text === undefined ? { exitCode: 1, stdout: '', stderr: 'Error: No such file or directory\n' } : { exitCode: 0, stdout: text, stderr: '' };
+        }
         if (args[0] === '-j' && args[1] === 'list' && (args[2] === 'set' || args[2] === 'map')) {
           const text = this.listContainer(args[3] as 'ip' | 'ip6', args[4]!, args[2], args[5]!);
           return text === undefined ? { exitCode: 1, stdout: '', stderr: 'Error: No such file or directory\n' } : { exitCode: 0, stdout: text, stderr: '' };
@@ -173,6 +184,10 @@ export class FakeNft {
       return { exitCode: undefined, stdout: '', stderr: `spawn ${file} ENOENT` };
     };
   }
+}
+
+function chainLines(name: string, c: FakeChain): string[] {
+  return [`\tchain ${name} { # handle ${c.handle}`, ...c.rules.map((r) => `\t\t${r.text} # handle ${r.handle}`), '\t}'];
 }
 
 function cloneTable(t: FakeTable): FakeTable {
