@@ -7,7 +7,9 @@
 // - Never two syncs at once, and at least --min-sync-period between the starts of two
 //   syncs. The default is 0: a change is programmed as soon as the running sync (if any)
 //   is done, with everything that arrived meanwhile in one go. kube-proxy's 1 s default
-//   is what makes it slow to program a change; bursts coalesce here by themselves.
+//   is what makes it slow to program a change; bursts coalesce here by themselves. A
+//   change never waits longer than --min-sync-period plus the sync under way, however
+//   busy the source (a new state never pushes the next sync back).
 // - Full syncs (changes = undefined): the first one, the one after any failure, when the
 //   backend reports tampering (checked every --sync-period), and at least hourly.
 // - The tamper check does not hold up syncs: it runs beside them (the backend reads the
