@@ -203,6 +203,25 @@ describe('NftBackend against a pretend node', () => {
     backend.dispose();
   });
 
+  it('tampered(): a reading nft could not make (a dump interrupted by a transaction) concludes nothing', async () => {
+    const kernel = new FakeNft();
+    const inner = kernel.runner();
+    let interrupt = false;
+    const run: typeof inner = async (file, args, o) =>
+      interrupt && args[0] === '-j' ? { exitCode: 1, stdout: '', stderr: 'netlink: Error: Interrupted system call\n' } : inner(file, args, o);
+    const logger = memoryLogger();
+    const backend = new NftBackend({ logger, clusterCIDRs, run });
+    await backend.sync(fixtureState(), undefined);
+    interrupt = true;
+    expect(await backend.tampered()).toBe(false);
+    expect(logger.lines.at(-1)).toMatchObject({ level: 'warn', msg: 'tamper check inconclusive; the next one reads again' });
+    expect(backend.known).toBe(true);
+    interrupt = false;
+    kernel.apply('flush map ip kpng service-ips\n');
+    expect(await backend.tampered()).toBe(true);
+    backend.dispose();
+  });
+
   it('cleanup() deletes both tables, and is harmless when they are gone', async () => {
     const { backend, kernel } = setup();
     await backend.sync(fixtureState(), undefined);

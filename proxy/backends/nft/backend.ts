@@ -10,7 +10,7 @@ import { RuleApplyError, checkAddressFlags, processRunner, readHostAddresses, ty
 import { applyTransaction, NftSetupError, nftCommand } from './exec.ts';
 import { nftFamily, tableName } from './names.ts';
 import { contextKey, familyContext, type FamilyContext, type RenderOptions } from './render.ts';
-import { chainBlocks, checkedContainers, countElements, listChain, listTable, missingRule, ruleHandles, type RuleRef } from './tamper.ts';
+import { InconclusiveReading, chainBlocks, checkedContainers, countElements, listChain, listTable, missingRule, ruleHandles, type RuleRef } from './tamper.ts';
 import { cleanupTransaction, nextStaleDue, planPartial, planReplace, planRewrite, planStaleDelete, type FamilyView, type Mode, type Plan } from './transaction.ts';
 
 export interface NftBackendOptions extends Omit<RenderOptions, 'localAddresses' | 'conntrackTCPLiberal'> {
@@ -68,7 +68,7 @@ interface CheckPlan {
 
 interface CheckReading {
   elements: Array<number | undefined>;
-  missing: RuleRef | { unknown: string } | undefined;
+  missing: RuleRef | undefined;
   /** Per planned listing, the chain's block; undefined when it is gone. */
   listings: Array<string | undefined>;
 }
@@ -339,7 +339,14 @@ export class NftBackend implements Backend {
     if (!views) return true;
     const since = { any: this.#generation, fixed: this.#fixedGeneration };
     const plan = this.#checkPlan(views);
-    const reading = await this.#read(plan);
+    let reading: CheckReading;
+    try {
+      reading = await this.#read(plan);
+    } catch (err) {
+      if (!(err instanceof InconclusiveReading)) throw err;
+      this.#log.warn('tamper check inconclusive; the next one reads again', { err: err.message });
+      return false;
+    }
     return this.#serial(async () => {
       const elements = this.#generation === since.any;
       const fixed = this.#fixedGeneration === since.fixed && this.#views === views;
@@ -358,7 +365,7 @@ export class NftBackend implements Backend {
       if (n !== c.elements) return this.#report(`${where} holds ${n} elements, not ${c.elements}`);
     }
     const gone = reading.missing;
-    if (gone) return this.#report('chain' in gone ? `rule ${gone.handle} of chain ${nftFamily(gone.family)} ${tableName} ${gone.chain} is gone` : `a rule of a fixed chain is gone (${gone.unknown})`);
+    if (gone) return this.#report(`rule ${gone.handle} of chain ${nftFamily(gone.family)} ${tableName} ${gone.chain} is gone`);
     for (const [i, c] of plan.listings.entries()) {
       const text = reading.listings[i];
       const where = `${nftFamily(c.family)} ${tableName} ${c.name}`;

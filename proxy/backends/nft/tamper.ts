@@ -10,9 +10,28 @@
 //   after a full sync learns them all (and their rules' handles) from one
 //   `nft -a -t list table` per family instead (~17 s there, where 16 chains cost ~50 s).
 import type { IPFamily } from '../../model/index.ts';
-import type { Runner } from '../common/index.ts';
+import type { RunOptions, RunResult, Runner } from '../common/index.ts';
 import { blamedLine } from './exec.ts';
 import { clusterIPsSet, firewallIPsMap, noEndpointNodePortsMap, noEndpointServicesMap, nftFamily, nodePortIPsSet, serviceIPsMap, serviceNodePortsMap, tableName } from './names.ts';
+
+/**
+ * A reading that tells nothing: nft failed otherwise than with "No such file or directory"
+ * (a dump interrupted by a transaction, a timeout). The check concludes nothing from it.
+ */
+export class InconclusiveReading extends Error {
+  constructor(args: readonly string[], r: RunResult) {
+    super(`nft ${args.join(' ')} failed (exit ${r.exitCode ?? 'none'}): ${r.stderr.trim().split('\n')[0] ?? ''}`);
+    this.name = 'InconclusiveReading';
+  }
+}
+
+/** Runs nft: the result when it succeeded or found what it was asked about missing; throws InconclusiveReading otherwise. */
+async function read(run: Runner, args: string[], opts: RunOptions = {}): Promise<RunResult & { gone: boolean }> {
+  const r = await run('nft', args, { timeoutMs: 120_000, ...opts });
+  if (r.exitCode === 0) return { ...r, gone: false };
+  if (/No such file or directory/.test(r.stderr)) return { ...r, gone: true };
+  throw new InconclusiveReading(args, r);
+}
 
 /**
  * The maps and sets whose elements a check counts: those every packet to a Service goes
@@ -23,14 +42,14 @@ export const checkedContainers: ReadonlySet<string> = new Set([serviceIPsMap, se
 
 /** `nft -a list chain`, or undefined when the chain (or the table) does not exist. */
 export async function listChain(run: Runner, family: IPFamily, chain: string): Promise<string | undefined> {
-  const r = await run('nft', ['-a', 'list', 'chain', nftFamily(family), tableName, chain], { timeoutMs: 30_000 });
-  return r.exitCode === 0 ? r.stdout : undefined;
+  const r = await read(run, ['-a', 'list', 'chain', nftFamily(family), tableName, chain]);
+  return r.gone ? undefined : r.stdout;
 }
 
 /** `nft -a -t list table` (sets without their elements), or undefined when the table does not exist. */
 export async function listTable(run: Runner, family: IPFamily): Promise<string | undefined> {
-  const r = await run('nft', ['-a', '-t', 'list', 'table', nftFamily(family), tableName], { timeoutMs: 120_000 });
-  return r.exitCode === 0 ? r.stdout : undefined;
+  const r = await read(run, ['-a', '-t', 'list', 'table', nftFamily(family), tableName], { timeoutMs: 600_000 });
+  return r.gone ? undefined : r.stdout;
 }
 
 /** The chains of a `nft -a list chain|table` listing: name → its block, from `chain NAME {` to its `}`. */
@@ -68,8 +87,8 @@ export function ruleHandles(text: string): number[] {
 
 /** The elements of a map or set (`nft -j list`), or undefined when it (or the table) does not exist. */
 export async function countElements(run: Runner, family: IPFamily, kind: 'set' | 'map', name: string): Promise<number | undefined> {
-  const r = await run('nft', ['-j', 'list', kind, nftFamily(family), tableName, name], { timeoutMs: 30_000 });
-  if (r.exitCode !== 0) return undefined;
+  const r = await read(run, ['-j', 'list', kind, nftFamily(family), tableName, name]);
+  if (r.gone) return undefined;
   const doc = JSON.parse(r.stdout) as { nftables?: Array<Record<string, { elem?: unknown[] } | undefined>> };
   const obj = doc.nftables?.find((o) => o[kind] !== undefined)?.[kind];
   return obj ? (obj.elem?.length ?? 0) : undefined;
@@ -88,12 +107,15 @@ export function handleProbe(rules: readonly RuleRef[]): string {
 
 /**
  * Checks that every rule in `rules` still exists, changing nothing (`nft -c -f -`).
- * Returns the first rule found gone, or undefined when all are there.
+ * Returns the first rule found gone (or whose chain or table is), or undefined when all are there.
  */
-export async function missingRule(run: Runner, rules: readonly RuleRef[]): Promise<RuleRef | { unknown: string } | undefined> {
+export async function missingRule(run: Runner, rules: readonly RuleRef[]): Promise<RuleRef | undefined> {
   if (rules.length === 0) return undefined;
-  const r = await run('nft', ['-c', '-f', '-'], { input: handleProbe(rules), timeoutMs: 30_000 });
-  if (r.exitCode === 0) return undefined;
+  const args = ['-c', '-f', '-'];
+  const r = await read(run, args, { input: handleProbe(rules) });
+  if (!r.gone) return undefined;
   const line = blamedLine(r.stderr);
-  return (line !== undefined ? rules[line - 1] : undefined) ?? { unknown: r.stderr.trim() };
+  const rule = line !== undefined ? rules[line - 1] : undefined;
+  if (!rule) throw new InconclusiveReading(args, r);
+  return rule;
 }
