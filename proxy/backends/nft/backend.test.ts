@@ -203,6 +203,29 @@ describe('NftBackend against a pretend node', () => {
     backend.dispose();
   });
 
+  it('tampered() while a sync is under way: planned once that sync is done, it finds nothing wrong', async () => {
+    const kernel = new FakeNft();
+    const inner = kernel.runner();
+    const gate: { until?: Promise<void> } = {};
+    const run: typeof inner = async (file, args, o) => {
+      if (args.join(' ') === '-f -') await gate.until;
+      return inner(file, args, o);
+    };
+    const backend = new NftBackend({ logger: memoryLogger(), clusterCIDRs, run });
+    const s1 = fixtureState();
+    const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
+    await backend.sync(s1, undefined);
+    let open!: () => void;
+    gate.until = new Promise((r) => (open = r));
+    const syncing = backend.sync(s2, localChanges(s1, s2));
+    await new Promise((r) => setTimeout(r, 0));
+    const check = backend.tampered();
+    open();
+    expect((await syncing).mode).toBe('partial');
+    expect(await check).toBe(false);
+    backend.dispose();
+  });
+
   it('tampered(): a reading nft could not make (a dump interrupted by a transaction) concludes nothing', async () => {
     const kernel = new FakeNft();
     const inner = kernel.runner();

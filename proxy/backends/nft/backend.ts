@@ -335,10 +335,13 @@ export class NftBackend implements Backend {
    */
   async tampered(): Promise<boolean> {
     if (this.#o.dryRun) return false;
-    const views = this.#views;
-    if (!views) return true;
-    const since = { any: this.#generation, fixed: this.#fixedGeneration };
-    const plan = this.#checkPlan(views);
+    // Planned between syncs (a sync under way holds its views aside until it is done).
+    const start = await this.#serial(async () => {
+      const views = this.#views;
+      return views && { views, since: { any: this.#generation, fixed: this.#fixedGeneration }, plan: this.#checkPlan(views) };
+    });
+    if (!start) return true;
+    const { views, since, plan } = start;
     let reading: CheckReading;
     try {
       reading = await this.#read(plan);
