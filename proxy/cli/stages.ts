@@ -89,7 +89,7 @@ export const fileStage: ClusterSourceStage = {
   flags: [
     { name: 'input', type: 'string', required: true, description: 'the snapshot: a multi-document YAML/JSON stream or a kind: List', check: nonEmpty('a file path') },
     { name: 'once', type: 'boolean', default: false, description: 'read once, let every sink sync once, and exit' },
-    { name: 'debounce', type: 'duration', default: 100, description: 'quiet time after a change before re-reading' },
+    { name: 'debounce', type: 'duration', default: 100, description: 'quiet time after a change before re-reading; while changes keep coming, re-read every 10 × this' },
     {
       name: 'max-bytes',
       type: 'number',

@@ -51,6 +51,18 @@ describe('ProxyHealth', () => {
     h.updated();
     expect(h.isHealthy()).toBe(true);
   });
+
+  it('is unhealthy while the rules are known to be wrong, however recent the last update, until repaired', () => {
+    const clock = manualClock();
+    const h = new ProxyHealth({ healthTimeoutMs: 60_000, families: ['IPv4', 'IPv6'], clock });
+    h.updated();
+    h.rulesKnownWrong();
+    h.updated(); // a sync that did not repair them (partial, or begun before the finding)
+    expect(h.respond(true).code).toBe(503);
+    expect(h.report().status).toEqual({ IPv4: { lastUpdated: rfc3339(t0), healthy: false }, IPv6: { lastUpdated: rfc3339(t0), healthy: false } });
+    h.rulesRepaired();
+    expect(h.respond(true).code).toBe(200);
+  });
 });
 
 describe('health server', () => {

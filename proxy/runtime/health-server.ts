@@ -4,9 +4,10 @@
 //
 // Healthy: for every IP family that has been updated at least once, no queued update has
 // waited longer than the health timeout (2 × --sync-period). Before the first successful
-// sync the proxy counts as healthy (starting up), as kube-proxy's does. /healthz is also
-// 503 when the node is being deleted or is tainted ToBeDeletedByClusterAutoscaler;
-// /livez ignores the node.
+// sync the proxy counts as healthy (starting up), as kube-proxy's does. Beyond kube-proxy:
+// rules known to be wrong (someone else flushed or changed them) count as unhealthy until
+// a full sync has repaired them. /healthz is also 503 when the node is being deleted or is
+// tainted ToBeDeletedByClusterAutoscaler; /livez ignores the node.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { IPFamily, LocalNode } from '../model/index.ts';
@@ -55,6 +56,7 @@ export class ProxyHealth {
   readonly #lastUpdated = new Map<IPFamily, number>();
   readonly #oldestPending = new Map<IPFamily, number>();
   #nodeEligible = true;
+  #rulesKnownWrong = false;
 
   constructor(opts: ProxyHealthOptions) {
     this.#timeout = opts.healthTimeoutMs;
@@ -81,6 +83,16 @@ export class ProxyHealth {
     }
   }
 
+  /** The dataplane's rules are known to differ from what was programmed (tampered with). */
+  rulesKnownWrong(): void {
+    this.#rulesKnownWrong = true;
+  }
+
+  /** A full sync has rewritten the rules since they were known to be wrong. */
+  rulesRepaired(): void {
+    this.#rulesKnownWrong = false;
+  }
+
   /** Eligible unless the node is being deleted or is tainted ToBeDeletedByClusterAutoscaler. */
   syncNode(node: Pick<LocalNode, 'deleting' | 'toBeDeleted'>): void {
     this.#nodeEligible = !node.deleting && !node.toBeDeleted;
@@ -104,7 +116,7 @@ export class ProxyHealth {
     for (const [family, updated] of this.#lastUpdated) {
       if (lastUpdated === undefined || updated > lastUpdated) lastUpdated = updated;
       const pending = this.#oldestPending.get(family);
-      const familyHealthy = pending === undefined || now - pending < this.#timeout;
+      const familyHealthy = !this.#rulesKnownWrong && (pending === undefined || now - pending < this.#timeout);
       if (!familyHealthy) healthy = false;
       status[family] = { lastUpdated: rfc3339(updated), healthy: familyHealthy };
     }

@@ -185,6 +185,89 @@ describe('SyncRunner', () => {
     await runner.stop();
   });
 
+  it('a tamper check that takes long holds no change back: syncs go on beside it', async () => {
+    const backend = fakeBackend('nftables');
+    const check = deferred<boolean>();
+    backend.tampered = () => check.promise;
+    const { runner } = setup(backend);
+    const [s1, s2, s3] = handOff(states([1, 1], [2, 1], [2, 2]));
+    await runner.start();
+    runner.onLocal(s1!.state, s1!.changes);
+    await vi.advanceTimersByTimeAsync(30_000); // the check starts, and hangs
+    runner.onLocal(s2!.state, s2!.changes);
+    await vi.advanceTimersByTimeAsync(0);
+    runner.onLocal(s3!.state, s3!.changes);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(backend.calls.map((c) => c.state)).toEqual([s1!.state, s2!.state, s3!.state]);
+    check.resolve(false);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(backend.calls).toHaveLength(3);
+    await runner.stop();
+  });
+
+  it('rules found tampered: unhealthy until a full sync begun after the finding succeeds', async () => {
+    const health = new ProxyHealth({ healthTimeoutMs: 60_000, families: ['IPv4'] });
+    const backend = fakeBackend('nftables');
+    const check = deferred<boolean>();
+    backend.tampered = () => check.promise;
+    const { runner } = setup(backend, { health });
+    const [s1, s2] = handOff(states([1, 1], [2, 1]));
+    await runner.start();
+    runner.onLocal(s1!.state, s1!.changes);
+    await vi.advanceTimersByTimeAsync(30_000); // the check starts
+    const slow = deferred<{ full: boolean }>();
+    backend.outcomes.push(() => slow.promise, new Error('nft: table busy'));
+    runner.onLocal(s2!.state, s2!.changes); // a partial sync, under way when the check finds tampering
+    await vi.advanceTimersByTimeAsync(0);
+    check.resolve(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(health.respond(true).code).toBe(503);
+    slow.resolve({ full: false });
+    await vi.advanceTimersByTimeAsync(1); // that sync ends; the full one after it fails
+    expect(backend.calls.map((c) => c.changes === undefined)).toEqual([true, false, true]);
+    expect(health.respond(true).code).toBe(503);
+    await vi.advanceTimersByTimeAsync(1_000); // the retry repairs
+    expect(backend.calls).toHaveLength(4);
+    expect(backend.calls[3]).toEqual({ state: s2!.state, changes: undefined });
+    expect(health.respond(true).code).toBe(200);
+    await runner.stop();
+  });
+
+  it('under changes every 5 ms, syncs keep coming and each change is applied within --min-sync-period + one sync', async () => {
+    const minSyncPeriodMs = 1_000;
+    const syncMs = 300;
+    const backend = fakeBackend();
+    const { runner } = setup(backend, { minSyncPeriodMs });
+    const handedAt = new Map<LocalState, number>();
+    const applied: Array<{ state: LocalState; at: number }> = [];
+    for (let i = 0; i < 100; i++) {
+      backend.outcomes.push(async () => {
+        const state = backend.calls.at(-1)!.state;
+        await new Promise((r) => setTimeout(r, syncMs));
+        applied.push({ state, at: Date.now() });
+        return { full: false };
+      });
+    }
+    const burst = handOff(Array.from({ length: 400 }, (_, i) => states([(i % 50) + 1, (i % 7) + 1])[0]!));
+    await runner.start();
+    for (const { state, changes } of burst) {
+      handedAt.set(state, Date.now());
+      runner.onLocal(state, changes);
+      await vi.advanceTimersByTimeAsync(5);
+    }
+    const burstEnd = Date.now();
+    await vi.advanceTimersByTimeAsync(minSyncPeriodMs + syncMs);
+    expect(applied.filter((a) => a.at < burstEnd).length).toBeGreaterThanOrEqual(2); // 2 s of changes, a sync a second
+    expect(applied.at(-1)!.state).toBe(burst.at(-1)!.state);
+    // Each handed state is in effect once a sync of it, or of a later state, has ended.
+    const order = burst.map((b) => b.state);
+    for (const [i, state] of order.entries()) {
+      const done = applied.find((a) => order.indexOf(a.state) >= i)!;
+      expect(done.at - handedAt.get(state)!).toBeLessThanOrEqual(minSyncPeriodMs + syncMs);
+    }
+    await runner.stop();
+  });
+
   it('resyncs in full every hour even when nothing changed', async () => {
     const { backend, runner } = setup();
     const [s1] = handOff(states([1, 1]));

@@ -7,9 +7,15 @@
 // - Never two syncs at once, and at least --min-sync-period between the starts of two
 //   syncs. The default is 0: a change is programmed as soon as the running sync (if any)
 //   is done, with everything that arrived meanwhile in one go. kube-proxy's 1 s default
-//   is what makes it slow to program a change; bursts coalesce here by themselves.
+//   is what makes it slow to program a change; bursts coalesce here by themselves. A
+//   change never waits longer than --min-sync-period plus the sync under way, however
+//   busy the source (a new state never pushes the next sync back).
 // - Full syncs (changes = undefined): the first one, the one after any failure, when the
 //   backend reports tampering (checked every --sync-period), and at least hourly.
+// - The tamper check does not hold up syncs: it runs beside them (the backend reads the
+//   kernel without its lock and compares under it). Once it finds our rules changed, a full
+//   sync follows at once and /healthz says 503 until one that began after the finding
+//   has succeeded.
 // - Failures: logged, counted, retried after a backoff (1 s doubling to 30 s); no sync is
 //   attempted before the backoff has elapsed.
 // - After each successful sync the afterSync hooks run with the previous and the new
@@ -151,6 +157,10 @@ export class SyncRunner implements LocalSink {
   #retryAt: number | undefined;
   #lastFailure: { gen: number; error: RuntimeError } | undefined;
   #waiters: Waiter[] = [];
+  #checking = false;
+  #findings = 0;
+  /** The finding (a count of findings) of tampering that no full sync has repaired yet. */
+  #damage: number | undefined;
 
   constructor(opts: SyncRunnerOptions) {
     this.#backend = opts.backend;
@@ -247,7 +257,7 @@ export class SyncRunner implements LocalSink {
     }, due - now);
   }
 
-  /** Run one task at a time: a sync or a tampering check. */
+  /** Run one sync at a time. */
   #exclusive(task: () => Promise<void>): Promise<void> {
     this.#busy = true;
     const run = task()
@@ -270,12 +280,18 @@ export class SyncRunner implements LocalSink {
     const full = this.#needFull || this.#fullRequested || p === undefined || start - this.#lastFullSyncAt >= this.#fullSyncPeriod;
     this.#fullRequested = false;
     this.#lastSyncStart = start;
+    const repairs = full ? this.#damage : undefined;
     let stats: SyncStats;
     try {
       stats = await this.#backend.sync(state, full || !p ? undefined : p.changes);
     } catch (err) {
       this.#failed(p, full, err);
       return;
+    }
+    if (repairs !== undefined && repairs === this.#damage) {
+      this.#damage = undefined;
+      this.#health?.rulesRepaired();
+      this.#logger.info('rules repaired by a full sync', { backend: this.#backend.name });
     }
     await this.#succeeded(p, state, full, start, stats);
   }
@@ -353,10 +369,18 @@ export class SyncRunner implements LocalSink {
     }, this.#syncPeriod);
   }
 
-  /** Every --sync-period: an hourly full sync when due, else ask the backend about tampering. */
+  /** A full sync is due anyway: the first, a retry after a failure, or one already requested. */
+  #fullDue(): boolean {
+    return this.#needFull || this.#fullRequested || this.#retryAt !== undefined;
+  }
+
+  /**
+   * Every --sync-period: an hourly full sync when due, else ask the backend about
+   * tampering. The check runs beside syncs (the backend keeps its reading consistent with
+   * its own syncs), so a change never waits for it.
+   */
   async #periodic(): Promise<void> {
-    // A sync under way, one queued, or a retry pending make this check moot.
-    if (this.#stopped || this.#busy || !this.#applied || this.#retryAt !== undefined || this.#pending) return;
+    if (this.#stopped || !this.#applied || this.#fullDue() || this.#checking) return;
     if (this.#clock.now() - this.#lastFullSyncAt >= this.#fullSyncPeriod) {
       this.#logger.info('periodic full sync');
       this.#fullRequested = true;
@@ -365,19 +389,22 @@ export class SyncRunner implements LocalSink {
     }
     const tampered = this.#backend.tampered?.bind(this.#backend);
     if (!tampered) return;
-    await this.#exclusive(async () => {
-      let yes: boolean;
-      try {
-        yes = await tampered();
-      } catch (err) {
-        this.#logger.warn('cannot tell whether the rules were tampered with; resyncing in full', { err });
-        yes = true;
-      }
-      if (yes) {
-        this.#logger.warn('rules were changed by someone else; resyncing in full', { backend: this.#backend.name });
-        this.#fullRequested = true;
-      }
-    });
+    this.#checking = true;
+    let yes: boolean;
+    try {
+      yes = await tampered();
+    } catch (err) {
+      this.#logger.warn('cannot tell whether the rules were tampered with; resyncing in full', { err });
+      yes = true;
+    } finally {
+      this.#checking = false;
+    }
+    if (!yes || this.#stopped) return;
+    this.#logger.warn('rules were changed by someone else; resyncing in full', { backend: this.#backend.name });
+    this.#damage = ++this.#findings;
+    this.#health?.rulesKnownWrong();
+    this.#fullRequested = true;
+    this.#schedule();
   }
 }
 

@@ -1,11 +1,11 @@
 // One benchmark run of one backend at one size, in a scratch network namespace with the
 // real kernel tools: a full sync into an empty namespace (a first start), partial syncs
-// after one endpoint change each, and a full sync over the rules in place (a periodic
-// resync, or the one after a failure). Every tool call goes through a timing Runner, so
-// the figures split the same way for every backend:
+// after one endpoint change each, a full sync over the rules in place (a periodic
+// resync, or the one after a failure), then two periodic tamper checks. Every tool call
+// goes through a timing Runner, so the figures split the same way for every backend:
 //   apply: calls that were handed an input (iptables-restore, nft -f), with its size;
-//   read:  the others (iptables-save and the like);
-//   render: the rest of the sync's wall time (the backend's own work).
+//   read:  the others (iptables-save and the like), summed over calls that may overlap;
+//   render: the rest of the wall time (the backend's own work), when calls do not overlap.
 // A kernel tool call that takes longer than BENCH_TOOL_TIMEOUT seconds (default 900) is
 // killed: its sync is reported as not finished, and that run ends there.
 import { createTopology } from '../../../harness/lab/netns/index.ts';
@@ -160,6 +160,19 @@ export async function measure(subjectName: string, services: number): Promise<Ro
     rows.push(row(`partial, 1 endpoint (median of ${partialRounds})`, medianRound(partials)));
     const last = await attempt('full, rules in place', prev, undefined);
     if (last) rows.push(row('full, rules in place', last));
+    if (last && backend.tampered) {
+      // The periodic check for someone else's changes; the first one after a full sync may
+      // also take baselines, so the second is the steady figure.
+      for (const kind of ['tamper check (first)', 'tamper check']) {
+        const started = performance.now();
+        const tampered = await backend.tampered();
+        const totalMs = performance.now() - started;
+        if (tampered) throw new Error('the tamper check found changes nobody made');
+        const t = timing.take();
+        process.stderr.write(`  ${kind}: ${Math.round(totalMs)} ms\n`);
+        rows.push(row(kind, { totalMs, renderMs: totalMs - t.applyMs - t.readMs, ...t }));
+      }
+    }
     return finish();
   } finally {
     await topology.destroy();

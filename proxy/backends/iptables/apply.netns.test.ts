@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localChanges, type IPFamily } from '../../model/index.ts';
-import { memoryLogger } from '../../runtime/log.ts';
+import { memoryLogger, startRuntime } from '../../runtime/index.ts';
 import { RuleApplyError } from '../common/index.ts';
 import { IptablesBackend } from './backend.ts';
 import { netnsRunner } from './exec.ts';
@@ -129,6 +129,63 @@ describe.each(['nft', 'legacy'] as IptablesMode[])('iptables-%s in a namespace',
     expect(await t.tampered()).toBe(true);
     await t.sync(s1, undefined);
     expect(await t.tampered()).toBe(false);
+  });
+
+  it('tampered(): the nat table flushed, KUBE-SERVICES flushed, a jump rule deleted: each noticed at the next check; a full sync repairs', async () => {
+    const t = backend();
+    await t.sync(s1, undefined);
+    // The same rules (a re-inserted jump rule goes first among the jumps, as kube-proxy inserts them).
+    const rules = async (family: IPFamily) => (await save(family)).split('\n').sort();
+    const want = { v4: await rules('IPv4'), v6: await rules('IPv6') };
+    expect(await t.tampered()).toBe(false);
+    const ipt = binaries(mode, 'IPv4').iptables;
+    const ip6t = binaries(mode, 'IPv6').iptables;
+    for (const [bin, args] of [
+      [ipt, ['-t', 'nat', '-F']],
+      [ip6t, ['-t', 'nat', '-F', 'KUBE-SERVICES']],
+      [ipt, ['-t', 'nat', '-F', 'KUBE-POSTROUTING']],
+      [ipt, ['-t', 'filter', '-D', 'FORWARD', '-m', 'comment', '--comment', 'kubernetes forwarding rules', '-j', 'KUBE-FORWARD']],
+    ] as const) {
+      expect((await run(bin, [...args])).exitCode, args.join(' ')).toBe(0);
+      expect(await t.tampered(), args.join(' ')).toBe(true);
+      expect((await t.sync(s1, { servicePorts: new Set(), node: false })).full).toBe(true);
+      expect(await rules('IPv4')).toEqual(want.v4);
+      expect(await rules('IPv6')).toEqual(want.v6);
+      expect(await t.tampered()).toBe(false);
+    }
+  });
+
+  it('under the runtime, `iptables -t nat -F` is repaired within a sync period, and /healthz says 503 until it is', async () => {
+    let refuse = false; // the first repair is refused, so that the node stays known-wrong for a backoff
+    const t = backend({ transformInput: (_f, text) => (refuse ? ((refuse = false), `${text}bogus\n`) : text) });
+    const rt = await startRuntime({ backend: t, logger: memoryLogger(), ipFamilies: ['IPv4', 'IPv6'], flags: { 'healthz-bind-address': '127.0.0.1:0', 'metrics-bind-address': '', 'sync-period': 300 }, conntrack: false, processMetrics: false });
+    const healthz = async () => (await fetch(`http://${rt.healthzAddress!}/healthz`)).status;
+    try {
+      await rt.sink.start();
+      rt.sink.onLocal(s1, localChanges(undefined, s1));
+      await rt.sink.drain();
+      const want = await save('IPv4');
+      expect(await healthz()).toBe(200);
+      refuse = true;
+      expect((await run(binaries(mode, 'IPv4').iptables, ['-t', 'nat', '-F'])).exitCode).toBe(0);
+      const codes = new Set<number>();
+      let back = false;
+      for (let i = 0; i < 100 && !back; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        codes.add(await healthz());
+        back = !refuse && (await save('IPv4')) === want;
+      }
+      expect(back).toBe(true);
+      expect(codes).toContain(503); // while the rules were known to be wrong
+      let code = 0;
+      for (let i = 0; i < 50 && code !== 200; i++) {
+        code = await healthz();
+        if (code !== 200) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(code).toBe(200);
+    } finally {
+      await rt.stop();
+    }
   });
 
   it(`the flavour is detected as ${mode} from the rules in place`, async () => {

@@ -132,6 +132,29 @@ describe('IptablesBackend against a pretend node', () => {
     expect(await backend.tampered()).toBe(false);
   });
 
+  it('tampered() notices a flushed nat table, a flushed KUBE-SERVICES and a deleted jump rule, and names what is gone', async () => {
+    const { backend, kernel, logger } = setup();
+    await backend.sync(fixtureState(), undefined);
+    expect(await backend.tampered()).toBe(false);
+    const flushNat = (rs: Ruleset) => {
+      for (const chain of rs.tables.get('nat')!.chains.keys()) rs.apply(`*nat\n-F ${chain}\nCOMMIT\n`); // iptables -t nat -F
+    };
+    for (const [family, what, change, gone] of [
+      ['IPv4', 'iptables -t nat -F', flushNat, /rule gone: (PREROUTING|OUTPUT|POSTROUTING) /],
+      ['IPv6', 'ip6tables -t nat -F KUBE-SERVICES', (rs: Ruleset) => rs.apply('*nat\n-F KUBE-SERVICES\nCOMMIT\n'), /rule gone: KUBE-SERVICES -m comment --comment "kubernetes service nodeports/],
+      ['IPv4', 'a jump rule deleted', (rs: Ruleset) => rs.apply('*filter\n-D FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD\nCOMMIT\n'), /rule gone: FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD/],
+    ] as const) {
+      const rs = kernel.ruleset('nft', family);
+      const before = rs.save().split('\n').sort();
+      change(rs);
+      expect(await backend.tampered(), what).toBe(true);
+      expect(logger.lines.at(-1)?.msg).toMatch(gone);
+      expect((await backend.sync(fixtureState(), { servicePorts: new Set(), node: false })).full).toBe(true);
+      expect(rs.save().split('\n').sort()).toEqual(before);
+      expect(await backend.tampered()).toBe(false);
+    }
+  });
+
   it('cleanup() removes everything from both flavours and both families', async () => {
     const kernel = fakeKernel();
     await setup({ mode: 'legacy' }, kernel).backend.sync(fixtureState(), undefined);

@@ -13,6 +13,7 @@ import { binaries, detectMode, iptablesModes, type IptablesMode } from './mode.t
 import { kubeProxyCanaryChain } from './names.ts';
 import { renderIptables, type RenderOptions, type RenderResult, type SyncRecord } from './render.ts';
 import { scanSave } from './rules.ts';
+import { tamperCheckInput } from './tamper.ts';
 
 export const errIptablesRestore = 'KPNG_ERR_IPTABLES_RESTORE';
 export const errIptablesSetup = 'KPNG_ERR_IPTABLES_SETUP';
@@ -65,6 +66,10 @@ export class IptablesBackend implements Backend {
   private needFull = true;
   private synced = false;
   private readonly leftOut: LeftOut;
+  /** Changes at the start and at the end of every sync: odd while one runs. */
+  private generation = 0;
+  /** Full syncs and failed ones (which may leave anything) so far. */
+  private fullSyncs = 0;
 
   constructor(opts: IptablesBackendOptions) {
     this.o = opts;
@@ -145,6 +150,20 @@ export class IptablesBackend implements Backend {
    * doing fails the sync, as before.
    */
   async sync(state: LocalState, changes: LocalChanges | undefined): Promise<SyncStats> {
+    this.generation++;
+    try {
+      const stats = await this.syncRules(state, changes);
+      if (stats.full) this.fullSyncs++;
+      return stats;
+    } catch (err) {
+      this.fullSyncs++;
+      throw err;
+    } finally {
+      this.generation++;
+    }
+  }
+
+  private async syncRules(state: LocalState, changes: LocalChanges | undefined): Promise<SyncStats> {
     if (!this.ready) await this.setup();
     if (changes === undefined) this.leftOut.retryRefused();
     const usable = this.leftOut.filter(state);
@@ -275,20 +294,49 @@ export class IptablesBackend implements Backend {
     });
   }
 
+  /**
+   * Whether someone else removed our rules since the last sync: kube-proxy's canary chain
+   * gone from mangle, nat or filter (a table's chains deleted, as a firewalld reload does),
+   * or a jump rule from the built-in chains or a rule of the fixed chains gone
+   * (`iptables -t nat -F`, KUBE-SERVICES flushed): see tamper.ts. Per-service chains are not
+   * checked: the hourly full sync rewrites them. Runs beside syncs; a finding that a full
+   * sync, a sync still running or one that changed the fixed rules overlapped is dropped
+   * (the next check looks again). Partial syncs leave the jump and fixed rules alone.
+   */
   async tampered(): Promise<boolean> {
     if (this.o.dryRun || !this.synced) return false;
+    const since = { generation: this.generation, fullSyncs: this.fullSyncs };
     for (const family of this.active) {
-      const bin = binaries(this.mode, family).iptables;
-      for (const table of ['mangle', 'nat', 'filter']) {
-        const r = await this.run(bin, ['--wait=5', '-t', table, '-n', '-L', kubeProxyCanaryChain]);
-        if (r.exitCode !== 0) {
-          this.log.info('canary chain gone: rules were flushed by someone else', { family, table });
-          this.needFull = true;
-          return true;
-        }
+      const fixed = this.records.get(family)?.fixed;
+      const why = await this.missingRules(family);
+      if (why === undefined) continue;
+      const overlapped = this.generation !== since.generation;
+      if (overlapped && (this.generation % 2 === 1 || this.fullSyncs !== since.fullSyncs || this.records.get(family)?.fixed !== fixed)) {
+        this.log.debug('a sync ran during the tamper check; its finding is dropped', { finding: why });
+        return false;
       }
+      this.log.warn(`${why}: rules were changed by someone else; the next sync is full`, { family });
+      this.needFull = true;
+      return true;
     }
     return false;
+  }
+
+  /** Why the kernel lacks rules of ours in this family, or undefined when it has them all. */
+  private async missingRules(family: IPFamily): Promise<string | undefined> {
+    const bin = binaries(this.mode, family);
+    for (const table of ['mangle', 'nat', 'filter']) {
+      const r = await this.run(bin.iptables, ['--wait=5', '-t', table, '-n', '-L', kubeProxyCanaryChain]);
+      if (r.exitCode !== 0) return `canary chain ${kubeProxyCanaryChain} gone from ${table}`;
+    }
+    const record = this.records.get(family);
+    if (!record) return undefined;
+    const input = tamperCheckInput(record);
+    const r = await this.run(bin.restore, ['--noflush', `--wait=${this.o.lockWaitSeconds ?? 5}`], { input });
+    if (r.exitCode === 0) return undefined;
+    const line = blamedLine(r.stderr);
+    const rule = line !== undefined ? input.split('\n')[line - 1]?.replace(/^-C /, '') : undefined;
+    return rule !== undefined ? `rule gone: ${rule}` : `a rule of ours is gone (${r.stderr.trim()})`;
   }
 
   /** Removes our chains and jump rules in both families and both flavours (kube-proxy's CleanupLeftovers). */

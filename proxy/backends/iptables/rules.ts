@@ -207,6 +207,11 @@ export class Ruleset {
           list.splice(idx, 1);
           break;
         }
+        case '-C': {
+          const args = words.slice(2);
+          if (!needChain().some((r) => sameArgs(r.args, args))) fail(n, 'Bad rule (does a matching rule exist in that chain?)');
+          break;
+        }
         case '-F':
           needChain();
           work.chains.set(chain!, []);

@@ -121,18 +121,35 @@ describe('NftBackend against a pretend node', () => {
     expect(calls).toEqual([]);
   });
 
-  it('tampered(): a deleted table, a rule added to or deleted from a fixed chain are noticed; the next sync replaces', async () => {
+  it('tampered(): a deleted table, a flushed chain or map, a rule added to or deleted from a fixed chain are noticed; the next sync replaces', async () => {
     const { backend, kernel } = setup();
     const s1 = fixtureState();
     await backend.sync(s1, undefined);
+    const chains = [...backend.views!.values()].reduce((n, v) => n + v.global.chains.length, 0);
+    /** How many checks it took to notice (0: none of `chains` checks did). */
+    const checksToNotice = async () => {
+      for (let i = 1; i <= chains; i++) if (await backend.tampered()) return i;
+      return 0;
+    };
     expect(await backend.tampered()).toBe(false);
     kernel.apply('delete table ip kpng\n');
     expect(await backend.tampered()).toBe(true);
     expect((await backend.sync(s1, localChanges(s1, s1))).mode).toBe('replace');
     expect(await backend.tampered()).toBe(false);
 
+    // Flushed: a map, a set, a fixed chain, a whole table's chains. Noticed at the next check.
+    for (const flush of ['flush map ip kpng service-ips', 'flush set ip6 kpng cluster-ips', 'flush chain ip kpng services', 'flush chain ip6 kpng nat-prerouting']) {
+      kernel.apply(`${flush}\n`);
+      expect(await backend.tampered(), flush).toBe(true);
+      expect((await backend.sync(s1, undefined)).mode).toBe('replace');
+      expect(kernel.dump('ip')).toBe(freshDump(s1, 'ip'));
+      expect(kernel.dump('ip6')).toBe(freshDump(s1, 'ip6'));
+      expect(await backend.tampered()).toBe(false); // takes the baselines again
+    }
+
+    // A rule added to a fixed chain: one chain is listed in full a check, so within as many checks as there are.
     kernel.apply('add rule ip6 kpng services drop\n');
-    expect(await backend.tampered()).toBe(true);
+    expect(await checksToNotice()).toBeGreaterThan(0);
     await backend.sync(s1, undefined);
     expect(kernel.table('ip6')!.chains.get('services')!.rules.map((r) => r.text)).not.toContain('drop');
 
@@ -140,6 +157,90 @@ describe('NftBackend against a pretend node', () => {
     expect(await backend.tampered()).toBe(false);
     const masq = kernel.table('ip')!.chains.get('masquerading')!;
     kernel.apply(`flush chain ip kpng masquerading\n${masq.rules.map((r) => `add rule ip kpng masquerading ${r.text}`).join('\n')}\n`);
+    expect(await backend.tampered()).toBe(true);
+    backend.dispose();
+  });
+
+  it('tampered() drops a reading that a sync overlapped, and holds no sync up while it reads', async () => {
+    const kernel = new FakeNft();
+    const inner = kernel.runner();
+    const gate: { until?: Promise<void> } = {};
+    const reads: string[] = [];
+    const run: typeof inner = async (file, args, o) => {
+      if (args[0] === '-j' || args[0] === '-a') {
+        reads.push(args.join(' '));
+        await gate.until;
+      }
+      return inner(file, args, o);
+    };
+    const backend = new NftBackend({ logger: memoryLogger(), clusterCIDRs, run });
+    const s1 = fixtureState();
+    await backend.sync(s1, undefined);
+    expect(await backend.tampered()).toBe(false);
+    let open!: () => void;
+    gate.until = new Promise((r) => (open = r));
+    const check = backend.tampered();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(reads.length).toBeGreaterThan(0); // reading, and stuck there
+    kernel.apply('flush map ip kpng service-ips\n');
+    const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
+    const synced = await backend.sync(s2, localChanges(s1, s2)); // not held up by the check
+    expect(synced.mode).toBe('partial');
+    open();
+    expect(await check).toBe(false); // element counts read before or during that sync: dropped
+    expect(await backend.tampered()).toBe(true); // the next check reads again
+    expect((await backend.sync(s2, undefined)).mode).toBe('replace');
+    expect(await backend.tampered()).toBe(false);
+
+    // Partial syncs leave the fixed chains alone: one overlapping the reading does not stop it noticing a flushed chain.
+    gate.until = new Promise((r) => (open = r));
+    const again = backend.tampered();
+    await new Promise((r) => setTimeout(r, 0));
+    kernel.apply('flush chain ip kpng services\n');
+    expect((await backend.sync(s1, localChanges(s2, s1))).mode).toBe('partial');
+    open();
+    expect(await again).toBe(true);
+    backend.dispose();
+  });
+
+  it('tampered() while a sync is under way: planned once that sync is done, it finds nothing wrong', async () => {
+    const kernel = new FakeNft();
+    const inner = kernel.runner();
+    const gate: { until?: Promise<void> } = {};
+    const run: typeof inner = async (file, args, o) => {
+      if (args.join(' ') === '-f -') await gate.until;
+      return inner(file, args, o);
+    };
+    const backend = new NftBackend({ logger: memoryLogger(), clusterCIDRs, run });
+    const s1 = fixtureState();
+    const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
+    await backend.sync(s1, undefined);
+    let open!: () => void;
+    gate.until = new Promise((r) => (open = r));
+    const syncing = backend.sync(s2, localChanges(s1, s2));
+    await new Promise((r) => setTimeout(r, 0));
+    const check = backend.tampered();
+    open();
+    expect((await syncing).mode).toBe('partial');
+    expect(await check).toBe(false);
+    backend.dispose();
+  });
+
+  it('tampered(): a reading nft could not make (a dump interrupted by a transaction) concludes nothing', async () => {
+    const kernel = new FakeNft();
+    const inner = kernel.runner();
+    let interrupt = false;
+    const run: typeof inner = async (file, args, o) =>
+      interrupt && args[0] === '-j' ? { exitCode: 1, stdout: '', stderr: 'netlink: Error: Interrupted system call\n' } : inner(file, args, o);
+    const logger = memoryLogger();
+    const backend = new NftBackend({ logger, clusterCIDRs, run });
+    await backend.sync(fixtureState(), undefined);
+    interrupt = true;
+    expect(await backend.tampered()).toBe(false);
+    expect(logger.lines.at(-1)).toMatchObject({ level: 'warn', msg: 'tamper check inconclusive; the next one reads again' });
+    expect(backend.known).toBe(true);
+    interrupt = false;
+    kernel.apply('flush map ip kpng service-ips\n');
     expect(await backend.tampered()).toBe(true);
     backend.dispose();
   });

@@ -10,7 +10,7 @@ import { LeftOut, RuleApplyError, checkAddressFlags, findRefused, firstErrorLine
 import { applyTransaction, NftSetupError, nftCommand } from './exec.ts';
 import { nftFamily, tableName } from './names.ts';
 import { contextKey, familyContext, type FamilyContext, type RenderOptions } from './render.ts';
-import { listChain, rulesInListing } from './tamper.ts';
+import { InconclusiveReading, chainBlocks, checkedContainers, countElements, listChain, listTable, missingRule, ruleHandles, type RuleRef } from './tamper.ts';
 import { cleanupTransaction, nextStaleDue, planPartial, planReplace, planRewrite, planStaleDelete, type FamilyView, type Mode, type Plan } from './transaction.ts';
 
 export interface NftBackendOptions extends Omit<RenderOptions, 'localAddresses' | 'conntrackTCPLiberal'> {
@@ -39,8 +39,39 @@ export interface NftSyncStats extends SyncStats {
 }
 
 const allFamilies: readonly IPFamily[] = ['IPv4', 'IPv6'];
-/** nft processes a tamper check runs at once. */
-const listingsAtOnce = 4;
+/** nft processes a tamper check runs at once (it runs beside syncs: it leaves them a core). */
+const readsAtOnce = 2;
+
+/** Runs fn over items, `n` at a time, results in order. */
+async function inBatches<T, R>(items: readonly T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += n) out.push(...(await Promise.all(items.slice(i, i + n).map(fn))));
+  return out;
+}
+
+interface FixedChain {
+  family: IPFamily;
+  name: string;
+  rules: number;
+}
+
+/** What one tamper check reads, and what it expects to find. */
+interface CheckPlan {
+  containers: Array<{ family: IPFamily; kind: 'set' | 'map'; name: string; elements: number }>;
+  /** The fixed chains' rules as their baselines list them. */
+  rules: RuleRef[];
+  /** Fixed chains read in full: all of a family whose baselines are not all known (from its table's listing), else one in turn. */
+  listings: FixedChain[];
+  /** The families whose tables are listed (the fixed chains' baselines are learnt from them). */
+  tables: IPFamily[];
+}
+
+interface CheckReading {
+  elements: Array<number | undefined>;
+  missing: RuleRef | undefined;
+  /** Per planned listing, the chain's block; undefined when it is gone. */
+  listings: Array<string | undefined>;
+}
 
 export class NftBackend implements Backend {
   readonly name = 'nftables';
@@ -55,8 +86,14 @@ export class NftBackend implements Backend {
   #hostAddresses: string[] | undefined;
   /** What the kernel holds, per family; undefined when unknown (the next sync replaces the tables). */
   #views: Map<IPFamily, FamilyView> | undefined;
-  /** Per fixed chain ("family\0name"), its `nft -a list chain` at the first tamper check after our last full sync. */
+  /** Per fixed chain ("family\0name"), its block in a `nft -a list` at the first tamper check after our last full sync. */
   readonly #baselines = new Map<string, string>();
+  /** Changes on every change we make to the tables (at its start and at its end). */
+  #generation = 0;
+  /** Changes after every change we make to the fixed chains (a sync other than a partial one). */
+  #fixedGeneration = 0;
+  /** Which fixed chain a check lists in full next, once all have baselines. */
+  #turn = 0;
   #queue: Promise<unknown> = Promise.resolve();
   readonly #leftOut: LeftOut;
   #timer: NodeJS.Timeout | undefined;
@@ -151,6 +188,7 @@ export class NftBackend implements Backend {
   /** Drop everything known about the kernel: the next sync replaces the tables. */
   #forget(): void {
     this.#views = undefined;
+    this.#fixedGeneration++;
     this.#baselines.clear();
   }
 
@@ -161,21 +199,33 @@ export class NftBackend implements Backend {
    * fails the sync, as before.
    */
   sync(state: LocalState, changes: LocalChanges | undefined): Promise<NftSyncStats> {
-    return this.#serial(async () => {
-      if (!this.#ready) await this.setup();
-      if (changes === undefined) this.#leftOut.retryRefused();
-      const usable = this.#leftOut.filter(state);
-      try {
-        return { ...(await this.#sync(usable, changes)), leftOut: this.#leftOut.keys };
-      } catch (err) {
-        if (!(err instanceof RuleApplyError) || this.#o.dryRun) throw err;
-        const refused = await this.#refusedPorts(usable);
-        if (!refused) throw err;
-        this.#leftOut.refused(usable, refused);
-        const stats = await this.#sync(this.#leftOut.filter(state), undefined);
-        return { ...stats, leftOut: this.#leftOut.keys, refusedTransactions: 1 };
-      }
-    });
+    return this.#serial(() =>
+      this.#changing(async () => {
+        if (!this.#ready) await this.setup();
+        if (changes === undefined) this.#leftOut.retryRefused();
+        const usable = this.#leftOut.filter(state);
+        try {
+          return { ...(await this.#sync(usable, changes)), leftOut: this.#leftOut.keys };
+        } catch (err) {
+          if (!(err instanceof RuleApplyError) || this.#o.dryRun) throw err;
+          const refused = await this.#refusedPorts(usable);
+          if (!refused) throw err;
+          this.#leftOut.refused(usable, refused);
+          const stats = await this.#sync(this.#leftOut.filter(state), undefined);
+          return { ...stats, leftOut: this.#leftOut.keys, refusedTransactions: 1 };
+        }
+      }),
+    );
+  }
+
+  /** Runs a change to the tables; a tamper check that read the kernel meanwhile ignores its reading. */
+  async #changing<T>(fn: () => Promise<T>): Promise<T> {
+    this.#generation++;
+    try {
+      return await fn();
+    } finally {
+      this.#generation++;
+    }
   }
 
   /** The service ports of `state` whose rules `nft -c` refuses in a replace of the tables (undefined: none alone). */
@@ -217,7 +267,10 @@ export class NftBackend implements Backend {
     }
     this.#views = views;
     // The fixed chains changed: tampered() takes their listings afresh at its next check.
-    if (plan.mode !== 'partial') this.#baselines.clear();
+    if (plan.mode !== 'partial') {
+      this.#fixedGeneration++;
+      this.#baselines.clear();
+    }
     this.#schedule();
     const rules = [...views.values()].reduce((n, v) => n + v.rules, 0);
     const fields = { mode: plan.mode, ms: Math.round(performance.now() - started), lines: plan.lines, bytes: plan.bytes, rules, written: JSON.stringify(plan.written), staleDeleted };
@@ -228,7 +281,7 @@ export class NftBackend implements Backend {
 
   /** Deletes the chains flushed at least staleChainDelayMs ago, in one transaction. Returns how many. */
   deleteStaleChains(): Promise<number> {
-    return this.#serial(() => this.#deleteStale());
+    return this.#serial(() => this.#changing(() => this.#deleteStale()));
   }
 
   async #deleteStale(): Promise<number> {
@@ -254,51 +307,107 @@ export class NftBackend implements Backend {
     this.#timer = setTimeout(
       () => {
         this.#timer = undefined;
-        void this.#serial(() => this.#deleteStale()).then(() => this.#schedule());
+        void this.#serial(() => this.#changing(() => this.#deleteStale())).then(() => this.#schedule());
       },
       Math.max(0, due - this.#now()) + 10,
     );
     this.#timer.unref();
   }
 
-  /** The fixed chains of every family: the ones tampered() lists. */
-  #fixedChains(): Array<{ family: IPFamily; name: string; rules: number }> {
-    return [...(this.#views ?? [])].flatMap(([family, v]) => v.global.chains.map((c) => ({ family, name: c.name, rules: c.rules.length })));
+  /** The fixed chains of every family: the ones tampered() reads. */
+  #fixedChains(views: ReadonlyMap<IPFamily, FamilyView>): FixedChain[] {
+    return [...views].flatMap(([family, v]) => v.global.chains.map((c) => ({ family, name: c.name, rules: c.rules.length })));
   }
 
-  async #listings(): Promise<Array<string | undefined>> {
-    const chains = this.#fixedChains();
-    const out: Array<string | undefined> = new Array<string | undefined>(chains.length);
-    for (let i = 0; i < chains.length; i += listingsAtOnce) {
-      const batch = chains.slice(i, i + listingsAtOnce);
-      const got = await Promise.all(batch.map((c) => listChain(this.#run, c.family, c.name)));
-      got.forEach((text, j) => (out[i + j] = text));
+  #checkPlan(views: ReadonlyMap<IPFamily, FamilyView>): CheckPlan {
+    const containers: CheckPlan['containers'] = [];
+    for (const [family, v] of views) {
+      const counts = new Map<string, number>();
+      for (const [elemId] of v.elements.all()) {
+        const name = elemId.slice(0, elemId.indexOf('\u0000'));
+        counts.set(name, (counts.get(name) ?? 0) + 1);
+      }
+      for (const c of v.global.containers) if (checkedContainers.has(c.name)) containers.push({ family, kind: c.kind, name: c.name, elements: counts.get(c.name) ?? 0 });
     }
-    return out;
+    const chains = this.#fixedChains(views);
+    const rules: RuleRef[] = [];
+    const tables = new Set<IPFamily>();
+    for (const c of chains) {
+      const seen = this.#baselines.get(`${c.family}\u0000${c.name}`);
+      if (seen === undefined) tables.add(c.family);
+      else for (const handle of ruleHandles(seen)) rules.push({ family: c.family, chain: c.name, handle });
+    }
+    const listings = tables.size > 0 ? chains.filter((c) => tables.has(c.family)) : chains.length > 0 ? [chains[this.#turn++ % chains.length]!] : [];
+    return { containers, rules, listings, tables: [...tables] };
+  }
+
+  async #read(plan: CheckPlan): Promise<CheckReading> {
+    const elements = await inBatches(plan.containers, readsAtOnce, (c) => countElements(this.#run, c.family, c.kind, c.name));
+    const missing = await missingRule(this.#run, plan.rules);
+    let listings: Array<string | undefined>;
+    if (plan.tables.length > 0) {
+      const byFamily = new Map<IPFamily, Map<string, string>>();
+      for (const f of plan.tables) byFamily.set(f, chainBlocks((await listTable(this.#run, f)) ?? ''));
+      listings = plan.listings.map((c) => byFamily.get(c.family)?.get(c.name));
+    } else {
+      listings = await inBatches(plan.listings, readsAtOnce, async (c) => chainBlocks((await listChain(this.#run, c.family, c.name)) ?? '').get(c.name));
+    }
+    return { elements, missing, listings };
   }
 
   /**
-   * Whether someone else changed our tables since our last sync: a table or one of its
-   * fixed chains (base, dispatch and check chains) gone, a rule more or less in one, or a
-   * fixed chain listed otherwise than at the first check after our last full sync (a rule
-   * replaced, a base chain re-created). One `nft list chain` a fixed chain, none of whose
-   * output grows with the number of Services. Per-service chains and map elements are not
-   * checked: the hourly full sync rewrites them.
+   * Whether someone else changed our tables since our last sync: a table gone; a key map or
+   * set (the Service IPs, NodePorts, no-endpoint and firewall maps, the ClusterIP and NodePort
+   * IP sets) holding another number of elements than we wrote (flushed, say); a rule of a
+   * fixed chain (base, dispatch and check chains) gone (a chain flushed); or a fixed chain
+   * listed otherwise than after our last full sync (a rule added or replaced; one chain a
+   * check, in turn). The kernel is read without holding up syncs. A reading that a sync
+   * overlapped is not judged: the element counts if any sync did, the fixed chains if a
+   * sync other than a partial one did (partial syncs leave them alone); the next check
+   * reads again. Per-service chains and their elements in other sets are not checked: the
+   * hourly full sync rewrites them.
    */
-  tampered(): Promise<boolean> {
-    return this.#serial(() => this.#tampered());
+  async tampered(): Promise<boolean> {
+    if (this.#o.dryRun) return false;
+    // Planned between syncs (a sync under way holds its views aside until it is done).
+    const start = await this.#serial(async () => {
+      const views = this.#views;
+      return views && { views, since: { any: this.#generation, fixed: this.#fixedGeneration }, plan: this.#checkPlan(views) };
+    });
+    if (!start) return true;
+    const { views, since, plan } = start;
+    let reading: CheckReading;
+    try {
+      reading = await this.#read(plan);
+    } catch (err) {
+      if (!(err instanceof InconclusiveReading)) throw err;
+      this.#log.warn('tamper check inconclusive; the next one reads again', { err: err.message });
+      return false;
+    }
+    return this.#serial(async () => {
+      const elements = this.#generation === since.any;
+      const fixed = this.#fixedGeneration === since.fixed && this.#views === views;
+      if (!elements) this.#log.debug('a sync ran during the tamper check: its element counts are dropped', { fixedChainsJudged: fixed });
+      return this.#judge(plan, reading, { elements, fixed });
+    });
   }
 
-  async #tampered(): Promise<boolean> {
-    if (this.#o.dryRun) return false;
-    if (!this.#views) return true;
-    const chains = this.#fixedChains();
-    const listings = await this.#listings();
-    for (const [i, c] of chains.entries()) {
-      const text = listings[i];
+  #judge(plan: CheckPlan, reading: CheckReading, judge: { elements: boolean; fixed: boolean }): boolean {
+    if (!judge.fixed) return false;
+    for (const [i, c] of plan.containers.entries()) {
+      if (!judge.elements) break;
+      const n = reading.elements[i];
+      const where = `${c.kind} ${nftFamily(c.family)} ${tableName} ${c.name}`;
+      if (n === undefined) return this.#report(`${where} is gone`);
+      if (n !== c.elements) return this.#report(`${where} holds ${n} elements, not ${c.elements}`);
+    }
+    const gone = reading.missing;
+    if (gone) return this.#report(`rule ${gone.handle} of chain ${nftFamily(gone.family)} ${tableName} ${gone.chain} is gone`);
+    for (const [i, c] of plan.listings.entries()) {
+      const text = reading.listings[i];
       const where = `${nftFamily(c.family)} ${tableName} ${c.name}`;
       if (text === undefined) return this.#report(`chain ${where} is gone`);
-      const n = rulesInListing(text);
+      const n = ruleHandles(text).length;
       if (n !== c.rules) return this.#report(`chain ${where} holds ${n} rules, not ${c.rules}`);
       const key = `${c.family}\u0000${c.name}`;
       const seen = this.#baselines.get(key);
@@ -316,7 +425,7 @@ export class NftBackend implements Backend {
 
   /** Deletes both tables (ip kpng, ip6 kpng), whichever exist. */
   cleanup(): Promise<void> {
-    return this.#serial(async () => {
+    return this.#serial(() => this.#changing(async () => {
       this.#clearTimer();
       const text = cleanupTransaction(allFamilies);
       if (this.#o.dryRun) this.#write(`# kpng to-nft --cleanup --dry-run: for ${nftCommand.join(' ')}\n${text}`);
@@ -324,7 +433,7 @@ export class NftBackend implements Backend {
       this.#forget();
       this.#leftOut.clear();
       if (!this.#o.dryRun) this.#log.info('deleted the tables', { tables: allFamilies.map((f) => `${nftFamily(f)} ${tableName}`).join(', ') });
-    });
+    }));
   }
 
   #clearTimer(): void {

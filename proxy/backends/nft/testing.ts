@@ -84,6 +84,15 @@ export class FakeNft {
 
   /** Applies a transaction all or nothing. */
   apply(text: string): void {
+    this.tables = this.#applied(text);
+  }
+
+  /** Checks a transaction as `nft -c` does: throws where the kernel would refuse it, changes nothing. */
+  check(text: string): void {
+    this.#applied(text, false);
+  }
+
+  #applied(text: string, record = true): Map<string, FakeTable> {
     const work = new Map([...this.tables].map(([k, t]) => [k, cloneTable(t)]));
     const lines = text.split('\n');
     try {
@@ -92,11 +101,11 @@ export class FakeNft {
         applyLine(work, line, i + 1);
       });
     } catch (err) {
-      this.transactions.push({ text, ok: false });
+      if (record) this.transactions.push({ text, ok: false });
       throw err;
     }
-    this.transactions.push({ text, ok: true });
-    this.tables = work;
+    if (record) this.transactions.push({ text, ok: true });
+    return work;
   }
 
   table(family: 'ip' | 'ip6', name = 'kpng'): FakeTable | undefined {
@@ -121,10 +130,25 @@ export class FakeNft {
   listChain(family: 'ip' | 'ip6', table: string, chain: string): string | undefined {
     const c = this.table(family, table)?.chains.get(chain);
     if (!c) return undefined;
-    return [`table ${family} ${table} {`, `\tchain ${chain} { # handle ${c.handle}`, ...c.rules.map((r) => `\t\t${r.text} # handle ${r.handle}`), '\t}', '}', ''].join('\n');
+    return [`table ${family} ${table} {`, ...chainLines(chain, c), '}', ''].join('\n');
   }
 
-  /** A Runner answering `nft -f -`, `nft -c -f -`, `nft -a list chain`, `sysctl -n` and `ip -j addr show`. */
+  /** `nft -a -t list table`: its chains in nft's layout (sets left out; only what tamper checks read). */
+  listTable(family: 'ip' | 'ip6', table: string): string | undefined {
+    const t = this.table(family, table);
+    if (!t) return undefined;
+    return [`table ${family} ${table} {`, ...[...t.chains].flatMap(([name, c]) => chainLines(name, c)), '}', ''].join('\n');
+  }
+
+  /** `nft -j list set|map` of one set or map, in nft's JSON layout (only what tamper checks read). */
+  listContainer(family: 'ip' | 'ip6', table: string, kind: string, name: string): string | undefined {
+    const s = this.table(family, table)?.sets.get(name);
+    if (!s || s.kind !== kind) return undefined;
+    const elem = [...s.elements.keys()];
+    return JSON.stringify({ nftables: [{ metainfo: { version: '1.0.6' } }, { [kind]: { family, name, table, ...(elem.length > 0 && { elem }) } }] });
+  }
+
+  /** A Runner answering `nft -f -`, `nft -c -f -`, `nft -a list chain`, `nft -a -t list table`, `nft -j list set|map`, `sysctl -n` and `ip -j addr show`. */
   runner(opts: { addresses?: string[]; missing?: string[]; calls?: string[] } = {}): Runner {
     return async (file, args, o = {}) => {
       opts.calls?.push([file, ...args].join(' '));
@@ -132,7 +156,7 @@ export class FakeNft {
       if (file === 'nft') {
         if (args.join(' ') === '-f -' || args.join(' ') === '-c -f -') {
           try {
-            if (args[0] === '-c') parseOnly(o.input ?? '');
+            if (args[0] === '-c') this.check(o.input ?? '');
             else this.apply(o.input ?? '');
             return { exitCode: 0, stdout: '', stderr: '' };
           } catch (e) {
@@ -145,6 +169,14 @@ export class FakeNft {
           const text = this.listChain(args[3] as 'ip' | 'ip6', args[4]!, args[5]!);
           return text === undefined ? { exitCode: 1, stdout: '', stderr: 'Error: No such file or directory\n' } : { exitCode: 0, stdout: text, stderr: '' };
         }
+        if (args.join(' ').startsWith('-a -t list table ')) {
+          const text = this.listTable(args[4] as 'ip' | 'ip6', args[5]!);
+          return text === undefined ? { exitCode: 1, stdout: '', stderr: 'Error: No such file or directory\n' } : { exitCode: 0, stdout: text, stderr: '' };
+        }
+        if (args[0] === '-j' && args[1] === 'list' && (args[2] === 'set' || args[2] === 'map')) {
+          const text = this.listContainer(args[3] as 'ip' | 'ip6', args[4]!, args[2], args[5]!);
+          return text === undefined ? { exitCode: 1, stdout: '', stderr: 'Error: No such file or directory\n' } : { exitCode: 0, stdout: text, stderr: '' };
+        }
         return { exitCode: 1, stdout: '', stderr: `fake nft: unsupported ${args.join(' ')}` };
       }
       if (file === 'sysctl') return { exitCode: 0, stdout: '0\n', stderr: '' };
@@ -152,6 +184,10 @@ export class FakeNft {
       return { exitCode: undefined, stdout: '', stderr: `spawn ${file} ENOENT` };
     };
   }
+}
+
+function chainLines(name: string, c: FakeChain): string[] {
+  return [`\tchain ${name} { # handle ${c.handle}`, ...c.rules.map((r) => `\t\t${r.text} # handle ${r.handle}`), '\t}'];
 }
 
 function cloneTable(t: FakeTable): FakeTable {
@@ -164,12 +200,6 @@ function cloneTable(t: FakeTable): FakeTable {
 }
 
 const command = /^(add|delete|flush) (table|chain|rule|set|map|element) (ip6?) (\S+)(?: (\S+))?(?: (.*))?$/;
-
-function parseOnly(text: string): void {
-  text.split('\n').forEach((line, i) => {
-    if (line.trim() !== '' && !command.test(line)) throw new FakeNftError(i + 1, 'syntax error');
-  });
-}
 
 function applyLine(tables: Map<string, FakeTable>, line: string, n: number): void {
   const m = command.exec(line);
@@ -209,6 +239,15 @@ function applyLine(tables: Map<string, FakeTable>, line: string, n: number): voi
       for (const [other, oc] of t.chains) for (const r of oc.rules) if (referencedChains(r.text).includes(name)) fail(`Could not process rule: Device or resource busy (${other} refers to ${name})`);
       for (const s of t.sets.values()) for (const v of s.elements.values()) if (referencedChains(v).includes(name)) fail(`Could not process rule: Device or resource busy (an element refers to ${name})`);
       t.chains.delete(name);
+      return;
+    }
+    case 'delete rule': {
+      chainExists(name);
+      const handle = /^handle (\d+)$/.exec(rest.trim()) ?? fail('syntax error (delete rule without a handle)');
+      const c = t.chains.get(name)!;
+      const i = c.rules.findIndex((r) => r.handle === Number(handle[1]));
+      if (i < 0) fail(`Could not process rule: No such file or directory (rule ${handle[1]} of ${name})`);
+      c.rules.splice(i, 1);
       return;
     }
     case 'add rule': {

@@ -84,6 +84,23 @@ describe('the file source', () => {
     await running;
   });
 
+  it('a file that changes every few ms for 2.5 s is still re-read while it does (at least every 10 × --debounce)', async () => {
+    await writeFile(input, svc('a', '10.96.0.1'));
+    const sink = new Recorder();
+    const source = new FileSource({ input, once: false, debounceMs: 100, logger: memoryLogger() });
+    const first = sink.next();
+    const running = source.run(sink, ctrl.signal);
+    await first;
+    const end = Date.now() + 2_500;
+    for (let i = 0; Date.now() < end; i++) {
+      await writeFile(input, svc('a', `10.96.${(i >> 8) & 255}.${i & 255}`));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(sink.updates.length - 1).toBeGreaterThanOrEqual(1);
+    ctrl.abort();
+    await running;
+  });
+
   it('keeps the last good state when the snapshot stops parsing, and logs where', async () => {
     await writeFile(input, svc('a', '10.96.0.1'));
     const sink = new Recorder();

@@ -1,5 +1,6 @@
-// The file source: a snapshot on disk, re-read (debounced) whenever it changes, however it
-// is replaced (follow.ts). Only a snapshot that is plainly a list of objects replaces the
+// The file source: a snapshot on disk, re-read whenever it changes, however it is replaced
+// (follow.ts): once quiet for --debounce, and at least every 10 × --debounce while it keeps
+// changing. Only a snapshot that is plainly a list of objects replaces the
 // state (parse.ts); one that cannot be read, is too large, is not UTF-8 text, does not
 // parse or is not objects keeps the last good state and logs why, naming the file.
 import { ClusterState, formatWarning, isEmptyDelta, objectKinds } from '../../model/index.ts';
@@ -14,7 +15,7 @@ export interface FileSourceOptions {
   input: string;
   /** Read once, let every sink sync once, and return. */
   once: boolean;
-  /** Quiet time after a change before re-reading. */
+  /** Quiet time after a change before re-reading (while changes keep coming, at most 10 × this). */
   debounceMs: number;
   /** Largest snapshot read, in bytes (default 64 MiB). */
   maxBytes?: number;

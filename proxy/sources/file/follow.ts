@@ -10,6 +10,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../runtime/log.ts';
+import { Coalescer } from '../coalesce.ts';
 
 /** What stat says of the file (following symlinks), enough to tell that its content may differ; or why it has none. */
 export async function fileIdentity(file: string): Promise<string> {
@@ -33,7 +34,7 @@ async function folderIdentity(dir: string): Promise<string | undefined> {
 export interface FollowOptions {
   /** fileIdentity() of the file just before it was last read. */
   seen: string;
-  /** Quiet time after a change before re-reading. */
+  /** Quiet time after a change before re-reading; while changes keep coming, a re-read at least every 10 × this. */
   debounceMs: number;
   /** How often to look without an event. */
   pollMs: number;
@@ -51,7 +52,8 @@ export async function followFile(file: string, opts: FollowOptions, reload: () =
   /** Names the events must carry to force a re-read even when stat looks the same (coarse mtimes). */
   let names = new Set([path.basename(abs)]);
   let named = false;
-  let timer: NodeJS.Timeout | undefined;
+  /** A re-read is due (the coalescer holds a change not yet looked at). */
+  let due = false;
 
   const unwatch = (dir: string) => {
     watchers.get(dir)?.watcher.close();
@@ -122,15 +124,23 @@ export async function followFile(file: string, opts: FollowOptions, reload: () =
       .catch((e: unknown) => logger.error(`re-reading ${abs} failed`, { err: e }))
       .finally(() => (running = undefined));
   };
+  // Quiet time after the last change, but never more than 10 × that after the first one
+  // not yet looked at: a file that keeps changing is still re-read.
+  const looks = new Coalescer({
+    quietMs: opts.debounceMs,
+    maxDelayMs: 10 * opts.debounceMs,
+    run: async () => {
+      due = false;
+      check();
+    },
+    onError: (e) => logger.error(`re-reading ${abs} failed`, { err: e }),
+  });
   // An event naming the file restarts the quiet time; others (a busy folder) only start one.
   const notice = (namesFile: boolean) => {
-    if (signal.aborted || (!namesFile && timer)) return;
+    if (signal.aborted || (!namesFile && due)) return;
     named ||= namesFile;
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      timer = undefined;
-      check();
-    }, opts.debounceMs);
+    due = true;
+    looks.changed();
   };
 
   // A look without an event: also right away, for a change made before the watches were set.
@@ -146,7 +156,7 @@ export async function followFile(file: string, opts: FollowOptions, reload: () =
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
   clearInterval(polling);
-  clearTimeout(timer);
+  await looks.close();
   for (const dir of [...watchers.keys()]) unwatch(dir);
   await running;
 }
