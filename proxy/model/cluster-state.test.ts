@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClusterState } from './cluster-state.ts';
+import { ClusterState, changeTriggerTimesMax, emptyDelta, mergeDelta } from './cluster-state.ts';
 import { computeLocalState } from './local-state.ts';
 import { formatWarning } from './types.ts';
 import { service, slice } from './testing.ts';
@@ -104,5 +104,17 @@ describe('deltas', () => {
     const cluster = new ClusterState();
     cluster.replaceAll([slice('s', 'b', ['10.244.1.2']), service('b'), service('a')]);
     expect(cluster.objects().map((o) => (o as { metadata: { name: string } }).metadata.name)).toEqual(['a', 'b', 's']);
+  });
+});
+
+describe('change trigger times', () => {
+  it('merging deltas carries at most changeTriggerTimesMax of them, the oldest, and takes 200,000 at once (no spread call)', () => {
+    const many = { ...emptyDelta(), changeTriggerTimes: Array.from({ length: 200_000 }, (_, i) => i) };
+    const into = mergeDelta(emptyDelta(), many);
+    expect(into.changeTriggerTimes).toHaveLength(changeTriggerTimesMax);
+    expect(into.changeTriggerTimes[0]).toBe(0);
+    expect(into.changeTriggerTimes.at(-1)).toBe(changeTriggerTimesMax - 1);
+    mergeDelta(into, { ...emptyDelta(), changeTriggerTimes: [-1] });
+    expect(into.changeTriggerTimes).toHaveLength(changeTriggerTimesMax);
   });
 });

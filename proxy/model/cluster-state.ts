@@ -25,10 +25,25 @@ export function emptyDelta(): ClusterDelta {
   return { services: new Set(), nodes: new Set(), changeTriggerTimes: [] };
 }
 
+/**
+ * The most change trigger times carried at once: a long run of failed syncs, or a first
+ * list of every slice, keeps merging them; the oldest are kept (they bound the latency).
+ */
+export const changeTriggerTimesMax = 10_000;
+
+/** Appends `from` to `into` (in place, no spread: a first list may carry 100,000), up to changeTriggerTimesMax. */
+export function appendTriggerTimes(into: number[], from: readonly number[]): number[] {
+  for (const t of from) {
+    if (into.length >= changeTriggerTimesMax) break;
+    into.push(t);
+  }
+  return into;
+}
+
 export function mergeDelta(into: ClusterDelta, from: ClusterDelta): ClusterDelta {
   for (const s of from.services) into.services.add(s);
   for (const n of from.nodes) into.nodes.add(n);
-  into.changeTriggerTimes.push(...from.changeTriggerTimes);
+  appendTriggerTimes(into.changeTriggerTimes, from.changeTriggerTimes);
   return into;
 }
 

@@ -2,7 +2,7 @@
 export * from './types.ts';
 export * from './ip.ts';
 export { ingestService, ingestEndpointSlice, ingestNode, type Ingested } from './ingest.ts';
-export { ClusterState, emptyDelta, mergeDelta, isEmptyDelta, kindOf, keyOf, objectKinds, type ClusterDelta, type ApplyResult, type ObjectKind } from './cluster-state.ts';
+export { ClusterState, appendTriggerTimes, changeTriggerTimesMax, emptyDelta, mergeDelta, isEmptyDelta, kindOf, keyOf, objectKinds, type ClusterDelta, type ApplyResult, type ObjectKind } from './cluster-state.ts';
 export { categorizeEndpoints, topologyMode, usesClusterEndpoints, usesLocalEndpoints, type CandidateEndpoint, type PortPolicy, type Categorized } from './endpoints.ts';
 export { computeLocalState, updateLocalState, nextLocalState, nodeModelOptions, servicePortKey, serviceCounts, servicePortsOf, localNodeOf, sortedServicePorts } from './local-state.ts';
 export { localChanges, type LocalChanges } from './changes.ts';

@@ -22,7 +22,7 @@
 //   applied state (healthCheckNodePort servers, UDP conntrack cleanup).
 // - stop() ends the loop and leaves the rules in place.
 import type { Backend, SyncStats } from '../backends/backend.ts';
-import { deepEqual, type LocalChanges, type LocalState, type ServicePortState } from '../model/index.ts';
+import { appendTriggerTimes, deepEqual, type LocalChanges, type LocalState, type ServicePortState } from '../model/index.ts';
 import type { LocalSink } from '../sinks/sink.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { RuntimeError, messageOf } from './errors.ts';
@@ -109,7 +109,7 @@ function mergePending(older: Pending, newer: Pending): Pending {
     changes: { servicePorts: new Set([...older.changes.servicePorts, ...newer.changes.servicePorts]), node: older.changes.node || newer.changes.node },
     services: new Set([...older.services, ...newer.services]),
     endpoints: new Set([...older.endpoints, ...newer.endpoints]),
-    changeTriggerTimes: [...older.changeTriggerTimes, ...newer.changeTriggerTimes],
+    changeTriggerTimes: appendTriggerTimes([...older.changeTriggerTimes], newer.changeTriggerTimes),
     queuedAt: Math.min(older.queuedAt, newer.queuedAt),
   };
 }
