@@ -12,7 +12,7 @@
 import { createTopology } from '../harness/lab/netns/index.ts';
 import { startControlPlane } from '../harness/lab/control-plane/index.ts';
 import type { Backend } from './backends/backend.ts';
-import { subjects, type BenchSubject } from './backends/bench/subjects.ts';
+import { appliesRules, subjects, type BenchSubject } from './backends/bench/subjects.ts';
 import { apiClient, inParallel, quantile } from './bench/api-client.ts';
 import { netnsRunner, type Runner } from './backends/common/index.ts';
 import type { LocalChanges, LocalState } from './model/index.ts';
@@ -99,7 +99,7 @@ async function measure(subject: BenchSubject, services: number): Promise<Row> {
     const run: Runner = async (file, args, opts) => {
       const t = performance.now();
       const r = await inner(file, args, opts);
-      if (opts?.input !== undefined) toolMs.push(performance.now() - t); // a call that applies rules
+      if (appliesRules(args, opts?.input)) toolMs.push(performance.now() - t);
       return r;
     };
     const backend = subject.create(run, logger);

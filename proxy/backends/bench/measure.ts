@@ -3,8 +3,8 @@
 // after one endpoint change each, a full sync over the rules in place (a periodic
 // resync, or the one after a failure), then two periodic tamper checks. Every tool call
 // goes through a timing Runner, so the figures split the same way for every backend:
-//   apply: calls that were handed an input (iptables-restore, nft -f), with its size;
-//   read:  the others (iptables-save and the like), summed over calls that may overlap;
+//   apply: calls that applied an input (iptables-restore, nft -f), with its size;
+//   read:  the others (iptables-save, tamper checks' reads and checks), summed over calls that may overlap;
 //   render: the rest of the wall time (the backend's own work), when calls do not overlap.
 // A kernel tool call that takes longer than BENCH_TOOL_TIMEOUT seconds (default 900) is
 // killed: its sync is reported as not finished, and that run ends there.
@@ -14,7 +14,7 @@ import { createLogger } from '../../runtime/log.ts';
 import type { Backend } from '../backend.ts';
 import { netnsRunner, type Runner } from '../common/index.ts';
 import { clusterOfObjects, nodeName, scaleObjects } from '../common/testing.ts';
-import { subjects } from './subjects.ts';
+import { appliesRules, subjects } from './subjects.ts';
 
 export const endpointsPerService = 10;
 /** Partial syncs measured per size, each after a different Service's endpoint change. */
@@ -54,8 +54,8 @@ function timingRunner(run: Runner): { run: Runner; take: () => Timed } {
         return await run(file, args, { ...opts, timeoutMs: opts?.timeoutMs ?? toolTimeoutMs });
       } finally {
         const ms = performance.now() - started;
-        if (opts?.input === undefined) t.readMs += ms;
-        else {
+        if (!appliesRules(args, opts?.input)) t.readMs += ms;
+        else if (opts?.input !== undefined) {
           t.applyMs += ms;
           t.bytes += Buffer.byteLength(opts.input);
           t.lines += opts.input.split('\n').length - (opts.input.endsWith('\n') ? 1 : 0);

@@ -19,3 +19,12 @@ export const subjects: Record<string, BenchSubject> = {
   'iptables-legacy': { name: 'iptables (legacy)', create: (run, logger) => new IptablesBackend({ logger, run, clusterCIDRs, mode: 'legacy', families: ['IPv4'] }) },
   nft: { name: 'nftables', create: (run, logger) => new NftBackend({ logger, run, clusterCIDRs, families: ['IPv4'] }) },
 };
+
+/**
+ * Whether a kernel tool call that was handed an input applies rules, rather than only
+ * checking them (a tamper check's `nft -c -f -`, or iptables-restore of `-C` lines).
+ */
+export function appliesRules(args: readonly string[], input: string | undefined): boolean {
+  if (input === undefined || args.includes('-c')) return false;
+  return !input.split('\n').every((l) => l === '' || l.startsWith('*') || l === 'COMMIT' || l.startsWith('-C '));
+}
