@@ -8,8 +8,9 @@
 // Figures per run: process start → first complete sync in the kernel (the proxy's own
 // kubeproxy_sync_proxy_rules_last_timestamp_seconds, which both set after their rules
 // were accepted); endpoint change (a merge patch of one EndpointSlice) → the new endpoint
-// found in the kernel by a targeted read every 5 ms (one chain: its cost, printed with the
-// progress, bounds the resolution; it is the same for both proxies); CPU seconds (proxy + its kernel
+// found in the kernel by a targeted read every 5 ms (one chain; the middle of the span the
+// rule must have landed in, so the resolution is ± half a read, whose cost the progress
+// prints; the same reads for both proxies); CPU seconds (proxy + its kernel
 // tools); peak RSS of the proxy; ruleset size. Medians over rounds and the kpng /
 // kube-proxy ratio, as one table (also as markdown).
 //
@@ -251,16 +252,22 @@ async function measureRun(world: World, subject: ComparedSubject, mode: Mode, se
         const ip = eps[0]!.addresses[0]!;
         const written = performance.now();
         await world.api('PATCH', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/svc-${s}-1`, { endpoints: eps }, 'application/merge-patch+json');
-        // The rule landed between the previous read and this one: the start of the read that
-        // finds it is within one read (+ 5 ms) of that moment, either way.
+        // The rule landed after the last read that missed it began (or after the write) and
+        // before the read that finds it ended: the middle of that span is within half of it
+        // (one read + 5 ms) of the moment, either way.
         let found: number | undefined;
+        let notBefore = written;
         while (found === undefined && Date.now() <= deadline) {
           if (!proxy.running) throw new Error(`${subject} exited during the changes`);
           const started = performance.now();
           const present = await probe(s, ip);
-          probeMs.push(performance.now() - started);
-          if (present) found = started;
-          else await sleep(5);
+          const ended = performance.now();
+          probeMs.push(ended - started);
+          if (present) found = (notBefore + ended) / 2;
+          else {
+            notBefore = started;
+            await sleep(5);
+          }
         }
         if (found === undefined) break;
         result.changeMs.push(Math.max(0, found - written));
