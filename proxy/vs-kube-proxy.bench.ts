@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
-import { k8sBinDir } from '../harness/k8s-binaries.ts';
+import { k8sBinDir, repoRoot } from '../harness/k8s-binaries.ts';
 import { nodeObject, proxyEntry, RELAY_NAMESPACE, RELAY_PORT, relayAddresses, startApiRelay, startLabControlPlane, writeNodeKubeconfig } from '../harness/lab/cluster/index.ts';
 import type { ControlPlane } from '../harness/lab/control-plane/index.ts';
 import { createTopology, projectNode, programEnv, type Node, type NsProcess, type Topology } from '../harness/lab/netns/index.ts';
@@ -64,6 +64,9 @@ const ns = 'bench';
 const nodeName = 'n1';
 const targetPort = 8080;
 const binDir = k8sBinDir();
+/** kpng as users run it: compiled (`npm run build`), else from source. */
+const compiled = path.join(repoRoot, 'dist/proxy/cli.js');
+const kpngEntry = existsSync(compiled) ? compiled : proxyEntry();
 
 function fail(message: string): never {
   process.stderr.write(`KPNG_ERR_BENCH: ${message}\n`);
@@ -128,7 +131,7 @@ async function launch(subject: ComparedSubject, mode: Mode, kubeconfig: string, 
     const backend = mode === 'nftables' ? ['to-nft'] : ['to-iptables', `--iptables-mode=${mode === 'iptables-legacy' ? 'legacy' : 'nft'}`];
     return {
       file: projectNode(),
-      args: ['--disable-warning=ExperimentalWarning', proxyEntry(), 'kube', `--kubeconfig=${kubeconfig}`, 'to-local', `--node-name=${nodeName}`, ...backend, `--cluster-cidr=${clusterCidr}`, '--metrics-bind-address=127.0.0.1:10249'],
+      args: ['--disable-warning=ExperimentalWarning', kpngEntry, 'kube', `--kubeconfig=${kubeconfig}`, 'to-local', `--node-name=${nodeName}`, ...backend, `--cluster-cidr=${clusterCidr}`, '--metrics-bind-address=127.0.0.1:10249'],
       env: programEnv(),
     };
   }
@@ -330,7 +333,7 @@ async function main(): Promise<void> {
   }
   const rows = comparisonRows(results);
   const cpus = (await readFile('/proc/cpuinfo', 'utf8')).match(/^processor/gm)?.length ?? 0;
-  const header = `bench:vs-kube-proxy ${new Date().toISOString().slice(0, 10)}: ${kubeProxyVersion} vs kpng (${path.basename(proxyEntry())}, node ${process.version}), ${endpointsPerService} endpoints per Service, one node (n1) in a fresh namespace per run, ${rounds} round(s) × ${changes} changes, ${cpus} CPUs; medians; change latency compared with kube-proxy at min-sync 0`;
+  const header = `bench:vs-kube-proxy ${new Date().toISOString().slice(0, 10)}: ${kubeProxyVersion} vs kpng (${path.relative(repoRoot, kpngEntry)}, node ${process.version}), ${endpointsPerService} endpoints per Service, one node (n1) in a fresh namespace per run, ${rounds} round(s) × ${changes} changes, ${cpus} CPUs; medians; change latency compared with kube-proxy at min-sync 0`;
   console.log(header);
   console.table(rows);
   console.log(markdownTable(rows));
