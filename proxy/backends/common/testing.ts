@@ -118,3 +118,24 @@ export function scaleObjects(count: number, endpoints: number): unknown[] {
   return out;
 }
 
+
+/**
+ * After the test tampered with the rules: polls every 50 ms (up to 5 s) until `repaired()`
+ * holds, noting each /healthz code seen meanwhile, then (up to 2.5 s) until /healthz is 200.
+ */
+export async function watchRepair(healthz: () => Promise<number>, repaired: () => Promise<boolean>): Promise<{ repaired: boolean; codesMeanwhile: Set<number>; codeAfter: number }> {
+  const sleep = () => new Promise((r) => setTimeout(r, 50));
+  const codesMeanwhile = new Set<number>();
+  let back = false;
+  for (let i = 0; i < 100 && !back; i++) {
+    await sleep();
+    codesMeanwhile.add(await healthz());
+    back = await repaired();
+  }
+  let codeAfter = 0;
+  for (let i = 0; i < 50 && codeAfter !== 200; i++) {
+    codeAfter = await healthz();
+    if (codeAfter !== 200) await sleep();
+  }
+  return { repaired: back, codesMeanwhile, codeAfter };
+}

@@ -12,7 +12,7 @@ import { netnsRunner } from './exec.ts';
 import { binaries, detectMode, type IptablesMode } from './mode.ts';
 import { renderIptables } from './render.ts';
 import { Ruleset } from './rules.ts';
-import { clusterCIDRs, fixtureObjects, fixtureObjectsAfterEndpointChange, fixtureState } from './testing.ts';
+import { clusterCIDRs, fixtureObjects, fixtureObjectsAfterEndpointChange, fixtureState, watchRepair } from './testing.ts';
 
 const without = (names: string[]) => fixtureObjects().filter((o) => !names.includes((o as { metadata: { name: string } }).metadata.name));
 
@@ -168,21 +168,10 @@ describe.each(['nft', 'legacy'] as IptablesMode[])('iptables-%s in a namespace',
       expect(await healthz()).toBe(200);
       refuse = true;
       expect((await run(binaries(mode, 'IPv4').iptables, ['-t', 'nat', '-F'])).exitCode).toBe(0);
-      const codes = new Set<number>();
-      let back = false;
-      for (let i = 0; i < 100 && !back; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        codes.add(await healthz());
-        back = !refuse && (await save('IPv4')) === want;
-      }
-      expect(back).toBe(true);
-      expect(codes).toContain(503); // while the rules were known to be wrong
-      let code = 0;
-      for (let i = 0; i < 50 && code !== 200; i++) {
-        code = await healthz();
-        if (code !== 200) await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(code).toBe(200);
+      const r = await watchRepair(healthz, async () => !refuse && (await save('IPv4')) === want);
+      expect(r.repaired).toBe(true);
+      expect(r.codesMeanwhile).toContain(503); // while the rules were known to be wrong
+      expect(r.codeAfter).toBe(200);
     } finally {
       await rt.stop();
     }

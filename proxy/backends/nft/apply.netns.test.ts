@@ -13,7 +13,7 @@ import { localChanges, type LocalState } from '../../model/index.ts';
 import { service, slice } from '../../model/testing.ts';
 import { memoryLogger, startRuntime } from '../../runtime/index.ts';
 import { RuleApplyError, netnsRunner } from '../common/index.ts';
-import { clusterCIDRs, fixtureObjects, fixtureObjectsAfterEndpointChange, fixtureState, nodeName } from '../common/testing.ts';
+import { clusterCIDRs, fixtureObjects, fixtureObjectsAfterEndpointChange, fixtureState, nodeName, watchRepair } from '../common/testing.ts';
 import { NftBackend, type NftBackendOptions } from './backend.ts';
 import type { FamilyView } from './transaction.ts';
 
@@ -268,21 +268,10 @@ describe('nftables in a namespace', () => {
       expect(await healthz()).toBe(200);
       refuse = true;
       await ns('node-a').exec('nft', ['flush', 'map', 'ip', 'kpng', 'service-ips']);
-      const codes = new Set<number>();
-      let back = false;
-      for (let i = 0; i < 100 && !back; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        codes.add(await healthz());
-        back = !refuse && JSON.stringify(normalForm((await listTable('node-a'))!)) === JSON.stringify(want);
-      }
-      expect(back).toBe(true);
-      expect(codes).toContain(503); // while the rules were known to be wrong
-      let code = 0;
-      for (let i = 0; i < 50 && code !== 200; i++) {
-        code = await healthz();
-        if (code !== 200) await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(code).toBe(200);
+      const r = await watchRepair(healthz, async () => !refuse && JSON.stringify(normalForm((await listTable('node-a'))!)) === JSON.stringify(want));
+      expect(r.repaired).toBe(true);
+      expect(r.codesMeanwhile).toContain(503); // while the rules were known to be wrong
+      expect(r.codeAfter).toBe(200);
     } finally {
       await rt.stop();
       t.dispose();
