@@ -29,6 +29,7 @@ import { ProxyUnderTest, marksOf } from './backends/conformance/proxy-under-test
 import { SnapshotFile } from './backends/conformance/snapshot.ts';
 import { node, service, slice } from './model/testing.ts';
 import { parseDuration } from './cli/parse.ts';
+import { cpuMs, memoryBytes } from './bench/process-stats.ts';
 
 const backends: Record<string, Dataplane> = { nft: nftDataplane, 'iptables-nft': iptablesDataplane('nft'), 'iptables-legacy': iptablesDataplane('legacy') };
 
@@ -81,20 +82,6 @@ function objects(t: Topology, s: Settings, round: number): unknown[] {
     out.push(slice(`${name}-1`, name, eps, { namespace: 'soak', ports: [{ name: 'http', port: 8080 }] }));
   }
   return out;
-}
-
-async function rssBytes(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
-  if (kb === undefined) throw new Error(`no VmRSS in /proc/${pid}/status`);
-  return Number(kb) * 1024;
-}
-
-/** CPU time the process has used so far, in ms (utime + stime of /proc/<pid>/stat, at 100 ticks a second). */
-async function cpuMs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 interface Row {
@@ -166,7 +153,7 @@ async function soak(s: Settings): Promise<void> {
       rows.push({
         phase,
         's': Math.round(at / 1000),
-        'RSS MB': mb(await rssBytes(proxy.process.pid)),
+        'RSS MB': mb(await memoryBytes(proxy.process.pid, 'VmRSS')),
         'heap used MB': mb(page.value('nodejs_heap_size_used_bytes') ?? NaN),
         'heap total MB': mb(page.value('nodejs_heap_size_total_bytes') ?? NaN),
         'external MB': mb(page.value('nodejs_external_memory_bytes') ?? NaN),

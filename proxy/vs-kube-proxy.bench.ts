@@ -34,6 +34,7 @@ import { createTopology, projectNode, programEnv, type Node, type NsProcess, typ
 import { endpointString, servicePortEndpointChainName } from './backends/iptables/names.ts';
 import { servicePortChainNameBase, servicePortEndpointChainNameBase } from './backends/nft/names.ts';
 import { apiClient, inParallel, quantile, type ApiCall } from './bench/api-client.ts';
+import { cpuMs, memoryBytes } from './bench/process-stats.ts';
 import { comparedSubjects, comparisonRows, markdownTable, type ComparedSubject, type RunResult } from './bench/comparison.ts';
 
 const modes = ['iptables-legacy', 'iptables-nft', 'nftables'] as const;
@@ -192,21 +193,6 @@ async function rulesetLines(node: Node, mode: Mode): Promise<number> {
   return text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#')).length;
 }
 
-/** User + system CPU seconds of the process and of the children it waited for (its kernel tools). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14-17 of proc(5) (utime, stime, cutime, cstime), counted from the state field (3).
-  const ticks = [11, 12, 13, 14].reduce((n, i) => n + Number(fields[i]), 0);
-  return ticks / 100;
-}
-
-async function peakRssMiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? Number.NaN);
-  return kb / 1024;
-}
-
 interface World {
   cp: ControlPlane;
   api: ApiCall;
@@ -279,8 +265,8 @@ async function measureRun(world: World, subject: ComparedSubject, mode: Mode, se
         `  ${subject}: ${result.changeMs.length} changes, p50 ${quantile(result.changeMs, 0.5).toFixed(0)} ms, max ${quantile(result.changeMs, 1).toFixed(0)} ms; one kernel read ${quantile(probeMs, 0.5).toFixed(0)} ms (p50)`,
       );
     }
-    result.cpuSeconds = await cpuSeconds(proxy.pid);
-    result.peakRssMiB = await peakRssMiB(proxy.pid);
+    result.cpuSeconds = (await cpuMs(proxy.pid, { children: true })) / 1000;
+    result.peakRssMiB = (await memoryBytes(proxy.pid, 'VmHWM')) / 2 ** 20;
     result.rulesetLines = await rulesetLines(node, mode);
     return result;
   } finally {
