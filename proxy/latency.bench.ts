@@ -15,7 +15,7 @@ import type { Backend } from './backends/backend.ts';
 import { appliesRules, subjects, type BenchSubject } from './backends/bench/subjects.ts';
 import { apiClient, inParallel, quantile } from './bench/api-client.ts';
 import { netnsRunner, type Runner } from './backends/common/index.ts';
-import type { LocalChanges, LocalState } from './model/index.ts';
+import type { LocalState, NodeView, ViewChanges } from './model/index.ts';
 import { createLogger } from './runtime/log.ts';
 import { startRuntime, type Runtime } from './runtime/index.ts';
 import type { LocalSink } from './sinks/sink.ts';
@@ -110,11 +110,11 @@ async function measure(subject: BenchSubject, services: number): Promise<Row> {
     const timedBackend: Backend = {
       name: backend.name,
       setup: () => backend.setup(),
-      sync: async (state: LocalState, ch: LocalChanges | undefined) => {
+      sync: async (view: NodeView, ch: ViewChanges | undefined) => {
         const t = performance.now();
-        const r = await backend.sync(state, ch);
+        const r = await backend.sync(view, ch);
         syncMs.push(performance.now() - t);
-        applied.see(state);
+        applied.see(view.state);
         return r;
       },
       ...(backend.tampered && { tampered: () => backend.tampered!() }),

@@ -1,6 +1,7 @@
-// The interface every dataplane backend implements. Backends turn node-local state into
-// a dataplane; they never re-decide which endpoints a node may use (that is the model's).
-import type { LocalChanges, LocalState } from '../model/index.ts';
+// The interface every dataplane backend implements. Backends turn the node's view (per IP
+// family, every service port with the endpoints each kind of traffic reaches) into a
+// dataplane; they never re-decide which endpoints a node may use (that is the model's).
+import type { NodeView, ViewChanges } from '../model/index.ts';
 
 export interface SyncStats {
   /** Whether this was a full sync (everything written) or a partial one. */
@@ -23,11 +24,12 @@ export interface Backend {
   /** Prepare: detect tools, check the kernel. Called once before the first sync. */
   setup(): Promise<void>;
   /**
-   * Program the dataplane for `state`. `changes` names what changed since the last
-   * successful sync; undefined asks for a full sync (at start, after a failure,
-   * periodically, after tampering). Throws on failure, leaving the previous rules in place.
+   * Program the dataplane for `view`. `changes` says what differs, per family and service
+   * port, from the view of the last successful sync; undefined asks for a full sync (at
+   * start, after a failure, periodically, after tampering). Throws on failure, leaving the
+   * previous rules in place.
    */
-  sync(state: LocalState, changes: LocalChanges | undefined): Promise<SyncStats>;
+  sync(view: NodeView, changes: ViewChanges | undefined): Promise<SyncStats>;
   /** Whether someone else removed or altered our rules since the last sync (→ full sync). */
   tampered?(): Promise<boolean>;
   /** Remove everything the backend ever created. */

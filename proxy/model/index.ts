@@ -7,3 +7,4 @@ export { categorizeEndpoints, topologyMode, usesClusterEndpoints, usesLocalEndpo
 export { computeLocalState, updateLocalState, nextLocalState, nodeModelOptions, servicePortKey, serviceCounts, servicePortsOf, localNodeOf, sortedServicePorts } from './local-state.ts';
 export { localChanges, type LocalChanges } from './changes.ts';
 export { deepEqual } from './deep-equal.ts';
+export { nodeView, viewChanges, viewWithPorts, portChange, noChanges, nodeIPsOf, type NodeView, type FamilyView, type FamilyServicePort, type ViewChanges, type FamilyChanges, type PortChange } from './view.ts';

@@ -1,6 +1,47 @@
 // IP addresses and CIDRs: parse, validate, canonicalize, match. Pure.
 
+/** The proxy's one IP-family type. Flags and the harness spell it in lower case: see lowerFamily / parseIPFamily. */
 export type IPFamily = 'IPv4' | 'IPv6';
+
+/** Both families, IPv4 first. */
+export const ipFamilies: readonly IPFamily[] = ['IPv4', 'IPv6'];
+
+/** The lower-case spelling (the harness's and the netns lab's): 'ipv4' | 'ipv6'. */
+export type LowerIPFamily = 'ipv4' | 'ipv6';
+
+export function lowerFamily(family: IPFamily): LowerIPFamily {
+  return family === 'IPv4' ? 'ipv4' : 'ipv6';
+}
+
+/** The proxy's spelling of a lower-case family. */
+export function familyFromLower(family: LowerIPFamily): IPFamily {
+  return family === 'ipv4' ? 'IPv4' : 'IPv6';
+}
+
+/** A family from either spelling, case-insensitive ("IPv4", "ipv4", "IPV6"); undefined when it is neither. */
+export function parseIPFamily(text: string): IPFamily | undefined {
+  const t = text.toLowerCase();
+  return t === 'ipv4' ? 'IPv4' : t === 'ipv6' ? 'IPv6' : undefined;
+}
+
+/**
+ * An --ip-families list: each entry a family in either spelling, duplicates dropped, in
+ * the order given. `fail` builds the caller's error for an entry that is no family.
+ */
+export function parseIPFamilies(list: readonly string[], fail: (message: string) => Error): IPFamily[] {
+  const out: IPFamily[] = [];
+  for (const x of list) {
+    const f = parseIPFamily(x);
+    if (!f) throw fail(`--ip-families=${x}: accepted: IPv4, IPv6`);
+    if (!out.includes(f)) out.push(f);
+  }
+  return out;
+}
+
+/** The family of an address the model already validated: IPv6 when it has a colon. */
+export const familyOfIP = (ip: string): IPFamily => (ip.includes(':') ? 'IPv6' : 'IPv4');
+/** The family of a CIDR the model already validated. */
+export const familyOfCIDR = (cidr: string): IPFamily => familyOfIP(cidr.split('/')[0]!);
 
 export interface ParsedIP {
   family: IPFamily;

@@ -5,8 +5,10 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
 import { ClusterState } from './cluster-state.ts';
+import { localChanges } from './changes.ts';
 import { computeLocalState } from './local-state.ts';
 import type { LocalState, ModelOptions } from './types.ts';
+import { nodeView, viewChanges, type ViewChanges } from './view.ts';
 
 export interface ServiceOpts {
   namespace?: string;
@@ -169,4 +171,9 @@ export async function stillAlive(refs: ReadonlyArray<WeakRef<object>>): Promise<
   await new Promise((resolve) => setImmediate(resolve));
   gc();
   return refs.filter((r) => r.deref() !== undefined).length;
+}
+
+/** What differs from prev to next, as the runtime hands it to a backend (no prev: everything added). */
+export function changesBetween(prev: LocalState | undefined, next: LocalState): ViewChanges {
+  return viewChanges(prev && nodeView(prev), nodeView(next), prev && localChanges(prev, next).servicePorts);
 }

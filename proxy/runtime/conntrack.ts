@@ -12,11 +12,12 @@
 //     stayed in place while the proxy was down, so live flows are still right, and a
 //     restart must not break them.
 //
-// The plan is a pure function of the previous and the new applied state; the executor runs
+// The plan is a pure function of the previous and the new applied state (looking only at
+// the service ports the sync's change set names, when it has one); the executor runs
 // `conntrack -D` (conntrack-tools) in the proxy's own network namespace. TCP needs no
 // cleanup (its flows end), SCTP ports are left alone.
 import { execa } from 'execa';
-import type { IPFamily, LocalEndpoint, LocalState, ServicePortState } from '../model/index.ts';
+import type { IPFamily, LocalEndpoint, LocalState, ServicePortState, ViewChanges } from '../model/index.ts';
 import { ipFamilyOf } from '../model/index.ts';
 import { RuntimeError } from './errors.ts';
 import type { Logger } from './log.ts';
@@ -54,17 +55,20 @@ function filterKey(f: ConntrackFilter): string {
   return `${f.family}|${f.origDst ?? '*'}|${f.origPortDst}|${f.dstNat ?? '*'}`;
 }
 
-/** What to delete after the dataplane went from `prev` to `next`. Sorted, without duplicates. */
-export function planConntrackCleanup(prev: LocalState | undefined, next: LocalState): ConntrackFilter[] {
+/**
+ * What to delete after the dataplane went from `prev` to `next`. Sorted, without duplicates.
+ * `changes` (what differs from prev to next) limits the ports looked at to those it names.
+ */
+export function planConntrackCleanup(prev: LocalState | undefined, next: LocalState, changes?: Pick<ViewChanges, 'servicePorts'>): ConntrackFilter[] {
   if (!prev) return [];
   const out = new Map<string, ConntrackFilter>();
   const add = (f: ConntrackFilter) => {
     const key = filterKey(f);
     if (!out.has(key)) out.set(key, f);
   };
-  const keys = new Set<string>([...(prev?.servicePorts.keys() ?? []), ...next.servicePorts.keys()]);
+  const keys = changes?.servicePorts ?? new Set<string>([...prev.servicePorts.keys(), ...next.servicePorts.keys()]);
   for (const key of keys) {
-    const before = prev?.servicePorts.get(key);
+    const before = prev.servicePorts.get(key);
     const after = next.servicePorts.get(key);
     if (before === after) continue; // shared: unchanged
     const wasUDP = before?.protocol === 'UDP';
@@ -175,10 +179,10 @@ export async function executeConntrackPlan(plan: readonly ConntrackFilter[], opt
 }
 
 /** An afterSync step: plan, run, log. A missing conntrack binary is reported once. */
-export function conntrackCleaner(opts: { logger: Logger; run?: CommandRunner }): (prev: LocalState | undefined, next: LocalState) => Promise<void> {
+export function conntrackCleaner(opts: { logger: Logger; run?: CommandRunner }): (prev: LocalState | undefined, next: LocalState, changes?: ViewChanges) => Promise<void> {
   let missingReported = false;
-  return async (prev, next) => {
-    const plan = planConntrackCleanup(prev, next);
+  return async (prev, next, changes) => {
+    const plan = planConntrackCleanup(prev, next, changes);
     if (plan.length === 0) return;
     const { deleted, errors } = await executeConntrackPlan(plan, opts.run ? { run: opts.run } : {});
     opts.logger.debug('conntrack cleanup', { filters: plan.length, deleted, failed: errors.length });

@@ -20,7 +20,7 @@ export { createLogger, memoryLogger, formatLine, type Logger, type Level, type L
 export { runtimeFlags, nodePortAddressesFlag, runtimeConfig, defaultHealthzBindAddress, defaultMetricsBindAddress, type RuntimeConfig } from './flags.ts';
 export { RuntimeError, type RuntimeErrorCode } from './errors.ts';
 export { systemClock, type Clock } from './clock.ts';
-export { SyncRunner, changeKinds, type SyncRunnerOptions, type AfterSync, type LocalMeta } from './sync-runner.ts';
+export { SyncRunner, type SyncRunnerOptions, type AfterSync, type LocalMeta } from './sync-runner.ts';
 export { ProxyHealth, startHealthServer, rfc3339, type HealthReport, type RunningServer } from './health-server.ts';
 export { ProxyMetrics, startMetricsServer, noLocalEndpointCounts, syncDurationBuckets, networkProgrammingBuckets } from './metrics.ts';
 export {

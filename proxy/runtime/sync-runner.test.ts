@@ -3,7 +3,7 @@ import type { LocalState } from '../model/index.ts';
 import { ProxyHealth } from './health-server.ts';
 import { memoryLogger } from './log.ts';
 import { ProxyMetrics } from './metrics.ts';
-import { SyncRunner, changeKinds, type SyncRunnerOptions } from './sync-runner.ts';
+import { SyncRunner, type SyncRunnerOptions } from './sync-runner.ts';
 import { deferred, fakeBackend, handOff, stateOf, type FakeBackend } from './testing.ts';
 
 const t0 = Date.UTC(2026, 0, 1);
@@ -429,19 +429,5 @@ describe('SyncRunner', () => {
     runner.onLocal(s, { servicePorts: new Set(), node: true });
     expect(health.nodeEligible()).toBe(false);
     await runner.stop();
-  });
-});
-
-describe('changeKinds', () => {
-  it('counts frontend changes as service changes and endpoint list changes as endpoint changes', () => {
-    const a = stateOf([{ name: 'web', endpoints: ['10.0.1.1'] }, { name: 'api', opts: { clusterIPs: ['10.96.0.98'] }, endpoints: ['10.0.3.1'] }]);
-    const b = stateOf([
-      { name: 'web', endpoints: ['10.0.1.1', '10.0.1.2'] },
-      { name: 'api', opts: { clusterIPs: ['10.96.0.99'] }, endpoints: ['10.0.3.1'] },
-      { name: 'new', opts: { clusterIPs: ['10.96.0.77'] }, endpoints: ['10.0.4.1'] },
-    ]);
-    const kinds = changeKinds(a, b, { servicePorts: new Set(['default/web', 'default/api', 'default/new']), node: false });
-    expect(kinds.services.sort()).toEqual(['default/api', 'default/new']);
-    expect(kinds.endpoints.sort()).toEqual(['default/new', 'default/web']);
   });
 });

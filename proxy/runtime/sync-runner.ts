@@ -18,11 +18,15 @@
 //   has succeeded.
 // - Failures: logged, counted, retried after a backoff (1 s doubling to 30 s); no sync is
 //   attempted before the backoff has elapsed.
+// - Each handed state becomes the model's NodeView once; the backend gets the view and
+//   what differs from the view it last applied (per family and service port), the
+//   metrics count kube-proxy's service and endpoint changes from the same change sets.
 // - After each successful sync the afterSync hooks run with the previous and the new
-//   applied state (healthCheckNodePort servers, UDP conntrack cleanup).
+//   applied state and what differs between them (healthCheckNodePort servers, UDP
+//   conntrack cleanup).
 // - stop() ends the loop and leaves the rules in place.
 import type { Backend, SyncStats } from '../backends/backend.ts';
-import { appendTriggerTimes, deepEqual, type LocalChanges, type LocalState, type ServicePortState } from '../model/index.ts';
+import { appendTriggerTimes, nodeView, viewChanges, type LocalChanges, type LocalState, type NodeView, type ViewChanges } from '../model/index.ts';
 import type { LocalSink } from '../sinks/sink.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { RuntimeError, messageOf } from './errors.ts';
@@ -33,7 +37,8 @@ import type { ChangeCounts, ProxyMetrics } from './metrics.ts';
 /** What onLocal may be told about a state: when its triggering change was observed (ms since the epoch). */
 export type LocalMeta = NonNullable<Parameters<LocalSink['onLocal']>[2]>;
 
-export type AfterSync = (prev: LocalState | undefined, next: LocalState) => Promise<void> | void;
+/** A step after a successful sync: `changes` says what differs from prev to next (undefined when there is no prev). */
+export type AfterSync = (prev: LocalState | undefined, next: LocalState, changes: ViewChanges | undefined) => Promise<void> | void;
 
 export interface SyncRunnerOptions {
   backend: Backend;
@@ -53,47 +58,12 @@ export interface SyncRunnerOptions {
   afterSync?: readonly AfterSync[];
 }
 
-const endpointFields = new Set<string>(['internalEndpoints', 'externalEndpoints', 'clusterEndpoints', 'hasEndpoints']);
-
-function hasEndpoints(sp: ServicePortState): boolean {
-  return sp.internalEndpoints.length > 0 || sp.externalEndpoints.length > 0 || sp.clusterEndpoints.length > 0;
-}
-
-/**
- * Which changed service ports count as kube-proxy "service changes" (frontends, policies,
- * added or removed) and which as "endpoint changes" (their endpoint lists). One port can be both.
- */
-export function changeKinds(prev: LocalState | undefined, next: LocalState, changes: LocalChanges): { services: string[]; endpoints: string[] } {
-  const services: string[] = [];
-  const endpoints: string[] = [];
-  for (const key of changes.servicePorts) {
-    const a = prev?.servicePorts.get(key);
-    const b = next.servicePorts.get(key);
-    if (!a || !b) {
-      const present = a ?? b;
-      if (!present) continue;
-      services.push(key);
-      if (hasEndpoints(present)) endpoints.push(key);
-      continue;
-    }
-    let service = false;
-    let endpoint = false;
-    for (const field of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      if (deepEqual((a as unknown as Record<string, unknown>)[field], (b as unknown as Record<string, unknown>)[field])) continue;
-      if (endpointFields.has(field)) endpoint = true;
-      else service = true;
-    }
-    if (service) services.push(key);
-    if (endpoint) endpoints.push(key);
-  }
-  return { services, endpoints };
-}
-
 interface Pending {
   state: LocalState;
+  view: NodeView;
   /** The generation of `state` (how many states had been handed when it came). */
   gen: number;
-  /** Union of the change sets since the last successful sync. */
+  /** Union of the change sets since the last successful sync: the keys that may differ from the applied view. */
   changes: LocalChanges;
   services: Set<string>;
   endpoints: Set<string>;
@@ -105,6 +75,7 @@ interface Pending {
 function mergePending(older: Pending, newer: Pending): Pending {
   return {
     state: newer.state,
+    view: newer.view,
     gen: newer.gen,
     changes: { servicePorts: new Set([...older.changes.servicePorts, ...newer.changes.servicePorts]), node: older.changes.node || newer.changes.node },
     services: new Set([...older.services, ...newer.services]),
@@ -145,9 +116,9 @@ export class SyncRunner implements LocalSink {
   #periodicTimer: unknown;
 
   #pending: Pending | undefined;
-  #lastHanded: LocalState | undefined;
+  #lastHanded: NodeView | undefined;
   #handedGen = 0;
-  #applied: LocalState | undefined;
+  #applied: NodeView | undefined;
   #appliedGen = 0;
   #needFull = true;
   #fullRequested = false;
@@ -188,10 +159,12 @@ export class SyncRunner implements LocalSink {
   onLocal(state: LocalState, changes: LocalChanges, meta?: LocalMeta): void {
     if (this.#stopped) return;
     const now = this.#clock.now();
-    const kinds = changeKinds(this.#lastHanded, state, changes);
-    this.#lastHanded = state;
+    const view = nodeView(state);
+    const kinds = viewChanges(this.#lastHanded, view, changes.servicePorts);
+    this.#lastHanded = view;
     const incoming: Pending = {
       state,
+      view,
       gen: ++this.#handedGen,
       changes: { servicePorts: new Set(changes.servicePorts), node: changes.node },
       services: new Set(kinds.services),
@@ -202,7 +175,7 @@ export class SyncRunner implements LocalSink {
     this.#pending = this.#pending ? mergePending(this.#pending, incoming) : incoming;
     this.#health?.syncNode(state.node);
     this.#health?.queuedUpdate();
-    this.#metrics?.queued(now, { services: kinds.services.length, endpoints: kinds.endpoints.length });
+    this.#metrics?.queued(now, { services: kinds.services.size, endpoints: kinds.endpoints.size });
     this.#metrics?.pending(pendingCounts(this.#pending));
     this.#schedule();
   }
@@ -234,7 +207,7 @@ export class SyncRunner implements LocalSink {
 
   /** The state the dataplane was last successfully programmed with. */
   get applied(): LocalState | undefined {
-    return this.#applied;
+    return this.#applied?.state;
   }
 
   #wantsSync(): boolean {
@@ -274,16 +247,18 @@ export class SyncRunner implements LocalSink {
   async #sync(): Promise<void> {
     const p = this.#pending;
     this.#pending = undefined;
-    const state = p?.state ?? this.#applied;
-    if (!state) return;
+    const view = p?.view ?? this.#applied;
+    if (!view) return;
     const start = this.#clock.now();
     const full = this.#needFull || this.#fullRequested || p === undefined || start - this.#lastFullSyncAt >= this.#fullSyncPeriod;
     this.#fullRequested = false;
     this.#lastSyncStart = start;
     const repairs = full ? this.#damage : undefined;
+    // What differs from the applied view: only the keys handed since can.
+    const changes = this.#applied && viewChanges(this.#applied, view, p?.changes.servicePorts ?? []);
     let stats: SyncStats;
     try {
-      stats = await this.#backend.sync(state, full || !p ? undefined : p.changes);
+      stats = await this.#backend.sync(view, full ? undefined : changes);
     } catch (err) {
       this.#failed(p, full, err);
       return;
@@ -293,7 +268,7 @@ export class SyncRunner implements LocalSink {
       this.#health?.rulesRepaired();
       this.#logger.info('rules repaired by a full sync', { backend: this.#backend.name });
     }
-    await this.#succeeded(p, state, full, start, stats);
+    await this.#succeeded(p, view, changes, full, start, stats);
   }
 
   #failed(p: Pending | undefined, full: boolean, err: unknown): void {
@@ -316,21 +291,22 @@ export class SyncRunner implements LocalSink {
     this.#settle(p.gen, error);
   }
 
-  async #succeeded(p: Pending | undefined, state: LocalState, full: boolean, start: number, stats: SyncStats): Promise<void> {
+  async #succeeded(p: Pending | undefined, view: NodeView, changes: ViewChanges | undefined, full: boolean, start: number, stats: SyncStats): Promise<void> {
+    const state = view.state;
     const end = this.#clock.now();
     this.#failures = 0;
     this.#retryAt = undefined;
     this.#needFull = false;
     this.#lastFailure = undefined;
     if (full) this.#lastFullSyncAt = start;
-    const prev = this.#applied;
-    this.#applied = state;
+    const prev = this.#applied?.state;
+    this.#applied = view;
     if (p) this.#appliedGen = p.gen;
     this.#health?.updated(this.#pending?.queuedAt);
-    this.#logger.debug('synced', { full, ms: end - start, servicePorts: state.servicePorts.size, changed: full ? undefined : p?.changes.servicePorts.size });
+    this.#logger.debug('synced', { full, ms: end - start, servicePorts: state.servicePorts.size, changed: full ? undefined : changes?.servicePorts.size });
     for (const hook of this.#afterSync) {
       try {
-        await hook(prev, state);
+        await hook(prev, state, changes);
       } catch (err) {
         this.#logger.warn('after-sync step failed', { err });
       }

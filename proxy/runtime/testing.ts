@@ -3,12 +3,13 @@
 import { request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import type { Backend, SyncStats } from '../backends/backend.ts';
-import { localChanges, type LocalChanges, type LocalState } from '../model/index.ts';
+import { localChanges, type LocalChanges, type LocalState, type ViewChanges } from '../model/index.ts';
 import { localStateOf, node, service, slice, type EndpointOpts, type ServiceOpts } from '../model/testing.ts';
 
 export interface SyncCall {
+  /** The state of the view the backend was handed. */
   state: LocalState;
-  changes: LocalChanges | undefined;
+  changes: ViewChanges | undefined;
 }
 
 /** What the next sync does: succeed (with stats), fail, or wait on a promise. */
@@ -40,8 +41,8 @@ export function fakeBackend(name = 'iptables', opts: { tampered?: boolean } = {}
     async setup() {
       b.setupCalls++;
     },
-    async sync(state, changes) {
-      b.calls.push({ state, changes });
+    async sync(view, changes) {
+      b.calls.push({ state: view.state, changes });
       running++;
       b.maxConcurrent = Math.max(b.maxConcurrent, running);
       try {

@@ -9,7 +9,7 @@
 // A kernel tool call that takes longer than BENCH_TOOL_TIMEOUT seconds (default 900) is
 // killed: its sync is reported as not finished, and that run ends there.
 import { createTopology } from '../../../harness/lab/netns/index.ts';
-import { localChanges, computeLocalState, type LocalChanges, type LocalState } from '../../model/index.ts';
+import { localChanges, computeLocalState, nodeView, viewChanges, type LocalState, type ViewChanges } from '../../model/index.ts';
 import { createLogger } from '../../runtime/log.ts';
 import type { Backend } from '../backend.ts';
 import { netnsRunner, type Runner } from '../common/index.ts';
@@ -100,9 +100,9 @@ export async function measure(subjectName: string, services: number): Promise<Ro
     await backend.setup();
     timing.take();
 
-    const sync = async (s: LocalState, changes: LocalChanges | undefined) => {
+    const sync = async (s: LocalState, changes: ViewChanges | undefined) => {
       const started = performance.now();
-      await backend.sync(s, changes);
+      await backend.sync(nodeView(s), changes);
       const totalMs = performance.now() - started;
       const t = timing.take();
       process.stderr.write(`  ${changes ? 'partial' : 'full'} sync: ${Math.round(totalMs)} ms\n`);
@@ -127,7 +127,7 @@ export async function measure(subjectName: string, services: number): Promise<Ro
       return rows.map((r) => ({ ...r, 'RSS before MiB': rssBefore, 'peak RSS MiB': rss }));
     };
     /** A sync, or the row that says it did not finish. */
-    const attempt = async (kind: string, s: LocalState, changes: LocalChanges | undefined): Promise<Measured | undefined> => {
+    const attempt = async (kind: string, s: LocalState, changes: ViewChanges | undefined): Promise<Measured | undefined> => {
       const started = performance.now();
       try {
         return await sync(s, changes);
@@ -149,7 +149,8 @@ export async function measure(subjectName: string, services: number): Promise<Ro
     for (let i = 0; i < partialRounds; i++) {
       current = withExtraEndpoint(current, (i * 7919) % services, i);
       const next = state(current);
-      const changes = localChanges(prev, next);
+      // As the runtime hands it: the view of each state, and what differs between them.
+      const changes = viewChanges(nodeView(prev), nodeView(next), localChanges(prev, next).servicePorts);
       if (changes.servicePorts.size !== 1) throw new Error(`expected one changed service port, got ${changes.servicePorts.size}`);
       const partial = await attempt('partial, 1 endpoint', next, changes);
       if (!partial) return finish();

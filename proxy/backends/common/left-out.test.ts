@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ServicePortState } from '../../model/index.ts';
+import { nodeView, type ServicePortState } from '../../model/index.ts';
 import { memoryLogger } from '../../runtime/log.ts';
 import { LeftOut, findRefused, unrenderable } from './left-out.ts';
 import { fixtureState } from './testing.ts';
@@ -67,25 +67,25 @@ describe('LeftOut', () => {
     const left = new LeftOut(log, 'tool');
     const broken = { ...svc1, clusterIPs: ['nope'] };
     const s1 = { node: state.node, servicePorts: new Map([...state.servicePorts, [svc1.key, broken]]) };
-    const f1 = left.filter(s1);
-    expect(f1.servicePorts.has(svc1.key)).toBe(false);
-    expect(f1.servicePorts.size).toBe(state.servicePorts.size - 1);
+    const f1 = left.filter(nodeView(s1));
+    expect(f1.state.servicePorts.has(svc1.key)).toBe(false);
+    expect(f1.state.servicePorts.size).toBe(state.servicePorts.size - 1);
     expect(left.keys).toEqual([svc1.key]);
     expect(log.lines.map((l) => l.msg)).toEqual([
       'KPNG_ERR_SERVICE_PORT_REFUSED: left out service port "ns1/svc1:p80": clusterIPs: "nope" is not an IP address; the other service ports are programmed, this one again once it changes',
     ]);
-    left.filter(s1);
+    left.filter(nodeView(s1));
     expect(log.lines).toHaveLength(1); // once
-    expect(left.filter(state).servicePorts.get(svc1.key)).toBe(svc1); // fixed
+    expect(left.filter(nodeView(state)).state.servicePorts.get(svc1.key)).toBe(svc1); // fixed
     expect(left.keys).toEqual([]);
   });
 
   it('a port the tool refused stays out while unchanged, and is tried again at a full sync', () => {
     const left = new LeftOut(memoryLogger(), 'tool');
-    left.refused(state, [{ key: svc1.key, reason: 'no' }]);
-    expect(left.filter(state).servicePorts.has(svc1.key)).toBe(false);
-    expect(left.filter(fixtureState()).servicePorts.has(svc1.key)).toBe(false); // equal, not the same object: still out
+    left.refused(nodeView(state), [{ key: svc1.key, reason: 'no' }]);
+    expect(left.filter(nodeView(state)).state.servicePorts.has(svc1.key)).toBe(false);
+    expect(left.filter(nodeView(fixtureState())).state.servicePorts.has(svc1.key)).toBe(false); // equal, not the same object: still out
     left.retryRefused();
-    expect(left.filter(state).servicePorts.has(svc1.key)).toBe(true);
+    expect(left.filter(nodeView(state)).state.servicePorts.has(svc1.key)).toBe(true);
   });
 });

@@ -4,7 +4,7 @@
 // refuses (found by bisection with the tool's check mode), warns naming it, and programs
 // the rest. A port left out is tried again once it changes, and at every full sync the
 // runtime asks for (the periodic one).
-import { deepEqual, parseCIDR, parseIP, protocols, type LocalEndpoint, type LocalState, type ServicePortState } from '../../model/index.ts';
+import { deepEqual, parseCIDR, parseIP, protocols, viewWithPorts, type LocalEndpoint, type NodeView, type ServicePortState } from '../../model/index.ts';
 import type { Logger } from '../../runtime/log.ts';
 
 export const errServicePortRefused = 'KPNG_ERR_SERVICE_PORT_REFUSED';
@@ -54,15 +54,8 @@ export function unrenderable(sp: ServicePortState): string | undefined {
   return undefined;
 }
 
-/** `state` with only the service ports of `keys`. */
-export function withPorts(state: LocalState, keys: Iterable<string>): LocalState {
-  const ports = new Map<string, ServicePortState>();
-  for (const key of keys) {
-    const sp = state.servicePorts.get(key);
-    if (sp) ports.set(key, sp);
-  }
-  return { node: state.node, servicePorts: ports };
-}
+/** `view` with only the service ports of `keys`. */
+export const withPorts: (view: NodeView, keys: Iterable<string>) => NodeView = viewWithPorts;
 
 /** The tool's verdict on the rules of some service ports: undefined when it takes them, else why not. */
 export type PortsCheck = (keys: readonly string[]) => Promise<string | undefined>;
@@ -119,10 +112,11 @@ export class LeftOut {
   }
 
   /**
-   * `state` without the service ports left out. A port left out is tried again when it
+   * `view` without the service ports left out. A port left out is tried again when it
    * changed or went away; a new or changed port that cannot be rendered is left out now.
    */
-  filter(state: LocalState): LocalState {
+  filter(view: NodeView): NodeView {
+    const state = view.state;
     for (const [key, e] of this.#ports) {
       const now = state.servicePorts.get(key);
       if (now === undefined || (now !== e.sp && !deepEqual(now, e.sp))) this.#ports.delete(key);
@@ -133,14 +127,14 @@ export class LeftOut {
       if (why === undefined) this.#checked.add(sp);
       else this.#leaveOut(sp, why, false);
     }
-    if (this.#ports.size === 0) return state;
-    return withPorts(state, [...state.servicePorts.keys()].filter((k) => !this.#ports.has(k)));
+    if (this.#ports.size === 0) return view;
+    return withPorts(view, [...state.servicePorts.keys()].filter((k) => !this.#ports.has(k)));
   }
 
-  /** Leaves out the ports the tool refused (of `state`). */
-  refused(state: LocalState, refusals: readonly Refusal[]): void {
+  /** Leaves out the ports the tool refused (of `view`). */
+  refused(view: NodeView, refusals: readonly Refusal[]): void {
     for (const r of refusals) {
-      const sp = state.servicePorts.get(r.key);
+      const sp = view.state.servicePorts.get(r.key);
       if (sp) this.#leaveOut(sp, `${this.#tool} refused its rules: ${r.reason}`, true);
     }
   }

@@ -16,6 +16,7 @@ import { binaries, type IptablesMode } from '../iptables/mode.ts';
 import { renderIptables } from '../iptables/render.ts';
 import { Ruleset } from '../iptables/rules.ts';
 import { planReplace } from '../nft/transaction.ts';
+import { nodeView } from '../../model/index.ts';
 
 const seed = Number(process.env.KPNG_FUZZ_SEED ?? randomBytes(4).readUInt32LE());
 console.log(`rule text fuzz: KPNG_FUZZ_SEED=${seed}`);
@@ -203,9 +204,9 @@ describe(`rule text fuzz (seed ${seed}): random names in every user field, both 
 
   it('iptables: every rendering is taken by iptables-restore (--test in both flavours, then for real), and the kernel holds exactly the rules of benign names', async () => {
     for (const family of families) {
-      const expected = iptablesShape(await iptablesApply(family, renderIptables(benign, { family, clusterCIDRs }).text, `${family} benign`));
+      const expected = iptablesShape(await iptablesApply(family, renderIptables(nodeView(benign), { family, clusterCIDRs }).text, `${family} benign`));
       for (const [i, state] of states.entries()) {
-        const { text } = renderIptables(state, { family, clusterCIDRs });
+        const { text } = renderIptables(nodeView(state), { family, clusterCIDRs });
         const saved = await iptablesApply(family, text, `${family} round ${i}`);
         expect(iptablesShape(saved), `${family} round ${i} (KPNG_FUZZ_SEED=${seed})`).toEqual(expected);
       }
@@ -227,9 +228,9 @@ describe(`rule text fuzz (seed ${seed}): random names in every user field, both 
   it('nft: every transaction is taken by nft -c and then for real, and the kernel holds exactly the objects of benign names', async () => {
     expect((await run('nft', ['flush', 'ruleset'])).exitCode).toBe(0); // iptables-nft's tables too
     const o = { clusterCIDRs };
-    const expected = nftShape(await nftApply(planReplace(benign, families, o).plan.text, 'benign'));
+    const expected = nftShape(await nftApply(planReplace(nodeView(benign), families, o).plan.text, 'benign'));
     for (const [i, state] of states.entries()) {
-      const { plan } = planReplace(state, families, o);
+      const { plan } = planReplace(nodeView(state), families, o);
       const shape = nftShape(await nftApply(plan.text, `round ${i}`));
       expect(shape, `round ${i} (KPNG_FUZZ_SEED=${seed})`).toEqual(expected);
     }

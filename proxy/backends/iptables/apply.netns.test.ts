@@ -13,6 +13,8 @@ import { binaries, detectMode, type IptablesMode } from './mode.ts';
 import { renderIptables } from './render.ts';
 import { Ruleset } from './rules.ts';
 import { clusterCIDRs, fixtureObjects, fixtureObjectsAfterEndpointChange, fixtureState, watchRepair } from './testing.ts';
+import { noChanges, nodeView } from '../../model/index.ts';
+import { changesBetween } from '../../model/testing.ts';
 
 const without = (names: string[]) => fixtureObjects().filter((o) => !names.includes((o as { metadata: { name: string } }).metadata.name));
 
@@ -42,7 +44,7 @@ describe.each(['nft', 'legacy'] as IptablesMode[])('iptables-%s in a namespace',
   };
   const backend = (extra: Partial<ConstructorParameters<typeof IptablesBackend>[0]> = {}) => new IptablesBackend({ logger: memoryLogger(), clusterCIDRs, mode, run, ...extra });
   /** What the rules must look like: our own model of the kernel after a fresh full sync. */
-  const expected = (state: ReturnType<typeof fixtureState>, family: IPFamily) => ourChains(new Ruleset().apply(renderIptables(state, { family, clusterCIDRs }).text).save());
+  const expected = (state: ReturnType<typeof fixtureState>, family: IPFamily) => ourChains(new Ruleset().apply(renderIptables(nodeView(state), { family, clusterCIDRs }).text).save());
 
   beforeAll(async () => {
     await execa('ip', ['netns', 'add', ns]);
@@ -58,7 +60,7 @@ describe.each(['nft', 'legacy'] as IptablesMode[])('iptables-%s in a namespace',
   const b = backend();
 
   it('full sync: every chain and rule the renderer meant, in both families; the kernel agrees with our model', async () => {
-    const stats = await b.sync(s1, undefined);
+    const stats = await b.sync(nodeView(s1), undefined);
     expect(stats.full).toBe(true);
     expect(b.ipFamilies).toEqual(['IPv4', 'IPv6']);
     const v4 = await save('IPv4');
@@ -76,7 +78,7 @@ describe.each(['nft', 'legacy'] as IptablesMode[])('iptables-%s in a namespace',
 
   it('partial sync after an endpoint change: that service port’s chains only, same result as a full sync', async () => {
     const before = ourChains(await save());
-    const stats = await b.sync(s2, localChanges(s1, s2));
+    const stats = await b.sync(nodeView(s2), changesBetween(s1, s2));
     expect(stats.full).toBe(false);
     const after = ourChains(await save());
     expect(after).toEqual(expected(s2, 'IPv4'));
@@ -87,7 +89,7 @@ describe.each(['nft', 'legacy'] as IptablesMode[])('iptables-%s in a namespace',
   });
 
   it('a removed Service’s chains are deleted', async () => {
-    await b.sync(s3, localChanges(s2, s3));
+    await b.sync(nodeView(s3), changesBetween(s2, s3));
     const v4 = await save();
     expect(v4).not.toContain('KUBE-SVC-QDO3I4N2LY6G2GUJ');
     expect(v4).not.toContain('ns10/svc10');
@@ -98,7 +100,7 @@ describe.each(['nft', 'legacy'] as IptablesMode[])('iptables-%s in a namespace',
     const bad = '-A KUBE-SERVICES -m kpng-no-such-match -j ACCEPT';
     const poisoned = backend({ transformInput: (_f, text) => text.replace('\n', `\n${bad}\n`) });
     const before = await save();
-    const err = await poisoned.sync(s1, undefined).catch((e: unknown) => e);
+    const err = await poisoned.sync(nodeView(s1), undefined).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RuleApplyError);
     const e = err as RuleApplyError;
     expect(e.code).toBe('KPNG_ERR_IPTABLES_RESTORE');
@@ -111,29 +113,29 @@ describe.each(['nft', 'legacy'] as IptablesMode[])('iptables-%s in a namespace',
   });
 
   it('a full sync by a new process neither duplicates jump rules nor keeps stale chains', async () => {
-    await backend().sync(s1, undefined);
+    await backend().sync(nodeView(s1), undefined);
     const v4 = await save();
     expect(v4.match(/-j KUBE-SERVICES$/gm)).toHaveLength(4); // PREROUTING and OUTPUT in nat, FORWARD and OUTPUT in filter
     expect(ourChains(v4)).toEqual(expected(s1, 'IPv4'));
     const fresh = backend();
-    await fresh.sync(fixtureState(without(['svc4'])), undefined);
+    await fresh.sync(nodeView(fixtureState(without(['svc4']))), undefined);
     expect(await save()).not.toContain('KUBE-SVC-4SW47YFZTEDKD3PK');
   });
 
   it('tampered(): the canary deleted from nat means someone flushed our rules; a full sync repairs', async () => {
     const t = backend();
-    await t.sync(s1, undefined);
+    await t.sync(nodeView(s1), undefined);
     expect(await t.tampered()).toBe(false);
     const ipt = binaries(mode, 'IPv4').iptables;
     for (const args of [['-t', 'nat', '-F', 'KUBE-PROXY-CANARY'], ['-t', 'nat', '-X', 'KUBE-PROXY-CANARY']]) expect((await run(ipt, args)).exitCode).toBe(0);
     expect(await t.tampered()).toBe(true);
-    await t.sync(s1, undefined);
+    await t.sync(nodeView(s1), undefined);
     expect(await t.tampered()).toBe(false);
   });
 
   it('tampered(): the nat table flushed, KUBE-SERVICES flushed, a jump rule deleted: each noticed at the next check; a full sync repairs', async () => {
     const t = backend();
-    await t.sync(s1, undefined);
+    await t.sync(nodeView(s1), undefined);
     // The same rules (a re-inserted jump rule goes first among the jumps, as kube-proxy inserts them).
     const rules = async (family: IPFamily) => (await save(family)).split('\n').sort();
     const want = { v4: await rules('IPv4'), v6: await rules('IPv6') };
@@ -148,7 +150,7 @@ describe.each(['nft', 'legacy'] as IptablesMode[])('iptables-%s in a namespace',
     ] as const) {
       expect((await run(bin, [...args])).exitCode, args.join(' ')).toBe(0);
       expect(await t.tampered(), args.join(' ')).toBe(true);
-      expect((await t.sync(s1, { servicePorts: new Set(), node: false })).full).toBe(true);
+      expect((await t.sync(nodeView(s1), noChanges())).full).toBe(true);
       expect(await rules('IPv4')).toEqual(want.v4);
       expect(await rules('IPv6')).toEqual(want.v6);
       expect(await t.tampered()).toBe(false);

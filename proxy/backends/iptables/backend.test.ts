@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { localChanges } from '../../model/index.ts';
 import { memoryLogger } from '../../runtime/log.ts';
 import { RuleApplyError } from '../common/index.ts';
 import { IptablesBackend, blamedLine, type IptablesBackendOptions } from './backend.ts';
@@ -7,6 +6,8 @@ import { iptablesStage } from './index.ts';
 import { renderIptables } from './render.ts';
 import { Ruleset } from './rules.ts';
 import { clusterCIDRs, fakeKernel, fixtureObjects, fixtureObjectsAfterEndpointChange, fixtureState, nodeIPv4, type FakeKernel } from './testing.ts';
+import { noChanges, nodeView } from '../../model/index.ts';
+import { changesBetween } from '../../model/testing.ts';
 
 function setup(opts: Partial<IptablesBackendOptions> = {}, kernel: FakeKernel = fakeKernel()) {
   const inputs: Array<{ file: string; input: string }> = [];
@@ -29,7 +30,7 @@ describe('IptablesBackend against a pretend node', () => {
     expect(backend.ipFamilies).toEqual(['IPv4', 'IPv6']);
 
     const s1 = fixtureState();
-    const full = await backend.sync(s1, undefined);
+    const full = await backend.sync(nodeView(s1), undefined);
     expect(full.full).toBe(true);
     expect(inputs.map((i) => i.file)).toEqual(['iptables-nft-restore', 'ip6tables-nft-restore']);
     expect(full.bytes).toBe(inputs.reduce((n, i) => n + Buffer.byteLength(i.input), 0));
@@ -39,27 +40,28 @@ describe('IptablesBackend against a pretend node', () => {
 
     inputs.length = 0;
     const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
-    const partial = await backend.sync(s2, localChanges(s1, s2));
+    const partial = await backend.sync(nodeView(s2), changesBetween(s1, s2));
     expect(partial.full).toBe(false);
     const perService = inputs[0]!.input.split('\n').filter((l) => /^:KUBE-(SVC|SVL|EXT|FW|SEP)-/.test(l));
     expect(perService).toHaveLength(4); // svc1's SVC chain and its three endpoints
-    expect(v4.save()).toBe(new Ruleset().apply(renderIptables(s2, { family: 'IPv4', clusterCIDRs }).text).save());
+    expect(v4.save()).toBe(new Ruleset().apply(renderIptables(nodeView(s2), { family: 'IPv4', clusterCIDRs }).text).save());
 
     const s3 = fixtureState(without(['svc10', 'svc1-v4', 'svc1-v6']));
-    await backend.sync(s3, localChanges(s2, s3));
+    await backend.sync(nodeView(s3), changesBetween(s2, s3));
     expect(v4.hasChain('nat', 'KUBE-SVC-QDO3I4N2LY6G2GUJ')).toBe(false);
     expect(v4.hasChain('nat', 'KUBE-SEP-SXIVWICOYRO3J4NJ')).toBe(false);
-    expect(v4.save()).toBe(new Ruleset().apply(renderIptables(s3, { family: 'IPv4', clusterCIDRs }).text).save());
+    expect(v4.save()).toBe(new Ruleset().apply(renderIptables(nodeView(s3), { family: 'IPv4', clusterCIDRs }).text).save());
   });
 
-  it('a partial sync after one endpoint change writes rules only into that service port’s chains and the fixed dispatch chains, in each family', async () => {
+  it('a partial sync after one endpoint change writes rules only into that service port’s chains and the fixed dispatch chains, in its family only', async () => {
     const { backend, inputs } = setup();
     const s1 = fixtureState();
-    await backend.sync(s1, undefined);
+    await backend.sync(nodeView(s1), undefined);
     inputs.length = 0;
     const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
-    await backend.sync(s2, localChanges(s1, s2));
-    expect(inputs.map((i) => i.file)).toEqual(['iptables-nft-restore', 'ip6tables-nft-restore']);
+    await backend.sync(nodeView(s2), changesBetween(s1, s2));
+    // svc1's IPv4 endpoints changed: IPv6, where nothing did, is not written at all.
+    expect(inputs.map((i) => i.file)).toEqual(['iptables-nft-restore']);
     const fixed = new Set(['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-NODEPORTS', 'KUBE-FORWARD', 'KUBE-PROXY-FIREWALL', 'KUBE-FIREWALL', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ']);
     for (const { file, input } of inputs) {
       const lines = input.split('\n');
@@ -83,16 +85,16 @@ describe('IptablesBackend against a pretend node', () => {
   it('a full sync finds stale chains a previous process left, and does not duplicate jump rules', async () => {
     const kernel = fakeKernel();
     const first = setup({}, kernel);
-    await first.backend.sync(fixtureState(), undefined);
+    await first.backend.sync(nodeView(fixtureState()), undefined);
     // A new process, a smaller cluster.
     const second = setup({}, kernel);
     const small = fixtureState(without(['svc4']));
-    await second.backend.sync(small, undefined);
+    await second.backend.sync(nodeView(small), undefined);
     const v4 = kernel.ruleset('nft', 'IPv4');
     expect(v4.hasChain('nat', 'KUBE-SVC-4SW47YFZTEDKD3PK')).toBe(false);
     expect(v4.rules('nat', 'PREROUTING')).toHaveLength(1);
     expect(v4.rules('filter', 'INPUT')).toHaveLength(4);
-    expect(v4.save()).toBe(new Ruleset().apply(renderIptables(small, { family: 'IPv4', clusterCIDRs }).text).save());
+    expect(v4.save()).toBe(new Ruleset().apply(renderIptables(nodeView(small), { family: 'IPv4', clusterCIDRs }).text).save());
   });
 
   it('a rejected input leaves the previous rules, carries the offending line, and forces a full sync next', async () => {
@@ -100,11 +102,11 @@ describe('IptablesBackend against a pretend node', () => {
     const bad = '-A KUBE-SERVICES -m comment --comment "poison" -j KUBE-NO-SUCH-CHAIN';
     const { backend, kernel, inputs } = setup({ transformInput: (_f, text) => (poison ? text.replace('COMMIT\n', `${bad}\nCOMMIT\n`) : text) });
     const s1 = fixtureState();
-    await backend.sync(s1, undefined);
+    await backend.sync(nodeView(s1), undefined);
     const before = kernel.ruleset('nft', 'IPv4').save();
     poison = true;
     const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
-    const err = await backend.sync(s2, localChanges(s1, s2)).catch((e: unknown) => e);
+    const err = await backend.sync(nodeView(s2), changesBetween(s1, s2)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RuleApplyError);
     const e = err as RuleApplyError;
     expect(e.code).toBe('KPNG_ERR_IPTABLES_RESTORE');
@@ -115,7 +117,7 @@ describe('IptablesBackend against a pretend node', () => {
     expect(kernel.ruleset('nft', 'IPv4').save()).toBe(before);
     poison = false;
     inputs.length = 0;
-    const again = await backend.sync(s2, localChanges(s1, s2));
+    const again = await backend.sync(nodeView(s2), changesBetween(s1, s2));
     expect(again.full).toBe(true);
     expect(inputs[0]!.input).toContain(':KUBE-PROXY-CANARY - [0:0]');
   });
@@ -123,18 +125,18 @@ describe('IptablesBackend against a pretend node', () => {
   it('tampered() notices a canary gone from any table', async () => {
     const { backend, kernel } = setup();
     expect(await backend.tampered()).toBe(false); // nothing synced yet
-    await backend.sync(fixtureState(), undefined);
+    await backend.sync(nodeView(fixtureState()), undefined);
     expect(await backend.tampered()).toBe(false);
     kernel.ruleset('nft', 'IPv6').apply('*filter\n-X KUBE-PROXY-CANARY\nCOMMIT\n');
     expect(await backend.tampered()).toBe(true);
-    const s = await backend.sync(fixtureState(), { servicePorts: new Set(), node: false });
+    const s = await backend.sync(nodeView(fixtureState()), noChanges());
     expect(s.full).toBe(true);
     expect(await backend.tampered()).toBe(false);
   });
 
   it('tampered() notices a flushed nat table, a flushed KUBE-SERVICES and a deleted jump rule, and names what is gone', async () => {
     const { backend, kernel, logger } = setup();
-    await backend.sync(fixtureState(), undefined);
+    await backend.sync(nodeView(fixtureState()), undefined);
     expect(await backend.tampered()).toBe(false);
     const flushNat = (rs: Ruleset) => {
       for (const chain of rs.tables.get('nat')!.chains.keys()) rs.apply(`*nat\n-F ${chain}\nCOMMIT\n`); // iptables -t nat -F
@@ -149,7 +151,7 @@ describe('IptablesBackend against a pretend node', () => {
       change(rs);
       expect(await backend.tampered(), what).toBe(true);
       expect(logger.lines.at(-1)?.msg).toMatch(gone);
-      expect((await backend.sync(fixtureState(), { servicePorts: new Set(), node: false })).full).toBe(true);
+      expect((await backend.sync(nodeView(fixtureState()), noChanges())).full).toBe(true);
       expect(rs.save().split('\n').sort()).toEqual(before);
       expect(await backend.tampered()).toBe(false);
     }
@@ -157,9 +159,9 @@ describe('IptablesBackend against a pretend node', () => {
 
   it('cleanup() removes everything from both flavours and both families', async () => {
     const kernel = fakeKernel();
-    await setup({ mode: 'legacy' }, kernel).backend.sync(fixtureState(), undefined);
+    await setup({ mode: 'legacy' }, kernel).backend.sync(nodeView(fixtureState()), undefined);
     const { backend } = setup({ mode: 'nft' }, kernel);
-    await backend.sync(fixtureState(), undefined);
+    await backend.sync(nodeView(fixtureState()), undefined);
     await backend.cleanup();
     for (const [key, rs] of kernel.rulesets) {
       expect(rs.save(), key).not.toContain('KUBE-');
@@ -169,7 +171,7 @@ describe('IptablesBackend against a pretend node', () => {
   it('--dry-run prints each family’s input with a header and touches nothing', async () => {
     const out: string[] = [];
     const { backend, kernel } = setup({ dryRun: true, write: (t) => out.push(t) });
-    await backend.sync(fixtureState(), undefined);
+    await backend.sync(nodeView(fixtureState()), undefined);
     expect(out).toHaveLength(2);
     expect(out[0]).toMatch(/^# kpng to-iptables --dry-run: IPv4, full sync, for iptables-nft-restore --noflush\n\*filter\n/);
     expect(out[1]).toMatch(/^# kpng to-iptables --dry-run: IPv6/);
@@ -178,7 +180,7 @@ describe('IptablesBackend against a pretend node', () => {
 
   it('--nodeport-addresses=primary answers NodePorts on the node’s own IP only', async () => {
     const { backend, inputs } = setup({ nodePortAddresses: ['primary'], families: ['IPv4'] });
-    await backend.sync(fixtureState(), undefined);
+    await backend.sync(nodeView(fixtureState()), undefined);
     expect(inputs[0]!.input).toContain(`--comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -d ${nodeIPv4} -j KUBE-NODEPORTS`);
     expect(inputs[0]!.input).not.toContain('KUBE-FIREWALL');
   });

@@ -1,11 +1,11 @@
-// The iptables backend: renders node-local state per IP family and applies it with
+// The iptables backend: renders the node's view per IP family and applies it with
 // ip(6)tables-restore --noflush. Full syncs read iptables-save to install missing jump
 // rules and delete stale chains; partial syncs write only the changed service ports'
 // chains (KEP-3453). Rules stay in place when the process exits.
-import { LeftOut, RuleApplyError, checkAddressFlags, findRefused, firstErrorLine, nodeIPsOf, readHostAddresses, withPorts, type Refusal } from '../common/index.ts';
+import { LeftOut, RuleApplyError, checkAddressFlags, findRefused, firstErrorLine, readHostAddresses, withPorts, type Refusal } from '../common/index.ts';
 import type { Backend, SyncStats } from '../backend.ts';
-import type { IPFamily, LocalChanges, LocalState } from '../../model/index.ts';
-import { cidrContains, ipFamilyOf, parseCIDR, parseIP } from '../../model/index.ts';
+import type { IPFamily, NodeView, ViewChanges } from '../../model/index.ts';
+import { cidrContains, ipFamilies, parseCIDR, parseIP } from '../../model/index.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { planCleanup } from './cleanup.ts';
 import { processRunner, type Runner } from './exec.ts';
@@ -18,7 +18,7 @@ import { tamperCheckInput } from './tamper.ts';
 export const errIptablesRestore = 'KPNG_ERR_IPTABLES_RESTORE';
 export const errIptablesSetup = 'KPNG_ERR_IPTABLES_SETUP';
 
-const families: readonly IPFamily[] = ['IPv4', 'IPv6'];
+const families = ipFamilies;
 
 export interface IptablesBackendOptions {
   logger: Logger;
@@ -134,25 +134,25 @@ export class IptablesBackend implements Backend {
   }
 
   /** --nodeport-addresses with "primary" replaced by the node's IPs. */
-  private nodePortCIDRs(state: LocalState): string[] {
+  private nodePortCIDRs(view: NodeView): string[] {
     const out: string[] = [];
     for (const a of this.o.nodePortAddresses ?? []) {
       if (a !== 'primary') out.push(a);
-      else for (const f of families) for (const ip of nodeIPsOf(state, f).slice(0, 1)) out.push(`${ip}/${f === 'IPv4' ? 32 : 128}`);
+      else for (const f of families) for (const ip of view.nodeIPs[f].slice(0, 1)) out.push(`${ip}/${f === 'IPv4' ? 32 : 128}`);
     }
     return out;
   }
 
   /**
-   * Programs `state` but the service ports left out (see LeftOut). When the kernel refuses
+   * Programs `view` but the service ports left out (see LeftOut). When the kernel refuses
    * the input, the service ports it refuses are found with `iptables-restore --test`, left
    * out, and the rest is programmed in a full sync; a refusal that is no service port's
    * doing fails the sync, as before.
    */
-  async sync(state: LocalState, changes: LocalChanges | undefined): Promise<SyncStats> {
+  async sync(view: NodeView, changes: ViewChanges | undefined): Promise<SyncStats> {
     this.generation++;
     try {
-      const stats = await this.syncRules(state, changes);
+      const stats = await this.syncRules(view, changes);
       if (stats.full) this.fullSyncs++;
       return stats;
     } catch (err) {
@@ -163,10 +163,10 @@ export class IptablesBackend implements Backend {
     }
   }
 
-  private async syncRules(state: LocalState, changes: LocalChanges | undefined): Promise<SyncStats> {
+  private async syncRules(view: NodeView, changes: ViewChanges | undefined): Promise<SyncStats> {
     if (!this.ready) await this.setup();
     if (changes === undefined) this.leftOut.retryRefused();
-    const usable = this.leftOut.filter(state);
+    const usable = this.leftOut.filter(view);
     try {
       return { ...(await this.syncOnce(usable, changes)), leftOut: this.leftOut.keys };
     } catch (err) {
@@ -174,16 +174,16 @@ export class IptablesBackend implements Backend {
       const refused = await this.refusedPorts(usable);
       if (!refused) throw err;
       this.leftOut.refused(usable, refused);
-      const stats = await this.syncOnce(this.leftOut.filter(state), undefined);
+      const stats = await this.syncOnce(this.leftOut.filter(view), undefined);
       return { ...stats, leftOut: this.leftOut.keys, refusedTransactions: 1 };
     }
   }
 
-  /** The service ports of `state` whose rules iptables-restore --test refuses (undefined: none alone). */
-  private async refusedPorts(state: LocalState): Promise<Refusal[] | undefined> {
-    const nodePortAddresses = this.nodePortCIDRs(state);
-    return findRefused([...state.servicePorts.keys()], async (keys) => {
-      const subset = withPorts(state, keys);
+  /** The service ports of `view` whose rules iptables-restore --test refuses (undefined: none alone). */
+  private async refusedPorts(view: NodeView): Promise<Refusal[] | undefined> {
+    const nodePortAddresses = this.nodePortCIDRs(view);
+    return findRefused([...view.state.servicePorts.keys()], async (keys) => {
+      const subset = withPorts(view, keys);
       for (const family of this.active) {
         const { text } = renderIptables(subset, this.renderOptions(family, nodePortAddresses));
         const bin = binaries(this.mode, family).restore;
@@ -208,25 +208,25 @@ export class IptablesBackend implements Backend {
     };
   }
 
-  private async syncOnce(state: LocalState, changes: LocalChanges | undefined): Promise<SyncStats> {
+  private async syncOnce(view: NodeView, changes: ViewChanges | undefined): Promise<SyncStats> {
     const full = changes === undefined || changes.node || this.needFull || this.active.some((f) => !this.records.has(f));
     const stats: SyncStats & { bytes: number; lines: number; rulesPerTable: Record<string, number> } = { full, bytes: 0, lines: 0, rulesPerTable: { filter: 0, nat: 0 } };
     const started = performance.now();
     try {
-      const nodePortAddresses = this.nodePortCIDRs(state);
+      const nodePortAddresses = this.nodePortCIDRs(view);
       const needAddresses = nodePortAddresses.length > 0 && !nodePortAddresses.every((c) => c.endsWith('/0'));
       if (needAddresses && !this.o.dryRun && (full || this.localAddresses === undefined)) this.localAddresses = await readHostAddresses(this.run, this.log);
-      if (full) this.warnInactiveFamilies(state);
+      if (full) this.warnInactiveFamilies(view);
       const results: RenderResult[] = [];
       for (const family of this.active) {
         const prev = this.records.get(family);
         const existing = full && !this.o.dryRun ? scanSave(await this.save(family)) : undefined;
         const opts: RenderOptions = {
           ...this.renderOptions(family, nodePortAddresses),
-          ...(!full && prev && changes && { partial: { changed: changes.servicePorts, previous: prev } }),
+          ...(!full && prev && changes && { partial: { changed: changes.families[family].ports, previous: prev } }),
           ...(existing && { existing }),
         };
-        const result = renderIptables(state, opts);
+        const result = renderIptables(view, opts);
         const text = this.o.transformInput ? this.o.transformInput(family, result.text) : result.text;
         if (this.o.dryRun) this.print(family, result, text);
         else if (text !== '') await this.restore(family, text); // '': nothing of this family changed
@@ -253,15 +253,11 @@ export class IptablesBackend implements Backend {
     }
   }
 
-  private warnInactiveFamilies(state: LocalState): void {
-    const missing = new Map<IPFamily, number>();
-    for (const sp of state.servicePorts.values()) {
-      for (const ip of sp.clusterIPs) {
-        const f = ipFamilyOf(ip);
-        if (f && !this.active.includes(f)) missing.set(f, (missing.get(f) ?? 0) + 1);
-      }
+  private warnInactiveFamilies(view: NodeView): void {
+    for (const f of families) {
+      const n = this.active.includes(f) ? 0 : view.families[f].servicePorts.size;
+      if (n > 0) this.log.warn(`${n} service ports have ${f} cluster IPs, but ${f} is not synced on this node`);
     }
-    for (const [f, n] of missing) this.log.warn(`${n} service ports have ${f} cluster IPs, but ${f} is not synced on this node`);
   }
 
   private print(family: IPFamily, r: RenderResult, text: string): void {

@@ -3,6 +3,7 @@ import { planCleanup } from './cleanup.ts';
 import { renderIptables } from './render.ts';
 import { Ruleset } from './rules.ts';
 import { clusterCIDRs, fixtureState } from './testing.ts';
+import { nodeView } from '../../model/index.ts';
 
 describe('cleanup plan', () => {
   it('removes every chain and jump rule a sync created, and nothing else', () => {
@@ -10,7 +11,7 @@ describe('cleanup plan', () => {
       ['*filter', ':DOCKER - [0:0]', '-A INPUT -p tcp --dport 22 -j ACCEPT', '-A FORWARD -j DOCKER', 'COMMIT', '*nat', '-A POSTROUTING -s 172.17.0.0/16 -j MASQUERADE', 'COMMIT', ''].join('\n'),
     );
     const foreign = kernel.save();
-    kernel.apply(renderIptables(fixtureState(), { family: 'IPv4', clusterCIDRs }).text);
+    kernel.apply(renderIptables(nodeView(fixtureState()), { family: 'IPv4', clusterCIDRs }).text);
     const plan = planCleanup(kernel.save());
     expect(plan.kept).toEqual([]);
     expect(plan.unlinked).toBe(14);
@@ -23,7 +24,7 @@ describe('cleanup plan', () => {
   });
 
   it('leaves a chain alone when someone else’s rule still jumps to it', () => {
-    const kernel = new Ruleset().apply(renderIptables(fixtureState(), { family: 'IPv4', clusterCIDRs }).text);
+    const kernel = new Ruleset().apply(renderIptables(nodeView(fixtureState()), { family: 'IPv4', clusterCIDRs }).text);
     kernel.apply(['*nat', ':CNI-HOSTPORT-SETMARK - [0:0]', '-A CNI-HOSTPORT-SETMARK -j KUBE-MARK-MASQ', 'COMMIT', ''].join('\n'));
     const plan = planCleanup(kernel.save());
     expect(plan.kept).toEqual(['nat/KUBE-MARK-MASQ']);

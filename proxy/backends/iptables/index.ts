@@ -14,7 +14,7 @@ export { Ruleset, scanSave, tokenize, RestoreParseError, type SavedState } from 
 export { planCleanup, type CleanupPlan } from './cleanup.ts';
 export { binaries, decideMode, detectMode, type IptablesMode } from './mode.ts';
 export { processRunner, netnsRunner, type Runner, type RunResult } from './exec.ts';
-export { RuleApplyError, nodeIPsOf } from '../common/index.ts';
+export { RuleApplyError } from '../common/index.ts';
 
 export const iptablesFlags: FlagSpec[] = [
   clusterCIDRFlag,

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localChanges, type LocalState, type ServicePortState } from '../../model/index.ts';
+import type { LocalState, ServicePortState } from '../../model/index.ts';
 import { memoryLogger } from '../../runtime/log.ts';
 import { IptablesBackend } from './backend.ts';
 import { netnsRunner } from './exec.ts';
@@ -12,6 +12,8 @@ import { binaries, type IptablesMode } from './mode.ts';
 import { renderIptables } from './render.ts';
 import { Ruleset } from './rules.ts';
 import { clusterCIDRs, fixtureObjectsAfterEndpointChange, fixtureState } from './testing.ts';
+import { nodeView } from '../../model/index.ts';
+import { changesBetween } from '../../model/testing.ts';
 
 /** Our chains in a saved ruleset: "table/chain: number of rules". */
 function ourChains(saved: string): string[] {
@@ -44,7 +46,7 @@ describe.each(['nft', 'legacy'] as IptablesMode[])('iptables-%s: a service port 
     expect(r.exitCode, r.stderr).toBe(0);
     return r.stdout;
   };
-  const expected = (state: LocalState) => ourChains(new Ruleset().apply(renderIptables(state, { family: 'IPv4', clusterCIDRs }).text).save());
+  const expected = (state: LocalState) => ourChains(new Ruleset().apply(renderIptables(nodeView(state), { family: 'IPv4', clusterCIDRs }).text).save());
 
   const good = fixtureState();
   const svc10 = good.servicePorts.get('ns10/svc10')!;
@@ -56,7 +58,7 @@ describe.each(['nft', 'legacy'] as IptablesMode[])('iptables-%s: a service port 
     const logger = memoryLogger();
     const b = new IptablesBackend({ logger, clusterCIDRs, mode, run, families: ['IPv4'] });
     const s1 = plus(good, refused, notIP);
-    const stats = await b.sync(s1, undefined);
+    const stats = await b.sync(nodeView(s1), undefined);
     expect(stats).toMatchObject({ full: true, leftOut: ['not-ip/svc:p', 'refused/svc:p'], refusedTransactions: 1 });
     const saved = await save();
     expect(ourChains(saved)).toEqual(expected(good));
@@ -68,7 +70,7 @@ describe.each(['nft', 'legacy'] as IptablesMode[])('iptables-%s: a service port 
 
     // Later syncs leave them out without asking the kernel again, and go on being partial.
     const s2 = plus(fixtureState(fixtureObjectsAfterEndpointChange()), refused, notIP);
-    const next = await b.sync(s2, localChanges(s1, s2));
+    const next = await b.sync(nodeView(s2), changesBetween(s1, s2));
     expect(next).toMatchObject({ full: false, leftOut: ['not-ip/svc:p', 'refused/svc:p'] });
     expect(next.refusedTransactions).toBeUndefined();
     expect(ourChains(await save())).toEqual(expected(fixtureState(fixtureObjectsAfterEndpointChange())));
@@ -76,7 +78,7 @@ describe.each(['nft', 'legacy'] as IptablesMode[])('iptables-%s: a service port 
     // Once fixed, a port is programmed again.
     const fixed = variant(svc10, 'refused', '172.30.0.98', () => ({}));
     const s3 = plus(fixtureState(fixtureObjectsAfterEndpointChange()), fixed, notIP);
-    const last = await b.sync(s3, localChanges(s2, s3));
+    const last = await b.sync(nodeView(s3), changesBetween(s2, s3));
     expect(last.leftOut).toEqual(['not-ip/svc:p']);
     expect(await save()).toMatch(/-d 172\.30\.0\.98\/32 .*--dport 53/);
   });
@@ -84,7 +86,7 @@ describe.each(['nft', 'legacy'] as IptablesMode[])('iptables-%s: a service port 
   it('a refusal that is no service port’s doing still fails the sync, and the rules in place stay', async () => {
     const before = ourChains(await save());
     const b = new IptablesBackend({ logger: memoryLogger(), clusterCIDRs, mode, run, families: ['IPv4'], transformInput: (_f, text) => text.replace('COMMIT', '-A KUBE-SERVICES -m kpng-no-such-match -j ACCEPT\nCOMMIT') });
-    await expect(b.sync(good, undefined)).rejects.toThrow(/KPNG_ERR_IPTABLES_RESTORE/);
+    await expect(b.sync(nodeView(good), undefined)).rejects.toThrow(/KPNG_ERR_IPTABLES_RESTORE/);
     expect(ourChains(await save())).toEqual(before);
   });
 });

@@ -5,6 +5,7 @@ import { formatMark, formatProbability, renderIptables, type RenderOptions } fro
 import { Ruleset, scanSave } from './rules.ts';
 import { clusterCIDRs, fixtureObjects, fixtureObjectsAfterEndpointChange, fixtureState, nodeIPv4, scaleObjects } from './testing.ts';
 import { portProtoHash, servicePortEndpointChainName } from './names.ts';
+import { nodeView } from '../../model/index.ts';
 
 const golden = (name: string, text: string) => {
   const file = new URL(`./testdata/${name}.golden`, import.meta.url);
@@ -34,7 +35,7 @@ function checkJumps(text: string): void {
 
 describe('full sync input', () => {
   it('IPv4: ClusterIP, NodePort, ExternalIP, LoadBalancer + source ranges, affinity, traffic policies, no endpoints, terminating fallback, SCTP', () => {
-    const r = renderIptables(fixtureState(), base('IPv4'));
+    const r = renderIptables(nodeView(fixtureState()), base('IPv4'));
     golden('full-ipv4', r.text);
     checkJumps(r.text);
     expect(r.full).toBe(true);
@@ -45,7 +46,7 @@ describe('full sync input', () => {
   });
 
   it('IPv6: only IPv6 frontends and endpoints, icmp6 rejects, no localhost NodePorts', () => {
-    const r = renderIptables(fixtureState(), base('IPv6'));
+    const r = renderIptables(nodeView(fixtureState()), base('IPv6'));
     golden('full-ipv6', r.text);
     checkJumps(r.text);
     expect(r.text).not.toMatch(/\b\d+\.\d+\.\d+\.\d+\b/);
@@ -55,7 +56,7 @@ describe('full sync input', () => {
   });
 
   it('options: --masquerade-all, --nodeport-addresses, no localhost NodePorts, tcp_be_liberal', () => {
-    const r = renderIptables(fixtureState(), {
+    const r = renderIptables(nodeView(fixtureState()), {
       family: 'IPv4',
       masqueradeAll: true,
       nodePortAddresses: ['192.168.0.0/24', '127.0.0.0/8', 'fd00::/8'],
@@ -74,7 +75,7 @@ describe('full sync input', () => {
   });
 
   it('no --cluster-cidr and no --masquerade-all: no off-cluster masquerade rule, no pod short circuit', () => {
-    const r = renderIptables(fixtureState(), { family: 'IPv4' });
+    const r = renderIptables(nodeView(fixtureState()), { family: 'IPv4' });
     expect(r.text).not.toMatch(/cluster IP" .* -j KUBE-MARK-MASQ/);
     expect(r.text).not.toContain('pod traffic for');
     expect(r.text).toContain('masquerade LOCAL traffic for ns2/svc2:p80 external destinations');
@@ -100,7 +101,7 @@ describe('full sync input', () => {
         '',
       ].join('\n'),
     );
-    const r = renderIptables(fixtureState(), { ...base('IPv4'), existing: saved });
+    const r = renderIptables(nodeView(fixtureState()), { ...base('IPv4'), existing: saved });
     const jumps = r.text.split('\n').filter((l) => l.startsWith('-I '));
     expect(jumps).not.toContain('-I INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES');
     expect(jumps).not.toContain('-I INPUT -j KUBE-FIREWALL');
@@ -115,7 +116,7 @@ describe('full sync input', () => {
   });
 
   it('jump rules are prepended in reverse, so the built-in chains end up in kube-proxy order', () => {
-    const rs = new Ruleset().apply(renderIptables(fixtureState(), base('IPv4')).text);
+    const rs = new Ruleset().apply(renderIptables(nodeView(fixtureState()), base('IPv4')).text);
     const targets = (table: string, chain: string) => rs.rules(table, chain).map((r) => r.args[r.args.length - 1]);
     expect(targets('filter', 'INPUT')).toEqual(['KUBE-FIREWALL', 'KUBE-PROXY-FIREWALL', 'KUBE-NODEPORTS', 'KUBE-EXTERNAL-SERVICES']);
     expect(targets('filter', 'FORWARD')).toEqual(['KUBE-PROXY-FIREWALL', 'KUBE-FORWARD', 'KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES']);
@@ -125,7 +126,7 @@ describe('full sync input', () => {
   });
 
   it('drops endpoint comments above the large-cluster threshold, keeps the dispatch comments', () => {
-    const r = renderIptables(fixtureState(), { ...base('IPv4'), largeClusterEndpointsThreshold: 5 });
+    const r = renderIptables(nodeView(fixtureState()), { ...base('IPv4'), largeClusterEndpointsThreshold: 5 });
     expect(r.largeClusterMode).toBe(true);
     const sep = r.text.split('\n').filter((l) => l.startsWith('-A KUBE-SEP-') || /^-A KUBE-SV[CL]-\S+ .*-j KUBE-SEP-/.test(l));
     expect(sep.length).toBeGreaterThan(10);
@@ -137,13 +138,13 @@ describe('full sync input', () => {
 
 describe('partial sync input', () => {
   const before = fixtureState();
-  const first = renderIptables(before, base('IPv4'));
+  const first = renderIptables(nodeView(before), base('IPv4'));
 
   it('after one endpoint change writes only that service port’s chains: the shared chains stay as they are', () => {
     const after = fixtureState(fixtureObjectsAfterEndpointChange());
     const changes = localChanges(before, after);
     expect([...changes.servicePorts]).toEqual(['ns1/svc1:p80']);
-    const r = renderIptables(after, { ...base('IPv4'), partial: { changed: changes.servicePorts, previous: first.record } });
+    const r = renderIptables(nodeView(after), { ...base('IPv4'), partial: { changed: changes.servicePorts, previous: first.record } });
     golden('partial-ipv4-endpoint-change', r.text);
     expect(r.full).toBe(false);
     expect(r.writtenServicePorts).toBe(1);
@@ -160,7 +161,7 @@ describe('partial sync input', () => {
     expect(r.text).not.toContain('CANARY');
     expect(r.deletedChains).toEqual([]);
     // Rule counts include the chains left in place.
-    const full = renderIptables(after, base('IPv4'));
+    const full = renderIptables(nodeView(after), base('IPv4'));
     expect(r.rulesPerTable).toEqual(full.rulesPerTable);
   });
 
@@ -168,15 +169,15 @@ describe('partial sync input', () => {
     // svc2 loses its IPv4 endpoints: its KUBE-SERVICES rule becomes a REJECT in filter.
     const after = fixtureState(fixtureObjects().filter((x) => (x as { metadata: { name: string } }).metadata.name !== 'svc2-v4'));
     const changes = localChanges(before, after);
-    const r = renderIptables(after, { ...base('IPv4'), partial: { changed: changes.servicePorts, previous: first.record } });
+    const r = renderIptables(nodeView(after), { ...base('IPv4'), partial: { changed: changes.servicePorts, previous: first.record } });
     for (const c of ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-PROXY-FIREWALL']) expect(declared(r.text)).toContain(c);
-    expect(r.text.match(/^-A KUBE-SERVICES /gm)!.length).toBe(renderIptables(after, base('IPv4')).text.match(/^-A KUBE-SERVICES /gm)!.length);
+    expect(r.text.match(/^-A KUBE-SERVICES /gm)!.length).toBe(renderIptables(nodeView(after), base('IPv4')).text.match(/^-A KUBE-SERVICES /gm)!.length);
     expect(r.text).toContain('"ns2/svc2:p80 has no endpoints"');
 
     // svc10 has no IPv6 cluster IP: its removal is nothing to write in IPv6.
-    const v6 = renderIptables(before, base('IPv6'));
+    const v6 = renderIptables(nodeView(before), base('IPv6'));
     const gone = fixtureState(fixtureObjects().filter((x) => (x as { metadata: { name: string } }).metadata.name !== 'svc10'));
-    const none = renderIptables(gone, { ...base('IPv6'), partial: { changed: localChanges(before, gone).servicePorts, previous: v6.record } });
+    const none = renderIptables(nodeView(gone), { ...base('IPv6'), partial: { changed: localChanges(before, gone).servicePorts, previous: v6.record } });
     expect(none.writtenServicePorts).toBe(0);
     expect(none.text).toBe('');
   });
@@ -185,7 +186,7 @@ describe('partial sync input', () => {
     const objects = fixtureObjects().filter((o) => !['svc10'].includes((o as { metadata: { name: string } }).metadata.name));
     const after = fixtureState(objects);
     const changes = localChanges(before, after);
-    const r = renderIptables(after, { ...base('IPv4'), partial: { changed: changes.servicePorts, previous: first.record } });
+    const r = renderIptables(nodeView(after), { ...base('IPv4'), partial: { changed: changes.servicePorts, previous: first.record } });
     const gone = first.record.servicePorts.get('ns10/svc10')!.chains;
     expect(gone).toHaveLength(2);
     expect(r.deletedChains).toEqual([...gone].sort());
@@ -212,9 +213,9 @@ describe('partial sync input', () => {
       objects = step(objects);
       const state = fixtureState(objects);
       const changes = localChanges(prevState, state);
-      const r = renderIptables(state, { ...base('IPv4'), partial: { changed: changes.servicePorts, previous: record } });
+      const r = renderIptables(nodeView(state), { ...base('IPv4'), partial: { changed: changes.servicePorts, previous: record } });
       kernel.apply(r.text);
-      const fresh = new Ruleset().apply(renderIptables(state, base('IPv4')).text);
+      const fresh = new Ruleset().apply(renderIptables(nodeView(state), base('IPv4')).text);
       expect(kernel.save()).toBe(fresh.save());
       prevState = state;
       record = r.record;
@@ -222,7 +223,7 @@ describe('partial sync input', () => {
   });
 
   it('rewrites every service port when something they all depend on changed', () => {
-    const r = renderIptables(before, { ...base('IPv4'), masqueradeAll: true, partial: { changed: new Set(), previous: first.record } });
+    const r = renderIptables(nodeView(before), { ...base('IPv4'), masqueradeAll: true, partial: { changed: new Set(), previous: first.record } });
     expect(r.writtenServicePorts).toBe(r.servicePorts);
     expect(r.full).toBe(false);
   });
@@ -248,7 +249,7 @@ describe('formatting as kube-proxy formats', () => {
 
 describe('scale', () => {
   it('renders 10,000 Services × 10 endpoints (~430k lines) without overflowing the call stack', () => {
-    const r = renderIptables(fixtureState(scaleObjects(10_000, 10)), base('IPv4'));
+    const r = renderIptables(nodeView(fixtureState(scaleObjects(10_000, 10))), base('IPv4'));
     expect(r.servicePorts).toBe(10_000);
     expect(r.lines).toBeGreaterThan(300_000);
     expect(r.lines).toBe(r.text.split('\n').length - 1);

@@ -1,8 +1,7 @@
-// The iptables renderer: node-local state → `iptables-restore --noflush` input for one IP
+// The iptables renderer: the node's view → `iptables-restore --noflush` input for one IP
 // family, laid out as kube-proxy lays it out (pkg/proxy/iptables/proxier.go, v1.31–1.34).
 // Pure: everything it needs to know about the kernel comes in through the options.
-import { cidrContains, compareIPs, parseCIDR, parseIP, type IPFamily, type LocalEndpoint, type LocalState } from '../../model/index.ts';
-import { familyOfCIDR, familyOfIP, familyPort, nodeIPsOf, type FamilyPort } from '../common/index.ts';
+import { cidrContains, compareIPs, familyOfCIDR, familyOfIP, parseCIDR, parseIP, type FamilyServicePort, type IPFamily, type LocalEndpoint, type NodeView } from '../../model/index.ts';
 import {
   endpointString,
   isServiceChainName,
@@ -70,7 +69,7 @@ export interface RenderOptions {
    * whole when any of their rules changed, and left alone otherwise: an endpoint change
    * writes only that port's chains.
    */
-  partial?: { changed: ReadonlySet<string>; previous: SyncRecord };
+  partial?: { changed: { has(key: string): boolean }; previous: SyncRecord };
   /**
    * A full sync's view of the kernel (iptables-save): service chains that exist but are no
    * longer used are deleted, and missing jump rules from the built-in chains are inserted.
@@ -230,14 +229,15 @@ function localhostNodePortsFor(o: RenderOptions): boolean {
 }
 
 /** Renders the restore input for one family. */
-export function renderIptables(state: LocalState, o: RenderOptions): RenderResult {
+export function renderIptables(view: NodeView, o: RenderOptions): RenderResult {
   const family = o.family;
   const ipv6 = family === 'IPv6';
   const mark = formatMark(1 << (o.masqueradeBit ?? 14));
   const detector = localDetector(family, o.clusterCIDRs);
   const localhostNodePorts = localhostNodePortsFor(o);
   const rejectWith = ipv6 ? 'icmp6-port-unreachable' : 'icmp-port-unreachable';
-  const nodeIPs = (o.nodeIPs ?? nodeIPsOf(state, family)).filter((ip) => familyOfIP(ip) === family);
+  const fview = view.families[family];
+  const nodeIPs = (o.nodeIPs ?? fview.nodeIPs).filter((ip) => familyOfIP(ip) === family);
   const parsedNodeIPs = nodeIPs.map((ip) => parseIP(ip)).filter((ip) => ip !== undefined);
 
   // The service ports of this family. An unchanged port of a partial sync is not looked at
@@ -245,21 +245,12 @@ export function renderIptables(state: LocalState, o: RenderOptions): RenderResul
   const partialIn = o.partial && o.partial.previous.family === family ? o.partial : undefined;
   const previous = partialIn?.previous.servicePorts;
   const changedKeys = partialIn?.changed;
-  const keys: string[] = [];  // this family's ports, in the state's order
-  const fresh = new Map<string, FamilyPort>();
+  const keys: string[] = []; // this family's ports, in the view's order
   let totalEndpoints = 0;
-  for (const sp of state.servicePorts.values()) {
-    const prev = previous?.get(sp.key);
-    if (prev !== undefined && !changedKeys!.has(sp.key)) {
-      keys.push(sp.key);
-      totalEndpoints += prev.endpoints;
-      continue;
-    }
-    const fp = familyPort(sp, family);
-    if (!fp) continue;
-    keys.push(sp.key);
-    fresh.set(sp.key, fp);
-    totalEndpoints += fp.allReachable.length;
+  for (const [key, fp] of fview.servicePorts) {
+    keys.push(key);
+    const prev = previous?.get(key);
+    totalEndpoints += prev !== undefined && !changedKeys!.has(key) ? prev.endpoints : fp.allReachable.length;
   }
   const largeClusterMode = totalEndpoints > (o.largeClusterEndpointsThreshold ?? 1000);
   const globals = JSON.stringify({ largeClusterMode, nodeIPs, masqueradeAll: !!o.masqueradeAll, detector: detector?.ifLocal ?? '', mark });
@@ -268,15 +259,7 @@ export function renderIptables(state: LocalState, o: RenderOptions): RenderResul
   const rewriteAll = !partial || partial.previous.globals !== globals;
   const full = !partial;
   const canary = o.canary ?? full;
-  // With rewriteAll every port is rendered anew, also those the record would stand for.
-  const portOf = (key: string): FamilyPort => {
-    let fp = fresh.get(key);
-    if (!fp) {
-      fp = familyPort(state.servicePorts.get(key)!, family)!;
-      fresh.set(key, fp);
-    }
-    return fp;
-  };
+  const portOf = (key: string): FamilyServicePort => fview.servicePorts.get(key)!;
 
   const epComment = (text: string) => (largeClusterMode ? '' : ` -m comment --comment ${commentWord(text)}`);
   const ctx: PortContext = { family, rejectWith, detector, masqueradeAll: !!o.masqueradeAll, parsedNodeIPs, epComment };
@@ -456,7 +439,7 @@ interface PortContext {
 }
 
 /** The chains a service port's traffic goes through, and whether it has endpoints for each kind of traffic. */
-function portPlan(fp: FamilyPort) {
+function portPlan(fp: FamilyServicePort) {
   const sp = fp.sp;
   const hash = portProtoHash(sp.key, sp.protocol);
   const clusterPolicyChain = `KUBE-SVC-${hash}`;
@@ -500,7 +483,7 @@ function portPlan(fp: FamilyPort) {
 }
 
 /** A service port's rules in the shared dispatch chains: KUBE-SERVICES, KUBE-NODEPORTS and the filter table. */
-function portDispatch(fp: FamilyPort, ctx: PortContext): { filter: string[]; nat: string[] } {
+function portDispatch(fp: FamilyServicePort, ctx: PortContext): { filter: string[]; nat: string[] } {
   const sp = fp.sp;
   const spn = sp.key;
   const p = portPlan(fp);
@@ -555,7 +538,7 @@ function portDispatch(fp: FamilyPort, ctx: PortContext): { filter: string[]; nat
 }
 
 /** A service port's own nat chains (KUBE-SVC, KUBE-SVL, KUBE-EXT, KUBE-FW, KUBE-SEP) and their rules. */
-function portChains(fp: FamilyPort, ctx: PortContext): { chains: string[]; rules: string[] } {
+function portChains(fp: FamilyServicePort, ctx: PortContext): { chains: string[]; rules: string[] } {
   const sp = fp.sp;
   const spn = sp.key;
   const p = portPlan(fp);
@@ -598,7 +581,7 @@ function portChains(fp: FamilyPort, ctx: PortContext): { chains: string[]; rules
   }
 
   const epChain = (ep: LocalEndpoint) => servicePortEndpointChainName(spn, sp.protocol, endpointString(ep.address, ep.port, ep.family));
-  const writeServiceToEndpointRules = (svcChain: string, endpoints: LocalEndpoint[]) => {
+  const writeServiceToEndpointRules = (svcChain: string, endpoints: readonly LocalEndpoint[]) => {
     if (sp.affinityTimeoutSeconds !== undefined) {
       for (const ep of endpoints) {
         const c = epChain(ep);

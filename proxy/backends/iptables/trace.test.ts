@@ -5,10 +5,11 @@ import { Ruleset } from './rules.ts';
 import { servicePortEndpointChainName } from './names.ts';
 import { allowedClient, blockedClient, clusterCIDRs, fixtureObjectsAfterEndpointChange, fixtureState, nodeIPv4, nodeIPv6 } from './testing.ts';
 import { Tracer, type Outcome, type Packet } from './trace.ts';
+import { nodeView } from '../../model/index.ts';
 
 const state = fixtureState();
-const v4 = new Tracer(renderIptables(state, { family: 'IPv4', clusterCIDRs }).text, { localAddresses: [nodeIPv4] });
-const v6 = new Tracer(renderIptables(state, { family: 'IPv6', clusterCIDRs }).text, { localAddresses: [nodeIPv6] });
+const v4 = new Tracer(renderIptables(nodeView(state), { family: 'IPv4', clusterCIDRs }).text, { localAddresses: [nodeIPv4] });
+const v6 = new Tracer(renderIptables(nodeView(state), { family: 'IPv6', clusterCIDRs }).text, { localAddresses: [nodeIPv6] });
 
 const pod = '10.0.1.5';
 const outside = '198.51.100.7';
@@ -116,7 +117,7 @@ describe('packet tracer over the rendered rules', () => {
 
   it('localhost NodePorts answer (IPv4) unless turned off', () => {
     expect(summary(v4.trace(pkt({ src: '127.0.0.1', origin: 'host', dst: '127.0.0.1', dport: 3004 })))).toHaveLength(3);
-    const off = new Tracer(renderIptables(state, { family: 'IPv4', clusterCIDRs, localhostNodePorts: false }).text, { localAddresses: [nodeIPv4] });
+    const off = new Tracer(renderIptables(nodeView(state), { family: 'IPv4', clusterCIDRs, localhostNodePorts: false }).text, { localAddresses: [nodeIPv4] });
     expect(summary(off.trace(pkt({ src: '127.0.0.1', origin: 'host', dst: '127.0.0.1', dport: 3004 })))).toEqual(['ACCEPT 1.0000']);
   });
 
@@ -128,9 +129,9 @@ describe('packet tracer over the rendered rules', () => {
   });
 
   it('after a partial sync applied on top of the full one, the new endpoint takes its share', () => {
-    const first = renderIptables(state, { family: 'IPv4', clusterCIDRs });
+    const first = renderIptables(nodeView(state), { family: 'IPv4', clusterCIDRs });
     const after = fixtureState(fixtureObjectsAfterEndpointChange());
-    const partial = renderIptables(after, { family: 'IPv4', clusterCIDRs, partial: { changed: localChanges(state, after).servicePorts, previous: first.record } });
+    const partial = renderIptables(nodeView(after), { family: 'IPv4', clusterCIDRs, partial: { changed: localChanges(state, after).servicePorts, previous: first.record } });
     const kernel = new Ruleset().apply(first.text).apply(partial.text);
     const t = new Tracer(kernel, { localAddresses: [nodeIPv4] });
     expect(summary(t.trace(pkt({ dst: '172.30.0.41', dport: 80 })))).toEqual(['ACCEPT 10.180.0.1:80 0.3333', 'ACCEPT 10.180.0.13:80 0.3333', 'ACCEPT 10.180.0.2:80 0.3333']);

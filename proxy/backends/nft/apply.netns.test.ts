@@ -16,6 +16,8 @@ import { RuleApplyError, netnsRunner } from '../common/index.ts';
 import { clusterCIDRs, fixtureObjects, fixtureObjectsAfterEndpointChange, fixtureState, nodeName, watchRepair } from '../common/testing.ts';
 import { NftBackend, type NftBackendOptions } from './backend.ts';
 import type { FamilyView } from './transaction.ts';
+import { nodeView } from '../../model/index.ts';
+import { changesBetween } from '../../model/testing.ts';
 
 const lab = useTopology({ family: 'dual', nodes: ['node-a', 'node-b'] });
 const ns = (name: 'node-a' | 'node-b') => lab().node(name);
@@ -96,7 +98,7 @@ const without = (names: string[]) => fixtureObjects().filter((o) => !names.inclu
 const listTable = (name: 'node-a' | 'node-b', family: 'ip' | 'ip6' = 'ip') => nft(name, 'list', 'table', family, 'kpng');
 const freshIn = async (state: LocalState) => {
   const b = backend('node-b');
-  await b.sync(state, undefined);
+  await b.sync(nodeView(state), undefined);
   b.dispose();
   return { v4: normalForm((await listTable('node-b'))!), v6: normalForm((await listTable('node-b', 'ip6'))!) };
 };
@@ -108,7 +110,7 @@ describe('nftables in a namespace', () => {
 
   it('full sync: the kernel holds every chain, rule, set and element the backend meant, in both tables', async () => {
     b = backend('node-a', { staleChainDelayMs: 300 });
-    const stats = await b.sync(s1, undefined);
+    const stats = await b.sync(nodeView(s1), undefined);
     expect(stats).toMatchObject({ full: true, mode: 'replace' });
     for (const [family, f] of [['IPv4', 'ip'], ['IPv6', 'ip6']] as const) {
       const listing = (await listTable('node-a', f))!;
@@ -131,7 +133,7 @@ describe('nftables in a namespace', () => {
     const many = Array.from({ length: 20 }, (_, i) => `10.181.0.${i + 1}`);
     const state = fixtureState([...fixtureObjects(), service('big', { namespace: 'ns20', clusterIPs: ['172.30.1.1'], ports: [{ name: 'p', port: 80 }], affinity: 60 }), slice('big', 'big', many, { namespace: 'ns20', ports: [{ name: 'p', port: 80 }] })]);
     const big = backend('node-b');
-    await big.sync(state, undefined);
+    await big.sync(nodeView(state), undefined);
     big.dispose();
     const listing = (await listTable('node-b'))!;
     expect(summary(listing)).toEqual(believed(big.views!.get('IPv4')!));
@@ -141,7 +143,7 @@ describe('nftables in a namespace', () => {
 
   it('partial sync after an endpoint change: only svc1’s service chain and @hairpin-endpoints change; same table as a fresh full sync', async () => {
     const before = (await nft('node-a', '-a', 'list', 'table', 'ip', 'kpng'))!;
-    const stats = await b.sync(s2, localChanges(s1, s2));
+    const stats = await b.sync(nodeView(s2), changesBetween(s1, s2));
     expect(stats).toMatchObject({ full: false, mode: 'partial', lines: 6 });
     const after = (await nft('node-a', '-a', 'list', 'table', 'ip', 'kpng'))!;
     const changed = normalForm(after).filter((x) => !normalForm(before).includes(x)).map((x) => x.split(' ').slice(0, 2).join(' '));
@@ -154,7 +156,7 @@ describe('nftables in a namespace', () => {
 
   it('a removed Service’s chains are flushed at once and deleted ≥ 300 ms later; then the table equals a fresh one', async () => {
     const s3 = fixtureState(without(['svc10']));
-    await b.sync(s3, localChanges(s2, s3));
+    await b.sync(nodeView(s3), changesBetween(s2, s3));
     const flushed = (await nft('node-a', 'list', 'chain', 'ip', 'kpng', 'service-4C6A7Y5F-ns10/svc10/udp/'))!;
     expect(flushed).not.toContain('goto');
     expect(await listTable('node-a')).not.toContain('172.30.0.50');
@@ -169,12 +171,12 @@ describe('nftables in a namespace', () => {
     let poison = true;
     const bad = 'delete element ip kpng service-ips { 10.99.99.99 . tcp . 1 }';
     const p = backend('node-a', { transformTransaction: (text) => (poison ? `${text}${bad}\n` : text) });
-    await p.sync(s1, undefined).catch(() => undefined); // a replace: rejected too
+    await p.sync(nodeView(s1), undefined).catch(() => undefined); // a replace: rejected too
     poison = false;
-    await p.sync(s1, undefined);
+    await p.sync(nodeView(s1), undefined);
     const before = normalForm((await listTable('node-a'))!);
     poison = true;
-    const err = await p.sync(s2, localChanges(s1, s2)).catch((e: unknown) => e);
+    const err = await p.sync(nodeView(s2), changesBetween(s1, s2)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RuleApplyError);
     const e = err as RuleApplyError;
     expect(e.code).toBe('KPNG_ERR_NFT_TRANSACTION');
@@ -184,7 +186,7 @@ describe('nftables in a namespace', () => {
     expect(e.input).toContain('flush chain ip kpng service-ULMVA6XW-ns1/svc1/tcp/p80');
     expect(normalForm((await listTable('node-a'))!)).toEqual(before);
     poison = false;
-    const next = await p.sync(s2, localChanges(s1, s2));
+    const next = await p.sync(nodeView(s2), changesBetween(s1, s2));
     expect(next).toMatchObject({ full: true, mode: 'replace' });
     expect(normalForm((await listTable('node-a'))!)).toEqual((await freshIn(s2)).v4);
     p.dispose();
@@ -215,13 +217,13 @@ describe('nftables in a namespace', () => {
 
   it('someone deletes the table, or alters a chain: tampered() notices, the next sync repairs', async () => {
     const t = backend('node-a');
-    await t.sync(s1, undefined);
+    await t.sync(nodeView(s1), undefined);
     // Untouched, every fixed chain listed in turn (after the first check learnt them from the tables' listings): nothing to see.
     const chains = [...t.views!.values()].reduce((n, v) => n + v.global.chains.length, 0);
     for (let i = 0; i <= chains; i++) expect(await t.tampered()).toBe(false);
     await ns('node-a').exec('nft', ['delete', 'table', 'ip', 'kpng']);
     expect(await t.tampered()).toBe(true);
-    await t.sync(s1, undefined);
+    await t.sync(nodeView(s1), undefined);
     expect(normalForm((await listTable('node-a'))!)).toEqual((await freshIn(s1)).v4);
     expect(await t.tampered()).toBe(false);
 
@@ -229,7 +231,7 @@ describe('nftables in a namespace', () => {
     for (const flush of ['flush map ip kpng service-ips', 'flush set ip6 kpng cluster-ips', 'flush chain ip kpng services', 'flush table ip6 kpng']) {
       await ns('node-a').exec('nft', flush.split(' '));
       expect(await t.tampered(), flush).toBe(true);
-      await t.sync(s1, undefined);
+      await t.sync(nodeView(s1), undefined);
       const fresh = await freshIn(s1);
       expect(normalForm((await listTable('node-a'))!), flush).toEqual(fresh.v4);
       expect(normalForm((await listTable('node-a', 'ip6'))!), flush).toEqual(fresh.v6);
@@ -241,7 +243,7 @@ describe('nftables in a namespace', () => {
     let noticed = false;
     for (let i = 0; i < chains && !noticed; i++) noticed = await t.tampered();
     expect(noticed).toBe(true);
-    await t.sync(s1, undefined);
+    await t.sync(nodeView(s1), undefined);
     expect(await nft('node-a', 'list', 'chain', 'ip6', 'kpng', 'services')).not.toContain('drop');
     expect(await t.tampered()).toBe(false);
 
@@ -249,7 +251,7 @@ describe('nftables in a namespace', () => {
     const handle = /masquerade fully-random # handle (\d+)/.exec(listing)![1]!;
     await ns('node-a').exec('nft', ['delete', 'rule', 'ip', 'kpng', 'masquerading', 'handle', handle]);
     expect(await t.tampered()).toBe(true);
-    await t.sync(s1, undefined);
+    await t.sync(nodeView(s1), undefined);
     expect(await nft('node-a', 'list', 'chain', 'ip', 'kpng', 'masquerading')).toContain('masquerade fully-random');
     t.dispose();
   });

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { localChanges } from '../../model/index.ts';
 import { node, service, slice } from '../../model/testing.ts';
 import { memoryLogger } from '../../runtime/log.ts';
 import { RuleApplyError } from '../common/index.ts';
@@ -8,6 +7,8 @@ import { NftBackend, type NftBackendOptions } from './backend.ts';
 import { createNftBackend, nftStage } from './index.ts';
 import { FakeNft } from './testing.ts';
 import { planReplace } from './transaction.ts';
+import { nodeView } from '../../model/index.ts';
+import { changesBetween } from '../../model/testing.ts';
 
 function setup(opts: Partial<NftBackendOptions> = {}, kernel = new FakeNft(), runner: { addresses?: string[]; missing?: string[] } = {}) {
   const calls: string[] = [];
@@ -21,7 +22,7 @@ function setup(opts: Partial<NftBackendOptions> = {}, kernel = new FakeNft(), ru
 const without = (names: string[]) => fixtureObjects().filter((o) => !names.includes((o as { metadata: { name: string } }).metadata.name));
 const freshDump = (state: ReturnType<typeof fixtureState>, family: 'ip' | 'ip6') => {
   const k = new FakeNft();
-  k.apply(planReplace(state, ['IPv4', 'IPv6'], { clusterCIDRs }).plan.text);
+  k.apply(planReplace(nodeView(state), ['IPv4', 'IPv6'], { clusterCIDRs }).plan.text);
   return k.dump(family);
 };
 
@@ -30,7 +31,7 @@ describe('NftBackend against a pretend node', () => {
     const { backend, kernel, clock } = setup();
     await backend.setup();
     const s1 = fixtureState();
-    const full = await backend.sync(s1, undefined);
+    const full = await backend.sync(nodeView(s1), undefined);
     expect(full).toMatchObject({ full: true, mode: 'replace', staleDeleted: 0 });
     expect(kernel.transactions).toHaveLength(1);
     expect(full.lines).toBe(kernel.transactions[0]!.text.split('\n').length - 1);
@@ -39,19 +40,19 @@ describe('NftBackend against a pretend node', () => {
     expect(kernel.dump('ip6')).toBe(freshDump(s1, 'ip6'));
 
     const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
-    const partial = await backend.sync(s2, localChanges(s1, s2));
+    const partial = await backend.sync(nodeView(s2), changesBetween(s1, s2));
     expect(partial).toMatchObject({ full: false, mode: 'partial', lines: 6 });
     expect(kernel.dump('ip')).toBe(freshDump(s2, 'ip'));
 
     // A Service goes: its chain is flushed now, deleted by the transaction before the next sync.
     const s3 = fixtureState(without(['svc10']));
-    await backend.sync(s3, localChanges(s2, s3));
+    await backend.sync(nodeView(s3), changesBetween(s2, s3));
     expect(kernel.table('ip')!.chains.get('service-4C6A7Y5F-ns10/svc10/udp/')?.rules).toEqual([]);
     const s4 = fixtureState(without(['svc10', 'svc9']));
     clock.t += 59_999;
-    expect((await backend.sync(s4, localChanges(s3, s4))).staleDeleted).toBe(0);
+    expect((await backend.sync(nodeView(s4), changesBetween(s3, s4))).staleDeleted).toBe(0);
     clock.t += 1;
-    expect((await backend.sync(s4, localChanges(s4, s4))).staleDeleted).toBe(1);
+    expect((await backend.sync(nodeView(s4), changesBetween(s4, s4))).staleDeleted).toBe(1);
     expect(kernel.table('ip')!.chains.has('service-4C6A7Y5F-ns10/svc10/udp/')).toBe(false);
     clock.t += 60_000;
     expect(await backend.deleteStaleChains()).toBe(4); // svc9's service and external chains, in both families
@@ -63,12 +64,12 @@ describe('NftBackend against a pretend node', () => {
   it('a full sync asked for while the view is trusted rewrites (affinity kept); a node change does too', async () => {
     const { backend, kernel } = setup();
     const s1 = fixtureState();
-    await backend.sync(s1, undefined);
-    expect((await backend.sync(s1, undefined)).mode).toBe('rewrite');
+    await backend.sync(nodeView(s1), undefined);
+    expect((await backend.sync(nodeView(s1), undefined)).mode).toBe('rewrite');
     const moved = fixtureState(fixtureObjects().map((o) => ((o as { metadata: { name: string } }).metadata.name === nodeName && (o as { kind: string }).kind === 'Node' ? node(nodeName, { addresses: ['192.168.0.9', '2001:db8::9'] }) : o)));
-    const changes = localChanges(s1, moved);
+    const changes = changesBetween(s1, moved);
     expect(changes.node).toBe(true);
-    const r = await backend.sync(moved, changes);
+    const r = await backend.sync(nodeView(moved), changes);
     expect(r.mode).toBe('rewrite');
     expect(kernel.table('ip')!.sets.get('nodeport-ips')!.elements.has('192.168.0.9')).toBe(true);
     expect(kernel.dump('ip')).toBe(freshDump(moved, 'ip'));
@@ -81,11 +82,11 @@ describe('NftBackend against a pretend node', () => {
       transformTransaction: (text) => (poison ? text.replace('\n', '\nadd rule ip kpng services goto no-such-chain\n') : text),
     });
     const s1 = fixtureState();
-    await backend.sync(s1, undefined);
+    await backend.sync(nodeView(s1), undefined);
     const before = kernel.dump('ip');
     poison = true;
     const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
-    const err = await backend.sync(s2, localChanges(s1, s2)).catch((e: unknown) => e);
+    const err = await backend.sync(nodeView(s2), changesBetween(s1, s2)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RuleApplyError);
     const e = err as RuleApplyError;
     expect(e.code).toBe('KPNG_ERR_NFT_TRANSACTION');
@@ -98,7 +99,7 @@ describe('NftBackend against a pretend node', () => {
     expect(logger.lines.some((l) => l.level === 'error' && l.msg.includes('the next sync replaces the tables'))).toBe(true);
     poison = false;
     // Even told what changed, the backend no longer trusts its view: it replaces.
-    const r = await backend.sync(s2, localChanges(s1, s2));
+    const r = await backend.sync(nodeView(s2), changesBetween(s1, s2));
     expect(r.mode).toBe('replace');
     expect(kernel.dump('ip')).toBe(freshDump(s2, 'ip'));
     backend.dispose();
@@ -108,9 +109,9 @@ describe('NftBackend against a pretend node', () => {
     const out: string[] = [];
     const { backend, calls } = setup({ dryRun: true, write: (t) => out.push(t) });
     const s1 = fixtureState();
-    await backend.sync(s1, undefined);
+    await backend.sync(nodeView(s1), undefined);
     const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
-    await backend.sync(s2, localChanges(s1, s2));
+    await backend.sync(nodeView(s2), changesBetween(s1, s2));
     expect(calls).toEqual([]);
     expect(out).toHaveLength(2);
     expect(out[0]).toMatch(/^# kpng to-nft --dry-run: full sync \(replace\), for nft -f -\nadd table ip kpng \{ comment "rules for kpng" ; \}\ndelete table ip kpng\n/);
@@ -124,7 +125,7 @@ describe('NftBackend against a pretend node', () => {
   it('tampered(): a deleted table, a flushed chain or map, a rule added to or deleted from a fixed chain are noticed; the next sync replaces', async () => {
     const { backend, kernel } = setup();
     const s1 = fixtureState();
-    await backend.sync(s1, undefined);
+    await backend.sync(nodeView(s1), undefined);
     const chains = [...backend.views!.values()].reduce((n, v) => n + v.global.chains.length, 0);
     /** How many checks it took to notice (0: none of `chains` checks did). */
     const checksToNotice = async () => {
@@ -134,14 +135,14 @@ describe('NftBackend against a pretend node', () => {
     expect(await backend.tampered()).toBe(false);
     kernel.apply('delete table ip kpng\n');
     expect(await backend.tampered()).toBe(true);
-    expect((await backend.sync(s1, localChanges(s1, s1))).mode).toBe('replace');
+    expect((await backend.sync(nodeView(s1), changesBetween(s1, s1))).mode).toBe('replace');
     expect(await backend.tampered()).toBe(false);
 
     // Flushed: a map, a set, a fixed chain, a whole table's chains. Noticed at the next check.
     for (const flush of ['flush map ip kpng service-ips', 'flush set ip6 kpng cluster-ips', 'flush chain ip kpng services', 'flush chain ip6 kpng nat-prerouting']) {
       kernel.apply(`${flush}\n`);
       expect(await backend.tampered(), flush).toBe(true);
-      expect((await backend.sync(s1, undefined)).mode).toBe('replace');
+      expect((await backend.sync(nodeView(s1), undefined)).mode).toBe('replace');
       expect(kernel.dump('ip')).toBe(freshDump(s1, 'ip'));
       expect(kernel.dump('ip6')).toBe(freshDump(s1, 'ip6'));
       expect(await backend.tampered()).toBe(false); // takes the baselines again
@@ -150,7 +151,7 @@ describe('NftBackend against a pretend node', () => {
     // A rule added to a fixed chain: one chain is listed in full a check, so within as many checks as there are.
     kernel.apply('add rule ip6 kpng services drop\n');
     expect(await checksToNotice()).toBeGreaterThan(0);
-    await backend.sync(s1, undefined);
+    await backend.sync(nodeView(s1), undefined);
     expect(kernel.table('ip6')!.chains.get('services')!.rules.map((r) => r.text)).not.toContain('drop');
 
     // The same rules re-added (new handles) is a change too.
@@ -175,7 +176,7 @@ describe('NftBackend against a pretend node', () => {
     };
     const backend = new NftBackend({ logger: memoryLogger(), clusterCIDRs, run });
     const s1 = fixtureState();
-    await backend.sync(s1, undefined);
+    await backend.sync(nodeView(s1), undefined);
     expect(await backend.tampered()).toBe(false);
     let open!: () => void;
     gate.until = new Promise((r) => (open = r));
@@ -184,12 +185,12 @@ describe('NftBackend against a pretend node', () => {
     expect(reads.length).toBeGreaterThan(0); // reading, and stuck there
     kernel.apply('flush map ip kpng service-ips\n');
     const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
-    const synced = await backend.sync(s2, localChanges(s1, s2)); // not held up by the check
+    const synced = await backend.sync(nodeView(s2), changesBetween(s1, s2)); // not held up by the check
     expect(synced.mode).toBe('partial');
     open();
     expect(await check).toBe(false); // element counts read before or during that sync: dropped
     expect(await backend.tampered()).toBe(true); // the next check reads again
-    expect((await backend.sync(s2, undefined)).mode).toBe('replace');
+    expect((await backend.sync(nodeView(s2), undefined)).mode).toBe('replace');
     expect(await backend.tampered()).toBe(false);
 
     // Partial syncs leave the fixed chains alone: one overlapping the reading does not stop it noticing a flushed chain.
@@ -197,7 +198,7 @@ describe('NftBackend against a pretend node', () => {
     const again = backend.tampered();
     await new Promise((r) => setTimeout(r, 0));
     kernel.apply('flush chain ip kpng services\n');
-    expect((await backend.sync(s1, localChanges(s2, s1))).mode).toBe('partial');
+    expect((await backend.sync(nodeView(s1), changesBetween(s2, s1))).mode).toBe('partial');
     open();
     expect(await again).toBe(true);
     backend.dispose();
@@ -214,10 +215,10 @@ describe('NftBackend against a pretend node', () => {
     const backend = new NftBackend({ logger: memoryLogger(), clusterCIDRs, run });
     const s1 = fixtureState();
     const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
-    await backend.sync(s1, undefined);
+    await backend.sync(nodeView(s1), undefined);
     let open!: () => void;
     gate.until = new Promise((r) => (open = r));
-    const syncing = backend.sync(s2, localChanges(s1, s2));
+    const syncing = backend.sync(nodeView(s2), changesBetween(s1, s2));
     await new Promise((r) => setTimeout(r, 0));
     const check = backend.tampered();
     open();
@@ -234,7 +235,7 @@ describe('NftBackend against a pretend node', () => {
       interrupt && args[0] === '-j' ? { exitCode: 1, stdout: '', stderr: 'netlink: Error: Interrupted system call\n' } : inner(file, args, o);
     const logger = memoryLogger();
     const backend = new NftBackend({ logger, clusterCIDRs, run });
-    await backend.sync(fixtureState(), undefined);
+    await backend.sync(nodeView(fixtureState()), undefined);
     interrupt = true;
     expect(await backend.tampered()).toBe(false);
     expect(logger.lines.at(-1)).toMatchObject({ level: 'warn', msg: 'tamper check inconclusive; the next one reads again' });
@@ -247,7 +248,7 @@ describe('NftBackend against a pretend node', () => {
 
   it('cleanup() deletes both tables, and is harmless when they are gone', async () => {
     const { backend, kernel } = setup();
-    await backend.sync(fixtureState(), undefined);
+    await backend.sync(nodeView(fixtureState()), undefined);
     await backend.cleanup();
     expect(kernel.tables.size).toBe(0);
     await backend.cleanup();
@@ -259,7 +260,7 @@ describe('NftBackend against a pretend node', () => {
     const missing = setup({}, new FakeNft(), { missing: ['nft'] });
     await expect(missing.backend.setup()).rejects.toThrow(/^KPNG_ERR_NFT_SETUP: nft cannot create tables on this node/);
     const v6 = setup({ families: ['IPv6'] });
-    await v6.backend.sync(fixtureState(), undefined);
+    await v6.backend.sync(nodeView(fixtureState()), undefined);
     expect([...v6.kernel.tables.keys()]).toEqual(['ip6 kpng']);
     const explicit = setup({ families: ['IPv4'] }, new FakeNft(), { missing: ['nft'] });
     await expect(explicit.backend.setup()).rejects.toThrow(/^KPNG_ERR_NFT_SETUP: nft cannot create the ip kpng table here: spawn nft ENOENT/);
@@ -269,11 +270,11 @@ describe('NftBackend against a pretend node', () => {
     const addresses = ['192.168.0.2', '10.9.9.9', '127.0.0.1', 'fd00::5'];
     const { backend, kernel, calls } = setup({ nodePortAddresses: ['10.0.0.0/8', '127.0.0.0/8', 'fd00::/8'] }, new FakeNft(), { addresses });
     const s1 = fixtureState();
-    await backend.sync(s1, undefined);
+    await backend.sync(nodeView(s1), undefined);
     expect([...kernel.table('ip')!.sets.get('nodeport-ips')!.elements.keys()]).toEqual(['10.9.9.9']);
     expect([...kernel.table('ip6')!.sets.get('nodeport-ips')!.elements.keys()]).toEqual(['fd00::5']);
     const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
-    await backend.sync(s2, localChanges(s1, s2));
+    await backend.sync(nodeView(s2), changesBetween(s1, s2));
     expect(calls.filter((c) => c === 'ip -j addr show')).toHaveLength(1);
     backend.dispose();
   });
@@ -292,7 +293,7 @@ describe('NftBackend against a pretend node', () => {
     const { backend, kernel } = setup();
     const many = Array.from({ length: 20 }, (_, i) => `10.181.0.${i + 1}`);
     const state = fixtureState([node(nodeName, { addresses: ['192.168.0.2'] }), service('big', { clusterIPs: ['172.30.1.1'], ports: [{ name: 'p', port: 80 }] }), slice('big', 'big', many, { ports: [{ name: 'p', port: 80 }] })]);
-    await backend.sync(state, undefined);
+    await backend.sync(nodeView(state), undefined);
     const rules = [...kernel.table('ip')!.chains].find(([n]) => n.startsWith('service-') && n.includes('/'))![1].rules.map((r) => r.text);
     expect(rules).toHaveLength(2);
     expect(rules[1]).toMatch(/^numgen random mod 20 vmap \{ 0 : goto endpoint-\S+__10\.181\.0\.1\/80, 1 : goto /);

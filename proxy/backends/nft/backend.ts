@@ -4,7 +4,7 @@
 // tampered() notices. Rules stay in place when the process exits; cleanup() deletes the
 // tables.
 import type { Backend, SyncStats } from '../backend.ts';
-import type { IPFamily, LocalChanges, LocalState } from '../../model/index.ts';
+import { ipFamilies, type IPFamily, type NodeView, type ViewChanges } from '../../model/index.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { LeftOut, RuleApplyError, checkAddressFlags, findRefused, firstErrorLine, processRunner, readHostAddresses, withPorts, type Refusal, type Runner } from '../common/index.ts';
 import { applyTransaction, NftSetupError, nftCommand } from './exec.ts';
@@ -38,7 +38,7 @@ export interface NftSyncStats extends SyncStats {
   staleDeleted: number;
 }
 
-const allFamilies: readonly IPFamily[] = ['IPv4', 'IPv6'];
+const allFamilies = ipFamilies;
 /** nft processes a tamper check runs at once (it runs beside syncs: it leaves them a core). */
 const readsAtOnce = 2;
 
@@ -193,17 +193,17 @@ export class NftBackend implements Backend {
   }
 
   /**
-   * Programs `state` but the service ports left out (see LeftOut). When the kernel refuses
+   * Programs `view` but the service ports left out (see LeftOut). When the kernel refuses
    * the transaction, the service ports it refuses are found with `nft -c -f`, left out, and
    * the rest is programmed (the tables replaced); a refusal that is no service port's doing
    * fails the sync, as before.
    */
-  sync(state: LocalState, changes: LocalChanges | undefined): Promise<NftSyncStats> {
+  sync(view: NodeView, changes: ViewChanges | undefined): Promise<NftSyncStats> {
     return this.#serial(() =>
       this.#changing(async () => {
         if (!this.#ready) await this.setup();
         if (changes === undefined) this.#leftOut.retryRefused();
-        const usable = this.#leftOut.filter(state);
+        const usable = this.#leftOut.filter(view);
         try {
           return { ...(await this.#sync(usable, changes)), leftOut: this.#leftOut.keys };
         } catch (err) {
@@ -211,7 +211,7 @@ export class NftBackend implements Backend {
           const refused = await this.#refusedPorts(usable);
           if (!refused) throw err;
           this.#leftOut.refused(usable, refused);
-          const stats = await this.#sync(this.#leftOut.filter(state), undefined);
+          const stats = await this.#sync(this.#leftOut.filter(view), undefined);
           return { ...stats, leftOut: this.#leftOut.keys, refusedTransactions: 1 };
         }
       }),
@@ -228,17 +228,17 @@ export class NftBackend implements Backend {
     }
   }
 
-  /** The service ports of `state` whose rules `nft -c` refuses in a replace of the tables (undefined: none alone). */
-  async #refusedPorts(state: LocalState): Promise<Refusal[] | undefined> {
+  /** The service ports of `view` whose rules `nft -c` refuses in a replace of the tables (undefined: none alone). */
+  async #refusedPorts(view: NodeView): Promise<Refusal[] | undefined> {
     const o = await this.#renderOptions(true);
-    return findRefused([...state.servicePorts.keys()], async (keys) => {
-      const { plan } = planReplace(withPorts(state, keys), this.#families, o);
+    return findRefused([...view.state.servicePorts.keys()], async (keys) => {
+      const { plan } = planReplace(withPorts(view, keys), this.#families, o);
       const r = await this.#run(nftCommand[0]!, ['-c', '-f', '-'], { input: plan.text, timeoutMs: this.#o.timeoutMs ?? 120_000 });
       return r.exitCode === 0 ? undefined : firstErrorLine(r.stderr, r.exitCode);
     });
   }
 
-  async #sync(state: LocalState, changes: LocalChanges | undefined): Promise<NftSyncStats> {
+  async #sync(node: NodeView, changes: ViewChanges | undefined): Promise<NftSyncStats> {
     if (!this.#ready) await this.setup();
     const started = performance.now();
     const staleDeleted = this.#views ? await this.#deleteStale() : 0;
@@ -247,7 +247,7 @@ export class NftBackend implements Backend {
     const o = await this.#renderOptions(!wantsPartial);
     let ctxs: Map<IPFamily, FamilyContext> | undefined;
     if (views && wantsPartial) {
-      ctxs = new Map(this.#families.map((f) => [f, familyContext(state, f, o)]));
+      ctxs = new Map(this.#families.map((f) => [f, familyContext(node, f, o)]));
       // Something every service port depends on changed (node IPs, NodePort addresses): rewrite all.
       if (![...ctxs].every(([f, ctx]) => views!.get(f)?.context === contextKey(ctx))) ctxs = undefined;
     }
@@ -255,9 +255,9 @@ export class NftBackend implements Backend {
     // The planners change the views as if the transaction succeeds: forget them if it does not.
     this.#views = undefined;
     try {
-      if (!views) ({ plan, views } = planReplace(state, this.#families, o));
-      else if (ctxs && changes) plan = planPartial(views, state, changes.servicePorts, ctxs, this.#now());
-      else plan = planRewrite(views, state, this.#families, o, this.#now());
+      if (!views) ({ plan, views } = planReplace(node, this.#families, o));
+      else if (ctxs && changes) plan = planPartial(views, node, changes, ctxs, this.#now());
+      else plan = planRewrite(views, node, this.#families, o, this.#now());
       const sent = await this.#send(plan, plan.mode === 'partial' ? 'partial sync' : `full sync (${plan.mode})`);
       plan = { ...plan, text: sent, lines: sent === '' ? 0 : sent.split('\n').length - 1, bytes: Buffer.byteLength(sent) };
     } catch (err) {

@@ -4,11 +4,13 @@
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localChanges, type LocalState, type ServicePortState } from '../../model/index.ts';
+import type { LocalState, ServicePortState } from '../../model/index.ts';
 import { memoryLogger } from '../../runtime/log.ts';
 import { netnsRunner } from '../common/index.ts';
 import { clusterCIDRs, fixtureObjectsAfterEndpointChange, fixtureState } from '../common/testing.ts';
 import { NftBackend } from './backend.ts';
+import { nodeView } from '../../model/index.ts';
+import { changesBetween } from '../../model/testing.ts';
 
 /** A copy of one of the fixture's service ports under another name and cluster IP, its endpoints changed by `endpoint`. */
 function variant(of: ServicePortState, namespace: string, clusterIP: string, endpoint: (e: ServicePortState['clusterEndpoints'][number]) => object): ServicePortState {
@@ -44,7 +46,7 @@ describe('nftables: a service port the kernel refuses is left out, the rest prog
   /** The table a sync of `state` makes on a fresh node. */
   const reference = async (state: LocalState) => {
     const b = new NftBackend({ logger: memoryLogger(), clusterCIDRs, run: netnsRunner(referenceNS), families: ['IPv4'] });
-    await b.sync(state, undefined);
+    await b.sync(nodeView(state), undefined);
     b.dispose();
     return lines(await list(referenceNS));
   };
@@ -60,7 +62,7 @@ describe('nftables: a service port the kernel refuses is left out, the rest prog
     const b = new NftBackend({ logger, clusterCIDRs, run: netnsRunner(nodeNS), families: ['IPv4'] });
     try {
       const s1 = plus(good, refused, notIP);
-      const stats = await b.sync(s1, undefined);
+      const stats = await b.sync(nodeView(s1), undefined);
       expect(stats).toMatchObject({ full: true, mode: 'replace', leftOut: ['not-ip/svc:p', 'refused/svc:p'], refusedTransactions: 1 });
       const listing = await list(nodeNS);
       expect(lines(listing)).toEqual(await reference(good));
@@ -71,14 +73,14 @@ describe('nftables: a service port the kernel refuses is left out, the rest prog
 
       const after = fixtureState(fixtureObjectsAfterEndpointChange());
       const s2 = plus(after, refused, notIP);
-      const next = await b.sync(s2, localChanges(s1, s2));
+      const next = await b.sync(nodeView(s2), changesBetween(s1, s2));
       expect(next).toMatchObject({ full: false, mode: 'partial', leftOut: ['not-ip/svc:p', 'refused/svc:p'] });
       expect(next.refusedTransactions).toBeUndefined();
       expect(lines(await list(nodeNS))).toEqual(await reference(after));
 
       const fixed = variant(svc10, 'refused', '172.30.0.98', () => ({}));
       const s3 = plus(after, fixed, notIP);
-      const last = await b.sync(s3, localChanges(s2, s3));
+      const last = await b.sync(nodeView(s3), changesBetween(s2, s3));
       expect(last.leftOut).toEqual(['not-ip/svc:p']);
       expect(await list(nodeNS)).toContain('172.30.0.98 . udp . 53 : goto service-');
     } finally {
@@ -89,7 +91,7 @@ describe('nftables: a service port the kernel refuses is left out, the rest prog
   it('a refusal that is no service port’s doing still fails the sync, and the table in place stays', async () => {
     const before = lines(await list(nodeNS));
     const b = new NftBackend({ logger: memoryLogger(), clusterCIDRs, run: netnsRunner(nodeNS), families: ['IPv4'], transformTransaction: (text) => `${text}delete element ip kpng service-ips { 10.99.99.99 . tcp . 1 }\n` });
-    await expect(b.sync(good, undefined)).rejects.toThrow(/KPNG_ERR_NFT_TRANSACTION/);
+    await expect(b.sync(nodeView(good), undefined)).rejects.toThrow(/KPNG_ERR_NFT_TRANSACTION/);
     expect(lines(await list(nodeNS))).toEqual(before);
     b.dispose();
   });

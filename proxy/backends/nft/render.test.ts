@@ -1,9 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { clusterCIDRs, fixtureState, nodeIPv4 } from '../common/testing.ts';
-import { endpointRulesMax, familyContext, pickEndpoint, renderFamily, renderServicePort, type FamilyRender, type RenderOptions } from './render.ts';
+import { endpointRulesMax, pickEndpoint, renderFamily, type FamilyRender, type RenderOptions } from './render.ts';
 import { FakeNft } from './testing.ts';
 import { planReplace } from './transaction.ts';
+import { nodeView } from '../../model/index.ts';
 
 const golden = (name: string, text: string) => {
   const file = new URL(`./testdata/${name}.nft`, import.meta.url);
@@ -34,9 +35,9 @@ function checkReferences(r: FamilyRender): void {
 
 describe('full ruleset', () => {
   it('IPv4: ClusterIP, NodePort, ExternalIP, LoadBalancer + source ranges, affinity, traffic policies, no endpoints, terminating fallback, SCTP', () => {
-    const { plan } = planReplace(fixtureState(), families('IPv4'), base);
+    const { plan } = planReplace(nodeView(fixtureState()), families('IPv4'), base);
     golden('full-ipv4', plan.text);
-    const r = renderFamily(fixtureState(), 'IPv4', base);
+    const r = renderFamily(nodeView(fixtureState()), 'IPv4', base);
     checkReferences(r);
     expect(r.ports.size).toBe(10);
     // The kernel model takes it, and the table holds what the renderer meant.
@@ -48,14 +49,14 @@ describe('full ruleset', () => {
   });
 
   it('IPv6: only IPv6 frontends and endpoints, in the ip6 table', () => {
-    const { plan } = planReplace(fixtureState(), families('IPv6'), base);
+    const { plan } = planReplace(nodeView(fixtureState()), families('IPv6'), base);
     golden('full-ipv6', plan.text);
-    checkReferences(renderFamily(fixtureState(), 'IPv6', base));
+    checkReferences(renderFamily(nodeView(fixtureState()), 'IPv6', base));
     expect(plan.text).not.toMatch(/\b\d+\.\d+\.\d+\.\d+\b/);
     expect(plan.text).not.toMatch(/ ip kpng /);
     expect(plan.text).toContain('add rule ip6 kpng services ip6 daddr . meta l4proto . th dport vmap @service-ips');
     expect(plan.text).toContain('dnat to [fd00:180::1]:80');
-    expect(renderFamily(fixtureState(), 'IPv6', base).ports.size).toBe(4);
+    expect(renderFamily(nodeView(fixtureState()), 'IPv6', base).ports.size).toBe(4);
   });
 
   it('options: --masquerade-all, --nodeport-addresses CIDRs (loopback never answers), tcp_be_liberal, another mark bit', () => {
@@ -66,9 +67,9 @@ describe('full ruleset', () => {
       conntrackTCPLiberal: true,
       masqueradeBit: 5,
     };
-    const { plan } = planReplace(fixtureState(), families('IPv4'), o);
+    const { plan } = planReplace(nodeView(fixtureState()), families('IPv4'), o);
     golden('full-ipv4-options', plan.text);
-    checkReferences(renderFamily(fixtureState(), 'IPv4', o));
+    checkReferences(renderFamily(nodeView(fixtureState()), 'IPv4', o));
     expect(plan.text).toContain('add element ip kpng nodeport-ips { 192.168.0.2, 192.168.0.77 }');
     expect(plan.text).not.toContain('ct state invalid drop');
     expect(plan.text).toContain('mark set mark or 0x20');
@@ -76,26 +77,28 @@ describe('full ruleset', () => {
   });
 
   it('NodePorts on every local address but loopback with a /0; on the primary IPs by default', () => {
-    const all = renderFamily(fixtureState(), 'IPv4', { nodePortAddresses: ['0.0.0.0/0'] });
+    const all = renderFamily(nodeView(fixtureState()), 'IPv4', { nodePortAddresses: ['0.0.0.0/0'] });
     expect(all.global.chains.find((c) => c.name === 'services')!.rules[1]).toBe('fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports');
     expect(all.global.containers.map((c) => c.name)).not.toContain('nodeport-ips');
     checkReferences(all);
-    const primary = renderFamily(fixtureState(), 'IPv4', {});
+    const primary = renderFamily(nodeView(fixtureState()), 'IPv4', {});
     expect(primary.global.elements).toEqual([{ container: 'nodeport-ips', key: nodeIPv4, value: '' }]);
     expect(primary.global.chains.find((c) => c.name === 'services')!.rules[1]).toBe('ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports');
   });
 
   it('no --cluster-cidr and no --masquerade-all: no off-cluster masquerade rule, no pod short circuit', () => {
-    const { plan } = planReplace(fixtureState(), families('IPv4'), {});
+    const { plan } = planReplace(nodeView(fixtureState()), families('IPv4'), {});
     expect(plan.text).not.toMatch(/daddr 172\.30\.0\.\d+ tcp dport 80 .*jump mark-for-masquerade/);
     expect(plan.text).not.toContain('short-circuit pod traffic');
     expect(plan.text).toContain('fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"');
-    checkReferences(renderFamily(fixtureState(), 'IPv4', {}));
+    checkReferences(renderFamily(nodeView(fixtureState()), 'IPv4', {}));
   });
 
   it('a service port without a cluster IP of the family has nothing in that family', () => {
-    const sp = fixtureState().servicePorts.get('ns10/svc10')!;
-    expect(renderServicePort(sp, familyContext(fixtureState(), 'IPv6', {}))).toBeUndefined();
+    const view = nodeView(fixtureState());
+    expect(view.families.IPv4.servicePorts.has('ns10/svc10')).toBe(true);
+    expect(view.families.IPv6.servicePorts.has('ns10/svc10')).toBe(false);
+    expect(renderFamily(view, 'IPv6', {}).ports.has('ns10/svc10')).toBe(false);
   });
 });
 
@@ -122,7 +125,7 @@ describe('picking an endpoint', () => {
   });
 
   it('a service chain DNATs by itself; an endpoint reaching itself is masqueraded through @hairpin-endpoints', () => {
-    const r = renderFamily(fixtureState(), 'IPv4', base);
+    const r = renderFamily(nodeView(fixtureState()), 'IPv4', base);
     const svc5 = r.ports.get('ns5/svc5:p80')!;
     expect(svc5.chains.map((c) => c.name)).toEqual(['service-HVFWP5L3-ns5/svc5/tcp/p80', 'external-HVFWP5L3-ns5/svc5/tcp/p80', 'firewall-HVFWP5L3-ns5/svc5/tcp/p80']);
     expect(svc5.chains[0]!.rules.slice(1)).toEqual([

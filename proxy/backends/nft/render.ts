@@ -1,10 +1,9 @@
-// The nftables renderer: node-local state → the objects of one family's table, laid out
+// The nftables renderer: the node's view → the objects of one family's table, laid out
 // as kube-proxy's nftables proxier lays them out (pkg/proxy/nftables/proxier.go, GA 1.33).
 // The output is split into a global part (base and dispatch chains, maps, sets) and one
 // part per service port, so a partial sync renders only the service ports that changed.
 // Pure: everything it needs to know about the host comes in through the options.
-import { cidrContains, compareIPs, parseCIDR, parseIP, sortedServicePorts, type IPFamily, type LocalEndpoint, type LocalState, type ServicePortState } from '../../model/index.ts';
-import { familyOfCIDR, familyPort, nodeIPsOf } from '../common/index.ts';
+import { cidrContains, compareIPs, familyOfCIDR, parseCIDR, parseIP, type FamilyServicePort, type IPFamily, type LocalEndpoint, type NodeView } from '../../model/index.ts';
 import { nftString } from './escape.ts';
 import {
   clusterIPsCheckChain,
@@ -125,13 +124,13 @@ const isLoopback = (ip: string) => ip === '::1' || ip.startsWith('127.');
  * node's IPs; CIDRs select the host's addresses inside them; a /0, or a list with nothing
  * for this family, means every local address. Loopback never answers.
  */
-export function nodePortTargets(state: LocalState, family: IPFamily, o: RenderOptions): NodePortTargets {
+export function nodePortTargets(view: NodeView, family: IPFamily, o: RenderOptions): NodePortTargets {
   const list = o.nodePortAddresses ?? [];
   const primary = list.length === 0 || list.includes('primary');
   const cidrs = list.filter((c) => c !== 'primary' && familyOfCIDR(c) === family).map((c) => parseCIDR(c));
   if (cidrs.some((c) => c?.prefix === 0) || (!primary && cidrs.length === 0)) return { matchAll: true };
   const ips = new Set<string>();
-  if (primary) for (const ip of nodeIPsOf(state, family)) ips.add(ip);
+  if (primary) for (const ip of view.nodeIPs[family]) ips.add(ip);
   for (const a of o.localAddresses ?? []) {
     const ip = parseIP(a);
     if (ip && ip.family === family && cidrs.some((c) => c !== undefined && cidrContains(c, ip))) ips.add(a);
@@ -139,7 +138,7 @@ export function nodePortTargets(state: LocalState, family: IPFamily, o: RenderOp
   return { matchAll: false, ips: [...ips].filter((ip) => !isLoopback(ip)).sort(compareIPs) };
 }
 
-export function familyContext(state: LocalState, family: IPFamily, o: RenderOptions): FamilyContext {
+export function familyContext(view: NodeView, family: IPFamily, o: RenderOptions): FamilyContext {
   const v6 = family === 'IPv6';
   return {
     family,
@@ -148,8 +147,8 @@ export function familyContext(state: LocalState, family: IPFamily, o: RenderOpti
     mark: `0x${(1 << (o.masqueradeBit ?? 14)).toString(16)}`,
     masqueradeAll: o.masqueradeAll ?? false,
     podCIDR: (o.clusterCIDRs ?? []).find((c) => familyOfCIDR(c) === family),
-    nodeIPs: nodeIPsOf(state, family),
-    nodePorts: nodePortTargets(state, family, o),
+    nodeIPs: [...view.nodeIPs[family]],
+    nodePorts: nodePortTargets(view, family, o),
     conntrackTCPLiberal: o.conntrackTCPLiberal ?? false,
   };
 }
@@ -258,11 +257,10 @@ export function pickEndpoint(targets: readonly string[]): string[] {
 /** Above this many endpoints a service chain picks one through an anonymous verdict map. */
 export const endpointRulesMax = 16;
 
-/** One service port's chains, affinity sets and map elements in a family; undefined when it has no cluster IP there. */
-export function renderServicePort(sp: ServicePortState, ctx: FamilyContext): Part | undefined {
+/** One service port's chains, affinity sets and map elements in its family (ctx's). */
+export function renderServicePort(fp: FamilyServicePort, ctx: FamilyContext): Part {
   const { family, ipX } = ctx;
-  const fp = familyPort(sp, family);
-  if (!fp) return undefined;
+  const sp = fp.sp;
   const { clusterIP, externalIPs, lbIPs, sourceRanges, clusterEndpoints, localEndpoints, hasEndpoints } = fp;
   const reachable = fp.allReachable;
   const internalPolicyLocal = sp.internalPolicyLocal;
@@ -374,7 +372,7 @@ export function renderServicePort(sp: ServicePortState, ctx: FamilyContext): Par
     const dest = family === 'IPv6' ? `[${ep.address}]:${ep.port}` : `${ep.address}:${ep.port}`;
     return `meta l4proto ${proto} ${affinity ? `update @${affinitySet(ep)} { ${ipX} saddr } ` : ''}dnat to ${dest}`;
   };
-  const toEndpoints = (svcChain: string, endpoints: LocalEndpoint[]) => {
+  const toEndpoints = (svcChain: string, endpoints: readonly LocalEndpoint[]) => {
     const viaChains = endpoints.length > endpointRulesMax;
     const target = (ep: LocalEndpoint) => {
       if (!viaChains) return dnat(ep);
@@ -393,13 +391,11 @@ export function renderServicePort(sp: ServicePortState, ctx: FamilyContext): Par
   return { chains: [...chains.values()], containers, elements };
 }
 
-/** Every object of one family's table for `state`. */
-export function renderFamily(state: LocalState, family: IPFamily, o: RenderOptions): FamilyRender {
-  const ctx = familyContext(state, family, o);
+/** Every object of one family's table for `view`. */
+export function renderFamily(view: NodeView, family: IPFamily, o: RenderOptions): FamilyRender {
+  const ctx = familyContext(view, family, o);
   const ports = new Map<string, Part>();
-  for (const sp of sortedServicePorts(state)) {
-    const part = renderServicePort(sp, ctx);
-    if (part) ports.set(sp.key, part);
-  }
+  const keys = [...view.families[family].servicePorts.keys()].sort();
+  for (const key of keys) ports.set(key, renderServicePort(view.families[family].servicePorts.get(key)!, ctx));
   return { family, ctx, global: renderGlobal(ctx), ports };
 }

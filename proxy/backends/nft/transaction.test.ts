@@ -6,6 +6,7 @@ import { clusterCIDRs, fixtureObjects, fixtureObjectsAfterEndpointChange, fixtur
 import { familyContext, type RenderOptions } from './render.ts';
 import { FakeNft } from './testing.ts';
 import { nextStaleDue, planPartial, planReplace, planRewrite, planStaleDelete } from './transaction.ts';
+import { nodeView } from '../../model/index.ts';
 
 const golden = (name: string, text: string) => {
   const file = new URL(`./testdata/${name}.nft`, import.meta.url);
@@ -18,12 +19,12 @@ const both: IPFamily[] = ['IPv4', 'IPv6'];
 type Obj = { kind?: string; metadata: { name: string } };
 const without = (objects: unknown[], names: string[]) => objects.filter((x) => !names.includes((x as Obj).metadata.name));
 const replacing = (objects: unknown[], name: string, by: unknown) => objects.map((x) => ((x as Obj).metadata.name === name && (x as Obj).kind === (by as Obj).kind ? by : x));
-const ctxsOf = (state: LocalState, families: readonly IPFamily[] = both) => new Map(families.map((f) => [f, familyContext(state, f, o)]));
+const ctxsOf = (state: LocalState, families: readonly IPFamily[] = both) => new Map(families.map((f) => [f, familyContext(nodeView(state), f, o)]));
 
 /** A kernel and planner views after a replace of `state`. */
 function started(state: LocalState, families: readonly IPFamily[] = both) {
   const kernel = new FakeNft();
-  const { plan, views } = planReplace(state, families, o);
+  const { plan, views } = planReplace(nodeView(state), families, o);
   kernel.apply(plan.text);
   return { kernel, views };
 }
@@ -51,7 +52,7 @@ describe('partial transactions', () => {
     const { views } = started(s1);
     const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
     const changes = localChanges(s1, s2);
-    const plan = planPartial(views, s2, changes.servicePorts, ctxsOf(s2), 0);
+    const plan = planPartial(views, nodeView(s2), changes.servicePorts, ctxsOf(s2), 0);
     golden('partial-ipv4-endpoint-change', plan.text);
     expect(plan.mode).toBe('partial');
     expect(chainLines(plan.text)).toEqual(['flush chain ip kpng service-ULMVA6XW-ns1/svc1/tcp/p80']);
@@ -64,7 +65,7 @@ describe('partial transactions', () => {
   it('a removed Service: its chains flushed now and deleted ≥ the delay later, its elements and affinity sets deleted now', () => {
     const { kernel, views } = started(s1);
     const s2 = fixtureState(without(fixtureObjects(), ['svc5', 'svc10']));
-    const plan = planPartial(views, s2, localChanges(s1, s2).servicePorts, ctxsOf(s2), 5000);
+    const plan = planPartial(views, nodeView(s2), localChanges(s1, s2).servicePorts, ctxsOf(s2), 5000);
     kernel.apply(plan.text);
     const flushed = plan.text.split('\n').filter((l) => l.startsWith('flush chain ip kpng ')).map((l) => l.split(' ')[4]!);
     expect(flushed.filter((c) => c.includes('ns10/svc10'))).toEqual(['service-4C6A7Y5F-ns10/svc10/udp/']);
@@ -90,8 +91,8 @@ describe('partial transactions', () => {
   it('a chain flushed as stale and wanted again before its deletion is reused, not re-added', () => {
     const { kernel, views } = started(s1);
     const s2 = fixtureState(without(fixtureObjects(), ['svc10']));
-    kernel.apply(planPartial(views, s2, localChanges(s1, s2).servicePorts, ctxsOf(s2), 0).text);
-    const back = planPartial(views, s1, localChanges(s2, s1).servicePorts, ctxsOf(s1), 10);
+    kernel.apply(planPartial(views, nodeView(s2), localChanges(s1, s2).servicePorts, ctxsOf(s2), 0).text);
+    const back = planPartial(views, nodeView(s1), localChanges(s2, s1).servicePorts, ctxsOf(s1), 10);
     expect(back.text).not.toMatch(/^add chain/m);
     kernel.apply(back.text);
     expect(views.get('IPv4')!.stale.size).toBe(0);
@@ -119,7 +120,7 @@ describe('partial transactions', () => {
     for (const step of steps) {
       objects = step(objects);
       const state = stateWithConflicts(objects);
-      const plan = planPartial(views, state, localChanges(prev, state).servicePorts, ctxsOf(state), (now += 100));
+      const plan = planPartial(views, nodeView(state), localChanges(prev, state).servicePorts, ctxsOf(state), (now += 100));
       kernel.apply(plan.text);
       kernel.apply(planStaleDelete(views, now, 0).plan.text);
       for (const f of ['ip', 'ip6'] as const) expect(kernel.dump(f), JSON.stringify(step.toString())).toBe(fresh(state).dump(f));
@@ -140,7 +141,7 @@ describe('partial transactions', () => {
     expect(owner()).toBe(' : goto external-QM4FGTFR-ns11/svc11/tcp/p80');
     expect(s2.servicePorts.get('ns4/svc4:p80')?.externalIPs).toEqual([]);
     const s3 = fixtureState(without(objects, ['svc11']));
-    kernel.apply(planPartial(views, s3, localChanges(s2, s3).servicePorts, ctxsOf(s3, ['IPv4']), 0).text);
+    kernel.apply(planPartial(views, nodeView(s3), localChanges(s2, s3).servicePorts, ctxsOf(s3, ['IPv4']), 0).text);
     expect(owner()).toBe(' : goto external-LAUZTJTB-ns4/svc4/tcp/p80');
     kernel.apply(planStaleDelete(views, 0, 0).plan.text);
     expect(kernel.dump('ip')).toBe(fresh(s3, ['IPv4']).dump('ip'));
@@ -161,7 +162,7 @@ describe('one endpoint change among 1,000 Services', () => {
     const s2 = fixtureState(changed);
     const changes = localChanges(s1, s2);
     expect([...changes.servicePorts]).toEqual(['scale/svc-500:http']);
-    const plan = planPartial(views, s2, changes.servicePorts, ctxsOf(s2, ['IPv4']), 0);
+    const plan = planPartial(views, nodeView(s2), changes.servicePorts, ctxsOf(s2, ['IPv4']), 0);
     expect(plan.lines).toBeLessThan(50);
     expect(plan.lines).toBeGreaterThan(0);
     expect(full).toBeGreaterThan(10_000);
@@ -177,7 +178,7 @@ describe('rewrite (a full sync while the view is trusted)', () => {
     const { kernel, views } = started(s1);
     kernel.table('ip')!.sets.get('affinity-WLGLN4N3-ns5/svc5/tcp/p80__10.180.0.6/80')!.elements.set('203.0.113.2', '');
     const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
-    const plan = planRewrite(views, s2, both, o, 0);
+    const plan = planRewrite(views, nodeView(s2), both, o, 0);
     expect(plan.mode).toBe('rewrite');
     expect(plan.text).not.toMatch(/^(add|delete|flush) set ip6? kpng affinity-/m);
     expect(plan.text).toMatch(/^flush map ip kpng service-ips$/m);
@@ -195,7 +196,7 @@ describe('rewrite (a full sync while the view is trusted)', () => {
     // Someone deleted an empty-able chain: flush it first, as the kernel requires... here, simply drop it from the model.
     t.chains.delete('mark-for-masquerade');
     const s2 = fixtureState(without(fixtureObjects(), ['svc10']));
-    const plan = planRewrite(views, s2, both, o, 0);
+    const plan = planRewrite(views, nodeView(s2), both, o, 0);
     kernel.apply(plan.text);
     expect(views.get('IPv4')!.stale.has('service-4C6A7Y5F-ns10/svc10/udp/')).toBe(true);
     kernel.apply(planStaleDelete(views, 0, 0).plan.text);
@@ -206,7 +207,7 @@ describe('rewrite (a full sync while the view is trusted)', () => {
     const kernel = fresh(fixtureState());
     kernel.table('ip')!.chains.set('someone-elses', { spec: '', rules: [], handle: 999 });
     const s2 = fixtureState([node(nodeName, { addresses: ['192.168.0.2'] })]);
-    kernel.apply(planReplace(s2, both, o).plan.text);
+    kernel.apply(planReplace(nodeView(s2), both, o).plan.text);
     expect(kernel.table('ip')!.chains.has('someone-elses')).toBe(false);
     expect(kernel.dump('ip')).toBe(fresh(s2).dump('ip'));
     expect(kernel.transactions).toHaveLength(2);

@@ -20,7 +20,7 @@
 //
 // Plans mutate the view as if the transaction succeeded; the caller forgets the view when
 // it fails (the next sync is then a replace).
-import type { IPFamily, LocalState } from '../../model/index.ts';
+import type { IPFamily, NodeView, ViewChanges } from '../../model/index.ts';
 import { nftString } from './escape.ts';
 import { nftFamily, tableComment, tableName } from './names.ts';
 import { contextKey, renderFamily, renderServicePort, type ChainDef, type ContainerDef, type ElementDef, type FamilyContext, type FamilyRender, type Part, type RenderOptions } from './render.ts';
@@ -209,8 +209,8 @@ function finish(mode: Mode, txs: Tx[], written: Partial<Record<IPFamily, number>
 }
 
 /** Renders every family. */
-export function renderAll(state: LocalState, families: readonly IPFamily[], o: RenderOptions): Map<IPFamily, FamilyRender> {
-  return new Map(families.map((f) => [f, renderFamily(state, f, o)]));
+export function renderAll(view: NodeView, families: readonly IPFamily[], o: RenderOptions): Map<IPFamily, FamilyRender> {
+  return new Map(families.map((f) => [f, renderFamily(view, f, o)]));
 }
 
 function newView(r: FamilyRender, stale: Map<string, number>): FamilyView {
@@ -228,11 +228,11 @@ function newView(r: FamilyRender, stale: Map<string, number>): FamilyView {
  * Replace: the whole table of every family, from nothing. Returns the plan and the views
  * the kernel holds once it is applied.
  */
-export function planReplace(state: LocalState, families: readonly IPFamily[], o: RenderOptions): { plan: Plan; views: Map<IPFamily, FamilyView> } {
+export function planReplace(view: NodeView, families: readonly IPFamily[], o: RenderOptions): { plan: Plan; views: Map<IPFamily, FamilyView> } {
   const views = new Map<IPFamily, FamilyView>();
   const txs: Tx[] = [];
   const written: Partial<Record<IPFamily, number>> = {};
-  for (const [family, r] of renderAll(state, families, o)) {
+  for (const [family, r] of renderAll(view, families, o)) {
     const tx = new Tx(family);
     const table = `add table ${tx.t} { comment ${nftString(tableComment)} ; }`;
     tx.head.push(table, `delete table ${tx.t}`, table);
@@ -240,9 +240,9 @@ export function planReplace(state: LocalState, families: readonly IPFamily[], o:
     for (const p of parts) for (const c of p.chains) tx.addChain(c);
     for (const p of parts) for (const c of p.containers) tx.addContainer(c);
     for (const p of parts) for (const c of p.chains) tx.addRules(c);
-    const view = newView(r, new Map());
-    for (const [elemId, value] of view.elements.all()) tx.addElement(elemId, value);
-    views.set(family, view);
+    const kernel = newView(r, new Map());
+    for (const [elemId, value] of kernel.elements.all()) tx.addElement(elemId, value);
+    views.set(family, kernel);
     txs.push(tx);
     written[family] = r.ports.size;
   }
@@ -267,10 +267,10 @@ function affinitySetsOf(parts: Iterable<Part>): Map<string, ContainerDef> {
  * Rewrite: a full sync against a trusted view. Every chain is flushed and rewritten, the
  * global maps and sets flushed and refilled; affinity sets that stay are left alone.
  */
-export function planRewrite(views: Map<IPFamily, FamilyView>, state: LocalState, families: readonly IPFamily[], o: RenderOptions, now: number): Plan {
+export function planRewrite(views: Map<IPFamily, FamilyView>, node: NodeView, families: readonly IPFamily[], o: RenderOptions, now: number): Plan {
   const txs: Tx[] = [];
   const written: Partial<Record<IPFamily, number>> = {};
-  for (const [family, r] of renderAll(state, families, o)) {
+  for (const [family, r] of renderAll(node, families, o)) {
     const old = views.get(family);
     if (!old) throw new Error(`no view of the ${family} table to rewrite`);
     const tx = new Tx(family);
@@ -324,17 +324,27 @@ export function planRewrite(views: Map<IPFamily, FamilyView>, state: LocalState,
   return finish('rewrite', txs, written);
 }
 
+/** The service ports a partial sync rewrites: the view's per-family change set, or the same keys in every family. */
+export type ChangedPorts = Pick<ViewChanges, 'families'> | Iterable<string>;
+
+function changedIn(changed: ChangedPorts, family: IPFamily): string[] {
+  return [...('families' in changed ? changed.families[family].ports.keys() : changed)].sort();
+}
+
 /**
  * Partial: only `changed` service ports. The caller has checked that every family's context
  * is the one its view was rendered with (else a full sync is due).
  */
-export function planPartial(views: Map<IPFamily, FamilyView>, state: LocalState, changed: Iterable<string>, ctxs: Map<IPFamily, FamilyContext>, now: number): Plan {
+export function planPartial(views: Map<IPFamily, FamilyView>, node: NodeView, changed: ChangedPorts, ctxs: Map<IPFamily, FamilyContext>, now: number): Plan {
   const txs: Tx[] = [];
   const written: Partial<Record<IPFamily, number>> = {};
-  const keys = [...changed].sort();
+  // An iterable may be read once: take its keys before the families.
+  const keyList = 'families' in changed ? undefined : [...changed];
   for (const [family, view] of views) {
     const ctx = ctxs.get(family);
     if (!ctx) throw new Error(`no context for the ${family} table`);
+    const keys = changedIn(keyList ?? changed, family);
+    const ports = node.families[family].servicePorts;
     const tx = new Tx(family);
     const before = new Map<string, string | undefined>();
     const touch = (e: ElementDef) => {
@@ -343,8 +353,8 @@ export function planPartial(views: Map<IPFamily, FamilyView>, state: LocalState,
     };
     let count = 0;
     for (const key of keys) {
-      const sp = state.servicePorts.get(key);
-      const next = sp ? renderServicePort(sp, ctx) : undefined;
+      const fp = ports.get(key);
+      const next = fp ? renderServicePort(fp, ctx) : undefined;
       const prev = view.ports.get(key);
       if (!prev && !next) continue;
       count++;
