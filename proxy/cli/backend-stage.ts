@@ -1,10 +1,11 @@
 // A backend becomes a pipeline stage by running under the runtime: its own flags plus the
 // runtime's (/healthz, /metrics, sync periods, --nodeport-addresses), one of each name.
 import type { BackendStage } from '../backends/backend.ts';
-import type { IPFamily } from '../model/index.ts';
+import { parseFamilies } from '../backends/common/flags.ts';
+import { ipFamilies, type IPFamily } from '../model/index.ts';
 import { runtimeFlags, startRuntime, type Runtime } from '../runtime/index.ts';
 import type { LocalSink } from '../sinks/sink.ts';
-import { flagList, type FlagSpec, type FlagValues } from './flags.ts';
+import type { FlagSpec, FlagValues } from './flags.ts';
 import type { LocalSinkStage, StageContext } from './stages.ts';
 
 /** Flags of both lists, the first declaration of a name winning. */
@@ -14,9 +15,9 @@ export function mergeFlags(...lists: FlagSpec[][]): FlagSpec[] {
   return [...seen.values()];
 }
 
+/** --ip-families (checked by the backend's flag), both families when empty. */
 function familiesOf(v: FlagValues): IPFamily[] {
-  const list = flagList(v, 'ip-families').map((f) => (f.toLowerCase() === 'ipv6' ? 'IPv6' : 'IPv4')) as IPFamily[];
-  return list.length > 0 ? [...new Set(list)] : ['IPv4', 'IPv6'];
+  return parseFamilies(v, (m) => new Error(m)) ?? [...ipFamilies];
 }
 
 /** A LocalSink that starts the runtime (binding its servers) when the pipeline starts. */

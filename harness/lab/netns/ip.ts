@@ -1,6 +1,9 @@
 // Small IPv4/IPv6 address arithmetic for the lab's address plans. Pure.
 
-export type Family = 'ipv4' | 'ipv6';
+import type { LowerIPFamily } from '../../../proxy/model/ip.ts';
+
+/** An IP family as the lab spells it: the proxy's IPFamily in lower case (see proxy/model/ip.ts). */
+export type Family = LowerIPFamily;
 
 export interface Cidr {
   family: Family;

@@ -1,7 +1,7 @@
 // Flags every kernel-rule backend (to-iptables, to-nft) takes with the same meaning, and
 // their validation. Each backend adds its own (--dry-run and --cleanup say what they print).
 import { checkWith, flagBoolean, flagList, flagNumber, type FlagSpec, type FlagValues } from '../../cli/flags.ts';
-import { parseCIDR, type IPFamily } from '../../model/index.ts';
+import { parseCIDR, parseIPFamilies, type IPFamily } from '../../model/index.ts';
 
 export const clusterCIDRFlag: FlagSpec = {
   name: 'cluster-cidr',
@@ -35,16 +35,7 @@ export function ipFamiliesFlag(what: string): FlagSpec {
 /** --ip-families, or undefined when empty. `fail` builds the backend's own setup error. */
 export function parseFamilies(v: FlagValues, fail: (message: string) => Error): IPFamily[] | undefined {
   const list = flagList(v, 'ip-families');
-  if (list.length === 0) return undefined;
-  return [
-    ...new Set(
-      list.map((x): IPFamily => {
-        const f = x.toLowerCase() === 'ipv4' ? 'IPv4' : x.toLowerCase() === 'ipv6' ? 'IPv6' : undefined;
-        if (!f) throw fail(`--ip-families=${x}: accepted: IPv4, IPv6`);
-        return f;
-      }),
-    ),
-  ];
+  return list.length === 0 ? undefined : parseIPFamilies(list, fail);
 }
 
 /** --masquerade-bit, checked. */

@@ -12,6 +12,7 @@ import { SuiteCluster, clients, namespace, nodes, podPorts, pods, servicePorts, 
 import { dataplanes } from './dataplanes.ts';
 import { ProxyUnderTest, marksOf } from './proxy-under-test.ts';
 import { SnapshotFile } from './snapshot.ts';
+import { familyFromLower } from '../../model/index.ts';
 
 /** Short, so that a flush is repaired and an unhealthy proxy shows within seconds. */
 const syncPeriodMs = 1_000;
@@ -221,7 +222,7 @@ describe.each(dataplanes)('the $title dataplane', (dataplane) => {
 
     it('/healthz and /livez answer as kube-proxy’s (JSON, status per family, headers); /proxyMode names the backend', async () => {
       const client = t().client('client-1');
-      const statusFamilies = families().map((f) => (f === 'ipv4' ? 'IPv4' : 'IPv6'));
+      const statusFamilies = families().map(familyFromLower);
       const rfc3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
       for (const f of families()) {
         for (const path of ['/healthz', '/livez']) {

@@ -4,6 +4,7 @@
 //
 // A backend joins the suite by its entry in `dataplanes` at the bottom.
 import type { Family, Node, Topology } from '../../../harness/lab/netns/index.ts';
+import { familyFromLower } from '../../model/index.ts';
 
 export interface Dataplane {
   /** The suite's title for it. */
@@ -33,7 +34,7 @@ export interface Dataplane {
   };
 }
 
-const families = (fs: readonly Family[]) => fs.map((f) => (f === 'ipv4' ? 'IPv4' : 'IPv6'));
+const families = (fs: readonly Family[]) => fs.map(familyFromLower);
 
 /** kube-proxy's iptables mode (`to-iptables`) in one iptables flavour. */
 export function iptablesDataplane(mode: 'nft' | 'legacy'): Dataplane {
