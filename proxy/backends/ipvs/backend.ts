@@ -239,16 +239,17 @@ export class IpvsBackend implements Backend {
       return [];
     }
     const connections = parseConnections(r.stdout);
-    const deleted: string[] = [];
-    for (const family of this.active) {
-      const m = this.mirrors.get(family);
-      if (!m) continue;
-      const sweep = this.drainer.sweep(m.ipvs, connections, this.now());
-      if (sweep.text === '') continue;
-      await this.apply('ipvsadm', ['-R'], sweep.text, errIpvsadm, `${family} drained real servers`);
-      m.ipvs.apply(sweep.text);
-      deleted.push(...sweep.deleted);
+    // One sweep over both families' tables: the drainer forgets what neither holds.
+    const both = new IpvsTable();
+    for (const m of this.mirrors.values()) for (const [k, vs] of m.ipvs.services) both.services.set(k, vs);
+    const sweep = this.drainer.sweep(both, connections, this.now());
+    if (sweep.text === '') return [];
+    await this.apply('ipvsadm', ['-R'], sweep.text, errIpvsadm, 'drained real servers');
+    for (const [family, m] of this.mirrors) {
+      const lines = sweep.text.split('\n').filter((l) => l !== '' && l.includes('[') === (family === 'IPv6'));
+      if (lines.length > 0) m.ipvs.apply(lines.join('\n'));
     }
+    const deleted = sweep.deleted;
     if (deleted.length > 0) this.log.info('deleted drained real servers', { realServers: deleted.join(',') });
     return deleted;
   }
