@@ -61,6 +61,8 @@ export interface IpvsBackendOptions {
   write?: (text: string) => void;
   /** Clock for the drain timeout (tests). */
   now?: () => number;
+  /** Test hook: changes an input just before it is applied. */
+  transformInput?: (tool: 'ipvsadm' | 'ipset' | 'iptables' | 'addresses', family: IPFamily, text: string) => string;
 }
 
 interface Mirror {
@@ -207,6 +209,13 @@ export class IpvsBackend implements Backend {
         const mirror = this.mirrors.get(family);
         const kernel: KernelView = full || !mirror ? await this.readKernel(family) : mirror;
         const r = renderFamily(state, opts, kernel, full);
+        const tx = this.o.transformInput;
+        if (tx) {
+          r.ipset = tx('ipset', family, r.ipset);
+          r.addresses = tx('addresses', family, r.addresses);
+          r.ipvsadm = tx('ipvsadm', family, r.ipvsadm);
+          r.iptables = tx('iptables', family, r.iptables);
+        }
         if (r.ipset !== '') await this.apply('ipset', ['restore'], r.ipset, errIpsetRestore, family);
         if (r.addresses !== '') await this.apply('ip', [`-${family === 'IPv6' ? 6 : 4}`, '-batch', '-'], r.addresses, errIpvsAddress, family);
         if (r.ipvsadm !== '') await this.apply('ipvsadm', ['-R'], r.ipvsadm, errIpvsadm, family);
