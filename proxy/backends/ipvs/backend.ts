@@ -1,0 +1,324 @@
+// The ipvs backend: per IP family, virtual servers through `ipvsadm -R`, ipsets through
+// `ipset restore`, the few iptables rules through `iptables-restore --noflush` (in the
+// flavour the node uses, detected as the iptables backend detects it), and the service
+// addresses on the kube-ipvs0 dummy interface through `ip -batch -`. A full sync reads the
+// kernel back (ipvsadm -S -n, ipset save, ip addr, iptables-save) and writes the
+// differences; a partial sync writes the differences from what the last sync wrote.
+//
+// ipvsadm-restore is `ipvsadm -C` followed by `ipvsadm -R`: it would delete every virtual
+// server, and with them every connection, at each sync. The backend writes the same input
+// to `ipvsadm -R` alone, with explicit -D/-d/-e lines for what goes.
+import { RuleApplyError, checkAddressFlags, nodeIPsOf, type Runner } from '../common/index.ts';
+import { processRunner } from '../common/exec.ts';
+import type { Backend, SyncStats } from '../backend.ts';
+import { cidrContains, parseCIDR, parseIP, type IPFamily, type LocalChanges, type LocalState } from '../../model/index.ts';
+import type { Logger } from '../../runtime/log.ts';
+import { binaries, detectMode, iptablesModes, type IptablesMode } from '../iptables/mode.ts';
+import { scanSave } from '../iptables/rules.ts';
+import { blamedLine } from '../iptables/backend.ts';
+import { Drainer } from './drain.ts';
+import { emptySets, parseIpsetSave, renderIpsetDestroy, type SetMembers } from './ipset.ts';
+import { IpvsTable, parseConnections, parseIpvsSave } from './ipvsadm.ts';
+import { renderIptablesCleanup } from './iptables.ts';
+import { allSetNames, dummyDevice, setDefs, setName } from './names.ts';
+import { createSets, familyTable, renderFamily, type KernelView, type RenderOptions } from './render.ts';
+
+export const errIpvsSetup = 'KPNG_ERR_IPVS_SETUP';
+export const errIpvsadm = 'KPNG_ERR_IPVSADM';
+export const errIpsetRestore = 'KPNG_ERR_IPSET_RESTORE';
+export const errIpvsIptablesRestore = 'KPNG_ERR_IPTABLES_RESTORE';
+export const errIpvsAddress = 'KPNG_ERR_IPVS_ADDRESS';
+
+const families: readonly IPFamily[] = ['IPv4', 'IPv6'];
+
+/** The IPVS schedulers kube-proxy accepts. */
+export const ipvsSchedulers = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'mh'] as const;
+
+/** sysctls the ipvs mode needs (kube-proxy sets them too). */
+export const ipvsSysctls: ReadonlyArray<[string, string]> = [
+  ['net.ipv4.vs.conntrack', '1'],
+  ['net.ipv4.vs.expire_nodest_conn', '1'],
+  ['net.ipv4.vs.expire_quiescent_template', '1'],
+  ['net.ipv4.ip_forward', '1'],
+];
+
+export interface IpvsBackendOptions {
+  logger: Logger;
+  clusterCIDRs?: readonly string[];
+  masqueradeAll?: boolean;
+  /** --nodeport-addresses CIDRs and/or "primary"; empty: every local address but loopback. */
+  nodePortAddresses?: readonly string[];
+  masqueradeBit?: number;
+  families?: readonly IPFamily[];
+  /** --ipvs-scheduler (default rr). */
+  scheduler?: string;
+  /** --iptables-mode (default auto). */
+  mode?: IptablesMode | 'auto';
+  dryRun?: boolean;
+  /** How long a real server may drain before it is deleted anyway (default 15 min). */
+  drainTimeoutMs?: number;
+  run?: Runner;
+  write?: (text: string) => void;
+  /** Clock for the drain timeout (tests). */
+  now?: () => number;
+  /** Test hook: changes an input just before it is applied. */
+  transformInput?: (tool: 'ipvsadm' | 'ipset' | 'iptables' | 'addresses', family: IPFamily, text: string) => string;
+}
+
+interface Mirror {
+  ipvs: IpvsTable;
+  sets: SetMembers;
+  bound: Set<string>;
+  iptablesText: string;
+}
+
+export class IpvsBackend implements Backend {
+  readonly name = 'ipvs';
+  private readonly o: IpvsBackendOptions;
+  private readonly log: Logger;
+  private readonly run: Runner;
+  private readonly now: () => number;
+  private ready = false;
+  private mode: IptablesMode = 'nft';
+  private active: IPFamily[] = [];
+  private readonly mirrors = new Map<IPFamily, Mirror>();
+  private needFull = true;
+  private nodeAddresses: string[] | undefined;
+  readonly drainer: Drainer;
+
+  constructor(opts: IpvsBackendOptions) {
+    this.o = opts;
+    this.log = opts.logger.child('ipvs');
+    this.run = opts.run ?? processRunner();
+    this.now = opts.now ?? Date.now;
+    this.drainer = new Drainer(opts.drainTimeoutMs);
+    checkAddressFlags(opts.clusterCIDRs ?? [], opts.nodePortAddresses ?? [], (m) => new IpvsSetupError(m));
+    const s = opts.scheduler ?? 'rr';
+    if (!(ipvsSchedulers as readonly string[]).includes(s)) throw new IpvsSetupError(`--ipvs-scheduler=${s}: accepted: ${ipvsSchedulers.join(', ')}`);
+  }
+
+  get ipFamilies(): readonly IPFamily[] {
+    return this.active;
+  }
+
+  async setup(): Promise<void> {
+    const o = this.o;
+    this.active = [...(o.families ?? families)];
+    if (o.dryRun) {
+      this.mode = o.mode === 'legacy' ? 'legacy' : 'nft';
+      this.ready = true;
+      return;
+    }
+    const probe = await this.run('ipvsadm', ['-S', '-n']);
+    if (probe.exitCode !== 0) throw new IpvsSetupError(`IPVS does not work on this node (ipvsadm -S -n: ${probe.stderr.trim() || `exit ${probe.exitCode ?? 'none'}`}); the kernel needs the ip_vs modules`);
+    this.drainer.adopt(parseIpvsSave(probe.stdout), this.now());
+    if (o.mode === 'nft' || o.mode === 'legacy') this.mode = o.mode;
+    else this.mode = (await detectMode(this.run)).mode;
+    for (const [k, v] of ipvsSysctls) {
+      const r = await this.run('sysctl', ['-w', `${k}=${v}`]);
+      if (r.exitCode !== 0) this.log.warn(`could not set ${k}=${v}`, { stderr: r.stderr.trim() });
+    }
+    const link = await this.run('ip', ['link', 'show', dummyDevice]);
+    if (link.exitCode !== 0) {
+      const r = await this.run('ip', ['link', 'add', dummyDevice, 'type', 'dummy']);
+      if (r.exitCode !== 0) throw new IpvsSetupError(`cannot create the ${dummyDevice} dummy interface: ${r.stderr.trim()}`);
+    }
+    for (const f of this.active) await this.apply('ipset', ['restore'], createSets(f), errIpsetRestore, `${f} sets`);
+    this.ready = true;
+    this.log.info('ipvs backend ready', { mode: this.mode, families: this.active.join(','), scheduler: o.scheduler ?? 'rr' });
+  }
+
+  private renderOptions(state: LocalState, family: IPFamily, local: readonly string[]): RenderOptions {
+    const o = this.o;
+    const ofFamily = (a: string) => parseIP(a)?.family === family;
+    const nodeIPs = nodeIPsOf(state, family);
+    const cidrs: string[] = [];
+    for (const a of o.nodePortAddresses ?? []) {
+      if (a === 'primary') for (const ip of nodeIPs.slice(0, 1)) cidrs.push(`${ip}/${family === 'IPv4' ? 32 : 128}`);
+      else if (parseCIDR(a)?.family === family) cidrs.push(a);
+    }
+    const usable = local.filter(ofFamily);
+    const nodePortIPs =
+      cidrs.length === 0 && (o.nodePortAddresses ?? []).length === 0
+        ? usable
+        : usable.filter((a) => cidrs.some((c) => cidrContains(parseCIDR(c)!, parseIP(a)!)));
+    return {
+      family,
+      scheduler: o.scheduler ?? 'rr',
+      nodePortIPs: [...new Set(nodePortIPs)].sort(),
+      nodeIPs,
+      otherLocalAddresses: usable,
+      clusterCIDRs: o.clusterCIDRs ?? [],
+      masqueradeAll: o.masqueradeAll ?? false,
+      ...(o.masqueradeBit !== undefined && { masqueradeBit: o.masqueradeBit }),
+    };
+  }
+
+  /** The node's addresses outside kube-ipvs0, loopback and link-local ones left out. */
+  private async readNodeAddresses(state: LocalState): Promise<string[]> {
+    if (this.o.dryRun) return families.flatMap((f) => nodeIPsOf(state, f));
+    const r = await this.run('ip', ['-j', 'addr', 'show']);
+    if (r.exitCode !== 0) throw new IpvsSetupError(`cannot list the node's addresses: ${r.stderr.trim()}`);
+    const links = JSON.parse(r.stdout) as Array<{ ifname?: string; addr_info?: Array<{ local?: string }> }>;
+    return links
+      .filter((l) => l.ifname !== dummyDevice)
+      .flatMap((l) => (l.addr_info ?? []).map((a) => a.local ?? ''))
+      .filter((a) => {
+        const ip = parseIP(a);
+        if (!ip) return false;
+        if (ip.family === 'IPv4') return ip.bytes[0] !== 127;
+        return a !== '::1' && !(ip.bytes[0] === 0xfe && (ip.bytes[1]! & 0xc0) === 0x80);
+      });
+  }
+
+  private async readKernel(family: IPFamily): Promise<KernelView> {
+    const save = await this.run('ipvsadm', ['-S', '-n']);
+    if (save.exitCode !== 0) throw new IpvsSetupError(`ipvsadm -S -n failed: ${save.stderr.trim()}`);
+    const sets = parseIpsetSave((await this.run('ipset', ['save'])).stdout);
+    const ours: SetMembers = new Map();
+    for (const d of setDefs) {
+      const s = sets.get(setName(d, family));
+      if (s) ours.set(s.name, s.members);
+    }
+    const addr = await this.run('ip', ['-j', `-${family === 'IPv6' ? 6 : 4}`, 'addr', 'show', 'dev', dummyDevice]);
+    const bound = new Set<string>();
+    if (addr.exitCode === 0 && addr.stdout.trim() !== '') {
+      for (const l of JSON.parse(addr.stdout) as Array<{ addr_info?: Array<{ local?: string }> }>) for (const a of l.addr_info ?? []) if (a.local) bound.add(a.local);
+    }
+    const ipt = await this.run(binaries(this.mode, family).save, []);
+    return {
+      ipvs: familyTable(parseIpvsSave(save.stdout), family),
+      sets: ours,
+      bound,
+      ...(ipt.exitCode === 0 && { iptablesSaved: scanSave(ipt.stdout) }),
+    };
+  }
+
+  async sync(state: LocalState, changes: LocalChanges | undefined): Promise<SyncStats> {
+    if (!this.ready) await this.setup();
+    const full = changes === undefined || changes.node || this.needFull || this.active.some((f) => !this.mirrors.has(f));
+    const stats = { full, bytes: 0, lines: 0 };
+    try {
+      if (full || this.nodeAddresses === undefined) this.nodeAddresses = await this.readNodeAddresses(state);
+      for (const family of this.active) {
+        const opts = this.renderOptions(state, family, this.nodeAddresses);
+        if (this.o.dryRun) {
+          this.print(renderFamily(state, opts));
+          continue;
+        }
+        const mirror = this.mirrors.get(family);
+        const kernel: KernelView = full || !mirror ? await this.readKernel(family) : mirror;
+        const r = renderFamily(state, opts, kernel, full);
+        const tx = this.o.transformInput;
+        if (tx) {
+          r.ipset = tx('ipset', family, r.ipset);
+          r.addresses = tx('addresses', family, r.addresses);
+          r.ipvsadm = tx('ipvsadm', family, r.ipvsadm);
+          r.iptables = tx('iptables', family, r.iptables);
+        }
+        if (r.ipset !== '') await this.apply('ipset', ['restore'], r.ipset, errIpsetRestore, family);
+        if (r.addresses !== '') await this.apply('ip', [`-${family === 'IPv6' ? 6 : 4}`, '-batch', '-'], r.addresses, errIpvsAddress, family);
+        if (r.ipvsadm !== '') await this.apply('ipvsadm', ['-R'], r.ipvsadm, errIpvsadm, family);
+        if (r.iptables !== '') await this.apply(binaries(this.mode, family).restore, ['--noflush', '--wait=5'], r.iptables, errIpvsIptablesRestore, family);
+        const ipvs = kernel.ipvs.clone().apply(r.ipvsadm);
+        const sets: SetMembers = emptySets(family);
+        for (const [k, v] of r.plan.sets) sets.set(k, new Set(v));
+        const iptablesText = r.iptables !== '' ? r.iptables : (kernel.iptablesText ?? '');
+        this.mirrors.set(family, { ipvs, sets, bound: new Set(r.plan.bind), iptablesText: full ? r.iptables.replace(/^-I .*\n/gm, '') : iptablesText });
+        this.drainer.note(r.draining, r.undrained, this.now());
+        for (const t of [r.ipvsadm, r.ipset, r.iptables, r.addresses]) {
+          stats.bytes += Buffer.byteLength(t);
+          stats.lines += t === '' ? 0 : t.split('\n').length - 1;
+        }
+      }
+      if (!this.o.dryRun && this.drainer.size > 0) await this.drain();
+      this.needFull = false;
+      return stats;
+    } catch (err) {
+      this.needFull = true;
+      throw err;
+    }
+  }
+
+  /** Deletes the draining real servers whose connections are gone (or that drained too long). */
+  async drain(): Promise<string[]> {
+    const r = await this.run('ipvsadm', ['-L', '-n', '-c']);
+    if (r.exitCode !== 0) {
+      this.log.warn('cannot read the IPVS connection list; draining real servers stay', { stderr: r.stderr.trim() });
+      return [];
+    }
+    const connections = parseConnections(r.stdout);
+    // One sweep over both families' tables: the drainer forgets what neither holds.
+    const both = new IpvsTable();
+    for (const m of this.mirrors.values()) for (const [k, vs] of m.ipvs.services) both.services.set(k, vs);
+    const sweep = this.drainer.sweep(both, connections, this.now());
+    if (sweep.text === '') return [];
+    await this.apply('ipvsadm', ['-R'], sweep.text, errIpvsadm, 'drained real servers');
+    for (const [family, m] of this.mirrors) {
+      const lines = sweep.text.split('\n').filter((l) => l !== '' && l.includes('[') === (family === 'IPv6'));
+      if (lines.length > 0) m.ipvs.apply(lines.join('\n'));
+    }
+    const deleted = sweep.deleted;
+    if (deleted.length > 0) this.log.info('deleted drained real servers', { realServers: deleted.join(',') });
+    return deleted;
+  }
+
+  private print(r: ReturnType<typeof renderFamily>): void {
+    const w = this.o.write ?? ((t: string) => process.stdout.write(t));
+    w(`# kpng to-ipvs --dry-run: ${r.family}, for ipvsadm -R\n${r.ipvsadm}`);
+    w(`# kpng to-ipvs --dry-run: ${r.family}, for ipset restore\n${r.ipset}`);
+    w(`# kpng to-ipvs --dry-run: ${r.family}, for ${binaries(this.mode, r.family).restore} --noflush\n${r.iptables}`);
+    w(`# kpng to-ipvs --dry-run: ${r.family}, for ip -batch - (${dummyDevice})\n${r.addresses}`);
+  }
+
+  private async apply(file: string, args: string[], input: string, code: string, what: string): Promise<void> {
+    const r = await this.run(file, args, { input });
+    if (r.exitCode === 0) return;
+    const line = blamedLine(r.stderr);
+    throw new RuleApplyError({ code, command: [file, ...args], input, exitCode: r.exitCode, stderr: r.stderr, ...(line !== undefined && { line }), what });
+  }
+
+  /** Removes everything: every virtual server (ipvsadm -C, as kube-proxy flushes), kube-ipvs0, our chains and jump rules (both flavours and families), then our sets. */
+  async cleanup(): Promise<void> {
+    const dry = this.o.dryRun;
+    const w = this.o.write ?? ((t: string) => process.stdout.write(t));
+    const step = async (what: string, file: string, args: string[], input?: string) => {
+      if (dry) return w(`# kpng to-ipvs --cleanup --dry-run: ${what}: ${[file, ...args].join(' ')}\n${input ?? ''}`);
+      const r = await this.run(file, args, input !== undefined ? { input } : {});
+      if (r.exitCode !== 0) this.log.debug(`cleanup: ${what}`, { stderr: r.stderr.trim() });
+    };
+    await step('virtual servers', 'ipvsadm', ['-C']);
+    await step('dummy interface', 'ip', ['link', 'del', dummyDevice]);
+    const failures: Error[] = [];
+    for (const mode of iptablesModes) {
+      for (const family of families) {
+        const bin = binaries(mode, family);
+        const saved = await this.run(bin.save, []);
+        if (saved.exitCode !== 0) continue;
+        const text = renderIptablesCleanup(scanSave(saved.stdout));
+        if (text === '') continue;
+        if (dry) w(`# kpng to-ipvs --cleanup --dry-run: ${family} ${mode}, for ${bin.restore} --noflush\n${text}`);
+        else await this.apply(bin.restore, ['--noflush', '--wait=5'], text, errIpvsIptablesRestore, `${family} ${mode} cleanup`).catch((e: Error) => failures.push(e));
+      }
+    }
+    const sets = await this.run('ipset', ['list', '-n']);
+    const text = renderIpsetDestroy(sets.exitCode === 0 ? sets.stdout.split('\n').map((l) => l.trim()) : [], allSetNames());
+    if (text !== '') {
+      if (dry) w(`# kpng to-ipvs --cleanup --dry-run: for ipset restore\n${text}`);
+      else await this.apply('ipset', ['restore'], text, errIpsetRestore, 'cleanup').catch((e: Error) => failures.push(e));
+    }
+    this.mirrors.clear();
+    this.drainer.clear();
+    this.needFull = true;
+    if (failures.length > 0) throw failures[0];
+  }
+}
+
+/** The backend cannot start: bad options, or the node lacks what IPVS needs. */
+export class IpvsSetupError extends Error {
+  readonly code = errIpvsSetup;
+  constructor(message: string) {
+    super(`${errIpvsSetup}: ${message}`);
+    this.name = 'IpvsSetupError';
+  }
+}
