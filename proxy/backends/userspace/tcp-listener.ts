@@ -51,9 +51,13 @@ export class TcpListener {
     return this.#port;
   }
 
-  /** Stops accepting; what is open stays (the pool tracks it). */
+  /**
+   * Stops accepting at once; what is open stays (the pool tracks it). Does not wait for the
+   * open connections (the server's own close callback would): the pool decides their end.
+   */
   close(): Promise<void> {
-    return new Promise((resolve) => this.#server.close(() => resolve()));
+    this.#server.close();
+    return Promise.resolve();
   }
 
   #accepted(client: net.Socket): void {
