@@ -74,7 +74,8 @@ export class TcpListener {
       }
       const key = targetKey(target);
       tried.add(key);
-      const upstream = net.connect({ host: target.address, port: target.port, highWaterMark: this.#o.highWaterMark, allowHalfOpen: true, noDelay: true });
+      // highWaterMark reaches the socket's stream (net.Socket hands its options to Duplex); the connect options' type omits it.
+      const upstream = net.connect({ host: target.address, port: target.port, allowHalfOpen: true, noDelay: true, highWaterMark: this.#o.highWaterMark } as net.NetConnectOpts);
       const forget = this.#o.pool.open.add(key, () => {
         client.destroy();
         upstream.destroy();

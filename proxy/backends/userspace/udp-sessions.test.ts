@@ -3,7 +3,10 @@ import { SessionTable, type Session } from './udp-sessions.ts';
 
 class FakeSession implements Session {
   closed = 0;
-  constructor(readonly target: string) {}
+  readonly target: string;
+  constructor(target: string) {
+    this.target = target;
+  }
   close(): void {
     this.closed++;
   }
