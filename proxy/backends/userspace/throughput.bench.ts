@@ -112,6 +112,13 @@ async function orchestrate(): Promise<void> {
   const t = await createTopology({ family: 'ipv4', nodes: ['node-1'], pods: [{ name: 'server', node: 'node-1' }, { name: 'load', node: 'node-1' }], clients: [] });
   const snapshot = await SnapshotFile.create();
   try {
+    // Thousands of short connections a second leave as many in TIME_WAIT: let the connecting
+    // sides (the load pod, and the node where the proxy connects to the endpoint) reuse them,
+    // so that the connection rows measure connecting, not a search for a free port.
+    for (const ns of [t.pod('load'), t.node('node-1')]) {
+      await ns.exec('sysctl', ['-q', '-w', 'net.ipv4.tcp_tw_reuse=1']);
+      await ns.exec('sysctl', ['-q', '-w', 'net.ipv4.ip_local_port_range=1024 65000']);
+    }
     const server = t.pod('server');
     const responder = server.spawn(projectNode(), ['--disable-warning=ExperimentalWarning', self, '--role=server'], { env: programEnv() });
     await responder.waitForOutput(/"listening":true/, 15_000);
