@@ -141,4 +141,4 @@ export function userspaceDataplane(mode: 'nft' | 'legacy'): Dataplane {
 }
 
 /** The backends the suite runs, each in an IPv4 and an IPv6 topology. */
-export const dataplanes: readonly Dataplane[] = [iptablesDataplane('nft'), iptablesDataplane('legacy'), nftDataplane, userspaceDataplane('nft')];
+export const dataplanes: readonly Dataplane[] = [iptablesDataplane('nft'), iptablesDataplane('legacy'), nftDataplane, userspaceDataplane('nft'), userspaceDataplane('legacy')];
