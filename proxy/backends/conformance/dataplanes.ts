@@ -14,6 +14,12 @@ export interface Dataplane {
   /** The pipeline stage (`to-iptables`), and its flags for a topology. */
   readonly stage: string;
   args(topology: Topology): string[];
+  /**
+   * Whether endpoints see the client's own address. Not for a proxy that carries the
+   * traffic in its own sockets (userspace): its connections to endpoints come from the
+   * node. The specs that assert the client's address run only where this holds.
+   */
+  readonly keepsClientAddress: boolean;
   /** The kube-proxy counter that rises with each failed sync. */
   readonly failureCounter: string;
   /** What someone else does to wipe the backend's rules on a node (a firewall reload, `nft flush ruleset`). */
@@ -44,6 +50,7 @@ export function iptablesDataplane(mode: 'nft' | 'legacy'): Dataplane {
     title: `iptables (${mode})`,
     proxyMode: 'iptables',
     stage: 'to-iptables',
+    keepsClientAddress: true,
     args: (t) => [`--cluster-cidr=${t.clusterCidrs.join(',')}`, `--iptables-mode=${mode}`, `--ip-families=${families(t.families).join(',')}`],
     failureCounter: 'kubeproxy_sync_proxy_rules_iptables_restore_failures_total',
     // What a firewall reload does: every rule and every chain of the tables, gone, in one
@@ -88,6 +95,7 @@ export const nftDataplane: Dataplane = {
   title: 'nftables',
   proxyMode: 'nftables',
   stage: 'to-nft',
+  keepsClientAddress: true,
   args: (t) => [`--cluster-cidr=${t.clusterCidrs.join(',')}`, `--ip-families=${families(t.families).join(',')}`],
   failureCounter: 'kubeproxy_sync_proxy_rules_nftables_sync_failures_total',
   flush: async (node, fs) => {
@@ -114,5 +122,24 @@ export const nftDataplane: Dataplane = {
   },
 };
 
+/**
+ * kube-proxy's userspace mode (`to-userspace`): the proxy's sockets carry the traffic,
+ * redirected into them by nat rules of one iptables flavour, which someone wipes as they
+ * wipe iptables' (the same firewall reload). Its connections to endpoints come from the node.
+ */
+export function userspaceDataplane(mode: 'nft' | 'legacy'): Dataplane {
+  const rules = iptablesDataplane(mode);
+  return {
+    title: `userspace (${mode})`,
+    proxyMode: 'userspace',
+    stage: 'to-userspace',
+    keepsClientAddress: false,
+    args: (t) => [`--iptables-mode=${mode}`, `--ip-families=${families(t.families).join(',')}`],
+    failureCounter: 'kpng_sync_failures_total',
+    flush: rules.flush,
+    dump: rules.dump,
+  };
+}
+
 /** The backends the suite runs, each in an IPv4 and an IPv6 topology. */
-export const dataplanes: readonly Dataplane[] = [iptablesDataplane('nft'), iptablesDataplane('legacy'), nftDataplane];
+export const dataplanes: readonly Dataplane[] = [iptablesDataplane('nft'), iptablesDataplane('legacy'), nftDataplane, userspaceDataplane('nft'), userspaceDataplane('legacy')];
