@@ -6,7 +6,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describeBackend } from './backends/backend.ts';
+import { registeredBackends } from './backends/registry.ts';
+import { mergeFlags, stageDescription } from './cli/backend-stage.ts';
 import { allStages } from './cli/registry.ts';
+import { runtimeFlags } from './runtime/index.ts';
 
 const cli = fileURLToPath(new URL('./cli.ts', import.meta.url));
 const testdata = fileURLToPath(new URL('./model/testdata/', import.meta.url));
@@ -195,8 +199,8 @@ describe('the pipeline grammar', () => {
     { stage: ['to-iptables'], flag: '--cluster-cidr=10.0.0.0/8,10.1.0.0/16', accepted: /2 CIDRs of IPv4; accepted: at most one per family/ },
     { stage: ['to-nft'], flag: '--ip-families=IPv5', accepted: /accepted: IPv4, IPv6/ },
     { stage: ['to-iptables'], flag: '--masquerade-bit=32', accepted: /accepted: an integer 0-31/ },
-    { stage: ['to-nft'], flag: '--nodeport-addresses=lan', accepted: /accepted: CIDRs and\/or "primary"/ },
-    { stage: ['to-iptables'], flag: '--nodeport-addresses=10.0.0.0/40', accepted: /accepted: CIDRs and\/or "primary"/ },
+    { stage: ['to-nft'], flag: '--nodeport-addresses=lan', accepted: /accepted: CIDRs \(e\.g\. [^)]*\) and\/or "primary"/ },
+    { stage: ['to-iptables'], flag: '--nodeport-addresses=10.0.0.0/40', accepted: /accepted: CIDRs \(e\.g\. [^)]*\) and\/or "primary"/ },
   ];
   it.each(badValues)('kpng ... $stage $flag → exit 2, naming the flag, the value and what is accepted', async ({ stage, flag, accepted }) => {
     const r = await kpng(['file', `--input=${testdata}dual-stack-etp-local.yaml`, '--once', 'to-local', '--node-name=node-a', ...stage, '--dry-run', flag]);
@@ -232,6 +236,48 @@ describe('the pipeline grammar', () => {
       expect(r.stdout).toContain(`${stage.name}: ${stage.summary}`);
       for (const f of stage.flags) expect(r.stdout).toContain(`--${f.name}`);
     }
+  });
+});
+
+describe('kpng backends and kpng to-<backend> --describe', () => {
+  it("every registered backend's --describe: exit 0, its descriptor as JSON, named as its folder and stage", async () => {
+    for (const d of registeredBackends) {
+      const r = await kpng([`to-${d.name}`, '--describe']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      const described = JSON.parse(r.stdout) as ReturnType<typeof stageDescription>;
+      expect(described).toEqual(JSON.parse(JSON.stringify(stageDescription(d))));
+      expect(described.stage).toBe(`to-${d.name}`);
+      expect(described.proxyMode).toBe(d.proxyMode);
+      // The stage's flags: the backend's and the runtime's, one of each name, as --help lists them.
+      const names = described.flags.map((f) => f.name);
+      expect(new Set(names).size).toBe(names.length);
+      for (const f of [...d.flags, ...runtimeFlags]) expect(names).toContain(f.name);
+      expect(described.subjects.length).toBeGreaterThan(0);
+      expect(described.pod.reason).not.toBe('');
+    }
+  });
+
+  it('kpng backends --json lists every registered backend in order; kpng backends one line each; --help says so', async () => {
+    const json = await kpng(['backends', '--json']);
+    expect(json.exitCode, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual(JSON.parse(JSON.stringify(registeredBackends.map(stageDescription))));
+    const text = await kpng(['backends']);
+    expect(text.exitCode).toBe(0);
+    expect(text.stdout.trimEnd().split('\n').map((l) => l.split(/\s+/)[0])).toEqual(registeredBackends.map((d) => `to-${d.name}`));
+    expect((await kpng(['--help'])).stdout).toContain('kpng backends [--json]');
+    const bad = await kpng(['backends', '--yaml']);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('KPNG_ERR_UNKNOWN_FLAG: backends does not take --yaml (accepted: --json)');
+  });
+
+  it('nft answers /proxyMode "nftables", as kube-proxy does, under its one name nft', () => {
+    const nft = registeredBackends.find((d) => d.name === 'nft');
+    expect(describeBackend(nft!).proxyMode).toBe('nftables');
+  });
+
+  it('a flag shared by a backend and the runtime is one declaration; declaring it twice is refused', () => {
+    for (const d of registeredBackends) expect(() => mergeFlags(d.flags, runtimeFlags)).not.toThrow();
+    expect(() => mergeFlags([{ name: 'nodeport-addresses', type: 'list', description: 'again', default: [] }], runtimeFlags)).toThrow(/--nodeport-addresses is declared twice/);
   });
 });
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registeredBackends } from './backends/registry.ts';
 
 const repo = fileURLToPath(new URL('../', import.meta.url));
 const read = (file: string) => readFile(path.join(repo, file), 'utf8');
@@ -161,16 +162,18 @@ describe('the base images', () => {
 });
 
 describe('the runtime image', () => {
-  it('installs every dataplane tool hack/install-system-deps.sh installs for this machine', async () => {
+  it("asks hack/install-system-deps.sh for every package a backend's descriptor needs, so this machine runs what the image runs", async () => {
     const script = await read('hack/install-system-deps.sh');
-    // openssl (the lab's certificates) and util-linux (flock) serve the harness, not the proxy.
-    const harnessOnly = new Set(['openssl', 'util-linux']);
-    const dataplane = [...script.matchAll(/need\+=\(([\w.-]+)\)/g)].map((m) => m[1] ?? '').filter((p) => !harnessOnly.has(p));
-    expect(dataplane).toEqual(expect.arrayContaining(['iptables', 'nftables', 'conntrack', 'iproute2']));
+    const machine = [...script.matchAll(/need\+=\(([\w.-]+)\)/g)].map((m) => m[1] ?? '');
+    for (const d of registeredBackends) for (const pkg of d.pod.packages) expect(machine, `${d.name} needs ${pkg}`).toContain(pkg);
+  });
+
+  it('installs exactly the packages the registered backends\' descriptors ask for (pod.packages), nothing else', () => {
     const install = stage('runtime').instructions.find((i) => i.keyword === 'RUN' && i.args.includes('apt-get install'));
-    expect(install).toBeDefined();
-    const words = install?.args.split(/\s+/) ?? [];
-    for (const pkg of dataplane) expect(words, `runtime image installs ${pkg}`).toContain(pkg);
+    const words = (install?.args ?? '').split(/\s+/);
+    const installed = words.slice(words.indexOf('--no-install-recommends') + 1, words.indexOf('&&', words.indexOf('--no-install-recommends')));
+    const wanted = [...new Set(registeredBackends.flatMap((d) => d.pod.packages))];
+    expect(installed, 'proxy/Dockerfile\'s apt-get install list (keep it in the order the descriptors give)').toEqual(wanted);
   });
 
   it("starts the proxy's bin, from the folder the build stage compiles it to, as an ES module", () => {

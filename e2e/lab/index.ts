@@ -46,4 +46,3 @@ export const labSpecs: readonly LabSpec[] = [
   kubeProxy.kubeProxyUrls,
 ];
 
-export { PROXY_MODES } from './kube-proxy.ts';

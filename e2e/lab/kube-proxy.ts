@@ -2,18 +2,17 @@
 // :10256/healthz answers 200 and :10249/proxyMode names the mode; plus /metrics carries
 // kube-proxy's sync metrics, network programming latency among them (measured from the
 // EndpointSlices' last-change-trigger-time, which the lab's controller sets).
+import { proxyModeOf } from '../../harness/config/index.ts';
 import { notYet, pass, type LabSpec } from '../../harness/lab/suite/index.ts';
 import { SERVICE_PORT, testService } from './support.ts';
-
-/** What /proxyMode answers for each backend. */
-export const PROXY_MODES: Record<string, string> = { iptables: 'iptables', nft: 'nftables', ipvs: 'ipvs', userspace: 'userspace' };
 
 export const kubeProxyUrls: LabSpec = {
   id: 'kube-proxy-urls',
   upstream: '[sig-network] Networking should check kube-proxy urls',
   source: 'test/e2e/network/networking.go',
   async run(ctx) {
-    const mode = PROXY_MODES[ctx.lab.backend] ?? ctx.lab.backend;
+    // What /proxyMode answers: the backend descriptor's word (kpng backends --json).
+    const mode = proxyModeOf(ctx.lab.backend);
     // A Service whose endpoint appears now: every node programs it, and times how long that took.
     const svc = await ctx.service(testService('urls-test'));
     const pod = await ctx.pod('pod1', { node: ctx.nodes[0]!, labels: { app: 'urls-test' } });

@@ -2,7 +2,7 @@
 // backend × family. Every selection is verified against the real spec list before any
 // cluster is made; the runs end in one parity report.
 import path from 'node:path';
-import { KpngError, backends, deploymentModels, ipFamilies, tiltEnvDefaults, type Backend, type DeploymentModel, type IpFamily } from '../config/index.ts';
+import { KpngError, backendNames, deploymentModels, ipFamilies, tiltEnvDefaults, type Backend, type DeploymentModel, type IpFamily } from '../config/index.ts';
 import { requireTools } from '../cluster/index.ts';
 import {
   SelectionError,
@@ -26,7 +26,15 @@ import { buildImage } from './image.ts';
 import { offeredBackends } from './offered.ts';
 
 const matrixOptions = {
-  backend: { type: 'string', multiple: true, choices: backends, description: 'only this backend (e2e: default every one the proxy offers; e2e-selection: every one the harness knows)' },
+  backend: {
+    type: 'string',
+    multiple: true,
+    /** The backends the proxy offers (`kpng backends --json`), asked only when needed. */
+    get choices(): readonly string[] {
+      return backendNames();
+    },
+    description: 'only this backend (default: every one the proxy offers)',
+  },
   family: { type: 'string', multiple: true, choices: ipFamilies, description: 'only this IP family (default: every one)' },
   suites: { type: 'string', default: 'e2e/skips.yaml', description: 'the suites file, relative to the repository' },
 } as const satisfies OptionSpecs;
@@ -53,7 +61,7 @@ interface Combination {
 }
 
 function combinations(o: { backend: string[] | undefined; family: string[] | undefined }): Combination[] {
-  const chosenBackends = (o.backend?.length ? o.backend : backends) as Backend[];
+  const chosenBackends: Backend[] = o.backend?.length ? o.backend : backendNames();
   const chosenFamilies = (o.family?.length ? o.family : ipFamilies) as IpFamily[];
   return chosenFamilies.flatMap((family) => chosenBackends.map((backend) => ({ backend, family })));
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KpngError } from '../config/index.ts';
+import { KpngError, backendNames } from '../config/index.ts';
 import { parseLabArgs } from './lab.ts';
 
 describe('kpng-harness lab options', () => {
@@ -14,7 +14,7 @@ describe('kpng-harness lab options', () => {
   });
 
   it.each([
-    [['--backend', 'ipfw'], /KPNG_ERR_USAGE: lab: --backend "ipfw" is not accepted.*; accepted: iptables, nft, ipvs, userspace/],
+    [['--backend', 'ipfw'], new RegExp(`KPNG_ERR_USAGE: lab: --backend "ipfw" is not accepted.*; accepted: ${backendNames().join(', ')}$`)],
     [['--family', 'ipv5'], /--family "ipv5" is not accepted.*; accepted: ipv4, ipv6, dual/],
     [['--nodes', '0'], /--nodes "0" is not accepted; accepted: a whole number from 1 to 20/],
     [['--parallel', 'x'], /--parallel "x" is not accepted; accepted: a whole number from 1 to 16/],

@@ -3,14 +3,22 @@
 // parity report. Ctrl-C (or SIGTERM) removes everything the labs made before exiting.
 import path from 'node:path';
 import { labSpecs } from '../../e2e/lab/index.ts';
-import { KpngError, backends, deploymentModels, ipFamilies, type Backend, type DeploymentModel, type IpFamily } from '../config/index.ts';
+import { KpngError, backendNames, deploymentModels, ipFamilies, type Backend, type DeploymentModel, type IpFamily } from '../config/index.ts';
 import { runLab, teardownEverything } from '../lab/suite/index.ts';
 import { parseOptions, usageError, type OptionSpecs } from './args.ts';
 import type { CliContext } from './context.ts';
 import { offeredBackends } from './offered.ts';
 
 export const labOptions = {
-  backend: { type: 'string', multiple: true, choices: backends, description: 'only this backend (default: every one the proxy offers)' },
+  backend: {
+    type: 'string',
+    multiple: true,
+    /** The backends the proxy offers (`kpng backends --json`), asked only when needed. */
+    get choices(): readonly string[] {
+      return backendNames();
+    },
+    description: 'only this backend (default: every one the proxy offers)',
+  },
   family: { type: 'string', multiple: true, choices: ipFamilies, description: 'only this IP family (default: every one)' },
   model: { type: 'string', choices: deploymentModels, default: 'single-process-per-node', description: 'the deployment model' },
   nodes: { type: 'string', default: '3', description: 'node namespaces per lab' },

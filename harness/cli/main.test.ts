@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { scriptBin } from '../cluster/testing.ts';
-import { formatTiltEnv, parseTiltEnv, tiltEnvFor } from '../config/index.ts';
+import { backendNames, formatTiltEnv, parseTiltEnv, tiltEnvFor } from '../config/index.ts';
 import { clusterNetworks } from '../cluster/index.ts';
 import { repoRoot } from '../k8s-binaries.ts';
 import type { CliContext } from './context.ts';
@@ -123,11 +123,12 @@ describe('tilt-setup', { timeout: 30_000 }, () => {
 
   it('names what is missing and accepted on the command line, exit 2', async () => {
     expect(await main(['tilt-setup', '--family', 'dual'], ctx)).toBe(2);
-    expect(logLines.at(-1)).toBe('KPNG_ERR_USAGE: tilt-setup: --backend is required; accepted: iptables, nft, ipvs, userspace');
+    // The accepted backends are the proxy's (kpng backends --json).
+    expect(logLines.at(-1)).toBe(`KPNG_ERR_USAGE: tilt-setup: --backend is required; accepted: ${backendNames().join(', ')}`);
     expect(await main(['tilt-setup', '--backend', 'nft', '--family', 'IPv4'], ctx)).toBe(2);
     expect(logLines.at(-1)).toBe('KPNG_ERR_USAGE: tilt-setup: --family "IPv4" is not accepted (did you mean ipv4?); accepted: ipv4, ipv6, dual');
-    expect(await main(['tilt-setup', '--backend', 'ipvs', '--family', 'ipv4'], ctx)).toBe(2);
-    expect(logLines.at(-1)).toBe('KPNG_ERR_NO_BACKEND: the proxy has no to-ipvs stage yet (kpng to-<backend> --help fails); it offers: iptables, nft');
+    expect(await main(['tilt-setup', '--backend', 'ipfw', '--family', 'ipv4'], ctx)).toBe(2);
+    expect(logLines.at(-1)).toBe(`KPNG_ERR_USAGE: tilt-setup: --backend "ipfw" is not accepted; accepted: ${backendNames().join(', ')}`);
     await expect(readFile(log, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' }); // no tool was run
     expect(await main(['lab', '--help'], ctx)).toBe(0);
     expect(outText).toMatch(/^kpng-harness lab {3}\(make lab b=<backend> i=<family> \[m=<model>\], make lab-matrix\)\n.*\n.*--backend/);

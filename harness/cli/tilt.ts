@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   KpngError,
-  backends,
+  backendNames,
   checkProxyFlags,
   deploymentModels,
   imagePullPolicies,
@@ -45,7 +45,14 @@ import { offeredBackends, proxyStageFlags } from './offered.ts';
 const tiltEnvOption = { 'tilt-env': { type: 'string', default: 'tilt.env', description: 'the tilt.env file' } } as const satisfies OptionSpecs;
 
 export const tiltSetupOptions = {
-  backend: { type: 'string', choices: backends, description: 'the dataplane backend (make: b=)' },
+  backend: {
+    type: 'string',
+    /** The backends the proxy offers (`kpng backends --json`), asked only when needed. */
+    get choices(): readonly string[] {
+      return backendNames();
+    },
+    description: 'the dataplane backend (make: b=)',
+  },
   family: { type: 'string', choices: ipFamilies, description: 'the IP family of the kind cluster (make: i=)' },
   model: { type: 'string', choices: deploymentModels, default: 'single-process-per-node', description: 'the deployment model (make: m=)' },
   image: { type: 'string', default: tiltEnvDefaults.image, description: 'the proxy image the DaemonSet runs (Tilt builds it)' },
@@ -75,7 +82,7 @@ async function inTempDir<T>(prefix: string, work: (dir: string) => Promise<T>): 
 /** tilt-setup: the kind cluster, the proxy's namespace, ServiceAccount, RBAC and kubeconfig ConfigMap, and a validated tilt.env. */
 export async function tiltSetup(args: readonly string[], ctx: CliContext): Promise<number> {
   const o = parseOptions('tilt-setup', args, tiltSetupOptions);
-  const backend = required<Backend>('tilt-setup', 'backend', o.backend, backends);
+  const backend = required<Backend>('tilt-setup', 'backend', o.backend, backendNames());
   await offeredBackends([backend]);
   const family = required<IpFamily>('tilt-setup', 'family', o.family, ipFamilies);
   const name = o['cluster-name'] ?? DEFAULT_CLUSTER_NAME;

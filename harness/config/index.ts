@@ -1,7 +1,12 @@
 // harness/config: tilt.env (read, validate, write), the accepted backends, families and
 // models, the proxy's command lines, name and image validation, and the error type.
 export {
-  backends,
+  backendNames,
+  proxyBackend,
+  proxyBackends,
+  proxyModeOf,
+  readProxyBackends,
+  useProxyBackends,
   deploymentModels,
   imagePullPolicies,
   ipFamilies,
@@ -9,6 +14,7 @@ export {
   isDeploymentModel,
   isIpFamily,
   type Backend,
+  type ProxyBackend,
   type DeploymentModel,
   type ImagePullPolicy,
   type IpFamily,

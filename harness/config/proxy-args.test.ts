@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backends, deploymentModels } from './backends.ts';
+import { backendNames, deploymentModels } from './backends.ts';
 import { KUBECONFIG_PATH, argsProblems, baseProxyArgs, flagProblems, flagsFromHelp, proxyArgs, withClusterCIDRs } from './proxy-args.ts';
 
 describe('proxyArgs', () => {
@@ -39,7 +39,7 @@ describe('proxyArgs', () => {
   });
 
   it('produces base argument lists argsProblems accepts, for every backend × model × kubeconfig choice', () => {
-    for (const backend of backends) {
+    for (const backend of backendNames()) {
       for (const model of deploymentModels) {
         for (const kubeconfig of [false, true]) {
           const args = baseProxyArgs({ backend, model, kubeconfig });

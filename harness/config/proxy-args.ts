@@ -1,7 +1,7 @@
 // What each container of the proxy's DaemonSet is told on its command line, and the
 // checks that a hand-edited argument list still fits the backend and deployment model.
 // The shape is KPNG's pipeline: `kpng <source> [flags] <sink> [flags] [<backend> [flags]]`.
-import { backends, type Backend, type DeploymentModel } from './backends.ts';
+import { backendNames, type Backend, type DeploymentModel } from './backends.ts';
 
 /** The gRPC socket between the split model's two containers (in a shared emptyDir). */
 export const SOCKET_DIR = '/k8s';
@@ -82,7 +82,8 @@ export interface ArgsCheckInput {
 /** Why these argument lists do not fit the backend, model and kubeconfig choice (empty when they do). */
 export function argsProblems(input: ArgsCheckInput): ArgsProblem[] {
   const problems: ArgsProblem[] = [];
-  const sinks = input.backendArgs.filter((arg) => arg.startsWith('to-') && (backends as readonly string[]).includes(arg.slice(3)));
+  const offered = backendNames();
+  const sinks = input.backendArgs.filter((arg) => arg.startsWith('to-') && offered.includes(arg.slice(3)));
   const wanted = `to-${input.backend}`;
   if (sinks.length === 0) {
     problems.push({ which: 'backend', message: `runs no backend; expected "${wanted}" among the arguments (backend is ${input.backend})` });

@@ -15,7 +15,8 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import {
-  backends,
+  backendNames,
+  isBackend,
   deploymentModels,
   imagePullPolicies,
   ipFamilies,
@@ -67,7 +68,7 @@ const argList = z.array(z.string().min(1, { error: 'list items are not empty str
 export const tiltEnvSchema = z.strictObject({
   image: imageRefSchema,
   imagePullPolicy: z.enum(imagePullPolicies),
-  backend: z.enum(backends),
+  backend: z.string().refine((v) => isBackend(v), { error: (issue) => `${JSON.stringify(issue.input)} is not a backend the proxy offers` }),
   configMapName: z.union([z.literal(''), dns1123SubdomainSchema]),
   serviceAccountName: dns1123SubdomainSchema,
   namespace: dns1123LabelSchema,
@@ -104,7 +105,20 @@ export const tiltEnvKeys: readonly KeySpec[] = [
     accepted: oneOf(imagePullPolicies),
     choices: imagePullPolicies,
   },
-  { key: 'backend', field: 'backend', list: false, required: true, schema: shape.backend, accepted: oneOf(backends), choices: backends },
+  {
+    key: 'backend',
+    field: 'backend',
+    list: false,
+    required: true,
+    schema: shape.backend,
+    // The backends the proxy offers (`kpng backends --json`), asked when a message needs them.
+    get accepted() {
+      return oneOf(backendNames());
+    },
+    get choices() {
+      return backendNames();
+    },
+  },
   {
     key: 'config_map_name',
     field: 'configMapName',

@@ -14,4 +14,4 @@ export {
 } from './selection.ts';
 export { skipNotesFrom } from './skip-notes.ts';
 export { SUITE_DESCRIPTION, listSpecs, matchTarget, parseSpecList, specSourceLink, type Spec } from './specs.ts';
-export { describeEntry, parseSuites, quoteMeta, readSuites, type SuiteEntry, type Suites } from './suites.ts';
+export { appliesTo, describeEntry, parseSuites, quoteMeta, readSuites, type SuiteEntry, type Suites } from './suites.ts';

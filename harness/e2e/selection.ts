@@ -5,7 +5,7 @@
 // skip does not skip everything; something is left to run. A failure names the entry.
 import { KpngError, type Backend, type IpFamily } from '../config/index.ts';
 import { matchTarget, type Spec } from './specs.ts';
-import { describeEntry, type SuiteEntry, type Suites } from './suites.ts';
+import { appliesTo, describeEntry, type SuiteEntry, type Suites } from './suites.ts';
 
 export interface Selection {
   backend: Backend;
@@ -23,7 +23,7 @@ function compose(entries: readonly SuiteEntry[]): string {
 }
 
 export function composeSelection(suites: Suites, backend: Backend, family: IpFamily): Selection {
-  const applies = (e: SuiteEntry) => e.backends.includes(backend) && e.families.includes(family);
+  const applies = (e: SuiteEntry) => appliesTo(e, backend, family);
   const focusEntries = suites.focus.filter(applies);
   const skipEntries = suites.skip.filter(applies);
   return { backend, family, focusEntries, skipEntries, focus: compose(focusEntries), skip: compose(skipEntries) };

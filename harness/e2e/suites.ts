@@ -2,10 +2,15 @@
 // entries say what to run, skip entries what to leave out; every entry carries the spec
 // text (or a regular expression), the reason, and a link, and may apply to some backends
 // or families only. Read with line numbers, so every later problem can name its entry.
+// Backends are named as the proxy names them (`kpng backends`); an entry may name one the
+// proxy does not offer yet (it applies once that backend is registered); one naming a
+// backend by its /proxyMode word (nftables for nft) is refused.
 import { readFile } from 'node:fs/promises';
 import { LineCounter, isSeq, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { KpngError, backends, ipFamilies, type Backend, type IpFamily } from '../config/index.ts';
+import { KpngError, ipFamilies, proxyBackends, type Backend, type IpFamily } from '../config/index.ts';
+
+const proxyModes = () => proxyBackends().map((b) => ({ name: b.name, proxyMode: b.proxyMode }));
 
 export interface SuiteEntry {
   kind: 'focus' | 'skip';
@@ -17,8 +22,9 @@ export interface SuiteEntry {
   pattern: string;
   reason: string;
   link?: string;
-  /** The backends and families the entry applies to (all when the file names none). */
-  backends: readonly Backend[];
+  /** The backends the entry applies to, as the file names them; absent: every backend (also one registered later). */
+  backends?: readonly Backend[];
+  /** The families it applies to (all when the file names none). */
   families: readonly IpFamily[];
 }
 
@@ -33,6 +39,9 @@ export function quoteMeta(text: string): string {
   return text.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
 }
 
+/** A backend's name as the proxy gives it: its folder, proxy/backends/<name>. */
+const backendName = /^[a-z][a-z0-9]*$/;
+
 const entrySchema = (kind: 'focus' | 'skip') =>
   z
     .strictObject({
@@ -46,7 +55,17 @@ const entrySchema = (kind: 'focus' | 'skip') =>
               error: (issue) => `${issue.input === undefined ? 'is missing' : 'is not an https:// URL'}: a skip links to the spec, an issue or the doc of the tag it names`,
             })
           : z.url({ protocol: /^https$/, error: 'is not an https:// URL' }).optional(),
-      backends: z.array(z.enum(backends)).min(1, { error: 'is empty: leave it out to mean every backend' }).optional(),
+      backends: z
+        .array(
+          z
+            .string()
+            .regex(backendName, { error: 'is not a backend name (lower-case letters and digits, as `kpng backends` lists them)' })
+            .superRefine((name, ctx) => {
+              const other = proxyModes().find((b) => b.proxyMode === name && b.name !== name);
+              if (other) ctx.addIssue({ code: 'custom', message: `"${name}" is what ${other.name} answers at /proxyMode; name the backend: ${other.name}` });
+            }),
+        )
+        .min(1, { error: 'is empty: leave it out to mean every backend' }).optional(),
       families: z.array(z.enum(ipFamilies)).min(1, { error: 'is empty: leave it out to mean every family' }).optional(),
     })
     .refine((e) => (e.text === undefined) !== (e.regex === undefined), { error: 'needs exactly one of text (the spec text) or regex' });
@@ -56,7 +75,7 @@ const fileSchema = z.strictObject({
   skip: z.array(z.unknown()).default([]),
 });
 
-const accepted = `accepted: focus: and skip: lists of { text: <spec text> | regex: <RE2>, reason: <why>, link: https://..., backends: [${backends.join(', ')}], families: [${ipFamilies.join(', ')}] } (backends and families optional)`;
+const accepted = `accepted: focus: and skip: lists of { text: <spec text> | regex: <RE2>, reason: <why>, link: https://..., backends: [<backend>, ...] (kpng backends), families: [${ipFamilies.join(', ')}] } (backends and families optional)`;
 
 /** Parse e2e/skips.yaml text. Throws KPNG_ERR_E2E_SUITES listing every problem with its line. */
 export function parseSuites(text: string, file = 'e2e/skips.yaml'): Suites {
@@ -96,7 +115,7 @@ export function parseSuites(text: string, file = 'e2e/skips.yaml'): Suites {
         pattern: e.text !== undefined ? quoteMeta(e.text) : (e.regex ?? ''),
         reason: e.reason,
         ...(e.link ? { link: e.link } : {}),
-        backends: e.backends ?? backends,
+        ...(e.backends && { backends: e.backends }),
         families: e.families ?? ipFamilies,
       });
     });
@@ -109,6 +128,11 @@ export function parseSuites(text: string, file = 'e2e/skips.yaml'): Suites {
 
 export async function readSuites(path: string, shownAs = path): Promise<Suites> {
   return parseSuites(await readFile(path, 'utf8'), shownAs);
+}
+
+/** Whether an entry applies to a run of this backend and family. */
+export function appliesTo(entry: SuiteEntry, backend: Backend, family: IpFamily): boolean {
+  return (entry.backends === undefined || entry.backends.includes(backend)) && entry.families.includes(family);
 }
 
 /** How an entry is shown in messages: where it is and what it says. */

@@ -14,7 +14,6 @@ export {
   type ManifestDocument,
   type TemplateName,
 } from './render.ts';
-export { backendSecurity, type BackendSecurity } from './security.ts';
 export {
   KIND_API_SERVER,
   manifestInputFromTiltEnv,

@@ -7,7 +7,8 @@ import {
   IMAGE_REF_FORM,
   KpngError,
   argsProblems,
-  backends,
+  backendNames,
+  isBackend,
   deploymentModels,
   dns1123LabelSchema,
   dns1123SubdomainSchema,
@@ -42,7 +43,8 @@ function apiServerProblem(value: string): string | undefined {
 
 export const manifestInputSchema = z
   .strictObject({
-    backend: z.enum(backends),
+    /** A backend the proxy offers (`kpng backends --json`). */
+    backend: z.string().refine((v) => isBackend(v), { error: (issue) => `${JSON.stringify(issue.input)} is not a backend the proxy offers` }),
     family: z.enum(ipFamilies),
     model: z.enum(deploymentModels),
     image: imageRefSchema,
@@ -110,7 +112,9 @@ export type ManifestInput = z.input<typeof manifestInputSchema>;
 export type ResolvedManifestInput = z.output<typeof manifestInputSchema>;
 
 const accepted: Record<string, string> = {
-  backend: `one of ${backends.join(', ')}`,
+  get backend() {
+    return `one of ${backendNames().join(', ')} (kpng backends)`;
+  },
   family: `one of ${ipFamilies.join(', ')}`,
   model: `one of ${deploymentModels.join(', ')}`,
   image: IMAGE_REF_FORM,

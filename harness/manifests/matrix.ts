@@ -1,7 +1,7 @@
-// Inputs for every backend × family × deployment model, on the kind cluster's CIDRs:
+// Inputs for every backend the proxy offers × family × deployment model, on the kind cluster's CIDRs:
 // the snapshot tests render these, and the cluster tier can send them to a real
 // kube-apiserver (kubectl apply --dry-run=server).
-import { backends, deploymentModels, ipFamilies, type TiltEnv } from '../config/index.ts';
+import { backendNames, deploymentModels, ipFamilies, type TiltEnv } from '../config/index.ts';
 import { DEFAULT_CLUSTER_NAME, kindApiServer } from '../cluster/index.ts';
 import type { ManifestInput } from './input.ts';
 
@@ -16,7 +16,7 @@ export interface MatrixEntry {
 
 export function manifestMatrix(overrides: Partial<ManifestInput> = {}): MatrixEntry[] {
   const entries: MatrixEntry[] = [];
-  for (const backend of backends) {
+  for (const backend of backendNames()) {
     for (const family of ipFamilies) {
       for (const model of deploymentModels) {
         entries.push({

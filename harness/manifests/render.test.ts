@@ -5,11 +5,21 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { clusterNetworks } from '../cluster/index.ts';
-import { HEALTHZ_PORT, METRICS_PORT, parseTiltEnv, proxyArgs, tiltEnvFor } from '../config/index.ts';
+import {
+  HEALTHZ_PORT,
+  METRICS_PORT,
+  parseTiltEnv,
+  proxyArgs,
+  proxyBackend,
+  proxyBackends,
+  readProxyBackends,
+  tiltEnvFor,
+  useProxyBackends,
+  type ProxyBackend,
+} from '../config/index.ts';
 import type { ManifestInput } from './input.ts';
 import { KIND_API_SERVER, manifestInputFromTiltEnv, manifestMatrix } from './matrix.ts';
 import { renderDocuments, renderManifests, templateNames, type ManifestDocument } from './render.ts';
-import { backendSecurity } from './security.ts';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -65,9 +75,12 @@ const matrix = manifestMatrix();
 const byId = (id: string): ManifestInput => matrix.find((e) => e.id === id)!.input;
 
 describe('renderManifests: one snapshot per backend × family × deployment model', () => {
-  it('covers 4 backends × 3 families × 2 models', () => {
-    expect(matrix).toHaveLength(24);
-    expect(new Set(matrix.map((e) => e.id)).size).toBe(24);
+  it('covers every backend the proxy offers (kpng backends --json) × 3 families × 2 models', () => {
+    const offered = proxyBackends().map((b) => b.name);
+    expect(offered).toEqual(readProxyBackends().map((b) => b.name));
+    expect(matrix).toHaveLength(offered.length * 3 * 2);
+    expect(new Set(matrix.map((e) => e.id)).size).toBe(matrix.length);
+    expect([...new Set(matrix.map((e) => e.input.backend))]).toEqual(offered);
   });
 
   it.each(matrix)('$id', async ({ id, input }) => {
@@ -142,20 +155,24 @@ describe('the DaemonSet', () => {
     }
   });
 
-  it.each(matrix)('$id: the dataplane container mounts /lib/modules read-only and /run/xtables.lock (FileOrCreate)', ({ input }) => {
+  it.each(matrix)("$id: the dataplane container mounts the host paths its backend's descriptor names, and only the dataplane container", ({ input }) => {
     const pod = daemonSet(renderDocuments(input)).spec.template.spec;
     const dataplane = pod.containers.find((c) => c.ports)!;
-    expect(dataplane.volumeMounts).toContainEqual({ name: 'lib-modules', mountPath: '/lib/modules', readOnly: true });
-    expect(dataplane.volumeMounts).toContainEqual({ name: 'xtables-lock', mountPath: '/run/xtables.lock', readOnly: false });
-    expect(pod.volumes).toContainEqual({ name: 'lib-modules', hostPath: { path: '/lib/modules' } });
-    expect(pod.volumes).toContainEqual({ name: 'xtables-lock', hostPath: { path: '/run/xtables.lock', type: 'FileOrCreate' } });
+    const needs = proxyBackend(input.backend).pod;
+    for (const m of needs.hostMounts) {
+      expect(dataplane.volumeMounts).toContainEqual({ name: m.name, mountPath: m.path, readOnly: m.readOnly });
+      expect(pod.volumes).toContainEqual({ name: m.name, hostPath: { path: m.path, ...(m.type && { type: m.type }) } });
+    }
+    const hostPaths = pod.volumes.filter((v) => v.hostPath).map((v) => v.name);
+    expect(hostPaths).toEqual(needs.hostMounts.map((m) => m.name));
+    for (const c of pod.containers.filter((c) => c !== dataplane)) for (const m of c.volumeMounts) expect(hostPaths).not.toContain(m.name);
     const names = new Set(pod.volumes.map((v) => v.name));
     for (const container of pod.containers) for (const mount of container.volumeMounts) expect(names).toContain(mount.name);
   });
 
-  it('is not privileged for iptables, nft and userspace: every capability dropped but what the backend needs', () => {
+  it("grants each dataplane container exactly its descriptor's privileges (every other capability dropped), the server container none", () => {
     for (const { id, input } of matrix) {
-      const security = backendSecurity[input.backend];
+      const security = proxyBackend(input.backend).pod;
       for (const container of daemonSet(renderDocuments(input)).spec.template.spec.containers) {
         const isDataplane = container.ports !== undefined;
         const context = container.securityContext;
@@ -171,10 +188,47 @@ describe('the DaemonSet', () => {
         expect(context.capabilities?.add ?? [], id).toEqual(isDataplane ? security.capabilities : []);
       }
     }
-    expect(Object.entries(backendSecurity).filter(([, s]) => s.privileged).map(([b]) => b)).toEqual(['ipvs']);
-    expect(backendSecurity.iptables.capabilities).toEqual(['NET_ADMIN', 'NET_RAW']);
-    expect(backendSecurity.nft.capabilities).toEqual(['NET_ADMIN', 'NET_RAW']);
-    expect(backendSecurity.userspace.capabilities).toEqual(['NET_ADMIN', 'NET_RAW', 'NET_BIND_SERVICE']);
+    expect(proxyBackend('iptables').pod.capabilities).toEqual(['NET_ADMIN', 'NET_RAW']);
+    expect(proxyBackend('nft').pod.capabilities).toEqual(['NET_ADMIN', 'NET_RAW']);
+  });
+
+  it("a backend registered with the proxy joins the matrix, and its pod gets the privileges and host mounts of its descriptor", () => {
+    // As `kpng to-fake --describe` would print a descriptor registered with the proxy.
+    const fake: ProxyBackend = {
+      name: 'fake',
+      stage: 'to-fake',
+      proxyMode: 'fakemode',
+      summary: 'a backend that only a test registers',
+      flags: [],
+      metrics: { family: 'fake', failures: 'none', failureCounters: [] },
+      pod: {
+        privileged: false,
+        capabilities: ['NET_ADMIN', 'NET_BIND_SERVICE'],
+        reason: 'binds service ports itself',
+        hostMounts: [{ name: 'bpf', path: '/sys/fs/bpf', type: 'DirectoryOrCreate', readOnly: false, why: 'pinned maps' }],
+        packages: [],
+      },
+      proof: 'rendered-and-traced',
+      subjects: [{ id: 'fake', title: 'fake', args: [] }],
+    };
+    const restore = useProxyBackends([...proxyBackends(), fake]);
+    try {
+      const ids = manifestMatrix().map((e) => e.id);
+      expect(ids).toContain('fake-dual-split-process-per-node');
+      const pod = daemonSet(renderDocuments(manifestMatrix().find((e) => e.id === 'fake-ipv4-single-process-per-node')!.input)).spec.template.spec;
+      expect(pod.containers[0]?.args).toContain('to-fake');
+      expect(pod.containers[0]?.securityContext.capabilities?.add).toEqual(['NET_ADMIN', 'NET_BIND_SERVICE']);
+      expect(pod.containers[0]?.volumeMounts).toContainEqual({ name: 'bpf', mountPath: '/sys/fs/bpf', readOnly: false });
+      expect(pod.volumes.filter((v) => v.hostPath)).toEqual([{ name: 'bpf', hostPath: { path: '/sys/fs/bpf', type: 'DirectoryOrCreate' } }]);
+      const privileged: ProxyBackend = { ...fake, pod: { ...fake.pod, privileged: true } };
+      useProxyBackends([privileged]);
+      const ctx = daemonSet(renderDocuments({ ...manifestMatrix()[0]!.input })).spec.template.spec.containers[0]?.securityContext;
+      expect(ctx).toEqual({ privileged: true, readOnlyRootFilesystem: true });
+    } finally {
+      restore();
+    }
+    expect(manifestMatrix().map((e) => e.id)).not.toContain('fake-ipv4-single-process-per-node');
+    expect(() => renderDocuments({ ...manifestMatrix()[0]!.input, backend: 'fake' })).toThrow(/backend: "fake" is not a backend the proxy offers; accepted: one of iptables, nft/);
   });
 
   it('single-process-per-node: one container, kpng kube to-local to-<backend>', () => {

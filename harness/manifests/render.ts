@@ -1,6 +1,7 @@
 // renderManifests: the proxy's Kubernetes objects for one backend × family × deployment
 // model, as multi-document YAML. The templates (templates/*.yaml.hbs) give each object its
-// shape; this file decides the containers, their arguments, privileges and mounts.
+// shape; this file decides the containers and their arguments. Privileges and host mounts
+// are the backend's own: its descriptor's pod needs, as `kpng backends --json` gives them.
 import Handlebars from 'handlebars';
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
@@ -12,10 +13,10 @@ import {
   METRICS_PORT,
   SOCKET_DIR,
   baseProxyArgs,
+  proxyBackend,
   withClusterCIDRs,
 } from '../config/index.ts';
 import { parseManifestInput, type ManifestInput, type ResolvedManifestInput } from './input.ts';
-import { backendSecurity } from './security.ts';
 
 export const templateNames = [
   'namespace',
@@ -97,8 +98,6 @@ interface View {
 const VOLUME = {
   tmp: 'tmp',
   socket: 'kpng-socket',
-  libModules: 'lib-modules',
-  xtablesLock: 'xtables-lock',
   kubeconfig: 'kubeconfig',
 } as const;
 
@@ -129,12 +128,10 @@ function viewOf(input: ResolvedManifestInput): View {
   const tmp: MountView = { name: VOLUME.tmp, mountPath: '/tmp', readOnly: false };
   const socket: MountView = { name: VOLUME.socket, mountPath: SOCKET_DIR, readOnly: false };
   const kubeconfigMount: MountView[] = kubeconfig ? [{ name: VOLUME.kubeconfig, mountPath: KUBECONFIG_DIR, readOnly: true }] : [];
-  const dataplaneMounts: MountView[] = [
-    { name: VOLUME.libModules, mountPath: '/lib/modules', readOnly: true },
-    { name: VOLUME.xtablesLock, mountPath: '/run/xtables.lock', readOnly: false },
-  ];
-  const security = backendSecurity[input.backend];
-  const dataplane = { serves: true, privileged: security.privileged, capabilities: security.privileged ? [] : security.capabilities };
+  // What the backend's container needs from the node: its descriptor's pod needs.
+  const pod = proxyBackend(input.backend).pod;
+  const dataplaneMounts: MountView[] = pod.hostMounts.map((m) => ({ name: m.name, mountPath: m.path, readOnly: m.readOnly }));
+  const dataplane = { serves: true, privileged: pod.privileged, capabilities: pod.privileged ? [] : pod.capabilities };
 
   const containers: ContainerView[] = split
     ? [
@@ -155,8 +152,7 @@ function viewOf(input: ResolvedManifestInput): View {
     { name: VOLUME.tmp, hostPath: null, emptyDir: true, configMap: null },
     ...(split ? [{ name: VOLUME.socket, hostPath: null, emptyDir: true, configMap: null }] : []),
     ...(kubeconfig ? [{ name: VOLUME.kubeconfig, hostPath: null, emptyDir: false, configMap: kubeconfig.configMapName }] : []),
-    { name: VOLUME.libModules, hostPath: { path: '/lib/modules', type: null }, emptyDir: false, configMap: null },
-    { name: VOLUME.xtablesLock, hostPath: { path: '/run/xtables.lock', type: 'FileOrCreate' }, emptyDir: false, configMap: null },
+    ...pod.hostMounts.map((m) => ({ name: m.name, hostPath: { path: m.path, type: m.type ?? null }, emptyDir: false, configMap: null })),
   ];
 
   const labels: KeyValue[] = [

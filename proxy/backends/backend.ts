@@ -1,7 +1,10 @@
 // The interface every dataplane backend implements. Backends turn the node's view (per IP
 // family, every service port with the endpoints each kind of traffic reaches) into a
 // dataplane; they never re-decide which endpoints a node may use (that is the model's).
-import type { NodeView, ViewChanges } from '../model/index.ts';
+import type { FlagSpec, FlagValues } from '../cli/flags.ts';
+import type { IPFamily, NodeView, ViewChanges } from '../model/index.ts';
+import type { Logger } from '../runtime/log.ts';
+import type { Runner } from './common/exec.ts';
 
 export interface SyncStats {
   /** Whether this was a full sync (everything written) or a partial one. */
@@ -21,6 +24,8 @@ export interface SyncStats {
 export interface Backend {
   /** "iptables", "nftables", "ipvs", "userspace", ... (what /proxyMode answers). */
   readonly name: string;
+  /** The families it programs, known after setup() (the ones asked for, or those whose tools work here). */
+  readonly ipFamilies?: readonly IPFamily[];
   /** Prepare: detect tools, check the kernel. Called once before the first sync. */
   setup(): Promise<void>;
   /**
@@ -36,10 +41,157 @@ export interface Backend {
   cleanup(): Promise<void>;
 }
 
-/** How a backend presents itself to the CLI: `to-<name>` with its own flags. */
-export interface BackendStage {
+/**
+ * kube-proxy's failure counters (pkg/proxy/metrics) a failed sync raises:
+ * 'iptables-restore': ..._iptables_restore_failures_total (and ..._partial_restore_failures_total
+ * when the sync was partial), as kube-proxy's iptables and ipvs modes count them;
+ * 'nftables-sync': ..._nftables_sync_failures_total; 'none': only kpng_sync_failures_total.
+ */
+export type FailureMetric = 'iptables-restore' | 'nftables-sync' | 'none';
+
+/** The metric names each FailureMetric raises. */
+export const failureMetricNames: Readonly<Record<FailureMetric, readonly string[]>> = {
+  'iptables-restore': ['kubeproxy_sync_proxy_rules_iptables_restore_failures_total', 'kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total'],
+  'nftables-sync': ['kubeproxy_sync_proxy_rules_nftables_sync_failures_total'],
+  none: [],
+};
+
+/** A host path the backend's container mounts (the DaemonSet's hostPath volume). */
+export interface HostMount {
+  /** The volume's name in the pod (a DNS-1123 label). */
   name: string;
+  /** The path on the host, mounted at the same path in the container. */
+  path: string;
+  /** hostPath type, e.g. 'FileOrCreate' (absent: no check). */
+  type?: 'File' | 'FileOrCreate' | 'Directory' | 'DirectoryOrCreate';
+  readOnly: boolean;
+  /** Why the backend needs it. */
+  why: string;
+}
+
+/** What the backend's pod needs from the node. The harness renders the DaemonSet from this. */
+export interface PodNeeds {
+  /** Run privileged (all capabilities, writable /proc/sys): only where no capability set is enough. */
+  privileged: boolean;
+  /** Capabilities added (everything else dropped) when not privileged, e.g. ['NET_ADMIN', 'NET_RAW']. */
+  capabilities: readonly string[];
+  /** Why these privileges: the tools and kernel interfaces it uses. */
+  reason: string;
+  hostMounts: readonly HostMount[];
+  /** Debian packages the image installs for it (proxy/Dockerfile's apt-get line holds the union). */
+  packages: readonly string[];
+}
+
+/**
+ * One way the conformance suite and the benchmarks run the backend: a variant with its own
+ * flags (e.g. iptables' `--iptables-mode=nft` and `--iptables-mode=legacy`). Data only:
+ * the suites add the topology's --cluster-cidr and --ip-families.
+ */
+export interface BackendSubject {
+  /** Stable id, e.g. 'iptables-nft' (benchmark table key, test names). */
+  id: string;
+  /** Human title, e.g. 'iptables (nft)'. */
+  title: string;
+  /** Flags of `to-<name>` for this variant. */
+  args: readonly string[];
+}
+
+/** What a backend constructor gets besides its flags. */
+export interface BackendContext {
+  logger: Logger;
+  /** Runs the kernel tools (default: processes on this host); benchmarks pass a timed one in a scratch namespace. */
+  run?: Runner;
+}
+
+/**
+ * A backend's one door: everything the CLI, the runtime, the image, the test suites and
+ * the harness know about it. A backend folder's index.ts exports one, and
+ * proxy/backends/registry.ts lists it (one line). It imports no test code (the image
+ * build leaves the conformance and bench folders out).
+ */
+export interface BackendDescriptor {
+  /**
+   * The backend's one name: its folder (proxy/backends/<name>), its stage (`to-<name>`),
+   * the harness's `b=` value and the `backend` label of kpng_backend_info.
+   */
+  readonly name: string;
+  /** What /proxyMode answers: kube-proxy's word for the mode (nft answers "nftables", as kube-proxy does). */
+  readonly proxyMode: string;
+  /** One line for `kpng --help` and `kpng to-<name> --help`. */
+  readonly summary: string;
+  /**
+   * The flags it takes, besides the runtime's. Shared flags (proxy/backends/common/flags.ts,
+   * proxy/runtime/flags.ts) are listed by reference, never declared again; the stage merges
+   * them with the runtime's flags, one of each name.
+   */
+  readonly flags: readonly FlagSpec[];
+  readonly metrics: {
+    /** The kube-proxy mode whose metric set (pkg/proxy/metrics) it follows: 'iptables', 'nftables', 'ipvs', ... */
+    readonly family: string;
+    /** The kube-proxy counter a failed sync raises. */
+    readonly failures: FailureMetric;
+  };
+  /** What its pod needs: privileges (with the reason), host mounts, image packages. */
+  readonly pod: PodNeeds;
+  /**
+   * 'runs': proven with real packets on this kernel (netns tier, lab, e2e).
+   * 'rendered-and-traced': this kernel lacks what it drives (e.g. IPVS); proven by golden
+   * rule text and traces, not run here.
+   */
+  readonly proof: 'runs' | 'rendered-and-traced';
+  /** Its conformance and benchmark variants (at least one). */
+  readonly subjects: readonly BackendSubject[];
+  /** The backend for these flag values (already parsed and checked); throws on a bad combination. */
+  create(flags: FlagValues, ctx: BackendContext): Backend;
+  /** `to-<name> --cleanup`: remove everything it ever made (default: create(...).cleanup()). */
+  cleanup?(flags: FlagValues, ctx: BackendContext): Promise<void>;
+}
+
+/** A flag as `--describe` prints it (no check function). */
+export interface DescribedFlag {
+  name: string;
+  type: FlagSpec['type'];
+  description: string;
+  default?: FlagSpec['default'];
+  choices?: readonly string[];
+  required?: boolean;
+}
+
+/** A descriptor as JSON (`kpng to-<name> --describe`, `kpng backends --json`): everything but the functions. */
+export interface DescribedBackend {
+  name: string;
+  stage: string;
+  proxyMode: string;
   summary: string;
-  flags: import('../cli/flags.ts').FlagSpec[];
-  create(flags: import('../cli/flags.ts').FlagValues, ctx: { logger: import('../runtime/log.ts').Logger }): Backend;
+  flags: DescribedFlag[];
+  metrics: { family: string; failures: FailureMetric; failureCounters: readonly string[] };
+  pod: PodNeeds;
+  proof: BackendDescriptor['proof'];
+  subjects: readonly BackendSubject[];
+}
+
+export function describeFlag(f: FlagSpec): DescribedFlag {
+  return {
+    name: f.name,
+    type: f.type,
+    description: f.description,
+    ...(f.default !== undefined && { default: f.default }),
+    ...(f.choices && { choices: f.choices }),
+    ...(f.required && { required: true }),
+  };
+}
+
+/** The descriptor as plain data. `flags`: the stage's flags (the backend's merged with the runtime's), default the backend's own. */
+export function describeBackend(d: BackendDescriptor, flags: readonly FlagSpec[] = d.flags): DescribedBackend {
+  return {
+    name: d.name,
+    stage: `to-${d.name}`,
+    proxyMode: d.proxyMode,
+    summary: d.summary,
+    flags: flags.map(describeFlag),
+    metrics: { family: d.metrics.family, failures: d.metrics.failures, failureCounters: failureMetricNames[d.metrics.failures] },
+    pod: d.pod,
+    proof: d.proof,
+    subjects: d.subjects,
+  };
 }

@@ -1,6 +1,7 @@
-// A backend becomes a pipeline stage by running under the runtime: its own flags plus the
-// runtime's (/healthz, /metrics, sync periods, --nodeport-addresses), one of each name.
-import type { BackendStage } from '../backends/backend.ts';
+// A backend becomes a pipeline stage (`to-<name>`) by running under the runtime: its own
+// flags plus the runtime's (/healthz, /metrics, sync periods, --nodeport-addresses), one
+// of each name.
+import { describeBackend, type BackendDescriptor, type DescribedBackend } from '../backends/backend.ts';
 import { parseFamilies } from '../backends/common/flags.ts';
 import { ipFamilies, type IPFamily } from '../model/index.ts';
 import { runtimeFlags, startRuntime, type Runtime } from '../runtime/index.ts';
@@ -8,10 +9,23 @@ import type { LocalSink } from '../sinks/sink.ts';
 import type { FlagSpec, FlagValues } from './flags.ts';
 import type { LocalSinkStage, StageContext } from './stages.ts';
 
-/** Flags of both lists, the first declaration of a name winning. */
-export function mergeFlags(...lists: FlagSpec[][]): FlagSpec[] {
+/**
+ * Flags of every list, one of each name, the first one listed winning (a backend may give a
+ * shared flag its own description with described()). Two lists may name the same flag only
+ * by referring to one declaration: a name declared twice, with another type, default or
+ * check, is a programming error and throws.
+ */
+export function mergeFlags(...lists: ReadonlyArray<readonly FlagSpec[]>): FlagSpec[] {
   const seen = new Map<string, FlagSpec>();
-  for (const list of lists) for (const f of list) if (!seen.has(f.name)) seen.set(f.name, f);
+  for (const list of lists) {
+    for (const f of list) {
+      const first = seen.get(f.name);
+      if (!first) seen.set(f.name, f);
+      else if (first.type !== f.type || first.check !== f.check || JSON.stringify(first.default) !== JSON.stringify(f.default) || first.choices !== f.choices) {
+        throw new Error(`--${f.name} is declared twice; declare a shared flag once and list it by reference`);
+      }
+    }
+  }
   return [...seen.values()];
 }
 
@@ -47,16 +61,29 @@ class RuntimeSink implements LocalSink {
   }
 }
 
-export function backendSinkStage(b: BackendStage & { cleanup?: (v: FlagValues, ctx: StageContext) => Promise<void> }): LocalSinkStage {
+/** The `to-<name>` stage's flags: the backend's, then the runtime's. */
+export function stageFlags(d: BackendDescriptor): FlagSpec[] {
+  return mergeFlags(d.flags, runtimeFlags);
+}
+
+/** `kpng to-<name> --describe`: the descriptor as data, with the stage's flags (the runtime's included). */
+export function stageDescription(d: BackendDescriptor): DescribedBackend {
+  return describeBackend(d, stageFlags(d));
+}
+
+export function backendSinkStage(d: BackendDescriptor): LocalSinkStage {
+  const ctxOf = (ctx: StageContext) => ({ logger: ctx.logger.child(d.name) });
   return {
     role: 'local-sink',
-    name: b.name,
-    summary: b.summary,
-    flags: mergeFlags(b.flags, runtimeFlags),
+    name: `to-${d.name}`,
+    summary: d.summary,
+    flags: stageFlags(d),
+    describe: () => stageDescription(d),
     create: (v, ctx) =>
       new RuntimeSink(() =>
         startRuntime({
-          backend: b.create(v, { logger: ctx.logger.child(b.name) }),
+          backend: d.create(v, ctxOf(ctx)),
+          descriptor: d,
           flags: v,
           logger: ctx.logger,
           ipFamilies: familiesOf(v),
@@ -65,8 +92,8 @@ export function backendSinkStage(b: BackendStage & { cleanup?: (v: FlagValues, c
         }),
       ),
     cleanup: async (v, ctx) => {
-      if (b.cleanup) await b.cleanup(v, { logger: ctx.logger.child(b.name) });
-      else await b.create(v, { logger: ctx.logger.child(b.name) }).cleanup();
+      if (d.cleanup) await d.cleanup(v, ctxOf(ctx));
+      else await d.create(v, ctxOf(ctx)).cleanup();
     },
   };
 }

@@ -26,6 +26,14 @@ export type FlagValue = string | number | boolean | string[];
 export type FlagValues = Record<string, FlagValue | undefined>;
 
 /**
+ * A shared flag (declared once, by its owner) as one stage documents it: same name, type,
+ * default and check, its own description (e.g. what an empty value means for this backend).
+ */
+export function described(flag: FlagSpec, description: string): FlagSpec {
+  return { ...flag, description };
+}
+
+/**
  * A check from a parser that throws: the thrown message without its code and without the
  * leading "--flag=value:" it repeats, or undefined when the parser accepts the value.
  */

@@ -31,6 +31,8 @@ export function usage(stages: Stage[]): string {
     'usage: kpng <source> [flags] <sink> [flags] [<backend> [flags]]',
     '   e.g. kpng file --input=state.yaml to-local --node-name=n1 to-json',
     '        kpng <backend> --cleanup',
+    '        kpng backends [--json]       the backends, or their descriptors as JSON (what the harness reads)',
+    '        kpng <backend> --describe    one backend\'s descriptor as JSON',
     '',
     `sources:  ${names(stages, ['cluster-source', 'local-source'])}`,
     `sinks:    ${names(stages, ['cluster-sink'])}`,
@@ -41,9 +43,29 @@ export function usage(stages: Stage[]): string {
   ].join('\n');
 }
 
+/** The stages that describe themselves (the backends), as `kpng backends` lists them. */
+function describedBackends(stages: Stage[]): Array<{ stage: Stage; data: unknown }> {
+  return stages.flatMap((stage) => (stage.role === 'local-sink' && stage.describe ? [{ stage, data: stage.describe() }] : []));
+}
+
+/** `kpng backends [--json]`: one line per backend (stage, /proxyMode, proof, summary), or a JSON array of their descriptors. */
+export function backendsText(stages: Stage[], flags: readonly string[]): string {
+  const unknown = flags.find((f) => f !== '--json');
+  if (unknown !== undefined) throw new UsageError('KPNG_ERR_UNKNOWN_FLAG', `backends does not take ${unknown} (accepted: --json)`);
+  const list = describedBackends(stages);
+  if (flags.includes('--json')) return `${JSON.stringify(list.map((b) => b.data), null, 2)}\n`;
+  return list
+    .map(({ stage, data }) => {
+      const d = data as { proxyMode?: string; proof?: string };
+      return `${stage.name.padEnd(16)} /proxyMode ${String(d.proxyMode).padEnd(12)} ${String(d.proof).padEnd(20)} ${stage.summary}\n`;
+    })
+    .join('');
+}
+
 export function plan(argv: string[], stages: Stage[]): Plan {
   const byName = new Map(stages.map((s) => [s.name, s]));
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') return { kind: 'help', text: usage(stages) };
+  if (argv[0] === 'backends') return { kind: 'help', text: backendsText(stages, argv.slice(1)) };
   let parts: Array<{ name: string; tokens: string[] }>;
   try {
     parts = splitStages(argv, (n) => byName.has(n));
@@ -59,6 +81,9 @@ export function plan(argv: string[], stages: Stage[]): Plan {
   const planned: PlannedStage[] = [];
   for (const part of parts) {
     const stage = byName.get(part.name)!;
+    if (stage.role === 'local-sink' && stage.describe && part.tokens.includes('--describe')) {
+      return { kind: 'help', text: `${JSON.stringify(stage.describe(), null, 2)}\n` };
+    }
     let parsed: ReturnType<typeof parseFlags>;
     try {
       parsed = parseFlags(part.name, stage.flags, part.tokens);
@@ -70,7 +95,10 @@ export function plan(argv: string[], stages: Stage[]): Plan {
       throw new UsageError('KPNG_ERR_UNKNOWN_STAGE', `unknown stage ${JSON.stringify(e.arg)} after ${e.after} (accepted: ${accepted}; flags look like --name=value)`);
     }
     const { values, help } = parsed;
-    if (help) return { kind: 'help', text: formatHelp(stage.name, stage.summary, stage.flags) };
+    if (help) {
+      const describe = stage.role === 'local-sink' && stage.describe ? '  --describe\n      print this backend\'s descriptor (name, /proxyMode, flags, pod needs, subjects) as JSON and exit\n' : '';
+      return { kind: 'help', text: formatHelp(stage.name, stage.summary, stage.flags) + describe };
+    }
     planned.push({ stage, values });
   }
 

@@ -1,11 +1,10 @@
-// The stages the `kpng` command offers. Backends and sources register here.
-import { iptablesStage } from '../backends/iptables/index.ts';
-import { nftStage } from '../backends/nft/index.ts';
-import { userspaceSinkStage } from '../backends/userspace/index.ts';
+// The stages the `kpng` command offers: the built-in ones, the API's, and a `to-<name>`
+// stage for every backend registered in proxy/backends/registry.ts.
+import { registeredBackends } from '../backends/registry.ts';
 import { localStage, toApiStage } from './api-stages.ts';
 import { backendSinkStage } from './backend-stage.ts';
 import { builtinStages, type Stage } from './stages.ts';
 
 export function allStages(): Stage[] {
-  return [...builtinStages, localStage, toApiStage, backendSinkStage(iptablesStage), backendSinkStage(nftStage), userspaceSinkStage()];
+  return [...builtinStages, localStage, toApiStage, ...registeredBackends.map(backendSinkStage)];
 }

@@ -40,6 +40,8 @@ export interface LocalSinkStage extends StageBase {
   create(v: FlagValues, ctx: StageContext): LocalSink;
   /** `--cleanup`: remove what this sink ever created, then exit. */
   cleanup?(v: FlagValues, ctx: StageContext): Promise<void>;
+  /** `--describe`: what the stage is, as JSON-able data (backends: their descriptor). */
+  describe?(): unknown;
 }
 
 export type Stage = ClusterSourceStage | LocalSourceStage | ClusterSinkStage | LocalSinkStage;

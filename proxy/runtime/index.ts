@@ -1,7 +1,7 @@
 // proxy/runtime: what runs a backend. startRuntime() wires the sync runner, /healthz and
 // /livez, /metrics and /proxyMode, the healthCheckNodePort servers and the UDP conntrack
 // cleanup from the runtime's flags; the CLI's `... to-<backend>` stages hand its sink states.
-import type { Backend } from '../backends/backend.ts';
+import type { Backend, BackendDescriptor } from '../backends/backend.ts';
 import type { FlagValues } from '../cli/flags.ts';
 import type { IPFamily } from '../model/index.ts';
 import type { LocalSink } from '../sinks/sink.ts';
@@ -46,6 +46,12 @@ export { parseBindAddress, type BindAddress } from './http.ts';
 
 export interface StartRuntimeOptions {
   backend: Backend;
+  /**
+   * The backend's descriptor: /proxyMode's answer, the kpng_backend_info label and the
+   * kube-proxy failure counter. Without it /proxyMode answers backend.name and only
+   * kpng_sync_failures_total counts failures.
+   */
+  descriptor?: Pick<BackendDescriptor, 'name' | 'proxyMode' | 'metrics'>;
   /** Parsed values of runtimeFlags (absent ones take their defaults). */
   flags: FlagValues;
   logger: Logger;
@@ -87,7 +93,13 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<Runtime> 
   const families = opts.ipFamilies ?? ['IPv4'];
   const clock = opts.clock;
   const health = new ProxyHealth({ healthTimeoutMs: 2 * config.syncPeriodMs, families, ...(clock && { clock }) });
-  const metrics = new ProxyMetrics({ backend: opts.backend.name, families, processMetrics: opts.processMetrics ?? true });
+  const d = opts.descriptor;
+  const metrics = new ProxyMetrics({
+    backend: d?.proxyMode ?? opts.backend.name,
+    ...(d && { name: d.name, failures: d.metrics.failures }),
+    families,
+    processMetrics: opts.processMetrics ?? true,
+  });
   const serviceHealth = new ServiceHealthServers({
     logger: logger.child('health-check'),
     health,

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningServer } from './health-server.ts';
+import type { FailureMetric } from '../backends/backend.ts';
 import { memoryLogger } from './log.ts';
 import { ProxyMetrics, noLocalEndpointCounts, startMetricsServer, syncDurationBuckets } from './metrics.ts';
 import { SyncRunner } from './sync-runner.ts';
@@ -28,7 +29,7 @@ describe('metrics', () => {
   it("serves kube-proxy's metric names and label sets on /metrics after syncs", async () => {
     const backend = fakeBackend('iptables');
     backend.outcomes.push({ full: true, rulesPerTable: { nat: 10, filter: 5, 'IPv6/nat': 7 } });
-    const metrics = new ProxyMetrics({ backend: backend.name, families: ['IPv4', 'IPv6'] });
+    const metrics = new ProxyMetrics({ backend: backend.name, failures: 'iptables-restore', families: ['IPv4', 'IPv6'] });
     const runner = new SyncRunner({ backend, logger: memoryLogger(), metrics });
     const [s1, s2] = handOff([
       stateOf([{ name: 'web', endpoints: ['10.0.1.1'] }]),
@@ -94,9 +95,9 @@ describe('metrics', () => {
     expect((await get(`${base}/nope`)).status).toBe(404);
   });
 
-  describe('failure counters follow the backend', () => {
-    async function counters(backend: string, fails: boolean[]) {
-      const m = new ProxyMetrics({ backend, families: ['IPv4'], processMetrics: false });
+  describe("failure counters follow the descriptor's metrics.failures", () => {
+    async function counters(failures: FailureMetric | undefined, fails: boolean[]) {
+      const m = new ProxyMetrics({ backend: 'x', ...(failures && { failures }), families: ['IPv4'], processMetrics: false });
       for (const full of fails) m.failed(full);
       const s = samples(await m.registry.metrics());
       return {
@@ -108,20 +109,21 @@ describe('metrics', () => {
     }
 
     it('iptables: every failure is a restore failure, a failed partial sync also a partial restore failure', async () => {
-      expect(await counters('iptables', [false, true])).toEqual({ restore: 2, partial: 1, nft: undefined, any: 2 });
+      expect(await counters('iptables-restore', [false, true])).toEqual({ restore: 2, partial: 1, nft: undefined, any: 2 });
     });
 
     it('nftables: nftables sync failures', async () => {
-      expect(await counters('nftables', [true, false])).toEqual({ restore: undefined, partial: undefined, nft: 2, any: 2 });
+      expect(await counters('nftables-sync', [true, false])).toEqual({ restore: undefined, partial: undefined, nft: 2, any: 2 });
     });
 
-    it('other backends: only the kpng counter', async () => {
-      expect(await counters('userspace', [true])).toEqual({ restore: undefined, partial: undefined, nft: undefined, any: 1 });
+    it('none (and the default): only the kpng counter', async () => {
+      expect(await counters(undefined, [true])).toEqual({ restore: undefined, partial: undefined, nft: undefined, any: 1 });
+      expect(await counters('none', [true])).toEqual({ restore: undefined, partial: undefined, nft: undefined, any: 1 });
     });
   });
 
   it('a sync that left service ports out: the gauge says how many, a refused transaction counts as a failed restore, the sync itself did not fail', async () => {
-    const m = new ProxyMetrics({ backend: 'iptables', families: ['IPv4'], processMetrics: false });
+    const m = new ProxyMetrics({ backend: 'iptables', failures: 'iptables-restore', families: ['IPv4'], processMetrics: false });
     const state = stateOf([]);
     const record = (stats: object) => ({ full: true, seconds: 0.1, at: Date.now(), stats: { full: true, ...stats }, state, programmingSeconds: [] });
     m.synced(record({ leftOut: ['ns/a:p', 'ns/b'], refusedTransactions: 1 }));
@@ -136,7 +138,7 @@ describe('metrics', () => {
   });
 
   it('counts health answers by code', async () => {
-    const m = new ProxyMetrics({ backend: 'iptables', families: ['IPv4'], processMetrics: false });
+    const m = new ProxyMetrics({ backend: 'iptables', failures: 'iptables-restore', families: ['IPv4'], processMetrics: false });
     m.healthAnswered('/healthz', 200);
     m.healthAnswered('/healthz', 503);
     m.healthAnswered('/livez', 200);

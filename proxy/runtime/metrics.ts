@@ -3,7 +3,7 @@
 // --metrics-bind-address: /metrics, /proxyMode and a plain /healthz, as kube-proxy's.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, exponentialBuckets, linearBuckets } from 'prom-client';
-import type { SyncStats } from '../backends/backend.ts';
+import type { FailureMetric, SyncStats } from '../backends/backend.ts';
 import type { IPFamily, LocalState } from '../model/index.ts';
 import type { RunningServer } from './health-server.ts';
 import { close, listen, type BindAddress } from './http.ts';
@@ -21,13 +21,13 @@ export const networkProgrammingBuckets: readonly number[] = [
   ...linearBuckets(120, 30, 7),
 ];
 
-/** Backends whose failures count as kube-proxy's iptables-restore failures / nftables sync failures. */
-const iptablesLike = new Set(['iptables', 'ipvs']);
-const nftablesLike = new Set(['nftables', 'nft']);
-
 export interface ProxyMetricsOptions {
-  /** The backend's name: picks the failure counter and is what /proxyMode answers. */
+  /** What /proxyMode answers: the backend descriptor's proxyMode (kube-proxy's word). */
   backend: string;
+  /** The descriptor's name: the `backend` label of kpng_backend_info (default: `backend`). */
+  name?: string;
+  /** The kube-proxy counter a failed sync raises: the descriptor's metrics.failures (default 'none': only kpng_sync_failures_total). */
+  failures?: FailureMetric;
   /** The families the proxy programs: the ip_family label values. The first is the primary one. */
   families: readonly IPFamily[];
   /** Add prom-client's process and Node.js metrics (default true). */
@@ -70,6 +70,7 @@ export function noLocalEndpointCounts(state: LocalState): Map<IPFamily, { intern
 export class ProxyMetrics {
   readonly registry = new Registry();
   readonly backend: string;
+  readonly failures: FailureMetric;
   readonly families: readonly IPFamily[];
 
   readonly #syncDuration: Histogram<'ip_family'>;
@@ -95,6 +96,7 @@ export class ProxyMetrics {
 
   constructor(opts: ProxyMetricsOptions) {
     this.backend = opts.backend;
+    this.failures = opts.failures ?? 'none';
     this.families = opts.families;
     const registers = [this.registry];
     const fam = ['ip_family'] as const;
@@ -132,14 +134,21 @@ export class ProxyMetrics {
       registers,
     });
 
+    new Gauge({
+      name: 'kpng_backend_info',
+      help: 'The backend this proxy runs (its name, the stage to-<name>) and what /proxyMode answers',
+      labelNames: ['backend', 'proxy_mode'],
+      registers,
+    }).set({ backend: opts.name ?? opts.backend, proxy_mode: opts.backend }, 1);
+
     // Series that exist from the start, so a dashboard sees 0 rather than nothing.
     for (const ip_family of this.families) {
       for (const h of [this.#syncDuration, this.#fullDuration, this.#partialDuration, this.#programming]) h.zero({ ip_family });
-      if (iptablesLike.has(this.backend)) {
+      if (this.failures === 'iptables-restore') {
         this.#restoreFailures.inc({ ip_family }, 0);
         this.#partialRestoreFailures.inc({ ip_family }, 0);
       }
-      if (nftablesLike.has(this.backend)) this.#nftFailures.inc({ ip_family }, 0);
+      if (this.failures === 'nftables-sync') this.#nftFailures.inc({ ip_family }, 0);
       this.#noLocal.set({ ip_family, traffic_policy: 'internal' }, 0);
       this.#noLocal.set({ ip_family, traffic_policy: 'external' }, 0);
     }
@@ -193,11 +202,11 @@ export class ProxyMetrics {
 
   #backendFailed(full: boolean): void {
     for (const ip_family of this.families) {
-      if (iptablesLike.has(this.backend)) {
+      if (this.failures === 'iptables-restore') {
         this.#restoreFailures.inc({ ip_family });
         if (!full) this.#partialRestoreFailures.inc({ ip_family });
       }
-      if (nftablesLike.has(this.backend)) this.#nftFailures.inc({ ip_family });
+      if (this.failures === 'nftables-sync') this.#nftFailures.inc({ ip_family });
     }
   }
 

@@ -68,7 +68,7 @@ describe('--nodeport-addresses', () => {
   });
 
   it('rejects anything else with KPNG_ERR_BAD_NODEPORT_ADDRESSES, naming what is accepted', () => {
-    expect(() => parseNodePortAddresses(['10.0.0.1'])).toThrow(/KPNG_ERR_BAD_NODEPORT_ADDRESSES: --nodeport-addresses: "10.0.0.1": accepted: CIDRs/);
+    expect(() => parseNodePortAddresses(['10.0.0.1'])).toThrow(/KPNG_ERR_BAD_NODEPORT_ADDRESSES: --nodeport-addresses="10.0.0.1": accepted: CIDRs/);
   });
 });
 

@@ -63,7 +63,7 @@ export function parseNodePortAddresses(list: readonly string[]): NodePortAddress
     }
     const cidr = canonicalCIDR(item);
     if (cidr === undefined) {
-      throw new RuntimeError('KPNG_ERR_BAD_NODEPORT_ADDRESSES', `--nodeport-addresses: ${JSON.stringify(raw)}: accepted: CIDRs (e.g. 10.0.0.0/8,fd00::/64) and/or "primary"`);
+      throw new RuntimeError('KPNG_ERR_BAD_NODEPORT_ADDRESSES', `--nodeport-addresses=${JSON.stringify(raw)}: accepted: CIDRs (e.g. 10.0.0.0/8,fd00::/64) and/or "primary"`);
     }
     if (parseCIDR(cidr)?.prefix === 0) all = true;
     cidrs.push(cidr);

@@ -1,12 +1,14 @@
-// The backends the benchmark knows: each entry makes a backend whose kernel tools run
-// through the Runner it is given (the benchmark's scratch namespace, timed). A backend
-// joins with one entry here and an `npm run bench:<name>` script.
+// The backends the benchmark knows: every subject (variant) of every registered backend
+// that runs on this kernel (proxy/backends/registry.ts), keyed by subject id. Each makes a
+// backend from the descriptor and the subject's flags, its kernel tools running through
+// the Runner it is given (the benchmark's scratch namespace, timed).
+import { mergeFlags } from '../../cli/backend-stage.ts';
+import { parseFlags } from '../../cli/parse.ts';
 import type { Logger } from '../../runtime/log.ts';
-import type { Backend } from '../backend.ts';
+import type { Backend, BackendDescriptor, BackendSubject } from '../backend.ts';
 import type { Runner } from '../common/index.ts';
 import { clusterCIDRs } from '../common/testing.ts';
-import { IptablesBackend } from '../iptables/index.ts';
-import { NftBackend } from '../nft/index.ts';
+import { registeredBackends } from '../registry.ts';
 
 export interface BenchSubject {
   /** The name in the table. */
@@ -14,11 +16,16 @@ export interface BenchSubject {
   create(run: Runner, logger: Logger): Backend;
 }
 
-export const subjects: Record<string, BenchSubject> = {
-  'iptables-nft': { name: 'iptables (nft)', create: (run, logger) => new IptablesBackend({ logger, run, clusterCIDRs, mode: 'nft', families: ['IPv4'] }) },
-  'iptables-legacy': { name: 'iptables (legacy)', create: (run, logger) => new IptablesBackend({ logger, run, clusterCIDRs, mode: 'legacy', families: ['IPv4'] }) },
-  nft: { name: 'nftables', create: (run, logger) => new NftBackend({ logger, run, clusterCIDRs, families: ['IPv4'] }) },
-};
+/** A subject as the benchmark runs it: IPv4, the test cluster CIDRs, the subject's own flags. */
+export function benchSubject(d: BackendDescriptor, s: BackendSubject): BenchSubject {
+  const stage = `to-${d.name}`;
+  const { values } = parseFlags(stage, mergeFlags(d.flags), [`--cluster-cidr=${clusterCIDRs.join(',')}`, '--ip-families=IPv4', ...s.args]);
+  return { name: s.title, create: (run, logger) => d.create(values, { logger, run }) };
+}
+
+export const subjects: Record<string, BenchSubject> = Object.fromEntries(
+  registeredBackends.filter((d) => d.proof === 'runs').flatMap((d) => d.subjects.map((s) => [s.id, benchSubject(d, s)] as const)),
+);
 
 /**
  * Whether a kernel tool call that was handed an input applies rules, rather than only

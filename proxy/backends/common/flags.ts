@@ -1,5 +1,6 @@
-// Flags every kernel-rule backend (to-iptables, to-nft) takes with the same meaning, and
-// their validation. Each backend adds its own (--dry-run and --cleanup say what they print).
+// Flags every kernel-rule backend takes with the same meaning, declared once here (or, for
+// --nodeport-addresses, in the runtime) and listed by reference in each descriptor's flags,
+// and their validation. Each backend adds its own (--dry-run and --cleanup say what they do).
 import { checkWith, flagBoolean, flagList, flagNumber, type FlagSpec, type FlagValues } from '../../cli/flags.ts';
 import { parseCIDR, parseIPFamilies, type IPFamily } from '../../model/index.ts';
 
@@ -10,8 +11,8 @@ export const clusterCIDRFlag: FlagSpec = {
   default: [],
   check: checkWith((v) => checkAddressFlags(v as string[], [], (m) => new Error(m))),
 };
-/** The check of a backend's own --nodeport-addresses: CIDRs and/or "primary". */
-export const checkNodePortAddresses = checkWith((v) => checkAddressFlags([], v as string[], (m) => new Error(m)));
+/** --nodeport-addresses is the runtime's (it also places the health check ports): declared there, listed here by reference. */
+export { nodePortAddressesFlag } from '../../runtime/flags.ts';
 
 export const masqueradeAllFlag: FlagSpec = { name: 'masquerade-all', type: 'boolean', description: 'masquerade all traffic to cluster IPs', default: false };
 export const masqueradeBitFlag: FlagSpec = {
@@ -22,15 +23,13 @@ export const masqueradeBitFlag: FlagSpec = {
   check: checkWith((v) => parseMasqueradeBit({ 'masquerade-bit': v }, (m) => new Error(m))),
 };
 
-export function ipFamiliesFlag(what: string): FlagSpec {
-  return {
-    name: 'ip-families',
-    type: 'list',
-    description: `families to sync (IPv4, IPv6); empty: ${what}`,
-    default: [],
-    check: checkWith((v) => parseFamilies({ 'ip-families': v }, (m) => new Error(m))),
-  };
-}
+export const ipFamiliesFlag: FlagSpec = {
+  name: 'ip-families',
+  type: 'list',
+  description: 'families to sync (IPv4, IPv6); empty: every family the backend can program here',
+  default: [],
+  check: checkWith((v) => parseFamilies({ 'ip-families': v }, (m) => new Error(m))),
+};
 
 /** --ip-families, or undefined when empty. `fail` builds the backend's own setup error. */
 export function parseFamilies(v: FlagValues, fail: (message: string) => Error): IPFamily[] | undefined {

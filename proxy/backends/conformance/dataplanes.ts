@@ -1,10 +1,15 @@
 // The backends the dataplane conformance suite proves, and what the suite needs to know
-// about each: the pipeline stage that runs it, how someone else would flush its rules,
-// and (where there is a real way) how to make the kernel tool reject its input.
-//
-// A backend joins the suite by its entry in `dataplanes` at the bottom.
+// about each. The data comes from the registered descriptors (proxy/backends/registry.ts):
+// every subject (variant) of every backend that runs on this kernel, its stage, flags,
+// /proxyMode word and failure counter. What is not data lives here, per subject id: how
+// someone else would flush its rules, how to dump them, and (where there is a real way)
+// how to make the kernel tool reject its input.
 import type { Family, Node, Topology } from '../../../harness/lab/netns/index.ts';
 import { familyFromLower } from '../../model/index.ts';
+import { failureMetricNames, type BackendDescriptor, type BackendSubject } from '../backend.ts';
+import { iptablesBackend } from '../iptables/index.ts';
+import { nftBackend } from '../nft/index.ts';
+import { registeredBackends } from '../registry.ts';
 
 export interface Dataplane {
   /** The suite's title for it. */
@@ -42,17 +47,14 @@ export interface Dataplane {
 
 const families = (fs: readonly Family[]) => fs.map(familyFromLower);
 
+/** What the suite does to a subject's rules from outside: everything of a Dataplane that is not the descriptor's data. */
+type Hooks = Pick<Dataplane, 'flush' | 'dump' | 'rejection'> & Partial<Pick<Dataplane, 'keepsClientAddress'>>;
+
 /** kube-proxy's iptables mode (`to-iptables`) in one iptables flavour. */
-export function iptablesDataplane(mode: 'nft' | 'legacy'): Dataplane {
+function iptablesHooks(mode: 'nft' | 'legacy'): Hooks {
   const tool = (f: Family, suffix = '') => `${f === 'ipv6' ? 'ip6tables' : 'iptables'}-${mode}${suffix}`;
   const hold = 'CONFORMANCE-HOLD';
   return {
-    title: `iptables (${mode})`,
-    proxyMode: 'iptables',
-    stage: 'to-iptables',
-    keepsClientAddress: true,
-    args: (t) => [`--cluster-cidr=${t.clusterCidrs.join(',')}`, `--iptables-mode=${mode}`, `--ip-families=${families(t.families).join(',')}`],
-    failureCounter: 'kubeproxy_sync_proxy_rules_iptables_restore_failures_total',
     // What a firewall reload does: every rule and every chain of the tables, gone, in one
     // restore (without --noflush) per family, so that the proxy cannot repair a table
     // while the next one is still being wiped.
@@ -91,13 +93,7 @@ export function iptablesDataplane(mode: 'nft' | 'legacy'): Dataplane {
 const nftFamily = (f: Family) => (f === 'ipv6' ? 'ip6' : 'ip');
 
 /** kube-proxy's nftables mode (`to-nft`), tables `ip kpng` and `ip6 kpng`. */
-export const nftDataplane: Dataplane = {
-  title: 'nftables',
-  proxyMode: 'nftables',
-  stage: 'to-nft',
-  keepsClientAddress: true,
-  args: (t) => [`--cluster-cidr=${t.clusterCidrs.join(',')}`, `--ip-families=${families(t.families).join(',')}`],
-  failureCounter: 'kubeproxy_sync_proxy_rules_nftables_sync_failures_total',
+const nftHooks: Hooks = {
   flush: async (node, fs) => {
     for (const f of fs) await node.exec('nft', ['delete', 'table', nftFamily(f), 'kpng']);
   },
@@ -122,24 +118,49 @@ export const nftDataplane: Dataplane = {
   },
 };
 
-/**
- * kube-proxy's userspace mode (`to-userspace`): the proxy's sockets carry the traffic,
- * redirected into them by nat rules of one iptables flavour, which someone wipes as they
- * wipe iptables' (the same firewall reload). Its connections to endpoints come from the node.
- */
-export function userspaceDataplane(mode: 'nft' | 'legacy'): Dataplane {
-  const rules = iptablesDataplane(mode);
+/** Per subject id (BackendDescriptor.subjects): how the suite flushes, dumps and makes the kernel refuse its rules. */
+const hooks: Readonly<Record<string, Hooks>> = {
+  'iptables-nft': iptablesHooks('nft'),
+  'iptables-legacy': iptablesHooks('legacy'),
+  nft: nftHooks,
+  // userspace: the proxy's sockets carry the traffic, redirected by nat rules of one iptables
+  // flavour that a firewall reload wipes as it wipes iptables'; endpoints see the node.
+  'userspace-nft': { flush: iptablesHooks('nft').flush, dump: iptablesHooks('nft').dump, keepsClientAddress: false },
+  'userspace-legacy': { flush: iptablesHooks('legacy').flush, dump: iptablesHooks('legacy').dump, keepsClientAddress: false },
+};
+
+/** One subject of a registered backend, as the suite runs it: `to-<name>`, the topology's CIDRs and families around the subject's flags. */
+export function dataplaneOf(d: BackendDescriptor, subject: BackendSubject): Dataplane {
+  const h = hooks[subject.id];
+  if (!h) {
+    throw new Error(
+      `KPNG_ERR_CONFORMANCE_SUBJECT: ${d.name}'s subject "${subject.id}" has no flush and dump for the conformance suite; accepted: a subject id with hooks in proxy/backends/conformance/dataplanes.ts (${Object.keys(hooks).join(', ')})`,
+    );
+  }
   return {
-    title: `userspace (${mode})`,
-    proxyMode: 'userspace',
-    stage: 'to-userspace',
-    keepsClientAddress: false,
-    args: (t) => [`--iptables-mode=${mode}`, `--ip-families=${families(t.families).join(',')}`],
-    failureCounter: 'kpng_sync_failures_total',
-    flush: rules.flush,
-    dump: rules.dump,
+    title: subject.title,
+    proxyMode: d.proxyMode,
+    stage: `to-${d.name}`,
+    args: (t) => [`--cluster-cidr=${t.clusterCidrs.join(',')}`, ...subject.args, `--ip-families=${families(t.families).join(',')}`],
+    failureCounter: failureMetricNames[d.metrics.failures][0] ?? 'kpng_sync_failures_total',
+    keepsClientAddress: true,
+    ...h,
   };
 }
 
-/** The backends the suite runs, each in an IPv4 and an IPv6 topology. */
-export const dataplanes: readonly Dataplane[] = [iptablesDataplane('nft'), iptablesDataplane('legacy'), nftDataplane, userspaceDataplane('nft'), userspaceDataplane('legacy')];
+function subjectOf(d: BackendDescriptor, id: string): BackendSubject {
+  const found = d.subjects.find((s) => s.id === id);
+  if (!found) throw new Error(`KPNG_ERR_CONFORMANCE_SUBJECT: ${d.name} has no subject "${id}" (it has: ${d.subjects.map((s) => s.id).join(', ')})`);
+  return found;
+}
+
+/** `to-iptables` in one iptables flavour. */
+export function iptablesDataplane(mode: 'nft' | 'legacy'): Dataplane {
+  return dataplaneOf(iptablesBackend, subjectOf(iptablesBackend, `iptables-${mode}`));
+}
+
+/** `to-nft`. */
+export const nftDataplane: Dataplane = dataplaneOf(nftBackend, subjectOf(nftBackend, 'nft'));
+
+/** The backends the suite runs, each in an IPv4 and an IPv6 topology: every subject of every registered backend that runs on this kernel. */
+export const dataplanes: readonly Dataplane[] = registeredBackends.filter((d) => d.proof === 'runs').flatMap((d) => d.subjects.map((s) => dataplaneOf(d, s)));

@@ -10,7 +10,7 @@ const t0 = Date.UTC(2026, 0, 1, 12, 0, 0, 250);
 describe('when a change counts as synced (the suite’s wait)', () => {
   const state = localStateOf([]);
   const page = async (m: ProxyMetrics) => new MetricsPage(await m.registry.metrics());
-  const fresh = () => new ProxyMetrics({ backend: 'iptables', families: ['IPv4', 'IPv6'], processMetrics: false });
+  const fresh = () => new ProxyMetrics({ backend: 'iptables', failures: 'iptables-restore', families: ['IPv4', 'IPv6'], processMetrics: false });
 
   it('reads the proxy’s real metrics: queued at or after the write, synced after that, nothing pending', async () => {
     const m = fresh();

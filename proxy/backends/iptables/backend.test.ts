@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../runtime/log.ts';
 import { RuleApplyError } from '../common/index.ts';
 import { IptablesBackend, blamedLine, type IptablesBackendOptions } from './backend.ts';
-import { iptablesStage } from './index.ts';
+import { iptablesBackend } from './index.ts';
 import { renderIptables } from './render.ts';
 import { Ruleset } from './rules.ts';
 import { clusterCIDRs, fakeKernel, fixtureObjects, fixtureObjectsAfterEndpointChange, fixtureState, nodeIPv4, type FakeKernel } from './testing.ts';
@@ -207,14 +207,14 @@ describe('IptablesBackend against a pretend node', () => {
   });
 });
 
-describe('the to-iptables stage', () => {
+describe('the iptables descriptor', () => {
   it('declares its flags and builds a backend from their values', () => {
-    expect(iptablesStage.name).toBe('to-iptables');
-    const names = iptablesStage.flags.map((f) => f.name);
+    expect(iptablesBackend.name).toBe('iptables');
+    const names = iptablesBackend.flags.map((f) => f.name);
     for (const n of ['cluster-cidr', 'masquerade-all', 'nodeport-addresses', 'iptables-mode', 'dry-run', 'cleanup', 'ip-families']) expect(names).toContain(n);
-    const b = iptablesStage.create({ 'cluster-cidr': ['10.0.0.0/8'], 'iptables-mode': 'legacy', 'ip-families': ['ipv4'], 'dry-run': true }, { logger: memoryLogger() });
+    const b = iptablesBackend.create({ 'cluster-cidr': ['10.0.0.0/8'], 'iptables-mode': 'legacy', 'ip-families': ['ipv4'], 'dry-run': true }, { logger: memoryLogger() });
     expect(b.name).toBe('iptables');
-    expect(() => iptablesStage.create({ 'ip-families': ['ipv5'] }, { logger: memoryLogger() })).toThrow(/accepted: IPv4, IPv6/);
-    expect(() => iptablesStage.create({ 'masquerade-bit': 40 }, { logger: memoryLogger() })).toThrow(/0-31/);
+    expect(() => iptablesBackend.create({ 'ip-families': ['ipv5'] }, { logger: memoryLogger() })).toThrow(/accepted: IPv4, IPv6/);
+    expect(() => iptablesBackend.create({ 'masquerade-bit': 40 }, { logger: memoryLogger() })).toThrow(/0-31/);
   });
 });

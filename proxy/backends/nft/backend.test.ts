@@ -4,7 +4,7 @@ import { memoryLogger } from '../../runtime/log.ts';
 import { RuleApplyError } from '../common/index.ts';
 import { clusterCIDRs, fixtureObjects, fixtureObjectsAfterEndpointChange, fixtureState, nodeName } from '../common/testing.ts';
 import { NftBackend, type NftBackendOptions } from './backend.ts';
-import { createNftBackend, nftStage } from './index.ts';
+import { createNftBackend, nftBackend } from './index.ts';
 import { FakeNft } from './testing.ts';
 import { planReplace } from './transaction.ts';
 import { nodeView } from '../../model/index.ts';
@@ -285,7 +285,7 @@ describe('NftBackend against a pretend node', () => {
     expect(() => createNftBackend({ 'nodeport-addresses': ['eth0'] }, { logger })).toThrow('KPNG_ERR_NFT_SETUP: --nodeport-addresses=eth0: accepted: CIDRs and/or "primary"');
     expect(() => createNftBackend({ 'masquerade-bit': 32 }, { logger })).toThrow('KPNG_ERR_NFT_SETUP: --masquerade-bit=32: accepted: an integer 0-31');
     expect(() => createNftBackend({ 'ip-families': ['ipv5'] }, { logger })).toThrow('KPNG_ERR_NFT_SETUP: --ip-families=ipv5: accepted: IPv4, IPv6');
-    expect(nftStage.flags.map((f) => f.name)).toEqual(['cluster-cidr', 'masquerade-all', 'nodeport-addresses', 'masquerade-bit', 'ip-families', 'dry-run', 'cleanup']);
+    expect(nftBackend.flags.map((f) => f.name)).toEqual(['cluster-cidr', 'masquerade-all', 'nodeport-addresses', 'masquerade-bit', 'ip-families', 'dry-run', 'cleanup']);
     expect(createNftBackend({}, { logger }).name).toBe('nftables');
   });
 

@@ -117,6 +117,11 @@ export class NftBackend implements Backend {
     return this.#families;
   }
 
+  /** Backend.ipFamilies: the families synced (after setup). */
+  get ipFamilies(): readonly IPFamily[] {
+    return this.#families;
+  }
+
   /** Whether the backend knows what its tables hold (false: the next sync replaces them). */
   get known(): boolean {
     return this.#views !== undefined;

@@ -1,0 +1,16 @@
+// The backends the proxy offers: one line each. The CLI (`to-<name>`, `kpng backends`),
+// the runtime's metrics, the image's packages, the conformance suite, the benchmarks and
+// the harness (through `kpng backends --json`) all read this list.
+//
+// Adding a backend: a folder proxy/backends/<name> whose index.ts exports a
+// BackendDescriptor (proxy/backends/backend.ts) named `<name>`, and its line below.
+import type { BackendDescriptor } from './backend.ts';
+import { iptablesBackend } from './iptables/index.ts';
+import { nftBackend } from './nft/index.ts';
+
+export const registeredBackends: readonly BackendDescriptor[] = [iptablesBackend, nftBackend];
+
+/** The registered backend of this name, or undefined. */
+export function backendNamed(name: string): BackendDescriptor | undefined {
+  return registeredBackends.find((d) => d.name === name);
+}
