@@ -7,6 +7,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { KUBECONFIG_PATH, NODE_NAME_ARG, PROXY_SOCKET, proxyArgs, type Backend, type DeploymentModel } from '../../config/index.ts';
 import { type Node, type NsProcess, projectNode, programEnv, siblingProgram } from '../netns/index.ts';
+import { harnessErrorText } from '../../config/error-codes.ts';
 
 export interface ProxyCommandInput {
   backend: Backend;
@@ -97,7 +98,7 @@ export async function waitProxySynced(proxy: NodeProxy, timeoutMs: number): Prom
   let last = '';
   while (Date.now() < deadline) {
     const gone = exitedProcess(proxy);
-    if (gone) throw new Error(`KPNG_ERR_LAB_PROXY: ${gone}`);
+    if (gone) throw new Error(harnessErrorText('KPNG_ERR_LAB_PROXY', `${gone}`));
     try {
       const { status, body } = await proxy.node.httpGet('http://127.0.0.1:10256/healthz', { timeoutMs: 1_000 });
       const report = JSON.parse(body) as { status?: Record<string, unknown> };
@@ -108,7 +109,7 @@ export async function waitProxySynced(proxy: NodeProxy, timeoutMs: number): Prom
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new Error(`KPNG_ERR_LAB_PROXY: the proxy on ${proxy.node.name} did not report a first sync within ${timeoutMs} ms (last /healthz: ${last}); its output ends:\n${tail(proxy.output(), 20)}`);
+  throw new Error(harnessErrorText('KPNG_ERR_LAB_PROXY', `the proxy on ${proxy.node.name} did not report a first sync within ${timeoutMs} ms (last /healthz: ${last}); its output ends:\n${tail(proxy.output(), 20)}`));
 }
 
 /** Writes a node's proxy output to `dir/proxy-<node>.log`. */
