@@ -4,7 +4,7 @@
 // processes in the node's namespace.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
+import { processRunner } from '../../../proxy/exec.ts';
 import { KUBECONFIG_PATH, NODE_NAME_ARG, PROXY_SOCKET, proxyArgs, type Backend, type DeploymentModel } from '../../config/index.ts';
 import { type Node, type NsProcess, projectNode, programEnv, siblingProgram } from '../netns/index.ts';
 import { harnessErrorText } from '../../config/error-codes.ts';
@@ -50,7 +50,7 @@ export function proxyEntry(): string {
 
 /** What `kpng <stage> --help` prints, or undefined when it fails (the proxy has no such stage). */
 export async function proxyStageHelp(stage: string): Promise<string | undefined> {
-  const result = await execa(projectNode(), ['--disable-warning=ExperimentalWarning', proxyEntry(), stage, '--help'], { reject: false, env: programEnv(), stdin: 'ignore' });
+  const result = await processRunner()(projectNode(), ['--disable-warning=ExperimentalWarning', proxyEntry(), stage, '--help'], { env: { ...process.env, ...programEnv() }, stripFinalNewline: true });
   return result.exitCode === 0 ? result.stdout : undefined;
 }
 
