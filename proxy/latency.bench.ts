@@ -21,13 +21,14 @@ import { startRuntime, type Runtime } from './runtime/index.ts';
 import type { LocalSink } from './sinks/sink.ts';
 import { ToLocal } from './sinks/to-local.ts';
 import { KubeSource } from './sources/kube/kube-source.ts';
+import { errorText } from './errors.ts';
 
 const sizes = (process.env.BENCH_SERVICES ?? '1000,10000').split(',').map(Number);
 const changes = Number(process.env.BENCH_CHANGES ?? 200);
 const endpointsPerService = Number(process.env.BENCH_ENDPOINTS ?? 2);
 const backendNames = (process.env.BENCH_BACKENDS ?? 'iptables-nft,nft').split(',');
 for (const b of backendNames) {
-  if (!(b in subjects)) throw new Error(`KPNG_ERR_BENCH: BENCH_BACKENDS names "${b}"; accepted: ${Object.keys(subjects).join(', ')}`);
+  if (!(b in subjects)) throw new Error(errorText('KPNG_ERR_BENCH', `BENCH_BACKENDS names "${b}"; accepted: ${Object.keys(subjects).join(', ')}`));
 }
 const nodeName = 'node-1';
 const ns = 'bench';

@@ -30,6 +30,7 @@ import { SnapshotFile } from './backends/conformance/snapshot.ts';
 import { node, service, slice } from './model/testing.ts';
 import { parseDuration } from './cli/parse.ts';
 import { cpuMs, memoryBytes } from './bench/process-stats.ts';
+import { errorText } from './errors.ts';
 
 const backends: Record<string, Dataplane> = { nft: nftDataplane, 'iptables-nft': iptablesDataplane('nft'), 'iptables-legacy': iptablesDataplane('legacy') };
 
@@ -48,10 +49,10 @@ function settings(argv: string[]): Settings {
   const value = (name: string) => flag(name)?.split('=').slice(1).join('=');
   const known = ['quick', 'duration', 'heap-snapshots'];
   const unknown = argv.filter((a) => !known.some((k) => a === `--${k}` || a.startsWith(`--${k}=`)));
-  if (unknown.length > 0) throw new Error(`KPNG_ERR_BENCH: unknown argument ${unknown.join(' ')} (accepted: --quick, --duration=<e.g. 90s>, --heap-snapshots)`);
+  if (unknown.length > 0) throw new Error(errorText('KPNG_ERR_BENCH', `unknown argument ${unknown.join(' ')} (accepted: --quick, --duration=<e.g. 90s>, --heap-snapshots)`));
   const duration = value('duration') ?? process.env.BENCH_DURATION ?? (flag('quick') ? '20s' : '90s');
   const backend = process.env.BENCH_BACKEND ?? 'nft';
-  if (!(backend in backends)) throw new Error(`KPNG_ERR_BENCH: BENCH_BACKEND=${backend}; accepted: ${Object.keys(backends).join(', ')}`);
+  if (!(backend in backends)) throw new Error(errorText('KPNG_ERR_BENCH', `BENCH_BACKEND=${backend}; accepted: ${Object.keys(backends).join(', ')}`));
   const s: Settings = {
     services: Number(process.env.BENCH_SERVICES ?? 1000),
     endpoints: Number(process.env.BENCH_ENDPOINTS ?? 2),
@@ -62,7 +63,7 @@ function settings(argv: string[]): Settings {
     heapSnapshots: flag('heap-snapshots') !== undefined,
   };
   for (const [k, v] of Object.entries(s)) {
-    if (typeof v === 'number' && !(Number.isInteger(v) && v > 0)) throw new Error(`KPNG_ERR_BENCH: ${k}=${v}; accepted: a positive integer (durations like 90s, 500ms)`);
+    if (typeof v === 'number' && !(Number.isInteger(v) && v > 0)) throw new Error(errorText('KPNG_ERR_BENCH', `${k}=${v}; accepted: a positive integer (durations like 90s, 500ms)`));
   }
   return s;
 }
@@ -178,7 +179,7 @@ async function soak(s: Settings): Promise<void> {
       await new Promise((r) => setTimeout(r, 500));
       await proxy.waitFor(`heap snapshot (${what})`, () => true, 300_000);
       const files = await taken();
-      if (files.length <= before) throw new Error(`KPNG_ERR_BENCH: no heap snapshot (${what}) in ${snapshotsDir}`);
+      if (files.length <= before) throw new Error(errorText('KPNG_ERR_BENCH', `no heap snapshot (${what}) in ${snapshotsDir}`));
       const file = path.join(snapshotsDir, files.at(-1)!);
       liveMB.push(`${what} ${await liveHeapMB(file)}`);
       log(`heap snapshot (${what}): ${file}`);
@@ -191,7 +192,7 @@ async function soak(s: Settings): Promise<void> {
     for (;;) {
       const elapsed = Date.now() - start;
       if (elapsed >= s.durationMs) break;
-      if (!proxy.process.running) throw new Error(`KPNG_ERR_BENCH: the proxy exited (${JSON.stringify(proxy.process.exit)}); output:\n${proxy.process.output}`);
+      if (!proxy.process.running) throw new Error(errorText('KPNG_ERR_BENCH', `the proxy exited (${JSON.stringify(proxy.process.exit)}); output:\n${proxy.process.output}`));
       if (elapsed >= nextSample) {
         await sample('churn', nextSample);
         nextSample += s.sampleMs;
@@ -238,7 +239,7 @@ async function soak(s: Settings): Promise<void> {
 }
 
 try {
-  if (process.getuid?.() !== 0) throw new Error('KPNG_ERR_BENCH_ROOT: the benchmark makes network namespaces and runs the kernel tools in them: run it as root');
+  if (process.getuid?.() !== 0) throw new Error(errorText('KPNG_ERR_BENCH_ROOT', 'the benchmark makes network namespaces and runs the kernel tools in them: run it as root'));
   await soak(settings(process.argv.slice(2)));
 } catch (err) {
   process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);

@@ -36,6 +36,7 @@ import { servicePortChainNameBase, servicePortEndpointChainNameBase } from './ba
 import { apiClient, inParallel, quantile, type ApiCall } from './bench/api-client.ts';
 import { cpuMs, memoryBytes } from './bench/process-stats.ts';
 import { comparedSubjects, comparisonRows, markdownTable, type ComparedSubject, type RunResult } from './bench/comparison.ts';
+import { errorText } from './errors.ts';
 
 const modes = ['iptables-legacy', 'iptables-nft', 'nftables'] as const;
 type Mode = (typeof modes)[number];
@@ -70,7 +71,7 @@ const compiled = path.join(repoRoot, 'dist/proxy/cli.js');
 const kpngEntry = existsSync(compiled) ? compiled : proxyEntry();
 
 function fail(message: string): never {
-  process.stderr.write(`KPNG_ERR_BENCH: ${message}\n`);
+  process.stderr.write(errorText('KPNG_ERR_BENCH', `${message}\n`));
   process.exit(2);
 }
 

@@ -39,7 +39,7 @@ export { tiltCiCommand, tiltDownCommand, tiltUpCommand, type TiltUpOptions } fro
 export {
   DOCKER_DAEMON_HINT,
   MissingToolError,
-  execaRunner,
+  hostToolRunner,
   findOnPath,
   installHint,
   requireTools,
@@ -48,7 +48,7 @@ export {
   type Platform,
   type RunResult,
   type Runner,
-  type RunnerOptions,
+  type RunOptions,
   type Tool,
   type ToolCheckOptions,
 } from './tools.ts';

@@ -16,7 +16,7 @@ import {
   type ToolCommand,
 } from './commands.ts';
 import { kindConfigYaml } from './kind-config.ts';
-import { execaRunner, requireTools, type Platform, type Runner } from './tools.ts';
+import { hostToolRunner, requireTools, type Platform, type RunResult, type Runner } from './tools.ts';
 
 export interface ClusterRunOptions {
   env?: NodeJS.ProcessEnv;
@@ -30,13 +30,14 @@ export interface ClusterRunOptions {
 /** A command ran and failed. `result` is what it printed and how it ended. */
 export class CommandFailedError extends KpngError {
   readonly command: string;
-  readonly toolExitCode: number;
+  /** undefined when it did not run to an exit (not started, timed out, killed). */
+  readonly toolExitCode: number | undefined;
   readonly stdout: string;
   readonly stderr: string;
 
-  constructor(command: string, result: { exitCode: number; stdout: string; stderr: string }) {
+  constructor(command: string, result: RunResult) {
     const tail = result.stderr.trim().split('\n').slice(-10).join('\n');
-    super('KPNG_ERR_COMMAND_FAILED', `${command} exited with ${result.exitCode}${tail ? `:\n${tail}` : ''}`);
+    super('KPNG_ERR_COMMAND_FAILED', `${command} ${result.exitCode === undefined ? `did not run to an exit (${result.error ?? 'killed'})` : `exited with ${result.exitCode}`}${tail ? `:\n${tail}` : ''}`);
     this.name = 'CommandFailedError';
     this.command = command;
     this.toolExitCode = result.exitCode;
@@ -50,7 +51,7 @@ const defaultLog = (line: string) => process.stderr.write(`${line}\n`);
 /** Check the tools, run the command with progress output, return its stdout. */
 export async function runToolCommand(command: ToolCommand, options: ClusterRunOptions = {}): Promise<string> {
   const env = options.env ?? process.env;
-  const run = options.run ?? execaRunner;
+  const run = options.run ?? hostToolRunner;
   const log = options.log ?? defaultLog;
   const now = options.now ?? Date.now;
   const paths = await requireTools(command.needs, { env, run, ...(options.host ? { host: options.host } : {}) });

@@ -3,7 +3,7 @@
 // of running anything.
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { RunResult, Runner, RunnerOptions } from './tools.ts';
+import type { RunOptions, RunResult, Runner } from './tools.ts';
 
 /** A new folder under `parent` holding an executable per name (a shell script with `body`). */
 export async function fakeBin(parent: string, names: readonly string[], body = 'exit 0'): Promise<string> {
@@ -24,14 +24,14 @@ export async function scriptBin(parent: string, scripts: Readonly<Record<string,
 export interface RecordedCall {
   file: string;
   args: readonly string[];
-  options: RunnerOptions;
+  options: RunOptions;
 }
 
 /** A Runner that records every call and answers with `answer(call)`. */
 export function recordingRunner(answer: (call: RecordedCall) => Partial<RunResult> & { exitCode: number }): { run: Runner; calls: RecordedCall[] } {
   const calls: RecordedCall[] = [];
   const run: Runner = async (file, args, options) => {
-    const call = { file, args, options };
+    const call = { file, args, options: options ?? {} };
     calls.push(call);
     const result = answer(call);
     return { exitCode: result.exitCode, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };

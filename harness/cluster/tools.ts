@@ -1,7 +1,7 @@
 // The tools on the user's machine that the cluster tier drives (docker, kind, kubectl,
 // tilt): found on PATH, the docker daemon asked whether it answers, and when something is
 // missing one error that says how to get it, exiting 2.
-import { execa } from 'execa';
+import { processRunner, type Runner } from '../../proxy/exec.ts';
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { KpngError } from '../config/index.ts';
@@ -10,48 +10,15 @@ import { KIND_VERSION } from './kind-config.ts';
 export const tools = ['docker', 'kind', 'kubectl', 'tilt'] as const;
 export type Tool = (typeof tools)[number];
 
-export interface RunResult {
-  /** The process's exit code; -1 when it could not be started or was killed. */
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
+export type { RunOptions, RunResult, Runner } from '../../proxy/exec.ts';
 
-export interface RunnerOptions {
-  env: NodeJS.ProcessEnv;
-  /**
-   * stream: show the output as it comes (and keep it); capture: keep it only; inherit: hand
-   * the terminal over (stdin too) and keep nothing, for long-running interactive tools (tilt up).
-   */
-  output: 'stream' | 'capture' | 'inherit';
-  timeoutMs?: number;
-}
+const onHost = processRunner();
 
-/** Runs a program; injected so tests fake the world instead of mocking modules. */
-export type Runner = (file: string, args: readonly string[], options: RunnerOptions) => Promise<RunResult>;
-
-export const execaRunner: Runner = async (file, args, options) => {
-  if (options.output === 'inherit') {
-    const result = await execa(file, args, { env: options.env, extendEnv: false, reject: false, stdio: 'inherit', timeout: options.timeoutMs });
-    return { exitCode: result.exitCode ?? -1, stdout: '', stderr: result.exitCode === undefined ? String(result.message ?? '') : '' };
-  }
-  const shown = options.output === 'stream';
-  const result = await execa(file, args, {
-    env: options.env,
-    extendEnv: false,
-    reject: false,
-    stdin: 'ignore',
-    stdout: shown ? ['pipe', 'inherit'] : 'pipe',
-    stderr: shown ? ['pipe', 'inherit'] : 'pipe',
-    timeout: options.timeoutMs,
-  });
-  const stderr = typeof result.stderr === 'string' ? result.stderr : '';
-  return {
-    exitCode: result.exitCode ?? -1,
-    stdout: typeof result.stdout === 'string' ? result.stdout : '',
-    stderr: result.exitCode === undefined && stderr === '' ? String(result.message ?? '') : stderr,
-  };
-};
+/**
+ * Runs a program on this host; injected so tests fake the world instead of mocking
+ * modules. Its output without the final newline, as the harness reads it.
+ */
+export const hostToolRunner: Runner = (file, args, options = {}) => onHost(file, args, { stripFinalNewline: true, ...options });
 
 export interface Platform {
   platform: NodeJS.Platform;
@@ -143,7 +110,7 @@ export interface ToolCheckOptions {
  */
 export async function requireTools(needs: readonly Tool[], options: ToolCheckOptions = {}): Promise<Partial<Record<Tool, string>>> {
   const env = options.env ?? process.env;
-  const run = options.run ?? execaRunner;
+  const run = options.run ?? hostToolRunner;
   const found: Partial<Record<Tool, string>> = {};
   const missing: MissingTool[] = [];
   for (const tool of new Set(needs)) {

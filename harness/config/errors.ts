@@ -1,5 +1,7 @@
 // Every harness error carries a stable code (KPNG_ERR_*) that users can search for, and
-// the exit code a command line should end with. The message starts with the code.
+// the exit code a command line should end with. The message starts with the code; the
+// codes and their meanings are in ./error-codes.ts.
+import { harnessErrorText, type HarnessErrorCode } from './error-codes.ts';
 
 export interface KpngErrorOptions {
   cause?: unknown;
@@ -8,11 +10,11 @@ export interface KpngErrorOptions {
 }
 
 export class KpngError extends Error {
-  readonly code: string;
+  readonly code: HarnessErrorCode;
   readonly exitCode: number;
 
-  constructor(code: string, message: string, options: KpngErrorOptions = {}) {
-    super(`${code}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+  constructor(code: HarnessErrorCode, message: string, options: KpngErrorOptions = {}) {
+    super(harnessErrorText(code, message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'KpngError';
     this.code = code;
     this.exitCode = options.exitCode ?? 1;

@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execaRunner, kubectlApplyCommand, runToolCommand, type Runner } from '../cluster/index.ts';
+import { hostToolRunner, kubectlApplyCommand, runToolCommand, type Runner } from '../cluster/index.ts';
 import { k8sBinDir, k8sBinary } from '../k8s-binaries.ts';
 import { startControlPlane, type ControlPlane } from '../lab/control-plane/index.ts';
 import { manifestMatrix } from './matrix.ts';
@@ -15,7 +15,7 @@ import { renderDocuments, renderManifests } from './render.ts';
 
 let plane: ControlPlane;
 let dir: string;
-const quiet: Runner = (file, args, options) => execaRunner(file, args, { ...options, output: 'capture' });
+const quiet: Runner = (file, args, options) => hostToolRunner(file, args, { ...options, output: 'capture' });
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kpng-manifests-apply-'));

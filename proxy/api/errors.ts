@@ -1,6 +1,8 @@
-// Errors of the node-local API, each with a stable code.
+// Errors of the node-local API, each with a stable code (../errors.ts).
+import { errorText, type ErrorCode } from '../errors.ts';
 
-export type ApiErrorCode =
+export type ApiErrorCode = ErrorCode &
+  (
   /** An --api or --listen address that is not unix:///path or tcp://host:port. */
   | 'KPNG_ERR_API_ADDRESS'
   /** TLS options that do not fit together, or files that cannot be read. */
@@ -8,12 +10,12 @@ export type ApiErrorCode =
   /** The listening socket cannot be created. */
   | 'KPNG_ERR_API_LISTEN'
   /** The peer sent something the protocol does not allow. */
-  | 'KPNG_ERR_API_PROTOCOL';
+  | 'KPNG_ERR_API_PROTOCOL');
 
 export class ApiError extends Error {
   readonly code: ApiErrorCode;
   constructor(code: ApiErrorCode, message: string) {
-    super(`${code}: ${message}`);
+    super(errorText(code, message));
     this.code = code;
   }
 }

@@ -1,11 +1,12 @@
 // Parsing KPNG's argument pipeline: `kpng <stage> [flags] <stage> [flags] ...`. Pure:
 // it knows stages only by their names and flag specs.
+import { errorText, type ErrorCode } from '../errors.ts';
 import type { FlagSpec, FlagValue, FlagValues } from './flags.ts';
 
 export class UsageError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(`${code}: ${message}`);
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(errorText(code, message));
     this.code = code;
   }
 }

@@ -1,6 +1,7 @@
 // The model's data: cluster objects as the proxy understands them (validated and
 // normalized once, when they arrive), and the node-local state computed from them.
 import type { IPFamily } from './ip.ts';
+import { errorText } from '../errors.ts';
 
 export type { IPFamily };
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
@@ -121,7 +122,7 @@ export interface ObjectWarning {
 export function formatWarning(w: ObjectWarning): string {
   // A name out of the printable ASCII range is quoted, so it cannot forge log lines.
   const object = w.object === '' ? '(unnamed)' : /^[\x21-\x7e]+$/.test(w.object) ? w.object : JSON.stringify(w.object);
-  return `KPNG_ERR_BAD_OBJECT: skipped ${w.kind} ${object}: ${w.field}: ${w.message}`;
+  return errorText('KPNG_ERR_BAD_OBJECT', `skipped ${w.kind} ${object}: ${w.field}: ${w.message}`);
 }
 
 // ---------------------------------------------------------------------------------

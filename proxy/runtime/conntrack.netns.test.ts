@@ -4,12 +4,13 @@
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { executeConntrackPlan, execaRunner, planConntrackCleanup, type CommandRunner } from './conntrack.ts';
+import { netnsRunner } from '../exec.ts';
+import { executeConntrackPlan, planConntrackCleanup } from './conntrack.ts';
 import { stateOf, type SvcSpec } from './testing.ts';
 
 const ns = `kpng-ct-${randomBytes(4).toString('hex')}`;
 const inNs = (file: string, args: string[]) => execa('ip', ['netns', 'exec', ns, file, ...args]);
-const runInNs: CommandRunner = (file, args) => execaRunner('ip', ['netns', 'exec', ns, file, ...args]);
+const runInNs = netnsRunner(ns);
 
 /** Each client source port is DNAT'ed to one endpoint, so the test knows where every flow goes. */
 const flows = [

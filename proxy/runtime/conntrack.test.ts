@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EndpointOpts } from '../model/testing.ts';
-import { conntrackArgs, conntrackCleaner, executeConntrackPlan, planConntrackCleanup, type CommandResult, type ConntrackFilter } from './conntrack.ts';
+import { conntrackArgs, conntrackCleaner, executeConntrackPlan, planConntrackCleanup, type ConntrackFilter } from './conntrack.ts';
+import type { RunResult } from '../exec.ts';
 import { memoryLogger } from './log.ts';
 import { stateOf, type SvcSpec } from './testing.ts';
 
@@ -106,7 +107,7 @@ describe('executeConntrackPlan', () => {
   const filter: ConntrackFilter = { family: 'IPv4', protocol: 'udp', origDst: '10.96.0.53', origPortDst: 53, servicePort: 'default/dns', reason: 'first-endpoint' };
 
   it('reads the deleted count; exit 1 with "0 flow entries have been deleted" is not an error', async () => {
-    const answers: CommandResult[] = [
+    const answers: RunResult[] = [
       { exitCode: 0, stdout: 'udp 17 ...', stderr: 'conntrack v1.4.7 (conntrack-tools): 2 flow entries have been deleted.\n' },
       { exitCode: 1, stdout: '', stderr: 'conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.\n' },
     ];

@@ -16,7 +16,7 @@
 // the service ports the sync's change set names, when it has one); the executor runs
 // `conntrack -D` (conntrack-tools) in the proxy's own network namespace. TCP needs no
 // cleanup (its flows end), SCTP ports are left alone.
-import { execa } from 'execa';
+import { processRunner, type Runner } from '../exec.ts';
 import type { IPFamily, LocalEndpoint, LocalState, ServicePortState, ViewChanges } from '../model/index.ts';
 import { ipFamilyOf } from '../model/index.ts';
 import { RuntimeError } from './errors.ts';
@@ -120,29 +120,6 @@ export function conntrackArgs(f: ConntrackFilter): string[] {
   ];
 }
 
-export interface CommandResult {
-  /** undefined when the command could not be run at all. */
-  exitCode: number | undefined;
-  stdout: string;
-  stderr: string;
-  /** Why it could not run (e.g. "spawn conntrack ENOENT"). */
-  error?: string;
-}
-
-/** Runs a command to completion and never throws. */
-export type CommandRunner = (file: string, args: readonly string[]) => Promise<CommandResult>;
-
-export const execaRunner: CommandRunner = async (file, args) => {
-  const r = await execa(file, args, { reject: false, stdin: 'ignore' });
-  const notRun = r.exitCode === undefined;
-  return {
-    exitCode: r.exitCode,
-    stdout: String(r.stdout ?? ''),
-    stderr: String(r.stderr ?? ''),
-    ...(notRun && { error: r.shortMessage }),
-  };
-};
-
 export interface ConntrackResult {
   /** Flow entries deleted, as conntrack reported them. */
   deleted: number;
@@ -157,8 +134,8 @@ function deletedCount(stderr: string): number | undefined {
 }
 
 /** Run the plan's deletions, a few at a time. Never throws: failures come back in `errors`. */
-export async function executeConntrackPlan(plan: readonly ConntrackFilter[], opts: { run?: CommandRunner; concurrency?: number } = {}): Promise<ConntrackResult> {
-  const run = opts.run ?? execaRunner;
+export async function executeConntrackPlan(plan: readonly ConntrackFilter[], opts: { run?: Runner; concurrency?: number } = {}): Promise<ConntrackResult> {
+  const run = opts.run ?? processRunner();
   const result: ConntrackResult = { deleted: 0, errors: [] };
   let next = 0;
   const worker = async () => {
@@ -179,7 +156,7 @@ export async function executeConntrackPlan(plan: readonly ConntrackFilter[], opt
 }
 
 /** An afterSync step: plan, run, log. A missing conntrack binary is reported once. */
-export function conntrackCleaner(opts: { logger: Logger; run?: CommandRunner }): (prev: LocalState | undefined, next: LocalState, changes?: ViewChanges) => Promise<void> {
+export function conntrackCleaner(opts: { logger: Logger; run?: Runner }): (prev: LocalState | undefined, next: LocalState, changes?: ViewChanges) => Promise<void> {
   let missingReported = false;
   return async (prev, next, changes) => {
     const plan = planConntrackCleanup(prev, next, changes);

@@ -1,19 +1,22 @@
-// The runtime's errors. Each has a stable code (KPNG_ERR_*) that starts its message, so
-// users can search for it, and the message says what was wrong and what is accepted.
+// The runtime's errors. Each has a stable code (KPNG_ERR_*, in ../errors.ts) that starts
+// its message, so users can search for it, and the message says what was wrong and what
+// is accepted.
+import { errorText, type ErrorCode } from '../errors.ts';
 
-export type RuntimeErrorCode =
+export type RuntimeErrorCode = ErrorCode &
+  (
   | 'KPNG_ERR_BAD_BIND_ADDRESS'
   | 'KPNG_ERR_BAD_NODEPORT_ADDRESSES'
   | 'KPNG_ERR_BAD_SYNC_PERIOD'
   | 'KPNG_ERR_LISTEN'
   | 'KPNG_ERR_SYNC_FAILED'
   | 'KPNG_ERR_RUNNER_STOPPED'
-  | 'KPNG_ERR_CONNTRACK';
+  | 'KPNG_ERR_CONNTRACK');
 
 export class RuntimeError extends Error {
   readonly code: RuntimeErrorCode;
   constructor(code: RuntimeErrorCode, message: string, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options);
+    super(errorText(code, message), options);
     this.name = 'RuntimeError';
     this.code = code;
   }

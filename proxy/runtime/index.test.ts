@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { memoryLogger, startRuntime, type CommandRunner } from './index.ts';
+import { memoryLogger, startRuntime, type Runner } from './index.ts';
 import { fakeBackend, freePort, get, handOff, stateOf } from './testing.ts';
 
 /**
@@ -18,9 +18,9 @@ function webAndDns(hcPort: number) {
 }
 
 /** A conntrack runner that records its command lines. */
-function recordingConntrack(): { calls: string[]; run: CommandRunner } {
+function recordingConntrack(): { calls: string[]; run: Runner } {
   const calls: string[] = [];
-  const run: CommandRunner = async (file, args) => {
+  const run: Runner = async (file, args) => {
     calls.push([file, ...args].join(' '));
     return { exitCode: 1, stdout: '', stderr: '0 flow entries have been deleted.' };
   };

@@ -6,7 +6,8 @@ import type { FlagValues } from '../cli/flags.ts';
 import type { IPFamily } from '../model/index.ts';
 import type { LocalSink } from '../sinks/sink.ts';
 import type { Clock } from './clock.ts';
-import { conntrackCleaner, type CommandRunner } from './conntrack.ts';
+import type { Runner } from '../exec.ts';
+import { conntrackCleaner } from './conntrack.ts';
 import { ProxyHealth, startHealthServer, type RunningServer } from './health-server.ts';
 import { formatHostPort } from './http.ts';
 import type { Logger } from './log.ts';
@@ -37,11 +38,9 @@ export {
   conntrackArgs,
   executeConntrackPlan,
   conntrackCleaner,
-  execaRunner,
   type ConntrackFilter,
-  type CommandRunner,
-  type CommandResult,
 } from './conntrack.ts';
+export { processRunner, type Runner, type RunResult } from '../exec.ts';
 export { parseBindAddress, type BindAddress } from './http.ts';
 
 export interface StartRuntimeOptions {
@@ -58,7 +57,7 @@ export interface StartRuntimeOptions {
   /** The families the backend programs: /healthz status entries and ip_family labels. Default IPv4 only. */
   ipFamilies?: readonly IPFamily[];
   /** Delete stale UDP conntrack flows after syncs: true (default, with the conntrack CLI), false, or a runner for conntrack. */
-  conntrack?: boolean | CommandRunner;
+  conntrack?: boolean | Runner;
   /**
    * A dry run (the backends' --dry-run): change nothing on the host. No port is bound (no /healthz,
    * /metrics or healthCheckNodePort server, whatever the bind flags say) and no conntrack flow deleted.

@@ -4,6 +4,7 @@
 // when it ends (never on every sync) and exported as the gauge kpng_node_known.
 import type { LocalNode } from '../model/index.ts';
 import type { Logger } from './log.ts';
+import { errorText } from '../errors.ts';
 
 export interface NodeKnownGauge {
   nodeKnown(known: boolean): void;
@@ -27,9 +28,12 @@ export class NodeWatch {
     this.#gauge.nodeKnown(node.known);
     if (!node.known) {
       this.#logger.warn(
-        `KPNG_ERR_NODE_UNKNOWN: --node-name ${JSON.stringify(node.name)} matches no Node object${first ? '' : ' any more'}: ` +
-          'no endpoint counts as local (externalTrafficPolicy=Local answers nothing here), no topology hint applies and the node has no addresses; ' +
-          'give the name of this node as the API knows it (kubectl get nodes; in a pod: fieldRef spec.nodeName)',
+        errorText(
+          'KPNG_ERR_NODE_UNKNOWN',
+          `--node-name ${JSON.stringify(node.name)} matches no Node object${first ? '' : ' any more'}: ` +
+            'no endpoint counts as local (externalTrafficPolicy=Local answers nothing here), no topology hint applies and the node has no addresses; ' +
+            'give the name of this node as the API knows it (kubectl get nodes; in a pod: fieldRef spec.nodeName)',
+        ),
         { node: node.name },
       );
     } else if (!first) {

@@ -23,6 +23,7 @@ import {
 } from '../model/index.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { ClusterSink } from './sink.ts';
+import { errorText } from '../errors.ts';
 
 export interface ToApiOptions {
   listen: ApiAddress;
@@ -166,14 +167,14 @@ export class ToApi implements ClusterSink {
     if (w.closed) return;
     const name = req.nodeName;
     if (name === '') {
-      this.reject(w, 'KPNG_ERR_API_PROTOCOL: node_name is required (accepted: WatchReq{node_name: "<the node\'s name>"})');
+      this.reject(w, errorText('KPNG_ERR_API_PROTOCOL', 'node_name is required (accepted: WatchReq{node_name: "<the node\'s name>"})'));
       return;
     }
     if (!w.view) {
       w.view = this.join(name, w);
       this.logger.info('watcher joined', { node: name, peer: w.peer });
     } else if (name !== w.view.nodeName) {
-      this.reject(w, `KPNG_ERR_API_PROTOCOL: this Watch is for node ${JSON.stringify(w.view.nodeName)}, got node_name ${JSON.stringify(name)} (accepted: the same node_name on every WatchReq of a stream; open another Watch for another node)`);
+      this.reject(w, errorText('KPNG_ERR_API_PROTOCOL', `this Watch is for node ${JSON.stringify(w.view.nodeName)}, got node_name ${JSON.stringify(name)} (accepted: the same node_name on every WatchReq of a stream; open another Watch for another node)`));
       return;
     }
     w.wanted = true;

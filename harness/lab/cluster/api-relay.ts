@@ -11,6 +11,7 @@ import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import { type Namespace, projectNode, programEnv, siblingProgram } from '../netns/index.ts';
 import { joinSockets, type RelayProgramConfig } from './relay-join.ts';
+import { harnessErrorText } from '../../config/error-codes.ts';
 
 export interface ApiRelayOptions {
   /** The apiserver's URL on loopback (ControlPlane.server). */
@@ -64,7 +65,7 @@ export async function startApiRelay(opts: ApiRelayOptions): Promise<ApiRelay> {
     await child.waitForOutput(/"listening":true/, 15_000);
   } catch (error) {
     await stop();
-    throw new Error(`KPNG_ERR_LAB_RELAY: the API relay in ${opts.namespace.netns} did not start: ${(error as Error).message}`, { cause: error });
+    throw new Error(harnessErrorText('KPNG_ERR_LAB_RELAY', `the API relay in ${opts.namespace.netns} did not start: ${(error as Error).message}`), { cause: error });
   }
   return {
     url: `https://${hostPort(opts.addresses[0] ?? '', opts.port)}`,

@@ -4,6 +4,7 @@
 // @kubernetes/client-node's kubeconfig handling (auth, CA).
 import { request } from 'node:https';
 import { KubeConfig, type V1EndpointSlice, type V1Node, type V1Service } from '@kubernetes/client-node';
+import { harnessErrorText } from '../../config/error-codes.ts';
 
 export class LabApiError extends Error {
   readonly code = 'KPNG_ERR_LAB_API';
@@ -28,7 +29,7 @@ export class LabApi {
 
   async call<T>(method: Method, path: string, body?: unknown): Promise<T> {
     const cluster = this.kc.getCurrentCluster();
-    if (!cluster) throw new LabApiError(0, '', 'KPNG_ERR_LAB_API: the kubeconfig has no current cluster');
+    if (!cluster) throw new LabApiError(0, '', harnessErrorText('KPNG_ERR_LAB_API', 'the kubeconfig has no current cluster'));
     const url = new URL(path, cluster.server);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const opts: Record<string, unknown> = {
@@ -48,7 +49,7 @@ export class LabApi {
             try {
               resolve((text ? JSON.parse(text) : {}) as T);
             } catch {
-              reject(new LabApiError(status, 'NotJSON', `KPNG_ERR_LAB_API: ${method} ${url.pathname}: ${status} with a body that is not JSON: ${text.slice(0, 200)}`));
+              reject(new LabApiError(status, 'NotJSON', harnessErrorText('KPNG_ERR_LAB_API', `${method} ${url.pathname}: ${status} with a body that is not JSON: ${text.slice(0, 200)}`)));
             }
             return;
           }
@@ -61,11 +62,11 @@ export class LabApi {
           } catch {
             // Not a Status object: keep the text.
           }
-          reject(new LabApiError(status, reason, `KPNG_ERR_LAB_API: ${method} ${url.pathname}: ${status} ${reason}: ${message}`));
+          reject(new LabApiError(status, reason, harnessErrorText('KPNG_ERR_LAB_API', `${method} ${url.pathname}: ${status} ${reason}: ${message}`)));
         });
         res.on('error', reject);
       });
-      req.on('timeout', () => req.destroy(new LabApiError(0, 'Timeout', `KPNG_ERR_LAB_API: ${method} ${url.pathname}: timed out`)));
+      req.on('timeout', () => req.destroy(new LabApiError(0, 'Timeout', harnessErrorText('KPNG_ERR_LAB_API', `${method} ${url.pathname}: timed out`))));
       req.on('error', reject);
       req.end(payload);
     });

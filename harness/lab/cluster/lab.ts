@@ -28,6 +28,7 @@ import { LabApi } from './kube-api.ts';
 import { nodeObject } from './objects.ts';
 import { proxyCommands, saveProxyLog, startNodeProxy, waitProxySynced, type NodeProxy } from './proxies.ts';
 import { Workloads } from './workloads.ts';
+import { harnessErrorText } from '../../config/error-codes.ts';
 
 /** Where the nodes reach the API: the relay's port in the apiserver namespace. */
 export const RELAY_PORT = 6443;
@@ -113,7 +114,7 @@ export class Lab {
   static async start(opts: LabOptions): Promise<Lab> {
     const log = opts.log ?? (() => {});
     const nodeCount = opts.nodes ?? 3;
-    if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 20) throw new Error(`KPNG_ERR_LAB_NODES: --nodes=${nodeCount}: accepted: 1 to 20`);
+    if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 20) throw new Error(harnessErrorText('KPNG_ERR_LAB_NODES', `--nodes=${nodeCount}: accepted: 1 to 20`));
     const model = opts.model ?? 'single-process-per-node';
     const zones = opts.zones ?? ['zone-a', 'zone-b', 'zone-c'];
     const dir = await mkdtemp(path.join(tmpdir(), 'kpng-lab-'));
@@ -139,7 +140,7 @@ export class Lab {
       const relayNs = topology.client(RELAY_NAMESPACE);
       const expected = relayAddresses();
       for (const ip of relayNs.ips) {
-        if (!expected.includes(ip)) throw new Error(`KPNG_ERR_LAB_RELAY: the relay namespace has ${ip}, which the apiserver's certificate does not name (${expected.join(', ')})`);
+        if (!expected.includes(ip)) throw new Error(harnessErrorText('KPNG_ERR_LAB_RELAY', `the relay namespace has ${ip}, which the apiserver's certificate does not name (${expected.join(', ')})`));
       }
       made.relay = await startApiRelay({ target: controlPlane.server, namespace: relayNs, addresses: relayNs.ips, port: RELAY_PORT, socket: path.join(dir, 'api.sock') });
       const nodeKubeconfig = path.join(dir, 'node-kubeconfig');
@@ -195,7 +196,7 @@ export class Lab {
 
   proxy(node: string): NodeProxy {
     const found = this.proxies.find((proxy) => proxy.node.name === node);
-    if (!found) throw new Error(`KPNG_ERR_LAB_UNKNOWN: no proxy on node ${node}`);
+    if (!found) throw new Error(harnessErrorText('KPNG_ERR_LAB_UNKNOWN', `no proxy on node ${node}`));
     return found;
   }
 
@@ -229,7 +230,7 @@ export class Lab {
       if (this.#ownControlPlane) await step(() => this.controlPlane.stop());
       await step(() => rm(this.dir, { recursive: true, force: true }));
       liveLabs.delete(this);
-      if (errors.length > 0) throw new AggregateError(errors, `KPNG_ERR_LAB_DESTROY: ${errors.map(String).join('; ')}`);
+      if (errors.length > 0) throw new AggregateError(errors, harnessErrorText('KPNG_ERR_LAB_DESTROY', `${errors.map(String).join('; ')}`));
     })();
     return this.#destroying;
   }

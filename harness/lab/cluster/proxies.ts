@@ -4,9 +4,10 @@
 // processes in the node's namespace.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
+import { processRunner } from '../../../proxy/exec.ts';
 import { KUBECONFIG_PATH, NODE_NAME_ARG, PROXY_SOCKET, proxyArgs, type Backend, type DeploymentModel } from '../../config/index.ts';
 import { type Node, type NsProcess, projectNode, programEnv, siblingProgram } from '../netns/index.ts';
+import { harnessErrorText } from '../../config/error-codes.ts';
 
 export interface ProxyCommandInput {
   backend: Backend;
@@ -49,7 +50,7 @@ export function proxyEntry(): string {
 
 /** What `kpng <stage> --help` prints, or undefined when it fails (the proxy has no such stage). */
 export async function proxyStageHelp(stage: string): Promise<string | undefined> {
-  const result = await execa(projectNode(), ['--disable-warning=ExperimentalWarning', proxyEntry(), stage, '--help'], { reject: false, env: programEnv(), stdin: 'ignore' });
+  const result = await processRunner()(projectNode(), ['--disable-warning=ExperimentalWarning', proxyEntry(), stage, '--help'], { env: { ...process.env, ...programEnv() }, stripFinalNewline: true });
   return result.exitCode === 0 ? result.stdout : undefined;
 }
 
@@ -97,7 +98,7 @@ export async function waitProxySynced(proxy: NodeProxy, timeoutMs: number): Prom
   let last = '';
   while (Date.now() < deadline) {
     const gone = exitedProcess(proxy);
-    if (gone) throw new Error(`KPNG_ERR_LAB_PROXY: ${gone}`);
+    if (gone) throw new Error(harnessErrorText('KPNG_ERR_LAB_PROXY', `${gone}`));
     try {
       const { status, body } = await proxy.node.httpGet('http://127.0.0.1:10256/healthz', { timeoutMs: 1_000 });
       const report = JSON.parse(body) as { status?: Record<string, unknown> };
@@ -108,7 +109,7 @@ export async function waitProxySynced(proxy: NodeProxy, timeoutMs: number): Prom
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new Error(`KPNG_ERR_LAB_PROXY: the proxy on ${proxy.node.name} did not report a first sync within ${timeoutMs} ms (last /healthz: ${last}); its output ends:\n${tail(proxy.output(), 20)}`);
+  throw new Error(harnessErrorText('KPNG_ERR_LAB_PROXY', `the proxy on ${proxy.node.name} did not report a first sync within ${timeoutMs} ms (last /healthz: ${last}); its output ends:\n${tail(proxy.output(), 20)}`));
 }
 
 /** Writes a node's proxy output to `dir/proxy-<node>.log`. */

@@ -7,6 +7,7 @@ import type { IpFamily } from '../../config/index.ts';
 import type { EchoServer, Family, Node, Pod, Topology } from '../netns/index.ts';
 import type { LabApi } from './kube-api.ts';
 import { endpointSlicesFor, planSlices, type ContainerPort, type PodInfo } from './objects.ts';
+import { harnessErrorText } from '../../config/error-codes.ts';
 
 export interface PodOptions {
   namespace: string;
@@ -84,7 +85,7 @@ function echoServerPorts(ports: readonly ContainerPort[]): { http?: number; udp?
     const entry = byNumber.get(port.containerPort) ?? {};
     if (port.protocol === 'TCP') entry.http = port.containerPort;
     else if (port.protocol === 'UDP') entry.udp = port.containerPort;
-    else throw new Error(`KPNG_ERR_LAB_PROTOCOL: pod port ${port.containerPort}/${port.protocol}: accepted: TCP, UDP (the lab's kernel has no SCTP)`);
+    else throw new Error(harnessErrorText('KPNG_ERR_LAB_PROTOCOL', `pod port ${port.containerPort}/${port.protocol}: accepted: TCP, UDP (the lab's kernel has no SCTP)`));
     byNumber.set(port.containerPort, entry);
   }
   return [...byNumber.values()];
@@ -114,7 +115,7 @@ export class Workloads {
   /** Starts a pod: its namespace, an echo server per container port; then updates the slices of the Services selecting it. */
   async createPod(opts: PodOptions): Promise<LabPod> {
     const key = serviceKey(opts.namespace, opts.name);
-    if (this.#pods.has(key)) throw new Error(`KPNG_ERR_LAB_DUPLICATE: pod ${key} exists already`);
+    if (this.#pods.has(key)) throw new Error(harnessErrorText('KPNG_ERR_LAB_DUPLICATE', `pod ${key} exists already`));
     const netnsName = `${opts.namespace}-${opts.name}`;
     const netns = await this.#o.topology.addPod({ name: netnsName, node: opts.node });
     const pod = new LabPod({ name: opts.name, namespace: opts.namespace, netns, labels: opts.labels ?? {}, ports: opts.ports, ready: opts.ready ?? true });

@@ -2,7 +2,8 @@
 // admin client cert (system:masters) and the service-account key pair. Made with openssl.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
+import { processRunner } from '../../../proxy/exec.ts';
+import { harnessErrorText } from '../../config/error-codes.ts';
 
 export interface ControlPlaneCerts {
   caCert: string;
@@ -16,7 +17,8 @@ export interface ControlPlaneCerts {
 }
 
 async function openssl(args: string[], cwd: string): Promise<void> {
-  await execa('openssl', args, { cwd, stdin: 'ignore' });
+  const r = await processRunner()('openssl', args, { cwd });
+  if (r.exitCode !== 0) throw new Error(harnessErrorText('KPNG_ERR_CONTROL_PLANE', `openssl ${args.join(' ')} ${r.exitCode === undefined ? `did not run (${r.error ?? 'killed'})` : `exited with ${r.exitCode}`}: ${r.stderr.trim()}`));
 }
 
 const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];

@@ -11,6 +11,7 @@ import { k8sBinary } from '../../k8s-binaries.ts';
 import { issueClientCert, makeCerts, type ControlPlaneCerts } from './certs.ts';
 import { cidrsFor, firstServiceIP, type Family } from './families.ts';
 import { freePort } from './ports.ts';
+import { harnessErrorText } from '../../config/error-codes.ts';
 
 export interface ControlPlaneOptions {
   family?: Family;
@@ -210,7 +211,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         await new Promise((r) => setTimeout(r, 250));
       }
       const tail = (await readFile(path.join(logs, 'kube-apiserver.log'), 'utf8').catch(() => '')).split('\n').slice(-15).join('\n');
-      throw new ControlPlaneError(`KPNG_ERR_CONTROL_PLANE: kube-apiserver did not become ready (${last}); its log ends:\n${tail}`);
+      throw new ControlPlaneError(harnessErrorText('KPNG_ERR_CONTROL_PLANE', `kube-apiserver did not become ready (${last}); its log ends:\n${tail}`));
     };
     await startAPIServer();
 
@@ -236,12 +237,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       async compact() {
         const status = await fetch(`${etcdURL}/v3/maintenance/status`, { method: 'POST', body: '{}' }).then((r) => r.json() as Promise<{ header: { revision: string } }>);
         const res = await fetch(`${etcdURL}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: status.header.revision, physical: true }) });
-        if (!res.ok) throw new ControlPlaneError(`KPNG_ERR_CONTROL_PLANE: etcd compaction failed: ${res.status} ${await res.text()}`);
+        if (!res.ok) throw new ControlPlaneError(harnessErrorText('KPNG_ERR_CONTROL_PLANE', `etcd compaction failed: ${res.status} ${await res.text()}`));
       },
       async deleteFromEtcd(resource: string, namespace: string, name: string) {
         const key = Buffer.from(`/registry/${resource}/${namespace}/${name}`).toString('base64');
         const res = await fetch(`${etcdURL}/v3/kv/deleterange`, { method: 'POST', body: JSON.stringify({ key }) });
-        if (!res.ok) throw new ControlPlaneError(`KPNG_ERR_CONTROL_PLANE: etcd delete failed: ${res.status} ${await res.text()}`);
+        if (!res.ok) throw new ControlPlaneError(harnessErrorText('KPNG_ERR_CONTROL_PLANE', `etcd delete failed: ${res.status} ${await res.text()}`));
         return Number(((await res.json()) as { deleted?: string }).deleted ?? 0);
       },
       async kubeconfigFor(user: string, groups: string[] = []) {

@@ -5,6 +5,7 @@
 //   it('...', async () => { const kubeconfig = cp().kubeconfig; ... });
 import { afterAll, beforeAll } from 'vitest';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from './control-plane.ts';
+import { harnessErrorText } from '../../config/error-codes.ts';
 
 export function useControlPlane(opts: ControlPlaneOptions = {}): () => ControlPlane {
   let cp: ControlPlane | undefined;
@@ -15,7 +16,7 @@ export function useControlPlane(opts: ControlPlaneOptions = {}): () => ControlPl
     await cp?.stop();
   }, 60_000);
   return () => {
-    if (cp === undefined) throw new Error('KPNG_ERR_CONTROL_PLANE: the control plane exists only once beforeAll has run');
+    if (cp === undefined) throw new Error(harnessErrorText('KPNG_ERR_CONTROL_PLANE', 'the control plane exists only once beforeAll has run'));
     return cp;
   };
 }

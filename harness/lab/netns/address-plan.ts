@@ -12,6 +12,7 @@
 // two families read alike.
 
 import { type Cidr, type Family, cidrSize, formatCidr, nthAddress, parseCidr, subnet } from './ip.ts';
+import { harnessErrorText } from '../../config/error-codes.ts';
 
 export type { Family } from './ip.ts';
 
@@ -77,7 +78,7 @@ export function resolvePlan(overrides: AddressPlanOverrides = {}): AddressPlan {
     firstClientHost: overrides.firstClientHost ?? DEFAULT_PLAN.firstClientHost,
   };
   const fail = (message: string): never => {
-    throw new Error(`KPNG_ERR_NETNS_PLAN: ${message}`);
+    throw new Error(harnessErrorText('KPNG_ERR_NETNS_PLAN', `${message}`));
   };
   for (const family of ['ipv4', 'ipv6'] as const) {
     for (const key of ['shared', 'cluster', 'service', 'external'] as const) {
@@ -85,7 +86,7 @@ export function resolvePlan(overrides: AddressPlanOverrides = {}): AddressPlan {
       try {
         cidr = parseCidr(plan[key][family]);
       } catch (error) {
-        throw new Error(`KPNG_ERR_NETNS_PLAN: ${key}.${family}: ${(error as Error).message}`, { cause: error });
+        throw new Error(harnessErrorText('KPNG_ERR_NETNS_PLAN', `${key}.${family}: ${(error as Error).message}`), { cause: error });
       }
       if (cidr.family !== family) fail(`${key}.${family} is ${plan[key][family]}, an ${cidr.family} range`);
     }
@@ -121,7 +122,7 @@ export interface PlacedAddress {
 
 function place(cidr: Cidr, host: bigint, what: string): PlacedAddress {
   if (host < 1n || host >= cidrSize(cidr) - (cidr.family === 'ipv4' ? 1n : 0n)) {
-    throw new Error(`KPNG_ERR_NETNS_PLAN: ${what} needs host #${host}, outside ${formatCidr(cidr)}`);
+    throw new Error(harnessErrorText('KPNG_ERR_NETNS_PLAN', `${what} needs host #${host}, outside ${formatCidr(cidr)}`));
   }
   const address = nthAddress(cidr, host);
   return { address, prefix: cidr.prefix, cidr: `${address}/${cidr.prefix}` };
@@ -131,24 +132,24 @@ function place(cidr: Cidr, host: bigint, what: string): PlacedAddress {
 export function nodeAddress(plan: AddressPlan, family: Family, nodeIndex: number): PlacedAddress {
   const host = plan.firstNodeHost + nodeIndex - 1;
   if (nodeIndex < 1 || host >= plan.firstClientHost) {
-    throw new Error(`KPNG_ERR_NETNS_PLAN: node #${nodeIndex} does not fit below the clients (host ${plan.firstClientHost})`);
+    throw new Error(harnessErrorText('KPNG_ERR_NETNS_PLAN', `node #${nodeIndex} does not fit below the clients (host ${plan.firstClientHost})`));
   }
   return place(parseCidr(plan.shared[family]), readableNumber(family, host), `node #${nodeIndex}`);
 }
 
 /** Client M's address on the shared network. */
 export function clientAddress(plan: AddressPlan, family: Family, clientIndex: number): PlacedAddress {
-  if (clientIndex < 1) throw new Error(`KPNG_ERR_NETNS_PLAN: client index must be at least 1, got ${clientIndex}`);
+  if (clientIndex < 1) throw new Error(harnessErrorText('KPNG_ERR_NETNS_PLAN', `client index must be at least 1, got ${clientIndex}`));
   return place(parseCidr(plan.shared[family]), readableNumber(family, plan.firstClientHost + clientIndex - 1), `client #${clientIndex}`);
 }
 
 /** Node N's pod CIDR: subnet N of the cluster CIDR. */
 export function podCidrFor(plan: AddressPlan, family: Family, nodeIndex: number): string {
-  if (nodeIndex < 1) throw new Error(`KPNG_ERR_NETNS_PLAN: node index must be at least 1, got ${nodeIndex}`);
+  if (nodeIndex < 1) throw new Error(harnessErrorText('KPNG_ERR_NETNS_PLAN', `node index must be at least 1, got ${nodeIndex}`));
   try {
     return formatCidr(subnet(parseCidr(plan.cluster[family]), plan.podCidrPrefix[family], readableNumber(family, nodeIndex)));
   } catch (error) {
-    throw new Error(`KPNG_ERR_NETNS_PLAN: no pod CIDR for node #${nodeIndex}: ${(error as Error).message}`, { cause: error });
+    throw new Error(harnessErrorText('KPNG_ERR_NETNS_PLAN', `no pod CIDR for node #${nodeIndex}: ${(error as Error).message}`), { cause: error });
   }
 }
 
@@ -160,7 +161,7 @@ export function podGateway(podCidr: string): PlacedAddress {
 /** The address of the pod in slot K (from 1) of a pod CIDR: host K + 1. */
 export function podAddress(podCidr: string, slot: number): PlacedAddress {
   const cidr = parseCidr(podCidr);
-  if (slot < 1) throw new Error(`KPNG_ERR_NETNS_PLAN: pod slot must be at least 1, got ${slot}`);
+  if (slot < 1) throw new Error(harnessErrorText('KPNG_ERR_NETNS_PLAN', `pod slot must be at least 1, got ${slot}`));
   return place(cidr, readableNumber(cidr.family, slot + 1), `pod slot #${slot}`);
 }
 

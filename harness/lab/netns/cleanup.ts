@@ -14,6 +14,7 @@ import { onExit } from 'signal-exit';
 import { execIn, execInSync, ipBatch, ipBatchSync } from './exec.ts';
 import { PREFIX_PATTERN, prefixOf } from './names.ts';
 import { processRunning } from './process.ts';
+import { harnessErrorText } from '../../config/error-codes.ts';
 
 /** Where markers live; overridable for tests with KPNG_NETNS_MARKER_DIR. */
 export function markerDir(): string {
@@ -145,7 +146,7 @@ export function listNamespacesSync(): string[] {
 
 function checkOurs(names: readonly string[]): void {
   for (const name of names) {
-    if (!PREFIX_PATTERN.test(name)) throw new Error(`KPNG_ERR_NETNS_NOT_OURS: refusing to delete namespace ${name}`);
+    if (!PREFIX_PATTERN.test(name)) throw new Error(harnessErrorText('KPNG_ERR_NETNS_NOT_OURS', `refusing to delete namespace ${name}`));
   }
 }
 
@@ -182,7 +183,7 @@ export async function deleteNamespaces(names: readonly string[]): Promise<void> 
     // Some were gone already; what is left is checked below.
   }
   const left = (await listNamespaces()).filter((name) => names.includes(name));
-  if (left.length > 0) throw new Error(`KPNG_ERR_NETNS_CLEANUP: could not delete namespaces ${left.join(', ')}`);
+  if (left.length > 0) throw new Error(harnessErrorText('KPNG_ERR_NETNS_CLEANUP', `could not delete namespaces ${left.join(', ')}`));
 }
 
 /** The synchronous form of deleteNamespaces, for exit hooks. */

@@ -1,4 +1,5 @@
 // Errors of the netns lab. Each has a stable code (KPNG_ERR_NETNS_* / KPNG_ERR_PROBE_*).
+import { harnessErrorText } from '../../config/error-codes.ts';
 
 /** A command run in (or about) a namespace failed. Carries what was run and what it said. */
 export class NetnsExecError extends Error {
@@ -33,7 +34,7 @@ export class NetnsExecError extends Error {
         ? `was killed by ${fields.signal}`
         : `exited with ${String(fields.exitCode)}`;
     const said = fields.stderr.trim() || fields.stdout.trim();
-    super(`KPNG_ERR_NETNS_EXEC: \`${fields.command.join(' ')}\`${where} ${how}${said ? `: ${said}` : ''}`, {
+    super(harnessErrorText('KPNG_ERR_NETNS_EXEC', `\`${fields.command.join(' ')}\`${where} ${how}${said ? `: ${said}` : ''}`), {
       cause: fields.cause,
     });
     this.name = 'NetnsExecError';

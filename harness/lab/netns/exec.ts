@@ -1,7 +1,7 @@
 // Running commands inside a namespace (`ip netns exec <ns> ...`) and `ip` itself.
 
 import { execFileSync } from 'node:child_process';
-import { execa } from 'execa';
+import { netnsRunner, processRunner } from '../../../proxy/exec.ts';
 import { NetnsExecError } from './errors.ts';
 
 export interface ExecOptions {
@@ -21,6 +21,7 @@ export interface ExecResult {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+const onHost = processRunner();
 
 /** The argv that runs `file args...` inside `namespace` (or as is when namespace is undefined). */
 export function commandIn(namespace: string | undefined, file: string, args: readonly string[]): [string, string[]] {
@@ -29,14 +30,13 @@ export function commandIn(namespace: string | undefined, file: string, args: rea
 
 /** Runs a command and returns its exit code and output; throws NetnsExecError only if it could not run to an exit (not found, timed out, killed). */
 export async function runIn(namespace: string | undefined, file: string, args: readonly string[] = [], options: ExecOptions = {}): Promise<ExecResult> {
-  const [program, argv] = commandIn(namespace, file, args);
-  const result = await execa(program, argv, {
-    reject: false,
-    input: options.input,
-    timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    env: options.env,
-    cwd: options.cwd,
-    stdin: options.input === undefined ? 'ignore' : 'pipe',
+  const run = namespace === undefined ? onHost : netnsRunner(namespace);
+  const result = await run(file, args, {
+    stripFinalNewline: true,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    ...(options.input !== undefined && { input: options.input }),
+    ...(options.env !== undefined && { env: { ...process.env, ...options.env } }),
+    ...(options.cwd !== undefined && { cwd: options.cwd }),
   });
   if (result.exitCode === undefined) {
     throw new NetnsExecError({
@@ -44,14 +44,13 @@ export async function runIn(namespace: string | undefined, file: string, args: r
       command: [file, ...args],
       exitCode: undefined,
       signal: result.signal,
-      timedOut: result.timedOut,
-      stdout: String(result.stdout ?? ''),
-      stderr: String(result.stderr ?? result.message ?? ''),
+      timedOut: result.timedOut ?? false,
+      stdout: result.stdout,
+      stderr: result.stderr || (result.error ?? ''),
       input: options.input,
-      cause: result.cause,
     });
   }
-  return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
+  return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
 }
 
 /** Runs a command and returns its standard output; throws NetnsExecError unless it exits 0. */

@@ -9,6 +9,7 @@
 // and `cbr0` (a node's pod bridge, as kubenet names it).
 
 import { randomBytes } from 'node:crypto';
+import { harnessErrorText } from '../../config/error-codes.ts';
 
 /** Longest interface name the kernel accepts. */
 export const IFNAME_MAX = 15;
@@ -42,7 +43,7 @@ export const LOGICAL_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 export function checkLogicalName(name: string): void {
   if (!LOGICAL_NAME_PATTERN.test(name)) {
     throw new Error(
-      `KPNG_ERR_NETNS_NAME: ${JSON.stringify(name)} is not a valid lab name (lowercase letters, digits and '-', 1-40 characters)`,
+      harnessErrorText('KPNG_ERR_NETNS_NAME', `${JSON.stringify(name)} is not a valid lab name (lowercase letters, digits and '-', 1-40 characters)`),
     );
   }
 }
@@ -76,7 +77,7 @@ export function sharedBridgeName(prefix: string): string {
 
 export function checkIfname(name: string): string {
   if (name.length === 0 || name.length > IFNAME_MAX || /[\s/:]/.test(name)) {
-    throw new Error(`KPNG_ERR_NETNS_IFNAME: interface name ${JSON.stringify(name)} is not valid (1-${IFNAME_MAX} characters, no '/', ':' or spaces)`);
+    throw new Error(harnessErrorText('KPNG_ERR_NETNS_IFNAME', `interface name ${JSON.stringify(name)} is not valid (1-${IFNAME_MAX} characters, no '/', ':' or spaces)`));
   }
   return name;
 }

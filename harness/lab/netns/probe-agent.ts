@@ -5,6 +5,7 @@
 import type { NsProcess } from './process.ts';
 import { programCommand } from './programs.ts';
 import type { ProbeOutcome, ProbeRequest } from './probe-protocol.ts';
+import { harnessErrorText } from '../../config/error-codes.ts';
 
 /** How the agent's process is started (Namespace.spawn, so that destroy() ends it). */
 export type Spawner = (file: string, args: readonly string[], options: { env: Record<string, string>; stdin: 'pipe' }) => NsProcess;
@@ -34,7 +35,7 @@ export class ProbeAgent {
       waiting.resolve(outcome);
     });
     void child.exited.then((exit) => {
-      const error = new ProbeAgentExitedError(`KPNG_ERR_PROBE_AGENT_EXITED: probe agent ${child.describe()} exited (${JSON.stringify(exit)}); output:\n${child.output}`);
+      const error = new ProbeAgentExitedError(harnessErrorText('KPNG_ERR_PROBE_AGENT_EXITED', `probe agent ${child.describe()} exited (${JSON.stringify(exit)}); output:\n${child.output}`));
       for (const waiting of this.#pending.values()) {
         clearTimeout(waiting.timer);
         waiting.reject(error);
@@ -57,7 +58,7 @@ export class ProbeAgent {
 
   /** Makes one request from the agent's namespace. */
   request(request: ProbeRequest): Promise<ProbeOutcome> {
-    if (!this.running) return Promise.reject(new ProbeAgentExitedError(`KPNG_ERR_PROBE_AGENT_EXITED: probe agent ${this.process.describe()} has exited`));
+    if (!this.running) return Promise.reject(new ProbeAgentExitedError(harnessErrorText('KPNG_ERR_PROBE_AGENT_EXITED', `probe agent ${this.process.describe()} has exited`)));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import { ProbeError } from './errors.ts';
 import { type Topology, type TopologySpec, createTopology } from './topology.ts';
+import { harnessErrorText } from '../../config/error-codes.ts';
 
 /** The ProbeError a probe failed with; throws when the probe was answered (or failed otherwise). */
 export async function probeFailure(probe: Promise<unknown>): Promise<ProbeError> {
@@ -34,7 +35,7 @@ export function useTopology(spec: TopologySpec, options: { timeoutMs?: number } 
     await topology?.destroy();
   }, timeout);
   return () => {
-    if (topology === undefined) throw new Error('KPNG_ERR_NETNS_NOT_READY: the topology exists only once beforeAll has run');
+    if (topology === undefined) throw new Error(harnessErrorText('KPNG_ERR_NETNS_NOT_READY', 'the topology exists only once beforeAll has run'));
     return topology;
   };
 }

@@ -47,6 +47,7 @@ import {
   vethName,
 } from './names.ts';
 import type { NsProcess } from './process.ts';
+import { harnessErrorText } from '../../config/error-codes.ts';
 
 export interface NodeSpec {
   name: string;
@@ -89,7 +90,7 @@ export interface Link {
 function pick(values: ReadonlyMap<Family, string>, family: Family | undefined, what: string): string {
   const chosen = family ?? [...values.keys()][0];
   const value = chosen === undefined ? undefined : values.get(chosen);
-  if (value === undefined) throw new Error(`KPNG_ERR_NETNS_FAMILY: ${what} has no ${chosen ?? 'address'} (families: ${[...values.keys()].join(', ') || 'none'})`);
+  if (value === undefined) throw new Error(harnessErrorText('KPNG_ERR_NETNS_FAMILY', `${what} has no ${chosen ?? 'address'} (families: ${[...values.keys()].join(', ') || 'none'})`));
   return value;
 }
 
@@ -162,7 +163,7 @@ export class Node extends Namespace {
 
 function hostCidr(address: string, prefix: number | undefined): string {
   const family = familyOf(address);
-  if (family === undefined) throw new Error(`KPNG_ERR_NETNS_ADDRESS: not an IP address: ${address}`);
+  if (family === undefined) throw new Error(harnessErrorText('KPNG_ERR_NETNS_ADDRESS', `not an IP address: ${address}`));
   return `${address}/${prefix ?? (family === 'ipv4' ? 32 : 128)}`;
 }
 
@@ -259,7 +260,7 @@ async function reservePrefix(): Promise<string> {
     claimedHere.add(prefix);
     return prefix;
   }
-  throw new Error('KPNG_ERR_NETNS_PREFIX: found no free run prefix in 100 attempts');
+  throw new Error(harnessErrorText('KPNG_ERR_NETNS_PREFIX', 'found no free run prefix in 100 attempts'));
 }
 
 export class Topology {
@@ -306,7 +307,7 @@ export class Topology {
       try {
         await topology.destroy();
       } catch (cleanupError) {
-        throw new AggregateError([error, cleanupError], `KPNG_ERR_NETNS_CREATE: creating the topology failed, and so did removing it: ${String(error)}`, {
+        throw new AggregateError([error, cleanupError], harnessErrorText('KPNG_ERR_NETNS_CREATE', `creating the topology failed, and so did removing it: ${String(error)}`), {
           cause: cleanupError,
         });
       }
@@ -396,7 +397,7 @@ export class Topology {
     this.#checkLive();
     const spec = typeof given === 'string' ? { name: given } : given;
     checkLogicalName(spec.name);
-    if (this.#nodes.has(spec.name)) throw new Error(`KPNG_ERR_NETNS_DUPLICATE: node ${spec.name} exists already`);
+    if (this.#nodes.has(spec.name)) throw new Error(harnessErrorText('KPNG_ERR_NETNS_DUPLICATE', `node ${spec.name} exists already`));
     const index = this.#nextNode++;
     const ips = new Map<Family, string>();
     const podCidrs = new Map<Family, string>();
@@ -413,7 +414,7 @@ export class Topology {
     for (const family of this.families) {
       const address = nodeAddress(this.plan, family, index);
       const podCidr = spec.podCidrs?.[family] ?? podCidrFor(this.plan, family, index);
-      if (parseCidr(podCidr).family !== family) throw new Error(`KPNG_ERR_NETNS_PLAN: node ${spec.name}: pod CIDR ${podCidr} is not ${family}`);
+      if (parseCidr(podCidr).family !== family) throw new Error(harnessErrorText('KPNG_ERR_NETNS_PLAN', `node ${spec.name}: pod CIDR ${podCidr} is not ${family}`));
       const gateway = podGateway(podCidr);
       ips.set(family, address.address);
       podCidrs.set(family, podCidr);
@@ -455,7 +456,7 @@ export class Topology {
   async addClient(name: string): Promise<Client> {
     this.#checkLive();
     checkLogicalName(name);
-    if (this.#clients.has(name)) throw new Error(`KPNG_ERR_NETNS_DUPLICATE: client ${name} exists already`);
+    if (this.#clients.has(name)) throw new Error(harnessErrorText('KPNG_ERR_NETNS_DUPLICATE', `client ${name} exists already`));
     const index = this.#nextClient++;
     const ips = new Map<Family, string>();
     const lines = ['link set lo up', `link set ${UPLINK_IFNAME} up`];
@@ -476,7 +477,7 @@ export class Topology {
   async addPod(spec: PodSpec): Promise<Pod> {
     this.#checkLive();
     checkLogicalName(spec.name);
-    if (this.#pods.has(spec.name)) throw new Error(`KPNG_ERR_NETNS_DUPLICATE: pod ${spec.name} exists already`);
+    if (this.#pods.has(spec.name)) throw new Error(harnessErrorText('KPNG_ERR_NETNS_DUPLICATE', `pod ${spec.name} exists already`));
     const node = this.node(spec.node);
     const taken = new Set(node.pods.map((pod) => pod.slot));
     // As host-local IPAM does: the slot after the last one given out on the node, not the
@@ -495,7 +496,7 @@ export class Topology {
     if (!fits(slot)) slot = 1;
     while (taken.has(slot)) {
       slot++;
-      if (!fits(slot)) throw new Error(`KPNG_ERR_NETNS_PLAN: node ${node.name} has no free address left in ${node.podCidrs.join(', ')}`);
+      if (!fits(slot)) throw new Error(harnessErrorText('KPNG_ERR_NETNS_PLAN', `node ${node.name} has no free address left in ${node.podCidrs.join(', ')}`));
     }
     this.#lastSlot.set(node.name, slot);
     const hostVeth = vethName(this.prefix, 'pod', this.#nextPodLink++);
@@ -559,7 +560,7 @@ export class Topology {
   }
 
   #checkLive(): void {
-    if (this.#destroying !== undefined) throw new Error(`KPNG_ERR_NETNS_DESTROYED: topology ${this.prefix} is being or has been destroyed`);
+    if (this.#destroying !== undefined) throw new Error(harnessErrorText('KPNG_ERR_NETNS_DESTROYED', `topology ${this.prefix} is being or has been destroyed`));
   }
 
   /**
@@ -613,6 +614,6 @@ function nodad(family: Family): string {
 }
 
 function found<T>(value: T | undefined, what: string, name: string): T {
-  if (value === undefined) throw new Error(`KPNG_ERR_NETNS_UNKNOWN: no ${what} named ${name}`);
+  if (value === undefined) throw new Error(harnessErrorText('KPNG_ERR_NETNS_UNKNOWN', `no ${what} named ${name}`));
   return value;
 }

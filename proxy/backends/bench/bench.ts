@@ -12,6 +12,7 @@ import { execa } from 'execa';
 import { programEnv } from '../../../harness/lab/netns/index.ts';
 import { endpointsPerService, measure, type Row } from './measure.ts';
 import { subjects } from './subjects.ts';
+import { errorText } from '../../errors.ts';
 
 const self = fileURLToPath(import.meta.url);
 const resultMark = 'BENCH-RESULT ';
@@ -28,11 +29,11 @@ async function main(names: string[]): Promise<number> {
   }
   const unknown = names.filter((n) => !(n in subjects));
   if (unknown.length > 0) {
-    process.stderr.write(`KPNG_ERR_BENCH_BACKEND: no benchmark entry ${unknown.join(', ')} (accepted: ${Object.keys(subjects).join(', ')})\n`);
+    process.stderr.write(errorText('KPNG_ERR_BENCH_BACKEND', `no benchmark entry ${unknown.join(', ')} (accepted: ${Object.keys(subjects).join(', ')})\n`));
     return 2;
   }
   if (process.getuid?.() !== 0) {
-    process.stderr.write('KPNG_ERR_BENCH_ROOT: the benchmark makes a network namespace and runs the kernel tools in it: run it as root\n');
+    process.stderr.write(errorText('KPNG_ERR_BENCH_ROOT', 'the benchmark makes a network namespace and runs the kernel tools in it: run it as root\n'));
     return 2;
   }
   const sizes = (process.env.BENCH_SERVICES ?? '1000,10000').split(',').map(Number);

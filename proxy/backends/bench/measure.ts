@@ -15,6 +15,7 @@ import type { Backend } from '../backend.ts';
 import { netnsRunner, type Runner } from '../common/index.ts';
 import { clusterOfObjects, nodeName, scaleObjects } from '../common/testing.ts';
 import { appliesRules, subjects } from './subjects.ts';
+import { errorText } from '../../errors.ts';
 
 export const endpointsPerService = 10;
 /** Partial syncs measured per size, each after a different Service's endpoint change. */
@@ -87,7 +88,7 @@ const round1 = (x: number) => Math.round(x * 10) / 10;
 /** Runs the scenario for one backend and one size, here; rows with this process's peak RSS. */
 export async function measure(subjectName: string, services: number): Promise<Row[]> {
   const subject = subjects[subjectName];
-  if (!subject) throw new Error(`KPNG_ERR_BENCH_BACKEND: no benchmark entry ${JSON.stringify(subjectName)} (accepted: ${Object.keys(subjects).join(', ')})`);
+  if (!subject) throw new Error(errorText('KPNG_ERR_BENCH_BACKEND', `no benchmark entry ${JSON.stringify(subjectName)} (accepted: ${Object.keys(subjects).join(', ')})`));
   const objects = scaleObjects(services, endpointsPerService);
   const state = (objs: unknown[]) => computeLocalState(clusterOfObjects(objs), { nodeName });
   const s0 = state(objects);

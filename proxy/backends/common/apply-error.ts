@@ -1,9 +1,10 @@
 // The one error type of rule appliers: a kernel tool (iptables-restore, nft -f, ...)
 // rejected our input. It carries the exact input, so the failure can be replayed.
+import { errorText, type ErrorCode } from '../../errors.ts';
 
 export interface RuleApplyErrorFields {
   /** Stable, searchable code, e.g. KPNG_ERR_IPTABLES_RESTORE. */
-  code: string;
+  code: ErrorCode;
   /** The command line that ran, e.g. ["iptables-nft-restore", "--noflush", "--wait=5"]. */
   command: string[];
   /** Exactly what was written to the tool's standard input. */
@@ -17,7 +18,7 @@ export interface RuleApplyErrorFields {
 }
 
 export class RuleApplyError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly command: string[];
   readonly input: string;
   readonly exitCode: number | undefined;
@@ -32,7 +33,7 @@ export class RuleApplyError extends Error {
     const where = f.line !== undefined ? ` at input line ${f.line}${lineText !== undefined ? `: ${lineText}` : ''}` : '';
     const tool = f.command[0] ?? 'tool';
     const why = f.stderr.trim().split('\n').find((l) => l.trim() !== '') ?? `exit code ${f.exitCode ?? 'unknown'}`;
-    super(`${f.code}: ${tool} rejected the ${f.what ? `${f.what} ` : ''}rules${where} (${why})`);
+    super(errorText(f.code, `${tool} rejected the ${f.what ? `${f.what} ` : ''}rules${where} (${why})`));
     this.name = 'RuleApplyError';
     this.code = f.code;
     this.command = f.command;

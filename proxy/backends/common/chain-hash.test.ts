@@ -26,10 +26,10 @@ describe('base32', () => {
 describe('RuleApplyError', () => {
   it('names the blamed line and shows it in context', () => {
     const input = ['*nat', ':A - [0:0]', '-A A -j BOGUS', 'COMMIT', ''].join('\n');
-    const e = new RuleApplyError({ code: 'KPNG_ERR_X', command: ['tool', '--flag'], input, exitCode: 2, stderr: 'tool: bad target\nmore\n', line: 3, what: 'IPv4' });
-    expect(e.code).toBe('KPNG_ERR_X');
+    const e = new RuleApplyError({ code: 'KPNG_ERR_NFT_TRANSACTION', command: ['tool', '--flag'], input, exitCode: 2, stderr: 'tool: bad target\nmore\n', line: 3, what: 'IPv4' });
+    expect(e.code).toBe('KPNG_ERR_NFT_TRANSACTION');
     expect(e.lineText).toBe('-A A -j BOGUS');
-    expect(e.message).toBe('KPNG_ERR_X: tool rejected the IPv4 rules at input line 3: -A A -j BOGUS (tool: bad target)');
+    expect(e.message).toBe('KPNG_ERR_NFT_TRANSACTION: tool rejected the IPv4 rules at input line 3: -A A -j BOGUS (tool: bad target)');
     expect(e.excerpt(1).split('\n')).toEqual(['      2 :A - [0:0]', '>     3 -A A -j BOGUS', '      4 COMMIT']);
     expect(e.input).toBe(input);
   });

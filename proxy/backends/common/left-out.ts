@@ -6,8 +6,9 @@
 // runtime asks for (the periodic one).
 import { deepEqual, parseCIDR, parseIP, protocols, viewWithPorts, type LocalEndpoint, type NodeView, type ServicePortState } from '../../model/index.ts';
 import type { Logger } from '../../runtime/log.ts';
+import { errorText, type ErrorCode } from '../../errors.ts';
 
-export const errServicePortRefused = 'KPNG_ERR_SERVICE_PORT_REFUSED';
+export const errServicePortRefused = 'KPNG_ERR_SERVICE_PORT_REFUSED' satisfies ErrorCode;
 
 export interface Refusal {
   /** The service port's key ("namespace/name:port"). */
@@ -141,7 +142,7 @@ export class LeftOut {
 
   #leaveOut(sp: ServicePortState, reason: string, byTool: boolean): void {
     this.#ports.set(sp.key, { sp, reason, byTool });
-    this.#log.warn(`${errServicePortRefused}: left out service port ${JSON.stringify(sp.key)}: ${reason}; the other service ports are programmed, this one again once it changes`, {
+    this.#log.warn(errorText(errServicePortRefused, `left out service port ${JSON.stringify(sp.key)}: ${reason}; the other service ports are programmed, this one again once it changes`), {
       servicePort: sp.key,
     });
   }

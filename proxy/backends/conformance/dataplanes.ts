@@ -5,6 +5,7 @@
 // someone else would flush its rules, how to dump them, and (where there is a real way)
 // how to make the kernel tool reject its input.
 import type { Family, Node, Topology } from '../../../harness/lab/netns/index.ts';
+import { errorText } from '../../errors.ts';
 import { familyFromLower } from '../../model/index.ts';
 import { failureMetricNames, type BackendDescriptor, type BackendSubject } from '../backend.ts';
 import { iptablesBackend } from '../iptables/index.ts';
@@ -134,7 +135,7 @@ export function dataplaneOf(d: BackendDescriptor, subject: BackendSubject): Data
   const h = hooks[subject.id];
   if (!h) {
     throw new Error(
-      `KPNG_ERR_CONFORMANCE_SUBJECT: ${d.name}'s subject "${subject.id}" has no flush and dump for the conformance suite; accepted: a subject id with hooks in proxy/backends/conformance/dataplanes.ts (${Object.keys(hooks).join(', ')})`,
+      errorText('KPNG_ERR_CONFORMANCE_SUBJECT', `${d.name}'s subject "${subject.id}" has no flush and dump for the conformance suite; accepted: a subject id with hooks in proxy/backends/conformance/dataplanes.ts (${Object.keys(hooks).join(', ')})`),
     );
   }
   return {
@@ -150,7 +151,7 @@ export function dataplaneOf(d: BackendDescriptor, subject: BackendSubject): Data
 
 function subjectOf(d: BackendDescriptor, id: string): BackendSubject {
   const found = d.subjects.find((s) => s.id === id);
-  if (!found) throw new Error(`KPNG_ERR_CONFORMANCE_SUBJECT: ${d.name} has no subject "${id}" (it has: ${d.subjects.map((s) => s.id).join(', ')})`);
+  if (!found) throw new Error(errorText('KPNG_ERR_CONFORMANCE_SUBJECT', `${d.name} has no subject "${id}" (it has: ${d.subjects.map((s) => s.id).join(', ')})`));
   return found;
 }
 

@@ -14,9 +14,10 @@ import { kubeProxyCanaryChain } from './names.ts';
 import { renderIptables, type RenderOptions, type RenderResult, type SyncRecord } from './render.ts';
 import { scanSave } from './rules.ts';
 import { tamperCheckInput } from './tamper.ts';
+import { errorText, type ErrorCode } from '../../errors.ts';
 
-export const errIptablesRestore = 'KPNG_ERR_IPTABLES_RESTORE';
-export const errIptablesSetup = 'KPNG_ERR_IPTABLES_SETUP';
+export const errIptablesRestore = 'KPNG_ERR_IPTABLES_RESTORE' satisfies ErrorCode;
+export const errIptablesSetup = 'KPNG_ERR_IPTABLES_SETUP' satisfies ErrorCode;
 
 const families = ipFamilies;
 
@@ -373,7 +374,7 @@ export class IptablesBackend implements Backend {
 export class RuleSetupError extends Error {
   readonly code = errIptablesSetup;
   constructor(message: string) {
-    super(`${errIptablesSetup}: ${message}`);
+    super(errorText(errIptablesSetup, message));
     this.name = 'RuleSetupError';
   }
 }

@@ -1,15 +1,16 @@
 // Sending transactions to `nft -f -`, and the backend's errors.
+import { errorText, type ErrorCode } from '../../errors.ts';
 import { RuleApplyError, type Runner } from '../common/index.ts';
 
-export const errNftTransaction = 'KPNG_ERR_NFT_TRANSACTION';
-export const errNftSetup = 'KPNG_ERR_NFT_SETUP';
+export const errNftTransaction = 'KPNG_ERR_NFT_TRANSACTION' satisfies ErrorCode;
+export const errNftSetup = 'KPNG_ERR_NFT_SETUP' satisfies ErrorCode;
 export const nftCommand = ['nft', '-f', '-'];
 
 /** The backend cannot start: bad options, or nft does not work on this node. */
 export class NftSetupError extends Error {
   readonly code = errNftSetup;
   constructor(message: string) {
-    super(`${errNftSetup}: ${message}`);
+    super(errorText(errNftSetup, message));
     this.name = 'NftSetupError';
   }
 }

@@ -110,7 +110,7 @@ describe('the file source', () => {
     await writeFile(input, 'kind: Service\nmetadata: {name: a\n');
     expect(await source.load(sink)).toBe(false);
     expect(sink.updates).toHaveLength(1);
-    expect(logger.lines.at(-1)?.msg).toMatch(/keeping the last good state: .*state\.yaml:\d+:\d+: cannot parse/);
+    expect(logger.lines.at(-1)?.msg).toMatch(/^KPNG_ERR_SNAPSHOT_PARSE: keeping the last good state: .*state\.yaml:\d+:\d+: cannot parse/);
     // And recovers when it parses again.
     await writeFile(input, svc('a', '10.96.0.9'));
     expect(await source.load(sink)).toBe(true);
@@ -151,7 +151,7 @@ describe('a snapshot that is not objects keeps the last good state', () => {
     expect(sink.updates).toEqual([{ services: ['default/a'], delta: ['default/a'] }]);
     const line = logger.lines.at(-1)!;
     expect(line.fields.code).toBe(code);
-    expect(line.msg).toMatch(new RegExp(`^keeping the last good state: ${input}(:\\d+:\\d+)?: `));
+    expect(line.msg).toMatch(new RegExp(`^${code}: keeping the last good state: ${input}(:\\d+:\\d+)?: `));
     expect(line.msg).toMatch(/accepted: UTF-8 YAML or JSON/);
   });
 
@@ -214,7 +214,7 @@ describe('following the file however it is replaced', () => {
       }, 10);
     });
     await unlink(input);
-    expect((await gone).msg).toBe(`keeping the last good state: ${input}: no such file`);
+    expect((await gone).msg).toBe(`KPNG_ERR_SNAPSHOT_READ: keeping the last good state: ${input}: no such file`);
     expect(sink.updates.at(-1)?.services).toEqual(['default/a']);
     await writeFile(input, svc('b', '10.96.0.2'));
     await sink.until(['default/b']);
@@ -297,7 +297,7 @@ describe('snapshot size', () => {
       }, 10);
     });
     expect((await refused).msg).toBe(
-      `keeping the last good state: ${input}: ${big.length} bytes (0.0 MiB), more than the file source's --max-bytes=4096 (0.0 MiB) (accepted: a snapshot of at most --max-bytes; raise it for a larger cluster)`,
+      `KPNG_ERR_SNAPSHOT_TOO_LARGE: keeping the last good state: ${input}: ${big.length} bytes (0.0 MiB), more than the file source's --max-bytes=4096 (0.0 MiB) (accepted: a snapshot of at most --max-bytes; raise it for a larger cluster)`,
     );
     expect(sink.updates).toHaveLength(1);
     expect(sink.updates[0]?.services).toEqual(['default/a']);
@@ -311,7 +311,7 @@ describe('snapshot size', () => {
     expect(await source.load(sink)).toBe(false);
     expect(logger.lines.at(-1)?.fields.code).toBe('KPNG_ERR_SNAPSHOT_TOO_LARGE');
     expect(logger.lines.at(-1)?.msg).toBe(
-      "keeping the last good state: /dev/zero: grew past 1048576 bytes while being read, more than the file source's --max-bytes=1048576 (1.0 MiB) (accepted: a snapshot of at most --max-bytes; raise it for a larger cluster)",
+      "KPNG_ERR_SNAPSHOT_TOO_LARGE: keeping the last good state: /dev/zero: grew past 1048576 bytes while being read, more than the file source's --max-bytes=1048576 (1.0 MiB) (accepted: a snapshot of at most --max-bytes; raise it for a larger cluster)",
     );
     expect(sink.updates).toEqual([]);
   });
@@ -321,7 +321,7 @@ describe('snapshot size', () => {
     const source = new FileSource({ input: dir, once: false, debounceMs: 10, logger });
     expect(await source.load(new Recorder())).toBe(false);
     expect(logger.lines.at(-1)?.fields.code).toBe('KPNG_ERR_SNAPSHOT_READ');
-    expect(logger.lines.at(-1)?.msg).toBe(`keeping the last good state: ${dir}: is a directory (accepted: a file)`);
+    expect(logger.lines.at(-1)?.msg).toBe(`KPNG_ERR_SNAPSHOT_READ: keeping the last good state: ${dir}: is a directory (accepted: a file)`);
   });
 
   it('refuses a parse that needs more than its heap, and the process goes on', async () => {

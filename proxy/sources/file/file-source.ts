@@ -3,6 +3,7 @@
 // changing. Only a snapshot that is plainly a list of objects replaces the
 // state (parse.ts); one that cannot be read, is too large, is not UTF-8 text, does not
 // parse or is not objects keeps the last good state and logs why, naming the file.
+import { errorText } from '../../errors.ts';
 import { ClusterState, formatWarning, isEmptyDelta, objectKinds } from '../../model/index.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { ClusterSink } from '../../sinks/sink.ts';
@@ -60,7 +61,7 @@ export class FileSource implements ClusterSource {
           ? e
           : new SnapshotError('KPNG_ERR_SNAPSHOT_READ', err.code === 'ENOENT' ? `${input}: no such file` : err.message.includes(input) ? err.message : `${input}: ${err.message}`);
       this.lastError = reason;
-      logger.error(`keeping the last good state: ${reason.message}`, { code: reason.code });
+      logger.error(errorText(reason.code, `keeping the last good state: ${reason.detail}`), { code: reason.code });
       return false;
     }
     const { delta, warnings } = this.cluster.replaceAll(objects);
@@ -82,7 +83,7 @@ export class FileSource implements ClusterSource {
       const seen = await fileIdentity(input);
       const ok = await this.load(sink, signal);
       if (this.opts.once) {
-        if (!ok) throw new Error(`${this.lastError?.code ?? 'KPNG_ERR_SNAPSHOT'}: ${this.lastError?.message ?? `${input} could not be read`}`);
+        if (!ok) throw this.lastError ?? new SnapshotError('KPNG_ERR_SNAPSHOT_READ', `${input} could not be read`);
         await sink.drain();
         return;
       }

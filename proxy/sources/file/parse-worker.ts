@@ -3,6 +3,7 @@
 // runs out of its heap, takes the process with it. Objects go back in batches: each batch
 // is a message of its own, and the main thread serves other events between them.
 import { parentPort } from 'node:worker_threads';
+import type { ErrorCode } from '../../errors.ts';
 import { decodeSnapshot, parseSnapshot, SnapshotError } from './parse.ts';
 
 export interface ParseRequest {
@@ -11,7 +12,7 @@ export interface ParseRequest {
   batch: number;
 }
 
-export type ParseReply = { objects: unknown[] } | { done: number } | { error: { code: string; message: string } };
+export type ParseReply = { objects: unknown[] } | { done: number } | { error: { code: ErrorCode; message: string } };
 
 const port = parentPort!;
 const reply = (r: ParseReply) => port.postMessage(r);
@@ -21,7 +22,7 @@ port.on('message', ({ bytes, source, batch }: ParseRequest) => {
     objects = parseSnapshot(decodeSnapshot(bytes, source), source);
   } catch (e) {
     const code = e instanceof SnapshotError ? e.code : 'KPNG_ERR_SNAPSHOT_PARSE';
-    reply({ error: { code, message: (e as Error).message } });
+    reply({ error: { code, message: e instanceof SnapshotError ? e.detail : (e as Error).message } });
     return;
   }
   for (let i = 0; i < objects.length; i += batch) reply({ objects: objects.slice(i, i + batch) });

@@ -33,7 +33,7 @@ describe('snapshot formats', () => {
       expect(e).toBeInstanceOf(SnapshotParseError);
       const err = e as SnapshotParseError;
       expect([err.line, err.column]).toEqual([3, 1]);
-      expect(err.message).toMatch(/^x\.yaml:3:1: cannot parse snapshot: Tabs are not allowed/);
+      expect(err.detail).toMatch(/^x\.yaml:3:1: cannot parse snapshot: Tabs are not allowed/);
     }
   });
 });
@@ -60,7 +60,7 @@ describe('what is not a snapshot of objects is refused, naming the file and what
   ])('%s: KPNG_ERR_SNAPSHOT_EMPTY (the moment between a truncate and a write)', (_what, text) => {
     const err = refusal(() => parseSnapshot(text, 'state.yaml'));
     expect(err.code).toBe('KPNG_ERR_SNAPSHOT_EMPTY');
-    expect(err.message).toMatch(/^state\.yaml: has no document/);
+    expect(err.detail).toMatch(/^state\.yaml: has no document/);
     expect(err.message).toMatch(acceptedText);
   });
 
@@ -79,7 +79,7 @@ describe('what is not a snapshot of objects is refused, naming the file and what
   ])('%s: KPNG_ERR_SNAPSHOT_NOT_OBJECTS, saying where', (_what, text, where) => {
     const err = refusal(() => parseSnapshot(text, 'state.yaml'));
     expect(err.code).toBe('KPNG_ERR_SNAPSHOT_NOT_OBJECTS');
-    expect(err.message).toMatch(/^state\.yaml: /);
+    expect(err.detail).toMatch(/^state\.yaml: /);
     expect(err.message).toMatch(where);
     expect(err.message).toMatch(acceptedText);
   });
@@ -89,7 +89,7 @@ describe('what is not a snapshot of objects is refused, naming the file and what
     const manifest = parseSnapshot('kind: Deployment\nmetadata: {name: web}\n---\nkind: ConfigMap\nmetadata: {name: conf}\n', 'app.yaml');
     const err = refusal(() => requireSomeKind(manifest, kinds, 'app.yaml'));
     expect(err.code).toBe('KPNG_ERR_SNAPSHOT_NOT_OBJECTS');
-    expect(err.message).toMatch(/^app\.yaml: 2 object\(s\), none a Service, EndpointSlice, Node \(found Deployment, ConfigMap\)/);
+    expect(err.detail).toMatch(/^app\.yaml: 2 object\(s\), none a Service, EndpointSlice, Node \(found Deployment, ConfigMap\)/);
     expect(err.message).toMatch(acceptedText);
     // One readable object among others, or no object at all, is a snapshot.
     expect(() => requireSomeKind([...manifest, { kind: 'Node', metadata: { name: 'n' } }], kinds)).not.toThrow();
@@ -108,12 +108,12 @@ describe('what is not a snapshot of objects is refused, naming the file and what
     }
     expect(err).toBeInstanceOf(SnapshotError);
     expect((err as SnapshotError).code).toBe('KPNG_ERR_SNAPSHOT_PARSE');
-    expect((err as Error).message).toMatch(/^\/etc\/kpng\/state\.yaml: document 2 \(line 4\): cannot expand its YAML aliases: .*at most 100 alias expansions/);
+    expect((err as SnapshotError).detail).toMatch(/^\/etc\/kpng\/state\.yaml: document 2 \(line 4\): cannot expand its YAML aliases: .*at most 100 alias expansions/);
   });
   it('a truncated JSON snapshot is a parse error with its place', () => {
     const err = refusal(() => parseSnapshot('{"kind":"List","items":[{"kind":"Node","metadata":{"na', 'state.json'));
     expect(err.code).toBe('KPNG_ERR_SNAPSHOT_PARSE');
-    expect(err.message).toMatch(/^state\.json:1:\d+: cannot parse snapshot/);
+    expect(err.detail).toMatch(/^state\.json:1:\d+: cannot parse snapshot/);
   });
 });
 
@@ -139,7 +139,7 @@ describe('decoding a snapshot', () => {
   ])('refuses %s with KPNG_ERR_SNAPSHOT_ENCODING', (_what, bytes, why) => {
     const err = refusal(() => decodeSnapshot(bytes, 'state.yaml'));
     expect(err.code).toBe('KPNG_ERR_SNAPSHOT_ENCODING');
-    expect(err.message).toMatch(/^state\.yaml: /);
+    expect(err.detail).toMatch(/^state\.yaml: /);
     expect(err.message).toMatch(why);
     expect(err.message).toMatch(/accepted: UTF-8 YAML or JSON/);
   });

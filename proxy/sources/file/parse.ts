@@ -17,15 +17,19 @@
 // a time. A file cut exactly between two objects cannot be told from a smaller cluster:
 // writers replace the file by rename, as to-file does.
 import { isScalar, LineCounter, parseAllDocuments } from 'yaml';
+import { errorText, type ErrorCode } from '../../errors.ts';
 
 const accepted =
   'accepted: UTF-8 YAML or JSON holding Kubernetes objects (each with kind and metadata) as one or more documents or as a kind: List; no objects at all is a kind: List with items: []';
 
 export class SnapshotError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
+  readonly code: ErrorCode;
+  /** The message without its code: the file, what is wrong with it, what is accepted. */
+  readonly detail: string;
+  constructor(code: ErrorCode, detail: string) {
+    super(errorText(code, detail));
     this.code = code;
+    this.detail = detail;
   }
 }
 

@@ -46,7 +46,7 @@ describe('the parse thread', () => {
   it('refuses what is not objects with the parse error, and parses on after it', async () => {
     const parser = new SnapshotParser();
     try {
-      await expect(parser.parse(new TextEncoder().encode('hello'), 'state.yaml')).rejects.toMatchObject({ code: 'KPNG_ERR_SNAPSHOT_NOT_OBJECTS', message: expect.stringMatching(/^state\.yaml: document 1/) });
+      await expect(parser.parse(new TextEncoder().encode('hello'), 'state.yaml')).rejects.toMatchObject({ code: 'KPNG_ERR_SNAPSHOT_NOT_OBJECTS', message: expect.stringMatching(/^KPNG_ERR_SNAPSHOT_NOT_OBJECTS: state\.yaml: document 1/) });
       expect(await parser.parse(new TextEncoder().encode('[]'), 'state.yaml')).toEqual([]);
     } finally {
       await parser.close();

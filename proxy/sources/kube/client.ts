@@ -3,6 +3,7 @@
 import { request } from 'node:https';
 import { request as httpRequest, type RequestOptions } from 'node:http';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
+import { errorText } from '../../errors.ts';
 
 export interface ListResult {
   items: unknown[];
@@ -12,8 +13,8 @@ export interface ListResult {
 export class KubeAPIError extends Error {
   readonly code = 'KPNG_ERR_KUBE_API';
   readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
+  constructor(status: number, detail: string) {
+    super(errorText('KPNG_ERR_KUBE_API', detail));
     this.status = status;
   }
 }
@@ -48,7 +49,7 @@ export function loadKubeConfig(file?: string): KubeConfig {
 export class KubeConfigError extends Error {
   readonly code = 'KPNG_ERR_KUBECONFIG';
   constructor(message: string) {
-    super(`KPNG_ERR_KUBECONFIG: ${message}`);
+    super(errorText('KPNG_ERR_KUBECONFIG', message));
   }
 }
 
@@ -65,7 +66,7 @@ export class KubeClient {
 
   private server(): URL {
     const cluster = this.kc.getCurrentCluster();
-    if (!cluster) throw new KubeAPIError(0, 'KPNG_ERR_KUBE_API: the kubeconfig has no current cluster');
+    if (!cluster) throw new KubeAPIError(0, 'the kubeconfig has no current cluster');
     return new URL(cluster.server);
   }
 
@@ -82,11 +83,11 @@ export class KubeClient {
         res.on('data', (c: string) => (text += c));
         res.on('end', () => {
           if (res.statusCode === 200) resolve(text);
-          else reject(new KubeAPIError(res.statusCode ?? 0, `KPNG_ERR_KUBE_API: GET ${url.pathname}: ${res.statusCode} ${text.slice(0, 300)}`));
+          else reject(new KubeAPIError(res.statusCode ?? 0, `GET ${url.pathname}: ${res.statusCode} ${text.slice(0, 300)}`));
         });
         res.on('error', reject);
       });
-      req.on('timeout', () => req.destroy(new KubeAPIError(0, `KPNG_ERR_KUBE_API: GET ${url.pathname}: timed out`)));
+      req.on('timeout', () => req.destroy(new KubeAPIError(0, `GET ${url.pathname}: timed out`)));
       req.on('error', reject);
       req.end();
     });

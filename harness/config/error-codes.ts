@@ -1,0 +1,83 @@
+// Every error code of the harness, with what it means and what is accepted instead. A
+// harness error starts its message with its code (`harnessErrorText`, KpngError);
+// proxy/errors.test.ts checks that every code in harness/ and e2e/ is here or in the
+// proxy's table (proxy/errors.ts), that every code here is used, and that README.md lists
+// them.
+
+export const harnessErrorCodes = {
+  KPNG_ERR_USAGE: 'a harness command line that is not accepted; the message names what is',
+  KPNG_ERR_MISSING_TOOL: 'a tool the command needs (docker, kind, tilt, kubectl, ...) is not installed; the message says how to install it (exit 2)',
+  KPNG_ERR_NOT_ROOT: 'the lab makes network namespaces and rules: run it as root (exit 2)',
+  KPNG_ERR_COMMAND_FAILED: 'a program the harness ran exited with an error; its output ends the message',
+  KPNG_ERR_PROXY_BACKENDS: "the harness could not read the proxy's backends from `kpng backends --json`; the message says why",
+  KPNG_ERR_NO_BACKEND: 'a backend the proxy does not offer (yet); accepted: the backends `kpng --help` lists',
+  KPNG_ERR_NO_TILT_ENV: 'tilt.env does not exist; make tilt-setup writes it',
+  KPNG_ERR_TILT_ENV_INVALID: 'tilt.env cannot be used as it is; the message lists each problem with its line',
+  KPNG_ERR_TILT_ENV_SYNTAX: 'a tilt.env line that is not KEY=value',
+  KPNG_ERR_TILT_ENV_UNKNOWN_KEY: 'a tilt.env key the harness does not know; accepted: the keys of tilt.env.example',
+  KPNG_ERR_TILT_ENV_DUPLICATE_KEY: 'a tilt.env key given twice',
+  KPNG_ERR_TILT_ENV_MISSING_KEY: 'a tilt.env key the harness needs is missing',
+  KPNG_ERR_TILT_ENV_VALUE: 'a tilt.env value out of its accepted set or form',
+  KPNG_ERR_TILT_ENV_LIST: 'a tilt.env list value that is not comma-separated items',
+  KPNG_ERR_TILT_ENV_WHITESPACE: 'whitespace around a tilt.env key or value',
+  KPNG_ERR_TILT_ENV_QUOTED: 'a quoted tilt.env value (values are written bare)',
+  KPNG_ERR_TILT_ENV_INCONSISTENT: 'tilt.env values that do not fit together',
+  KPNG_ERR_TILT_ENV_PROXY_FLAG: 'a proxy flag in tilt.env that the proxy does not accept',
+  KPNG_ERR_TILT_ENV_UNREADABLE: 'tilt.env cannot be read',
+  KPNG_ERR_TILT_ENV_UNWRITABLE: 'tilt.env cannot be written',
+  KPNG_ERR_KUBECONFIG: 'the cluster’s kubeconfig is missing or does not match the cluster',
+  KPNG_ERR_CLUSTER_NAME: 'not a valid kind cluster name; the message gives the accepted form',
+  KPNG_ERR_CLUSTER_EXISTS: 'a kind cluster of that name exists already',
+  KPNG_ERR_NO_CLUSTER: 'the kind cluster does not exist; make tilt-setup creates it',
+  KPNG_ERR_CLUSTER_ARGUMENT: 'a cluster or image build argument that is not accepted',
+  KPNG_ERR_IMAGE_REF: 'not a valid image reference',
+  KPNG_ERR_MANIFEST_INPUT: 'a manifest input field that is wrong; the message names the field and what is accepted',
+  KPNG_ERR_MANIFEST_TEMPLATE: 'a manifest template rendered YAML that does not parse',
+  KPNG_ERR_E2E_ARGUMENT: 'an e2e run argument out of range',
+  KPNG_ERR_E2E_BINARY: 'an upstream e2e binary is missing; the message says how to get it (exit 2)',
+  KPNG_ERR_E2E_SUITES: 'e2e/skips.yaml is not as accepted; every problem with its line',
+  KPNG_ERR_E2E_SELECTION: 'the e2e selection names specs the suite does not have',
+  KPNG_ERR_E2E_SPECS: 'e2e.test did not print its spec list',
+  KPNG_ERR_REPORT: 'no runs, or runs that cannot be put in one report',
+  KPNG_ERR_JUNIT: 'a JUnit file the report cannot read',
+  KPNG_ERR_XML: 'XML the report cannot read, with its line',
+  KPNG_ERR_CONTROL_PLANE: 'the loopback etcd + kube-apiserver did not start or answer',
+  KPNG_ERR_CONTROL_PLANE_RUNNING: 'a control plane is running already (make control-plane-down stops it)',
+  KPNG_ERR_CONTROL_PLANE_STATE: 'the control plane’s state file cannot be read; remove it and run up again',
+  KPNG_ERR_LAB_API: 'the lab’s API client got an error from the API server',
+  KPNG_ERR_LAB_NODES: 'a lab node count out of range; accepted: 1 to 20',
+  KPNG_ERR_LAB_RELAY: 'the lab’s API relay did not start or has an address the certificate does not name',
+  KPNG_ERR_LAB_PROXY: 'a lab node’s proxy exited or did not report a first sync in time; its output ends the message',
+  KPNG_ERR_LAB_UNKNOWN: 'no lab proxy on the named node',
+  KPNG_ERR_LAB_PROTOCOL: 'a lab pod port protocol the lab cannot serve; accepted: TCP, UDP',
+  KPNG_ERR_LAB_DUPLICATE: 'a lab pod that exists already',
+  KPNG_ERR_LAB_DESTROY: 'removing the lab failed; each error is listed',
+  KPNG_ERR_LAB_SPEC: 'a lab spec failed its check',
+  KPNG_ERR_NETNS_NAME: 'not a valid lab name; accepted: lowercase letters, digits and -, 1-40 characters',
+  KPNG_ERR_NETNS_IFNAME: 'not a valid interface name',
+  KPNG_ERR_NETNS_PLAN: 'an address plan that does not fit together',
+  KPNG_ERR_NETNS_PREFIX: 'no free run prefix for the namespaces',
+  KPNG_ERR_NETNS_CREATE: 'creating the topology failed, and so did removing it',
+  KPNG_ERR_NETNS_CLEANUP: 'namespaces that could not be deleted',
+  KPNG_ERR_NETNS_NOT_OURS: 'refusing to delete a namespace the lab did not make',
+  KPNG_ERR_NETNS_NOT_READY: 'the topology is used before beforeAll made it',
+  KPNG_ERR_NETNS_DESTROYED: 'the topology is used while or after it is destroyed',
+  KPNG_ERR_NETNS_DUPLICATE: 'a node, client or pod that exists already',
+  KPNG_ERR_NETNS_UNKNOWN: 'no node, client or pod of that name',
+  KPNG_ERR_NETNS_FAMILY: 'a namespace without an address of the family asked for',
+  KPNG_ERR_NETNS_ADDRESS: 'not an IP address',
+  KPNG_ERR_NETNS_EXEC: 'a command in a namespace failed; the command and its output are in the message',
+  KPNG_ERR_PROBE_AGENT_EXITED: 'a namespace’s probe agent exited',
+  KPNG_ERR_PROBE_TIMEOUT: 'a probe got no answer in time',
+  KPNG_ERR_PROBE_REFUSED: 'a probe’s connection was refused',
+  KPNG_ERR_PROBE_RESET: 'a probe’s connection was reset',
+  KPNG_ERR_PROBE_UNREACHABLE: 'a probe’s destination was unreachable',
+  KPNG_ERR_PROBE_ERROR: 'a probe failed otherwise',
+} as const satisfies Record<`KPNG_ERR_${string}`, string>;
+
+export type HarnessErrorCode = keyof typeof harnessErrorCodes;
+
+/** A harness error's message: its code first. */
+export function harnessErrorText(code: HarnessErrorCode, detail: string): string {
+  return `${code}: ${detail}`;
+}
