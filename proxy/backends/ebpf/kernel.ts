@@ -86,7 +86,7 @@ export class Bpftool {
   async attached(cgroup: string): Promise<{ id: number; hook: Hook }[]> {
     const r = await this.run('bpftool', ['-j', 'cgroup', 'show', cgroup]);
     if (r.exitCode !== 0) return [];
-    const list = JSON.parse(r.stdout || '[]') as { id: number; attach_type: string; name: string }[];
+    const list = JSON.parse(r.stdout.trim() || '[]') as { id: number; attach_type: string; name: string }[];
     return list.filter((p) => p.name.startsWith('kpng_') && attachTypes[p.attach_type]).map((p) => ({ id: p.id, hook: attachTypes[p.attach_type]! }));
   }
 
@@ -108,7 +108,7 @@ export class Bpftool {
   /** A map's entries as "map\tkey hex" -> value hex. */
   async dump(map: MapName, pins: Pins, into: Entries = new Map()): Promise<Entries> {
     const out = await this.must(['-j', 'map', 'dump', 'pinned', `${pins.mapDir}/${map}`], `reading ${map}`);
-    for (const e of JSON.parse(out || '[]') as { key: string[]; value: string[] }[]) into.set(`${map}\t${hex(unhex(e.key))}`, hex(unhex(e.value)));
+    for (const e of JSON.parse(out.trim() || '[]') as { key: string[]; value: string[] }[]) into.set(`${map}\t${hex(unhex(e.key))}`, hex(unhex(e.value)));
     return into;
   }
 }
