@@ -32,6 +32,8 @@ export class MapPlanner {
   private freeIds: number[] = [];
   private readonly entryCounts: Record<MapName, number> = { kpng_svc4: 0, kpng_svc6: 0, kpng_be: 0 };
   private readonly families: readonly IPFamily[];
+  /** Where NodePorts answer (--nodeport-addresses); undefined: the node's IPs. */
+  private nodePortIPs: Partial<Record<IPFamily, string[]>> | undefined;
 
   constructor(families: readonly IPFamily[]) {
     this.families = families;
@@ -43,6 +45,11 @@ export class MapPlanner {
     this.nextId = 1;
     this.freeIds = [];
     for (const m of Object.keys(this.entryCounts) as MapName[]) this.entryCounts[m] = 0;
+  }
+
+  /** The addresses NodePorts answer on from now on (a full plan follows a change of them). */
+  setNodePortIPs(ips: Partial<Record<IPFamily, string[]>> | undefined): void {
+    this.nodePortIPs = ips;
   }
 
   /** Entries per map, as last committed. */
@@ -67,7 +74,7 @@ export class MapPlanner {
    */
   plan(state: LocalState, keys: Iterable<string> | undefined, actual?: Entries): PlanResult {
     const todo = keys ? new Set(keys) : new Set([...state.servicePorts.keys(), ...this.records.keys()]);
-    const nodeIPs = Object.fromEntries(this.families.map((f) => [f, nodeIPsOf(state, f)])) as Record<IPFamily, string[]>;
+    const nodeIPs = Object.fromEntries(this.families.map((f) => [f, this.nodePortIPs?.[f] ?? nodeIPsOf(state, f)])) as Record<IPFamily, string[]>;
     const before: Entries = actual ?? new Map();
     if (!actual) for (const k of todo) for (const [ek, v] of this.records.get(k)?.entries ?? []) before.set(ek, v);
     const after: Entries = new Map();
@@ -132,7 +139,7 @@ export class MapPlanner {
       const external = sp.internalPolicyLocal ? group('ext', view.clusterEndpoints) : internal;
       for (const ip of view.externalIPs) front(ip, sp.port, external);
       // Source ranges cannot be checked before a socket has its source address: such LB IPs
-      // are left to the packet path.
+      // are left to the packet path (the output hook of the nft table, see external.ts).
       if (view.sourceRanges.length === 0) for (const ip of view.lbIPs) front(ip, sp.port, external);
       if (sp.nodePort !== 0) for (const ip of nodeIPs[family]) front(ip, sp.nodePort, external);
     }
