@@ -149,7 +149,8 @@ describe('ebpf: traffic from another host (nft table inet kpng-ebpf)', () => {
     next = localStateOf(objects({ locExternal: ['198.51.100.8'], npOthers: 2 }));
     stats = await backend.sync(next, localChanges(state, next));
     state = next;
-    expect(stats).toMatchObject({ full: false, nftLines: 2 + 2 * 2 });
+    // Four chains (TCP and UDP, IPv4 and IPv6), each: add, flush, mark, two DNAT rules.
+    expect(stats).toMatchObject({ full: false, nftLines: 4 * 5 });
     const text = sent.join('');
     expect(text).not.toMatch(/element|table/);
     expect(text.match(/^flush chain .*$/gm)!.every((l) => /-default\/np\//.test(l))).toBe(true);

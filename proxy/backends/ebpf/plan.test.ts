@@ -14,6 +14,15 @@ const svcOf = (ops: MapOp[], ip: string, family: 'IPv4' | 'IPv6', port: number, 
 describe('MapPlanner', () => {
   const state = fixtureState();
 
+  it('NodePort frontends follow --nodeport-addresses (the same addresses the nft table answers on)', () => {
+    const p = new MapPlanner(['IPv4']);
+    p.setNodePortIPs({ IPv4: ['192.168.7.5', '10.0.0.9'] });
+    const { ops } = p.plan(state, undefined);
+    expect(svcOf(ops, '192.168.7.5', 'IPv4', 3004)).toEqual(svcOf(ops, '172.30.0.44', 'IPv4', 80));
+    expect(svcOf(ops, '10.0.0.9', 'IPv4', 3004)).toBeDefined();
+    expect(svcOf(ops, nodeIPv4, 'IPv4', 3004)).toBeUndefined();
+  });
+
   it('writes a frontend per cluster IP, external IP, LB IP and node IP:NodePort, each naming its endpoint set', () => {
     const p = new MapPlanner(['IPv4', 'IPv6']);
     const { ops } = p.plan(state, undefined);
