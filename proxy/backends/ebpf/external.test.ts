@@ -83,8 +83,7 @@ describe('table inet kpng-ebpf', () => {
         slice('a', 'a', [{ ip: '10.1.0.1', node: 'node-a' }]),
         slice('b', 'b', [{ ip: '10.1.0.2', node: 'node-a' }]),
       ]);
-      st.servicePorts.set('default/b', { ...st.servicePorts.get('default/b')!, externalIPs: ['198.51.100.1'] });
-      return st;
+      return { ...st, servicePorts: new Map([...st.servicePorts, ['default/b', { ...st.servicePorts.get('default/b')!, externalIPs: ['198.51.100.1'] }]]) };
     };
     const one = renderExternal(twice('198.51.100.1'), { families: ['IPv4'] });
     const full = fullTransaction(one);
@@ -102,8 +101,8 @@ describe('table inet kpng-ebpf', () => {
       slice('x', 'x', [{ ip: '10.1.0.1', node: 'node-a' }], { ports: [{ name: 'p', port: 80 }] }),
     ]);
     const sp = s.servicePorts.get('default/x:p')!;
-    s.servicePorts.set('default/x:p', { ...sp, portName: 'a"b;{c} }\nadd table ip evil', name: 'x y' });
-    const { text } = fullTransaction(renderExternal(s, { families: ['IPv4'] }));
+    const odd = { ...s, servicePorts: new Map([['default/x:p', { ...sp, portName: 'a"b;{c} }\nadd table ip evil', name: 'x y' }]]) };
+    const { text } = fullTransaction(renderExternal(odd, { families: ['IPv4'] }));
     expect(text).not.toMatch(/^add table ip evil|a"b|\{c\}/m);
     expect(text).toMatch(/^add chain inet kpng-ebpf ext4-[A-Z2-7]{8}-default\/x_y\/a_b__c____add_table_ip_evil$/m);
   });

@@ -2,12 +2,14 @@
 // × 10 endpoints, NodePort every tenth, through the eBPF backend into real pinned maps:
 // start (load, attach, first full sync) until the maps are filled, then one Service's
 // endpoints changed per round: sync time p50/p99 and the map operations written. The
-// programs attach to an empty cgroup of the benchmark's own, so no process is affected.
+// programs attach to an empty cgroup of the benchmark's own, so no process is affected;
+// the nft table for traffic from other hosts goes into the benchmark's own namespace.
 // Needs root, bpftool, and the program built (hack/build-bpf.sh).
 import { localChanges, type LocalState } from '../../model/index.ts';
 import { memoryLogger } from '../../runtime/log.ts';
 import { fixtureState, scaleObjects } from '../common/testing.ts';
 import { slice } from '../../model/testing.ts';
+import { netnsRunner } from '../common/index.ts';
 import { EbpfBackend } from './backend.ts';
 import { SockLab, builtObject } from './testing.ts';
 
@@ -29,7 +31,7 @@ async function main(): Promise<number> {
     await lab.create([]);
     const objects = scaleObjects(services, endpoints);
     const state: LocalState = fixtureState(objects);
-    const backend = new EbpfBackend({ logger: memoryLogger(), cgroupPath: lab.cgroup, pinPath: lab.pinPath, objectPath: object, families: ['IPv4'] });
+    const backend = new EbpfBackend({ logger: memoryLogger(), netRunner: netnsRunner(lab.ns), cgroupPath: lab.cgroup, pinPath: lab.pinPath, objectPath: object, families: ['IPv4'] });
     const t0 = performance.now();
     await backend.setup();
     const t1 = performance.now();
@@ -37,6 +39,7 @@ async function main(): Promise<number> {
     const t2 = performance.now();
     const times: number[] = [];
     const opCounts: number[] = [];
+    const nftCounts: number[] = [];
     let prev = state;
     for (let r = 0; r < rounds; r++) {
       // Service r gets one endpoint replaced.
@@ -52,11 +55,12 @@ async function main(): Promise<number> {
       const stats = await backend.sync(next, changes);
       times.push(performance.now() - s);
       opCounts.push(stats.ops);
+      nftCounts.push(stats.nftLines);
       prev = next;
     }
     const counts = backend['planner'].counts();
     await backend.cleanup();
-    console.log(`bench:ebpf: ${services} Services × ${endpoints} endpoints (NodePort every tenth), IPv4, one node, node ${process.version}; maps written through bpftool batch`);
+    console.log(`bench:ebpf: ${services} Services × ${endpoints} endpoints (NodePort every tenth), IPv4, one node, node ${process.version}; maps written through bpftool batch, table inet kpng-ebpf through nft -f`);
     console.table([
       {
         services,
@@ -69,6 +73,8 @@ async function main(): Promise<number> {
         'one change p50 ms': ms(pct(times, 50)),
         'one change p99 ms': ms(pct(times, 99)),
         'ops per change': `${Math.min(...opCounts)}-${Math.max(...opCounts)}`,
+        'nft lines (first)': first.nftLines,
+        'nft lines per change': `${Math.min(...nftCounts)}-${Math.max(...nftCounts)}`,
         rounds,
       },
     ]);

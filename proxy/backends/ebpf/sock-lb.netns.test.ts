@@ -8,7 +8,7 @@ import { localStateOf, node, service, slice } from '../../model/testing.ts';
 import { memoryLogger } from '../../runtime/log.ts';
 import { EbpfBackend } from './backend.ts';
 import { Bpftool } from './kernel.ts';
-import { processRunner } from '../common/index.ts';
+import { netnsRunner, processRunner } from '../common/index.ts';
 import { SockLab, builtObject } from './testing.ts';
 
 const eps4 = ['10.99.1.1', '10.99.1.2', '10.99.1.3'];
@@ -44,7 +44,7 @@ describe('ebpf: socket load balancing in a cgroup of the test', () => {
     object = builtObject();
     await lab.create([...eps4, ...eps6]);
     await lab.serve([...eps4.map((a) => `tcp:${a}:8080`), ...eps6.map((a) => `tcp:${a}:8080`), `udp:${eps4[0]}:5353`, `udp:${eps6[0]}:5353`]);
-    backend = new EbpfBackend({ logger: memoryLogger(), cgroupPath: lab.cgroup, pinPath: lab.pinPath, objectPath: object });
+    backend = new EbpfBackend({ logger: memoryLogger(), netRunner: netnsRunner(lab.ns), cgroupPath: lab.cgroup, pinPath: lab.pinPath, objectPath: object });
     await backend.setup();
     state = localStateOf(objects());
     await backend.sync(state, undefined);
@@ -133,7 +133,7 @@ describe('ebpf: a failed setup leaves nothing behind', () => {
 
   it('a program the kernel cannot load: no pin, no attached program', async () => {
     await lab.create([]);
-    const b = new EbpfBackend({ logger: memoryLogger(), cgroupPath: lab.cgroup, pinPath: lab.pinPath, objectPath: '/dev/null' });
+    const b = new EbpfBackend({ logger: memoryLogger(), netRunner: netnsRunner(lab.ns), cgroupPath: lab.cgroup, pinPath: lab.pinPath, objectPath: '/dev/null' });
     await expect(b.setup()).rejects.toThrow(/^KPNG_ERR_EBPF_SETUP: loading \/dev\/null/);
     expect(existsSync(lab.pinPath)).toBe(false);
     expect(await new Bpftool(processRunner()).attached(lab.cgroup)).toEqual([]);
