@@ -29,6 +29,7 @@ build: ## Compile TypeScript to dist/ (the kpng bin)
 	@hack/install-node-deps.sh
 	tsc -p tsconfig.build.json
 	@hack/copy-build-assets.sh
+	@hack/build-bpf.sh
 
 .PHONY: lint
 lint: ## Typecheck and lint

@@ -12,6 +12,12 @@ have ipset || need+=(ipset)
 have ipvsadm || need+=(ipvsadm)
 have openssl || need+=(openssl)
 have flock || need+=(util-linux)
+# The eBPF backend: clang compiles its programs (-target bpf) against libbpf's headers,
+# llvm-strip trims them, bpftool loads, pins, attaches and fills maps.
+have clang || need+=(clang)
+have llvm-strip || need+=(llvm)
+[[ -f /usr/include/bpf/bpf_helpers.h ]] || need+=(libbpf-dev)
+have bpftool || need+=(bpftool)
 if [[ ${#need[@]} -eq 0 ]]; then exit 0; fi
 if [[ $(id -u) -ne 0 ]]; then
   echo "!!! missing ${need[*]} and not root: install them (apt-get install ${need[*]})" >&2
@@ -20,4 +26,4 @@ fi
 echo ">> apt-get install ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+apt-get install -o DPkg::Lock::Timeout=600 -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,217 @@
+// The eBPF backend: socket load balancing. cgroup hooks rewrite a service address to an
+// endpoint when a process of the cgroup connects or sends, so no packet is translated.
+// Node drives the kernel through bpftool: programs and maps pinned under --pin-path,
+// attached to --cgroup-path, maps written in batches of changed entries. Traffic from
+// other hosts (NodePorts, external and LoadBalancer IPs) goes through a small nftables
+// table instead (external.ts says why).
+import type { LocalChanges, LocalState, IPFamily } from '../../model/index.ts';
+import type { Logger } from '../../runtime/log.ts';
+import type { Backend, SyncStats } from '../backend.ts';
+import { processRunner, readHostAddresses, type Runner } from '../common/index.ts';
+import { expectedCounts, fullTransaction, nftTable, nodePortIPs, partialTransaction, renderExternal, renderExternalPort, type ExternalContext, type ExternalPart } from './external.ts';
+import { Bpftool, cgroup2Root, hooks, pinsPresent, pinsUnder, removePins, type Pins } from './kernel.ts';
+import { allMaps, batchLine, writtenMaps } from './maps.ts';
+import { defaultObjectPath } from './object.ts';
+import { NftTable, countsDiffer } from './nft-table.ts';
+import { MapPlanner, type Entries } from './plan.ts';
+
+export const defaultPinPath = '/sys/fs/bpf/kpng';
+
+export interface EbpfBackendOptions {
+  logger: Logger;
+  /** Runs bpftool (and mount, stat). */
+  runner?: Runner;
+  /** Runs nft and ip, in the node's network namespace (default: runner). */
+  netRunner?: Runner;
+  /** --nodeport-addresses: CIDRs and/or "primary"; empty: the node's IPs. */
+  nodePortAddresses?: string[];
+  /** The packet mark bit asking for masquerade (default 14). */
+  masqueradeBit?: number;
+  /** Folder on bpffs for the pins (default /sys/fs/bpf/kpng). */
+  pinPath?: string;
+  /** The cgroup2 directory whose processes are load-balanced (default: the cgroup2 root). */
+  cgroupPath?: string;
+  /** The compiled program (default: the one hack/build-bpf.sh built). */
+  objectPath?: string;
+  families?: IPFamily[];
+  dryRun?: boolean;
+  /** Where --dry-run prints the map operations and the nft text (default: stdout). */
+  print?: (text: string) => void;
+}
+
+export interface EbpfSyncStats extends SyncStats {
+  /** Map operations written. */
+  ops: number;
+  /** Lines of the nft transaction (external traffic). */
+  nftLines: number;
+}
+
+export class EbpfBackend implements Backend {
+  readonly name = 'ebpf';
+  private readonly opts: EbpfBackendOptions;
+  private readonly tool: Bpftool;
+  private readonly pins: Pins;
+  private readonly planner: MapPlanner;
+  private readonly netRun: Runner;
+  private readonly table: NftTable;
+  private readonly families: IPFamily[];
+  /** The nft table as last applied: its skeleton and context, each service port's part, and who owns each element. */
+  private nft: { ctx: ExternalContext; skeleton: string[]; ports: Map<string, ExternalPart>; owners: Map<string, string> } | undefined;
+  private cgroup: string | undefined;
+  /** The maps may differ from what was planned (a batch failed midway): read them before the next full sync. */
+  private dirty = false;
+  /** Programs or pins went missing: load everything anew at the next full sync. */
+  private reload = false;
+
+  constructor(opts: EbpfBackendOptions) {
+    this.opts = opts;
+    this.tool = new Bpftool(opts.runner ?? processRunner());
+    this.pins = pinsUnder(opts.pinPath ?? defaultPinPath);
+    this.families = opts.families ?? ['IPv4', 'IPv6'];
+    this.planner = new MapPlanner(this.families);
+    this.netRun = opts.netRunner ?? opts.runner ?? processRunner();
+    this.table = new NftTable(this.netRun);
+  }
+
+  private async cgroupPath(): Promise<string> {
+    this.cgroup ??= this.opts.cgroupPath ?? (await cgroup2Root());
+    return this.cgroup;
+  }
+
+  async setup(): Promise<void> {
+    if (this.opts.dryRun) return;
+    const object = this.opts.objectPath ?? defaultObjectPath();
+    const cgroup = await this.cgroupPath();
+    // A previous run's programs are replaced: its maps go with them, and the first sync is full.
+    await this.remove(cgroup);
+    try {
+      await this.tool.ensureBpffs(this.pins);
+      await this.tool.load(object, this.pins);
+      await this.tool.attach(cgroup, this.pins);
+    } catch (err) {
+      await this.remove(cgroup).catch(() => undefined);
+      throw err;
+    }
+    this.planner.reset();
+    this.nft = undefined;
+    this.dirty = false;
+    this.reload = false;
+    this.opts.logger.info(`socket load balancing on cgroup ${cgroup}: ${hooks.length} hooks, pins under ${this.pins.dir}`);
+  }
+
+  async sync(state: LocalState, changes: LocalChanges | undefined): Promise<EbpfSyncStats> {
+    const full = changes === undefined || changes.node;
+    if (full && this.reload) await this.setup();
+    let actual: Entries | undefined;
+    if (full && this.dirty && !this.opts.dryRun) {
+      actual = new Map();
+      for (const m of writtenMaps) await this.tool.dump(m, this.pins, actual);
+    }
+    const ext = full || !this.nft ? await this.fullExternal(state) : this.partialExternal(state, changes.servicePorts);
+    if (full || !this.nft) this.planner.setNodePortIPs(ext.nodePortIPs);
+    const plan = this.planner.plan(state, full ? undefined : changes.servicePorts, actual);
+    let written = { lines: 0, bytes: 0 };
+    if (this.opts.dryRun) {
+      const text = plan.ops.map((o) => batchLine(o, this.pins.mapDir)).join('\n');
+      const print = this.opts.print ?? ((t: string) => process.stdout.write(t));
+      print(`# kpng ebpf: ${plan.ops.length} map operation(s), ${full ? 'full' : 'partial'} sync\n${text}${text ? '\n' : ''}`);
+      print(`# kpng ebpf: table ${nftTable}, ${full ? 'full' : 'partial'} sync, for nft -f -\n${ext.text}`);
+    } else {
+      try {
+        written = await this.tool.batch(plan.ops, this.pins);
+      } catch (err) {
+        this.dirty = true;
+        throw err;
+      }
+      // One transaction: on failure the table stays as it was, and the next full sync replaces it.
+      await this.table.apply(ext.text, `${full ? 'full' : 'partial'} sync of table ${nftTable}`);
+    }
+    plan.commit();
+    ext.commit();
+    if (full) this.dirty = false;
+    const nftLines = ext.text === '' ? 0 : ext.text.split('\n').length - 1;
+    return { full, ops: plan.ops.length, nftLines, ...written, rulesPerTable: { ...this.planner.counts(), [nftTable]: this.nftRules() } };
+  }
+
+  private nftRules(): number {
+    let n = 0;
+    for (const p of this.nft?.ports.values() ?? []) for (const r of p.chains.values()) n += r.length;
+    return n;
+  }
+
+  /** The whole nft table for `state` (replacing what is there), and where NodePorts answer. */
+  private async fullExternal(state: LocalState) {
+    const npa = this.opts.nodePortAddresses ?? [];
+    const needsHost = npa.some((a) => a !== 'primary');
+    const localAddresses = needsHost && !this.opts.dryRun ? await readHostAddresses(this.netRun, this.opts.logger) : [];
+    const image = renderExternal(state, { families: this.families, nodePortAddresses: npa, localAddresses, ...(this.opts.masqueradeBit !== undefined && { masqueradeBit: this.opts.masqueradeBit }) });
+    const { text, owners } = fullTransaction(image);
+    const ips = Object.fromEntries(this.families.map((f) => [f, nodePortIPs(image.ctx, f, localAddresses)]));
+    return {
+      text,
+      nodePortIPs: ips,
+      commit: () => {
+        this.nft = { ctx: image.ctx, skeleton: image.skeleton, ports: image.ports, owners };
+      },
+    };
+  }
+
+  /** Only the changed service ports' chains and elements. */
+  private partialExternal(state: LocalState, keys: Iterable<string>) {
+    const nft = this.nft!;
+    const list = [...keys];
+    const after = new Map<string, ExternalPart>();
+    for (const k of list) {
+      const sp = state.servicePorts.get(k);
+      const part = sp && renderExternalPort(sp, nft.ctx);
+      if (part) after.set(k, part);
+    }
+    const tx = partialTransaction(nft.ports, after, list, nft.owners);
+    return {
+      text: tx.text,
+      nodePortIPs: undefined,
+      commit: () => {
+        tx.commit(nft.owners);
+        for (const k of list) {
+          const part = after.get(k);
+          if (part) nft.ports.set(k, part);
+          else nft.ports.delete(k);
+        }
+      },
+    };
+  }
+
+  /**
+   * Programs detached or pins removed by someone else, or the nft table changed (a chain's
+   * rule count or a map's element count differs, or the table is gone). Map contents are
+   * checked at full syncs only after a failed write. A full sync replaces the nft table.
+   */
+  async tampered(): Promise<boolean> {
+    if (this.opts.dryRun) return false;
+    const ok = (await pinsPresent(this.pins, allMaps)) && (await this.tool.attached(await this.cgroupPath())).length === hooks.length;
+    if (!ok) this.reload = true;
+    let why = '';
+    if (this.nft) {
+      const got = await this.table.counts();
+      why = got ? countsDiffer(expectedCounts(this.nft.skeleton, this.nft.ports, this.nft.owners), got) : `table ${nftTable} is gone`;
+      if (why) this.opts.logger.warn(`table ${nftTable} was changed by someone else: ${why}`);
+    }
+    return !ok || why !== '';
+  }
+
+  async cleanup(): Promise<void> {
+    await this.remove(await this.cgroupPath());
+  }
+
+  /** Everything goes: the programs and pins, and the nft table (also when the first part fails). */
+  private async remove(cgroup: string): Promise<void> {
+    try {
+      const n = await this.tool.detachAll(cgroup);
+      await removePins(this.pins);
+      if (n > 0) this.opts.logger.info(`detached ${n} socket-LB program(s) from ${cgroup}, removed ${this.pins.dir}`);
+    } finally {
+      this.nft = undefined;
+      if (await this.table.remove()) this.opts.logger.info(`deleted table ${nftTable}`);
+    }
+  }
+}
