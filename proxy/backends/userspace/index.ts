@@ -12,7 +12,6 @@ import { UserspaceBackend, UserspaceSetupError } from './backend.ts';
 export { UserspaceBackend, UserspaceSetupError, errUserspaceRestore, errUserspaceSetup, type UserspaceBackendOptions } from './backend.ts';
 export { planPort, poolKey, type Frontend, type PortPlan, type Action } from './frontends.ts';
 export { renderRules, restoreInput, checkInput, chains, jumpRules } from './rules.ts';
-export { trafficSets, type TrafficSets } from './traffic-sets.ts';
 export { RoundRobin, targetKey, type Target } from './round-robin.ts';
 
 export const userspaceFlags: FlagSpec[] = [
