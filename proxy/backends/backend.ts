@@ -37,6 +37,12 @@ export interface Backend {
   sync(view: NodeView, changes: ViewChanges | undefined): Promise<SyncStats>;
   /** Whether someone else removed or altered our rules since the last sync (→ full sync). */
   tampered?(): Promise<boolean>;
+  /**
+   * The process is stopping: called once by the runtime's stop, after its last sync (no
+   * sync follows). For what the backend itself carries (the userspace backend drains its
+   * connections); the rules stay. Absent: nothing to do.
+   */
+  stop?(): Promise<void>;
   /** Remove everything the backend ever created. */
   cleanup(): Promise<void>;
 }

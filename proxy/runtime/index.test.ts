@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { memoryLogger, startRuntime, type Runner } from './index.ts';
-import { fakeBackend, freePort, get, handOff, stateOf } from './testing.ts';
+import { deferred, fakeBackend, freePort, get, handOff, stateOf } from './testing.ts';
 
 /**
  * Two syncs: a LoadBalancer Service with externalTrafficPolicy=Local (its healthCheckNodePort
@@ -92,6 +92,33 @@ describe('startRuntime', () => {
     expect(conntrackCalls).toEqual([]);
     await expect(get(`http://127.0.0.1:${hcPort}/`)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     await rt.stop();
+  });
+
+  it("on stop, calls the backend's stop hook once: after the sync under way finished and the servers closed", async () => {
+    const { backend, hcPort, rt } = await startOnLoopback({});
+    const events: string[] = [];
+    backend.stop = async () => {
+      const healthz = await get(`http://${rt.healthzAddress}/healthz`).then(
+        () => 'answering',
+        () => 'closed',
+      );
+      events.push(`backend stop (/healthz ${healthz})`);
+    };
+    const slow = deferred<{ full: boolean }>();
+    backend.outcomes.push(() => slow.promise);
+    const [s1] = webAndDns(hcPort);
+    await rt.sink.start();
+    rt.sink.onLocal(s1!.state, s1!.changes);
+    while (backend.calls.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const stopped = rt.stop();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(events).toEqual([]);
+    events.push('sync done');
+    slow.resolve({ full: true });
+    await stopped;
+    await rt.stop();
+    expect(events).toEqual(['sync done', 'backend stop (/healthz closed)']);
+    expect(backend.calls).toHaveLength(1);
   });
 
   it('disables a server whose bind address is ""', async () => {

@@ -76,7 +76,7 @@ export interface Runtime {
   /** "host:port" of /healthz and of /metrics; undefined when disabled. */
   healthzAddress: string | undefined;
   metricsAddress: string | undefined;
-  /** Same as sink.stop(): stop syncing (rules stay) and close every server. */
+  /** Same as sink.stop(): stop syncing (rules stay), close every server, then the backend's stop hook (Backend.stop). */
   stop(): Promise<void>;
 }
 
@@ -148,6 +148,9 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<Runtime> 
       await runner.stop();
       await serviceHealth.close();
       await closeServers();
+      // After the last sync, and after the health checks stopped answering (load balancers
+      // look elsewhere while what the backend carries drains).
+      await opts.backend.stop?.();
     })();
     return stopping;
   };

@@ -6,13 +6,13 @@
 // their frontend, so an endpoint change touches no rule: the pool takes the new set for
 // the next connection and closes what went to an endpoint that left. Rules stay in place
 // when the process exits (they then lead to closed ports: refused).
-import { RuleApplyError, nodeIPsOf, type Runner } from '../common/index.ts';
+import { RuleApplyError, type Runner } from '../common/index.ts';
 import type { Backend, SyncStats } from '../backend.ts';
-import type { IPFamily, LocalChanges, LocalState } from '../../model/index.ts';
-import { parseCIDR } from '../../model/index.ts';
+import { ipFamilies, parseCIDR, type IPFamily, type NodeView, type ViewChanges } from '../../model/index.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { binaries, detectMode, processRunner, type IptablesMode } from '../iptables/index.ts';
-import { planPort, poolKey, unservable, type Frontend, type PortPlan } from './frontends.ts';
+import { planPort, poolKey, unservable, type Frontend, type PortPlan, type TrafficClass } from './frontends.ts';
+import { targetKey } from './round-robin.ts';
 import { Pool } from './pool.ts';
 import { chains, checkInput, jumpRules, renderRules, restoreInput, type JumpRule, type RenderedRules, type ServedFrontend } from './rules.ts';
 import { TcpListener } from './tcp-listener.ts';
@@ -21,7 +21,7 @@ import { UdpListener } from './udp-listener.ts';
 export const errUserspaceRestore = 'KPNG_ERR_USERSPACE_RESTORE';
 export const errUserspaceSetup = 'KPNG_ERR_USERSPACE_SETUP';
 
-const allFamilies: readonly IPFamily[] = ['IPv4', 'IPv6'];
+const allFamilies = ipFamilies;
 
 export interface UserspaceBackendOptions {
   logger: Logger;
@@ -83,6 +83,11 @@ export class UserspaceBackend implements Backend {
     return this.#listeners.get(frontendKey)?.port;
   }
 
+  /** The endpoints (address#port) a service port's traffic of one class is balanced over now, for tests and inspection. */
+  targetsOf(servicePort: string, family: IPFamily, traffic: TrafficClass): string[] | undefined {
+    return this.#pools.get(poolKey(servicePort, family, traffic))?.rr.targets.map(targetKey);
+  }
+
   /** Connections and UDP sessions open now, over every pool. */
   get openConnections(): number {
     let n = 0;
@@ -112,12 +117,12 @@ export class UserspaceBackend implements Backend {
     this.#log.info('userspace backend ready', { mode: this.#mode, families: usable.join(',') });
   }
 
-  async sync(state: LocalState, changes: LocalChanges | undefined): Promise<SyncStats> {
+  async sync(view: NodeView, changes: ViewChanges | undefined): Promise<SyncStats> {
     if (!this.#ready) await this.setup();
     if (this.#stopping) throw new UserspaceSetupError('the backend is stopping');
     const full = changes === undefined || changes.node || this.#needFull;
     try {
-      const stats = await this.#sync(state, full ? undefined : changes.servicePorts);
+      const stats = await this.#sync(view, full ? undefined : changes);
       this.#needFull = false;
       return { ...stats, full };
     } catch (err) {
@@ -127,15 +132,18 @@ export class UserspaceBackend implements Backend {
     }
   }
 
-  async #sync(state: LocalState, changed: ReadonlySet<string> | undefined): Promise<Omit<SyncStats, 'full'>> {
-    // 1. The plans: all of them (full) or the changed service ports'.
-    const keys = changed ?? new Set(state.servicePorts.keys());
+  /** `changes` undefined: full (every plan, pool and rule rewritten); else only what differs in each family. */
+  async #sync(view: NodeView, changes: ViewChanges | undefined): Promise<Omit<SyncStats, 'full'>> {
+    // 1. The plans: all of them (full) or, per family, the service ports that differ in it.
+    const changedIn = (family: IPFamily) => changes?.families[family].ports;
     for (const family of this.#active) {
+      const ports = view.families[family].servicePorts;
+      const changed = changedIn(family);
       let plans = this.#plans.get(family);
       if (!plans || changed === undefined) this.#plans.set(family, (plans = new Map()));
-      for (const key of keys) {
-        const sp = state.servicePorts.get(key);
-        const plan = sp && planPort(sp, family);
+      for (const key of changed?.keys() ?? ports.keys()) {
+        const fsp = ports.get(key);
+        const plan = fsp && planPort(fsp);
         if (plan) plans.set(key, plan);
         else plans.delete(key);
       }
@@ -145,6 +153,7 @@ export class UserspaceBackend implements Backend {
     const wantedListeners = new Map<string, Frontend>();
     let closed = 0;
     for (const [family, plans] of this.#plans) {
+      const changed = changedIn(family);
       for (const plan of plans.values()) {
         for (const traffic of ['internal', 'external'] as const) {
           const key = poolKey(plan.servicePort, family, traffic);
@@ -170,13 +179,13 @@ export class UserspaceBackend implements Backend {
           served.push(port !== undefined ? { ...f, proxyPort: port } : f);
         }
       }
-      const rules = renderRules(family, served, this.#nodePortCIDRs(state, family));
+      const rules = renderRules(family, served, this.#nodePortCIDRs(view, family));
       stats.rulesPerTable.nat += rules.nat.length;
       stats.rulesPerTable.filter += rules.filter.length;
       const prev = this.#applied.get(family);
       const same = prev !== undefined && sameRules(prev, rules);
-      if (changed !== undefined && same) continue;
-      const missing = changed === undefined ? await this.#missingJumps(family) : [];
+      if (changes !== undefined && same) continue;
+      const missing = changes === undefined ? await this.#missingJumps(family) : [];
       const text = restoreInput(rules, missing);
       await this.#restore(family, text);
       this.#applied.set(family, rules);
@@ -194,7 +203,7 @@ export class UserspaceBackend implements Backend {
       this.#pools.delete(key);
       pool.open.closeAll();
     }
-    return { ...stats, leftOut: unservable(state) };
+    return { ...stats, leftOut: unservable(view) };
   }
 
   async #open(f: Frontend): Promise<Listener> {
@@ -205,10 +214,10 @@ export class UserspaceBackend implements Backend {
   }
 
   /** --nodeport-addresses of a family, "primary" replaced by the node's first IP of it. */
-  #nodePortCIDRs(state: LocalState, family: IPFamily): string[] {
+  #nodePortCIDRs(view: NodeView, family: IPFamily): string[] {
     const out: string[] = [];
     for (const a of this.#o.nodePortAddresses ?? []) {
-      if (a === 'primary') for (const ip of nodeIPsOf(state, family).slice(0, 1)) out.push(`${ip}/${family === 'IPv6' ? 128 : 32}`);
+      if (a === 'primary') for (const ip of view.nodeIPs[family].slice(0, 1)) out.push(`${ip}/${family === 'IPv6' ? 128 : 32}`);
       else if (parseCIDR(a)?.family === family) out.push(a);
     }
     return out;
@@ -247,8 +256,9 @@ export class UserspaceBackend implements Backend {
   }
 
   /**
-   * Stops accepting (TCP listeners closed, UDP listeners take no new client), lets what is
-   * established finish for up to --drain-timeout, then closes the rest. Rules stay.
+   * The drain, once the runtime has stopped syncing: stops accepting (TCP listeners closed,
+   * UDP listeners take no new client), lets what is established finish for up to
+   * --drain-timeout, then closes the rest. Rules stay. Later syncs are refused.
    */
   async stop(drainTimeoutMs: number = this.#o.drainTimeoutMs ?? 10_000): Promise<void> {
     if (this.#stopping) return;

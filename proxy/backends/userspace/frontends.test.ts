@@ -1,13 +1,15 @@
 // The plan of each fixture Service: which frontends a family serves, the two endpoint sets
 // (ITP and ETP applied), and each frontend's action; then the rules rendered from it.
 import { describe, expect, it } from 'vitest';
+import { nodeView } from '../../model/index.ts';
 import { fixtureState } from '../common/testing.ts';
 import { planPort, unservable, type PortPlan } from './frontends.ts';
 import { checkInput, jumpRules, renderRules, restoreInput } from './rules.ts';
 
-const state = fixtureState();
+const view = nodeView(fixtureState());
 const plan = (key: string, family: 'IPv4' | 'IPv6' = 'IPv4'): PortPlan => {
-  const p = planPort(state.servicePorts.get(key)!, family);
+  const fsp = view.families[family].servicePorts.get(key);
+  const p = fsp && planPort(fsp);
   if (!p) throw new Error(`no ${family} plan for ${key}`);
   return p;
 };
@@ -46,10 +48,10 @@ describe('planPort', () => {
   });
 
   it('gives each frontend a key of its own, and leaves SCTP out (no socket for it here)', () => {
-    const keys = [...state.servicePorts.values()].flatMap((sp) => planPort(sp, 'IPv4')?.frontends.map((f) => f.key) ?? []);
+    const keys = [...view.families.IPv4.servicePorts.values()].flatMap((fsp) => planPort(fsp)?.frontends.map((f) => f.key) ?? []);
     expect(new Set(keys).size).toBe(keys.length);
-    expect(planPort(state.servicePorts.get('ns9/svc9:sctp')!, 'IPv4')).toBeUndefined();
-    expect(unservable(state)).toEqual(['ns9/svc9:sctp']);
+    expect(planPort(view.families.IPv4.servicePorts.get('ns9/svc9:sctp')!)).toBeUndefined();
+    expect(unservable(view)).toEqual(['ns9/svc9:sctp']);
   });
 });
 

@@ -2,11 +2,10 @@
 // cluster IP, each ExternalIP and LoadBalancer IP, the NodePort), which of the two
 // endpoint sets each one balances over, and what happens to its traffic: redirected into
 // the frontend's listening socket, dropped (a traffic policy leaves no endpoint here),
-// or rejected (no endpoint anywhere). Pure.
-import type { IPFamily, LocalState, ServicePortState } from '../../model/index.ts';
-import { familyPort } from '../common/index.ts';
+// or rejected (no endpoint anywhere). Pure: it reads the view's two endpoint sets
+// (internalTrafficEndpoints, externalTrafficEndpoints: the traffic policies applied).
+import type { FamilyServicePort, IPFamily, NodeView } from '../../model/index.ts';
 import type { Target } from './round-robin.ts';
-import { trafficSets } from './traffic-sets.ts';
 
 export type FrontendKind = 'cluster-ip' | 'external-ip' | 'load-balancer' | 'node-port';
 export type TrafficClass = 'internal' | 'external';
@@ -41,15 +40,13 @@ export interface PortPlan {
 /** The pool a frontend's listener shares with the other frontends of its traffic class. */
 export const poolKey = (servicePort: string, family: IPFamily, traffic: TrafficClass): string => `${servicePort}|${family}|${traffic}`;
 
-/** The plan of one service port in one family; undefined when it has no cluster IP of the family. Throws nothing: SCTP is the caller's to leave out. */
-export function planPort(sp: ServicePortState, family: IPFamily): PortPlan | undefined {
+/** The plan of one service port in its family; undefined when its protocol has no socket here (SCTP: the caller's to leave out). */
+export function planPort(fp: FamilyServicePort): PortPlan | undefined {
+  const { sp, family } = fp;
   if (sp.protocol !== 'TCP' && sp.protocol !== 'UDP') return undefined;
-  const fp = familyPort(sp, family);
-  if (!fp) return undefined;
-  const sets = trafficSets(fp);
-  const targets = (eps: typeof sets.internalTrafficEndpoints) => eps.map((e) => ({ address: e.address, port: e.port }));
-  const internal = targets(sets.internalTrafficEndpoints);
-  const external = targets(sets.externalTrafficEndpoints);
+  const targets = (eps: FamilyServicePort['internalTrafficEndpoints']) => eps.map((e) => ({ address: e.address, port: e.port }));
+  const internal = targets(fp.internalTrafficEndpoints);
+  const external = targets(fp.externalTrafficEndpoints);
   const protocol = sp.protocol;
   const action = (traffic: TrafficClass): Action => ((traffic === 'internal' ? internal : external).length > 0 ? 'redirect' : fp.hasEndpoints ? 'drop' : 'reject');
   const frontend = (kind: FrontendKind, ip: string | undefined, port: number, traffic: TrafficClass, sourceRanges: string[] = []): Frontend => ({
@@ -67,7 +64,7 @@ export function planPort(sp: ServicePortState, family: IPFamily): PortPlan | und
   const frontends = [
     frontend('cluster-ip', fp.clusterIP, sp.port, 'internal'),
     ...fp.externalIPs.map((ip) => frontend('external-ip', ip, sp.port, 'external')),
-    ...fp.lbIPs.map((ip) => frontend('load-balancer', ip, sp.port, 'external', fp.sourceRanges)),
+    ...fp.lbIPs.map((ip) => frontend('load-balancer', ip, sp.port, 'external', [...fp.sourceRanges])),
     ...(sp.nodePort !== 0 ? [frontend('node-port', undefined, sp.nodePort, 'external')] : []),
   ];
   return {
@@ -82,6 +79,6 @@ export function planPort(sp: ServicePortState, family: IPFamily): PortPlan | und
 }
 
 /** Service ports whose protocol has no socket here (SCTP): left out, named. */
-export function unservable(state: LocalState): string[] {
-  return [...state.servicePorts.values()].filter((sp) => sp.protocol !== 'TCP' && sp.protocol !== 'UDP').map((sp) => sp.key);
+export function unservable(view: NodeView): string[] {
+  return [...view.state.servicePorts.values()].filter((sp) => sp.protocol !== 'TCP' && sp.protocol !== 'UDP').map((sp) => sp.key);
 }

@@ -1,8 +1,6 @@
 // proxy/backends/userspace: the `to-userspace` backend (kube-proxy's userspace mode): the
 // proxy's own sockets carry the traffic, nat rules redirect each frontend into them.
 import { flagList, flagNumber, flagString, positiveDuration, type FlagSpec, type FlagValues } from '../../cli/flags.ts';
-import { backendSinkStage } from '../../cli/backend-stage.ts';
-import type { LocalSinkStage } from '../../cli/stages.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { Backend } from '../backend.ts';
 import { ipFamiliesFlag, parseFamilies } from '../common/index.ts';
@@ -12,7 +10,6 @@ import { UserspaceBackend, UserspaceSetupError } from './backend.ts';
 export { UserspaceBackend, UserspaceSetupError, errUserspaceRestore, errUserspaceSetup, type UserspaceBackendOptions } from './backend.ts';
 export { planPort, poolKey, type Frontend, type PortPlan, type Action } from './frontends.ts';
 export { renderRules, restoreInput, checkInput, chains, jumpRules } from './rules.ts';
-export { trafficSets, type TrafficSets } from './traffic-sets.ts';
 export { RoundRobin, targetKey, type Target } from './round-robin.ts';
 
 export const userspaceFlags: FlagSpec[] = [
@@ -58,34 +55,6 @@ export const userspaceStage = {
     await createUserspaceBackend(flags, ctx).cleanup();
   },
 };
-
-/**
- * The pipeline stage: the runtime around the backend (as every backend has it), and on
- * stop, after the runtime stopped syncing, the backend's drain (stop accepting, let
- * established connections finish up to --drain-timeout).
- */
-export function userspaceSinkStage(): LocalSinkStage {
-  const base = backendSinkStage(userspaceStage);
-  return {
-    ...base,
-    create(v, ctx) {
-      let backend: UserspaceBackend | undefined;
-      const sink = backendSinkStage({
-        ...userspaceStage,
-        create: (flags, c) => (backend = createUserspaceBackend(flags, c)),
-      }).create(v, ctx);
-      return {
-        start: () => sink.start(),
-        onLocal: (...args) => sink.onLocal(...args),
-        drain: () => sink.drain(),
-        stop: async () => {
-          await sink.stop();
-          await backend?.stop();
-        },
-      };
-    },
-  };
-}
 
 /** What the backend's pod needs (the backend descriptor's data). */
 export const userspacePodNeeds = {

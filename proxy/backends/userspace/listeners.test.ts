@@ -6,6 +6,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { nodeView } from '../../model/index.ts';
 import { memoryLogger } from '../../runtime/log.ts';
 import { fixtureState } from '../common/testing.ts';
 import type { RunResult } from '../common/index.ts';
@@ -137,7 +138,7 @@ describe('TcpListener', () => {
     // Reading resumes the flow: more gets written.
     const before = written;
     c.resume();
-    await sleep(100);
+    for (let i = 0; i < 100 && written === before; i++) await sleep(50);
     expect(written).toBeGreaterThan(before);
     c.destroy();
   });
@@ -218,7 +219,7 @@ describe('UserspaceBackend.stop', () => {
       },
     });
     await backend.setup();
-    await backend.sync(only, undefined);
+    await backend.sync(nodeView(only), undefined);
     expect(ran.some((r) => r.startsWith('iptables-nft-restore --noflush'))).toBe(true);
     const port = backend.portOf('ns1/svc1:p80|TCP|IPv4|cluster-ip|172.30.0.41')!;
     const c = net.connect(port, '127.0.0.1');
@@ -249,7 +250,7 @@ describe('UserspaceBackend.stop', () => {
     const only = { ...state, servicePorts: new Map([[sp.key, { ...sp, clusterEndpoints: [local], internalEndpoints: [local] }]]) };
     const logger = memoryLogger();
     const backend = new UserspaceBackend({ logger, mode: 'nft', families: ['IPv4'], run: () => Promise.resolve({ exitCode: 0, stdout: '', stderr: '' }) });
-    await backend.sync(only, undefined);
+    await backend.sync(nodeView(only), undefined);
     const c = net.connect(backend.portOf('ns1/svc1:p80|TCP|IPv4|cluster-ip|172.30.0.41')!, '127.0.0.1');
     await once(c, 'connect');
     while (backend.openConnections === 0) await sleep(5);
