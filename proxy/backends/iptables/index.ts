@@ -8,7 +8,6 @@ import type { IptablesMode } from './mode.ts';
 export { IptablesBackend, RuleSetupError, blamedLine, errIptablesRestore, errIptablesSetup, type IptablesBackendOptions } from './backend.ts';
 export { renderIptables, formatProbability, formatMark, jumpRules, type RenderOptions, type RenderResult, type SyncRecord, type ServicePortChains } from './render.ts';
 export * from './names.ts';
-export { Tracer, tracePacket, type Packet, type Outcome, type TraceNode, type TraceOptions, type Verdict } from './trace.ts';
 export { Ruleset, scanSave, tokenize, RestoreParseError, type SavedState } from './rules.ts';
 export { planCleanup, type CleanupPlan } from './cleanup.ts';
 export { binaries, decideMode, detectMode, type IptablesMode } from './mode.ts';

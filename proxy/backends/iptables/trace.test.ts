@@ -4,7 +4,7 @@ import { renderIptables } from './render.ts';
 import { Ruleset } from './rules.ts';
 import { servicePortEndpointChainName } from './names.ts';
 import { allowedClient, blockedClient, clusterCIDRs, fixtureObjectsAfterEndpointChange, fixtureState, nodeIPv4, nodeIPv6 } from './testing.ts';
-import { Tracer, type Outcome, type Packet } from './trace.ts';
+import { Tracer, type Outcome, type Packet } from './trace.testkit.ts';
 import { nodeView } from '../../model/index.ts';
 
 const state = fixtureState();

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { IPFamily } from '../../model/index.ts';
 import { renderFamily } from './render.ts';
 import { allowedClient, blockedClient, fixtureOptions, fixtureState, nodeIPv4, nodeIPv6 } from './testing.ts';
-import { IpvsTracer, type IpvsPacket } from './trace.ts';
+import { IpvsTracer, type IpvsPacket } from './trace.testkit.ts';
 
 function tracer(family: IPFamily): IpvsTracer {
   const r = renderFamily(fixtureState(), fixtureOptions(family));

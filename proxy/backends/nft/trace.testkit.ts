@@ -6,7 +6,7 @@
 // rules, with the same Packet and Outcome shapes, so one state can be traced through both
 // backends and the answers compared. Test support: the build leaves this folder out.
 import { cidrContains, parseCIDR, parseIP, type ParsedIP } from '../../model/index.ts';
-import { FakeNft, type FakeTable } from '../nft/testing.ts';
+import { FakeNft, type FakeTable } from './testing.ts';
 
 export interface Packet {
   src: string;

@@ -1,13 +1,13 @@
-// The nft tracer over the nft backend's golden tables (../nft/testdata): what each kind of
+// The nft tracer over the nft backend's golden tables (./testdata): what each kind of
 // frontend does with the first packet of a connection.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { allowedClient, blockedClient, clusterCIDRs, fixtureState, nodeIPv4, nodeIPv6, scaleObjects } from '../common/testing.ts';
 import { nodeView } from '../../model/index.ts';
-import { planReplace } from '../nft/transaction.ts';
-import { NftTracer, parseRule, type Outcome, type Packet } from './nft.ts';
+import { planReplace } from './transaction.ts';
+import { NftTracer, parseRule, type Outcome, type Packet } from './trace.testkit.ts';
 
-const golden = (name: string) => readFileSync(new URL(`../nft/testdata/${name}.nft`, import.meta.url), 'utf8');
+const golden = (name: string) => readFileSync(new URL(`./testdata/${name}.nft`, import.meta.url), 'utf8');
 const v4 = new NftTracer(golden('full-ipv4'), { localAddresses: [nodeIPv4] });
 const v6 = new NftTracer(golden('full-ipv6'), { localAddresses: [nodeIPv6] });
 

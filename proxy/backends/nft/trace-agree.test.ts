@@ -1,6 +1,6 @@
 // The two backends' golden rules for one state (the shared fixture cluster) traced packet
-// by packet: iptables (../iptables/testdata, through ../iptables/trace.ts) and nftables
-// (../nft/testdata, through ./nft.ts) must send each packet the same way, with the same
+// by packet: iptables (../iptables/testdata, through ../iptables/trace.testkit.ts) and nftables
+// (./testdata, through ./trace.testkit.ts) must send each packet the same way, with the same
 // probabilities, the same masquerading and the same reject, except where the two modes
 // differ by design (listed at the end, and asserted as differences).
 import { readFileSync } from 'node:fs';
@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { allowedClient, blockedClient, nodeIPv4, nodeIPv6 } from '../common/testing.ts';
 import { servicePortEndpointChainName } from '../iptables/names.ts';
 import { Ruleset } from '../iptables/rules.ts';
-import { Tracer, type Outcome as IptablesOutcome } from '../iptables/trace.ts';
-import { NftTracer, type Outcome as NftOutcome, type Packet } from './nft.ts';
+import { Tracer, type Outcome as IptablesOutcome } from '../iptables/trace.testkit.ts';
+import { NftTracer, type Outcome as NftOutcome, type Packet } from './trace.testkit.ts';
 
 const iptablesGolden = (name: string) => readFileSync(new URL(`../iptables/testdata/${name}.golden`, import.meta.url), 'utf8');
 const nftGolden = (name: string) => readFileSync(new URL(`../nft/testdata/${name}.nft`, import.meta.url), 'utf8');
