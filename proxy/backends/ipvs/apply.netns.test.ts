@@ -9,7 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localChanges, type IPFamily } from '../../model/index.ts';
+import { nodeView, type IPFamily } from '../../model/index.ts';
+import { changesBetween } from '../../model/testing.ts';
 import { memoryLogger } from '../../runtime/index.ts';
 import { netnsRunner } from '../common/index.ts';
 import { binaries, type IptablesMode } from '../iptables/mode.ts';
@@ -65,7 +66,7 @@ describe.each(['nft', 'legacy'] as IptablesMode[])('ipsets and iptables-%s of ip
 
   const s1 = fixtureState();
   const b = backend();
-  const rendered = (f: IPFamily, state = s1) => renderFamily(state, fixtureOptions(f));
+  const rendered = (f: IPFamily, state = s1) => renderFamily(nodeView(state), fixtureOptions(f));
 
   it('ipvsadm cannot run on this kernel: the IPVS part is served by the model', async () => {
     const r = await nsRun('ipvsadm', ['-S', '-n']);
@@ -74,7 +75,7 @@ describe.each(['nft', 'legacy'] as IptablesMode[])('ipsets and iptables-%s of ip
   });
 
   it('full sync: the kernel holds exactly the rendered sets, rules and kube-ipvs0 addresses, in both families', async () => {
-    const stats = await b.sync(s1, undefined);
+    const stats = await b.sync(nodeView(s1), undefined);
     expect(stats.full).toBe(true);
     const saved = parseIpsetSave((await nsRun('ipset', ['save'])).stdout);
     for (const f of ['IPv4', 'IPv6'] as const) {
@@ -123,7 +124,7 @@ for ip, port in (('172.30.0.41', 80), ('172.30.0.41', 8022), ('172.30.0.46', 80)
     const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
     const before = (await nsRun('ipset', ['save'])).stdout;
     const writes = model.inputs.length;
-    const stats = await b.sync(s2, localChanges(s1, s2));
+    const stats = await b.sync(nodeView(s2), changesBetween(s1, s2));
     expect(stats.full).toBe(false);
     expect(model.inputs.slice(writes)).toEqual(['-a -t 172.30.0.41:80 -r 10.180.0.13:80 -m -w 1\n']);
     expect((await nsRun('ipset', ['save'])).stdout).toBe(before);
