@@ -26,6 +26,7 @@ function fakeNode() {
     if (file === 'ipset') {
       if (a === 'save') return { exitCode: 0, stdout: [...sets.values()].flatMap((s) => [`create ${s.name} ${s.type}${s.family ? ` family ${s.family}` : ''}`, ...[...s.members].map((m) => `add ${s.name} ${m}`)]).join('\n'), stderr: '' };
       if (a === 'list -n') return { exitCode: 0, stdout: [...sets.keys()].join('\n'), stderr: '' };
+      if (a === 'list -t') return { exitCode: 0, stdout: [...sets.values()].map((s) => `Name: ${s.name}\nType: ${s.type}\nNumber of entries: ${s.members.size}\n`).join('\n'), stderr: '' };
       for (const line of (o.input ?? '').split('\n').filter(Boolean)) {
         const w = line.split(' ');
         if (w[0] === 'create' && !sets.has(w[1]!)) sets.set(w[1]!, parseIpsetSave(line).get(w[1]!)!);
@@ -247,6 +248,40 @@ describe('graceful removal of real servers', () => {
     expect(next.drainer.draining).toEqual(['TCP/172.30.0.44:80/10.180.0.22:80']);
     node.connections.splice(0);
     expect(await next.drain()).toEqual(['TCP/172.30.0.44:80/10.180.0.22:80']);
+  });
+});
+
+describe('tamper check', () => {
+  it('nothing removed: not tampered; without a sync yet: not tampered', async () => {
+    const node = fakeNode();
+    const b = backendOn(node);
+    expect(await b.tampered()).toBe(false);
+    await b.sync(nodeView(fixtureState()), undefined);
+    expect(await b.tampered()).toBe(false);
+    const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
+    await b.sync(nodeView(s2), changesBetween(fixtureState(), s2));
+    expect(await b.tampered()).toBe(false);
+  });
+
+  it.each([
+    ['a jump rule removed (nat PREROUTING flushed)', (node: ReturnType<typeof fakeNode>) => node.ipt.ruleset('nft', 'IPv4').apply('*nat\n-F PREROUTING\nCOMMIT\n'), /IPv4 rule gone: PREROUTING .*-j KUBE-SERVICES/],
+    ['one of our chains flushed', (node: ReturnType<typeof fakeNode>) => node.ipt.ruleset('nft', 'IPv6').apply('*filter\n-F KUBE-IPVS-FILTER\nCOMMIT\n'), /IPv6 rule gone: KUBE-IPVS-FILTER /],
+    ['a set flushed', (node: ReturnType<typeof fakeNode>) => node.sets.get('KUBE-CLUSTER-IP')!.members.clear(), /ipset KUBE-CLUSTER-IP holds 0 members, the last sync left \d+/],
+    ['a set destroyed', (node: ReturnType<typeof fakeNode>) => node.sets.delete('KUBE-6-NODE-PORT-TCP'), /ipset KUBE-6-NODE-PORT-TCP gone/],
+  ])('%s: tampered, once; the next sync is full and repairs it', async (_what, tamper, why) => {
+    const node = fakeNode();
+    const log = memoryLogger();
+    const b = new IpvsBackend({ logger: log, clusterCIDRs, mode: 'nft', run: node.run });
+    const s = fixtureState();
+    await b.sync(nodeView(s), undefined);
+    tamper(node);
+    expect(await b.tampered()).toBe(true);
+    expect(log.lines.map((l) => l.msg).join('\n')).toMatch(why);
+    expect(await b.tampered()).toBe(false); // reported; the full sync is due
+    const stats = await b.sync(nodeView(s), changesBetween(s, s));
+    expect(stats.full).toBe(true);
+    expect(await b.tampered()).toBe(false);
+    expectKernelIs(node, s);
   });
 });
 

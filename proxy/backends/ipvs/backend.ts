@@ -24,6 +24,7 @@ import { renderIptablesCleanup } from './iptables.ts';
 import { allSetNames, dummyDevice, setDefs, setName } from './names.ts';
 import { PlanIndex } from './plan-index.ts';
 import { createSets, familyTable, renderFamily, renderPartial, type KernelView, type RenderOptions } from './render.ts';
+import { parseIpsetTerse, setsTampered, tamperCheckInput } from './tamper.ts';
 
 export const errIpvsSetup = 'KPNG_ERR_IPVS_SETUP';
 export const errIpvsadm = 'KPNG_ERR_IPVSADM';
@@ -87,6 +88,8 @@ export class IpvsBackend implements Backend {
   private active: IPFamily[] = [];
   private readonly mirrors = new Map<IPFamily, Mirror>();
   private needFull = true;
+  /** Odd while a sync runs; a tamper check that saw it change drops its finding. */
+  private generation = 0;
   private nodeAddresses: string[] | undefined;
   readonly drainer: Drainer;
 
@@ -201,6 +204,7 @@ export class IpvsBackend implements Backend {
     if (!this.ready) await this.setup();
     const full = changes === undefined || changes.node || this.needFull || this.active.some((f) => !this.mirrors.has(f));
     const stats = { full, bytes: 0, lines: 0 };
+    this.generation++;
     try {
       if (full || this.nodeAddresses === undefined) this.nodeAddresses = await this.readNodeAddresses(view);
       for (const family of this.active) {
@@ -250,7 +254,51 @@ export class IpvsBackend implements Backend {
     } catch (err) {
       this.needFull = true;
       throw err;
+    } finally {
+      this.generation++;
     }
+  }
+
+  /**
+   * Whether someone removed rules or sets of ours since the last sync: a jump rule from a
+   * built-in chain, a rule of our chains (`iptables -t nat -F`, a chain flushed), a set
+   * destroyed or whose members changed (`ipset flush`). See tamper.ts. A finding a sync
+   * overlapped is dropped (the next check looks again); a finding makes the next sync full,
+   * which rewrites the rules and sets.
+   */
+  async tampered(): Promise<boolean> {
+    if (this.o.dryRun || this.needFull || this.mirrors.size === 0) return false;
+    const since = this.generation;
+    if (since % 2 === 1) return false;
+    const why = await this.missing();
+    if (why === undefined) return false;
+    if (this.generation !== since || this.needFull) {
+      this.log.debug('a sync ran during the tamper check; its finding is dropped', { finding: why });
+      return false;
+    }
+    this.log.warn(`${why}: rules or sets were changed by someone else; the next sync is full`);
+    this.needFull = true;
+    return true;
+  }
+
+  /** Why the kernel lacks rules or set members of ours, or undefined when it has them all. */
+  private async missing(): Promise<string | undefined> {
+    const want = new Map<string, number>();
+    for (const [family, m] of this.mirrors) for (const d of setDefs) want.set(setName(d, family), m.index.members(setName(d, family)));
+    const sets = await this.run('ipset', ['list', '-t']);
+    if (sets.exitCode !== 0) return `ipset list -t failed (${sets.stderr.trim()})`;
+    const setWhy = setsTampered(parseIpsetTerse(sets.stdout), want);
+    if (setWhy !== undefined) return setWhy;
+    for (const [family, m] of this.mirrors) {
+      const input = tamperCheckInput(m.iptablesText);
+      if (input === '') continue;
+      const r = await this.run(binaries(this.mode, family).restore, ['--noflush', '--wait=5'], { input });
+      if (r.exitCode === 0) continue;
+      const line = blamedLine(r.stderr);
+      const rule = line !== undefined ? input.split('\n')[line - 1]?.replace(/^-C /, '') : undefined;
+      return rule !== undefined ? `${family} rule gone: ${rule}` : `${family}: a rule of ours is gone (${r.stderr.trim()})`;
+    }
+    return undefined;
   }
 
   /** Deletes the draining real servers whose connections are gone (or that drained too long). */

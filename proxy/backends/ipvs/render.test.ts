@@ -68,7 +68,7 @@ describe('render details', () => {
 describe('partial render (the view’s change set)', () => {
   type Obj = { kind: string; metadata: { name: string } };
   const without = (x: unknown[], names: string[]) => x.filter((o) => !names.includes((o as Obj).metadata.name));
-  const replacing = (x: unknown[], name: string, o: Obj) => [...x.filter((y) => (y as Obj).metadata.name !== name || (y as Obj).kind !== o.kind), o];
+  const replacing = (x: unknown[], name: string, o: { kind?: string; metadata?: { name?: string } }) => [...x.filter((y) => (y as Obj).metadata.name !== name || (y as Obj).kind !== o.kind), o];
   const p80 = [{ name: 'p80', port: 80 }];
   const steps: Array<(x: unknown[]) => unknown[]> = [
     () => fixtureObjectsAfterEndpointChange(),
