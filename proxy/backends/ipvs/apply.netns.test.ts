@@ -9,7 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localChanges, type IPFamily } from '../../model/index.ts';
+import { nodeView, type IPFamily } from '../../model/index.ts';
+import { changesBetween } from '../../model/testing.ts';
 import { memoryLogger } from '../../runtime/index.ts';
 import { netnsRunner } from '../common/index.ts';
 import { binaries, type IptablesMode } from '../iptables/mode.ts';
@@ -65,7 +66,7 @@ describe.each(['nft', 'legacy'] as IptablesMode[])('ipsets and iptables-%s of ip
 
   const s1 = fixtureState();
   const b = backend();
-  const rendered = (f: IPFamily, state = s1) => renderFamily(state, fixtureOptions(f));
+  const rendered = (f: IPFamily, state = s1) => renderFamily(nodeView(state), fixtureOptions(f));
 
   it('ipvsadm cannot run on this kernel: the IPVS part is served by the model', async () => {
     const r = await nsRun('ipvsadm', ['-S', '-n']);
@@ -74,7 +75,7 @@ describe.each(['nft', 'legacy'] as IptablesMode[])('ipsets and iptables-%s of ip
   });
 
   it('full sync: the kernel holds exactly the rendered sets, rules and kube-ipvs0 addresses, in both families', async () => {
-    const stats = await b.sync(s1, undefined);
+    const stats = await b.sync(nodeView(s1), undefined);
     expect(stats.full).toBe(true);
     const saved = parseIpsetSave((await nsRun('ipset', ['save'])).stdout);
     for (const f of ['IPv4', 'IPv6'] as const) {
@@ -95,7 +96,8 @@ describe.each(['nft', 'legacy'] as IptablesMode[])('ipsets and iptables-%s of ip
     expect(takenOut).toEqual(['-A KUBE-IPVS-OUT-FILTER -s 2001:db8:99::8 -m ipvs --vaddr 2001:db8:99::8 --vproto tcp --vport 80 -j DROP']);
   });
 
-  it('real connections: a service address answers on its service port only; a port without endpoints is rejected', async () => {
+  /** Connects to each address and port from the namespace, with listeners on ports 80 and 8022 of the host. */
+  const probe = async (targets: Array<[string, number]>): Promise<string[]> => {
     const script = `
 import socket
 srv = []
@@ -108,12 +110,16 @@ def probe(ip, port):
     except ConnectionRefusedError: return 'refused'
     except OSError as e: return 'error ' + str(e)
     finally: c.close()
-for ip, port in (('172.30.0.41', 80), ('172.30.0.41', 8022), ('172.30.0.46', 80), ('${nodeIPv4}', 8022)):
+for ip, port in ${JSON.stringify(targets)}:
     print(ip, port, probe(ip, port))
 `;
-    const r = await sh('python3', '-c', script);
+    return (await sh('python3', '-c', script)).stdout.trim().split('\n');
+  };
+
+  it('real connections: a service address answers on its service port only; a port without endpoints is rejected', async () => {
+    const out = await probe([['172.30.0.41', 80], ['172.30.0.41', 8022], ['172.30.0.46', 80], [nodeIPv4, 8022]]);
     // Without IPVS nothing takes the packet on 172.30.0.41:80: the listener does, which shows the filter let it through.
-    expect(r.stdout.trim().split('\n')).toEqual(['172.30.0.41 80 open', '172.30.0.41 8022 refused', '172.30.0.46 80 refused', `${nodeIPv4} 8022 open`]);
+    expect(out).toEqual(['172.30.0.41 80 open', '172.30.0.41 8022 refused', '172.30.0.46 80 refused', `${nodeIPv4} 8022 open`]);
     const counters = (await nsRun(binaries(mode, 'IPv4').iptables, ['-t', 'filter', '-L', 'KUBE-IPVS-OUT-FILTER', '-v', '-n', '-x'])).stdout;
     const noEndpoints = counters.split('\n').find((l) => l.includes('KUBE-NO-ENDPOINTS'))!;
     expect(Number(noEndpoints.trim().split(/\s+/)[0])).toBeGreaterThan(0);
@@ -123,10 +129,39 @@ for ip, port in (('172.30.0.41', 80), ('172.30.0.41', 8022), ('172.30.0.46', 80)
     const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
     const before = (await nsRun('ipset', ['save'])).stdout;
     const writes = model.inputs.length;
-    const stats = await b.sync(s2, localChanges(s1, s2));
+    const stats = await b.sync(nodeView(s2), changesBetween(s1, s2));
     expect(stats.full).toBe(false);
     expect(model.inputs.slice(writes)).toEqual(['-a -t 172.30.0.41:80 -r 10.180.0.13:80 -m -w 1\n']);
     expect((await nsRun('ipset', ['save'])).stdout).toBe(before);
+  });
+
+  it('tamper check: a chain flushed (traffic to a service address reaches a host port again), a jump rule or a set member removed is noticed; the next sync is full and repairs it', async () => {
+    const s2 = fixtureState(fixtureObjectsAfterEndpointChange());
+    const v4 = binaries(mode, 'IPv4');
+    const v6 = binaries(mode, 'IPv6');
+    expect(await b.tampered()).toBe(false);
+    const repaired = async () => {
+      expect(await b.tampered()).toBe(true);
+      const stats = await b.sync(nodeView(s2), changesBetween(s2, s2));
+      expect(stats.full).toBe(true);
+      expect(await b.tampered()).toBe(false);
+    };
+
+    await sh(v4.iptables, '-t', 'filter', '-F', 'KUBE-IPVS-FILTER');
+    expect(await probe([['172.30.0.41', 8022]])).toEqual(['172.30.0.41 8022 open']);
+    await repaired();
+    expect(await probe([['172.30.0.41', 8022]])).toEqual(['172.30.0.41 8022 refused']);
+
+    await sh(v6.iptables, '-t', 'nat', '-F', 'PREROUTING');
+    await repaired();
+    expect((await sh(v6.iptables, '-t', 'nat', '-S', 'PREROUTING')).stdout).toContain('-j KUBE-SERVICES');
+
+    const members = async () => parseIpsetSave((await nsRun('ipset', ['save'])).stdout).get('KUBE-6-CLUSTER-IP')!.members;
+    const before = [...(await members())].sort();
+    await sh('ipset', 'flush', 'KUBE-6-CLUSTER-IP');
+    await repaired();
+    expect([...(await members())].sort()).toEqual(before);
+    expect(before.length).toBeGreaterThan(0);
   });
 
   it('cleanup removes our sets, chains, jump rules and kube-ipvs0', async () => {

@@ -3,25 +3,28 @@
 // flavour the node uses, detected as the iptables backend detects it), and the service
 // addresses on the kube-ipvs0 dummy interface through `ip -batch -`. A full sync reads the
 // kernel back (ipvsadm -S -n, ipset save, ip addr, iptables-save) and writes the
-// differences; a partial sync writes the differences from what the last sync wrote.
+// differences; a partial sync replans the service ports the view's change set names, per
+// family, and writes what they changed of what the last sync wrote.
 //
 // ipvsadm-restore is `ipvsadm -C` followed by `ipvsadm -R`: it would delete every virtual
 // server, and with them every connection, at each sync. The backend writes the same input
 // to `ipvsadm -R` alone, with explicit -D/-d/-e lines for what goes.
-import { RuleApplyError, checkAddressFlags, nodeIPsOf, type Runner } from '../common/index.ts';
+import { RuleApplyError, checkAddressFlags, type Runner } from '../common/index.ts';
 import { processRunner } from '../common/exec.ts';
 import type { Backend, SyncStats } from '../backend.ts';
-import { cidrContains, parseCIDR, parseIP, type IPFamily, type LocalChanges, type LocalState } from '../../model/index.ts';
+import { cidrContains, ipFamilies, parseCIDR, parseIP, type IPFamily, type NodeView, type ViewChanges } from '../../model/index.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { binaries, detectMode, iptablesModes, type IptablesMode } from '../iptables/mode.ts';
 import { scanSave } from '../iptables/rules.ts';
 import { blamedLine } from '../iptables/backend.ts';
 import { Drainer } from './drain.ts';
-import { emptySets, parseIpsetSave, renderIpsetDestroy, type SetMembers } from './ipset.ts';
+import { parseIpsetSave, renderIpsetDestroy, type SetMembers } from './ipset.ts';
 import { IpvsTable, parseConnections, parseIpvsSave } from './ipvsadm.ts';
 import { renderIptablesCleanup } from './iptables.ts';
 import { allSetNames, dummyDevice, setDefs, setName } from './names.ts';
-import { createSets, familyTable, renderFamily, type KernelView, type RenderOptions } from './render.ts';
+import { PlanIndex } from './plan-index.ts';
+import { createSets, familyTable, renderFamily, renderPartial, type KernelView, type RenderOptions } from './render.ts';
+import { parseIpsetTerse, setsTampered, tamperCheckInput } from './tamper.ts';
 
 export const errIpvsSetup = 'KPNG_ERR_IPVS_SETUP';
 export const errIpvsadm = 'KPNG_ERR_IPVSADM';
@@ -29,7 +32,7 @@ export const errIpsetRestore = 'KPNG_ERR_IPSET_RESTORE';
 export const errIpvsIptablesRestore = 'KPNG_ERR_IPTABLES_RESTORE';
 export const errIpvsAddress = 'KPNG_ERR_IPVS_ADDRESS';
 
-const families: readonly IPFamily[] = ['IPv4', 'IPv6'];
+const families = ipFamilies;
 
 /** The IPVS schedulers kube-proxy accepts. */
 export const ipvsSchedulers = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'mh'] as const;
@@ -65,10 +68,12 @@ export interface IpvsBackendOptions {
   transformInput?: (tool: 'ipvsadm' | 'ipset' | 'iptables' | 'addresses', family: IPFamily, text: string) => string;
 }
 
+/** What the last sync left in the kernel, for one family. */
 interface Mirror {
   ipvs: IpvsTable;
-  sets: SetMembers;
-  bound: Set<string>;
+  /** The plan it wrote, per service port (its set members and kube-ipvs0 addresses are the kernel's). */
+  index: PlanIndex;
+  /** The iptables-restore input, jump rules left out. */
   iptablesText: string;
 }
 
@@ -83,6 +88,8 @@ export class IpvsBackend implements Backend {
   private active: IPFamily[] = [];
   private readonly mirrors = new Map<IPFamily, Mirror>();
   private needFull = true;
+  /** Odd while a sync runs; a tamper check that saw it change drops its finding. */
+  private generation = 0;
   private nodeAddresses: string[] | undefined;
   readonly drainer: Drainer;
 
@@ -128,10 +135,10 @@ export class IpvsBackend implements Backend {
     this.log.info('ipvs backend ready', { mode: this.mode, families: this.active.join(','), scheduler: o.scheduler ?? 'rr' });
   }
 
-  private renderOptions(state: LocalState, family: IPFamily, local: readonly string[]): RenderOptions {
+  private renderOptions(view: NodeView, family: IPFamily, local: readonly string[]): RenderOptions {
     const o = this.o;
     const ofFamily = (a: string) => parseIP(a)?.family === family;
-    const nodeIPs = nodeIPsOf(state, family);
+    const nodeIPs = view.nodeIPs[family];
     const cidrs: string[] = [];
     for (const a of o.nodePortAddresses ?? []) {
       if (a === 'primary') for (const ip of nodeIPs.slice(0, 1)) cidrs.push(`${ip}/${family === 'IPv4' ? 32 : 128}`);
@@ -146,7 +153,6 @@ export class IpvsBackend implements Backend {
       family,
       scheduler: o.scheduler ?? 'rr',
       nodePortIPs: [...new Set(nodePortIPs)].sort(),
-      nodeIPs,
       otherLocalAddresses: usable,
       clusterCIDRs: o.clusterCIDRs ?? [],
       masqueradeAll: o.masqueradeAll ?? false,
@@ -155,8 +161,8 @@ export class IpvsBackend implements Backend {
   }
 
   /** The node's addresses outside kube-ipvs0, loopback and link-local ones left out. */
-  private async readNodeAddresses(state: LocalState): Promise<string[]> {
-    if (this.o.dryRun) return families.flatMap((f) => nodeIPsOf(state, f));
+  private async readNodeAddresses(view: NodeView): Promise<string[]> {
+    if (this.o.dryRun) return families.flatMap((f) => view.nodeIPs[f]);
     const r = await this.run('ip', ['-j', 'addr', 'show']);
     if (r.exitCode !== 0) throw new IpvsSetupError(`cannot list the node's addresses: ${r.stderr.trim()}`);
     const links = JSON.parse(r.stdout) as Array<{ ifname?: string; addr_info?: Array<{ local?: string }> }>;
@@ -194,21 +200,33 @@ export class IpvsBackend implements Backend {
     };
   }
 
-  async sync(state: LocalState, changes: LocalChanges | undefined): Promise<SyncStats> {
+  async sync(view: NodeView, changes: ViewChanges | undefined): Promise<SyncStats> {
     if (!this.ready) await this.setup();
     const full = changes === undefined || changes.node || this.needFull || this.active.some((f) => !this.mirrors.has(f));
     const stats = { full, bytes: 0, lines: 0 };
+    this.generation++;
     try {
-      if (full || this.nodeAddresses === undefined) this.nodeAddresses = await this.readNodeAddresses(state);
+      if (full || this.nodeAddresses === undefined) this.nodeAddresses = await this.readNodeAddresses(view);
       for (const family of this.active) {
-        const opts = this.renderOptions(state, family, this.nodeAddresses);
+        const opts = this.renderOptions(view, family, this.nodeAddresses);
         if (this.o.dryRun) {
-          this.print(renderFamily(state, opts));
+          this.print(renderFamily(view, opts));
           continue;
         }
         const mirror = this.mirrors.get(family);
-        const kernel: KernelView = full || !mirror ? await this.readKernel(family) : mirror;
-        const r = renderFamily(state, opts, kernel, full);
+        let r: ReturnType<typeof renderPartial>;
+        let next: Mirror;
+        if (full || !mirror || !changes) {
+          const kernel = await this.readKernel(family);
+          const fr = renderFamily(view, opts, kernel);
+          r = fr;
+          next = { ipvs: kernel.ipvs, index: new PlanIndex(family, fr.ports), iptablesText: '' };
+        } else {
+          const ports = changes.families[family].ports;
+          if (ports.size === 0) continue;
+          r = renderPartial(view, opts, mirror.index, mirror, ports.keys());
+          next = mirror;
+        }
         const tx = this.o.transformInput;
         if (tx) {
           r.ipset = tx('ipset', family, r.ipset);
@@ -220,11 +238,10 @@ export class IpvsBackend implements Backend {
         if (r.addresses !== '') await this.apply('ip', [`-${family === 'IPv6' ? 6 : 4}`, '-batch', '-'], r.addresses, errIpvsAddress, family);
         if (r.ipvsadm !== '') await this.apply('ipvsadm', ['-R'], r.ipvsadm, errIpvsadm, family);
         if (r.iptables !== '') await this.apply(binaries(this.mode, family).restore, ['--noflush', '--wait=5'], r.iptables, errIpvsIptablesRestore, family);
-        const ipvs = kernel.ipvs.clone().apply(r.ipvsadm);
-        const sets: SetMembers = emptySets(family);
-        for (const [k, v] of r.plan.sets) sets.set(k, new Set(v));
-        const iptablesText = r.iptables !== '' ? r.iptables : (kernel.iptablesText ?? '');
-        this.mirrors.set(family, { ipvs, sets, bound: new Set(r.plan.bind), iptablesText: full ? r.iptables.replace(/^-I .*\n/gm, '') : iptablesText });
+        next.ipvs.apply(r.ipvsadm);
+        if (full) next.iptablesText = r.iptables.replace(/^-I .*\n/gm, '');
+        else if (r.iptables !== '') next.iptablesText = r.iptables;
+        this.mirrors.set(family, next);
         this.drainer.note(r.draining, r.undrained, this.now());
         for (const t of [r.ipvsadm, r.ipset, r.iptables, r.addresses]) {
           stats.bytes += Buffer.byteLength(t);
@@ -237,7 +254,51 @@ export class IpvsBackend implements Backend {
     } catch (err) {
       this.needFull = true;
       throw err;
+    } finally {
+      this.generation++;
     }
+  }
+
+  /**
+   * Whether someone removed rules or sets of ours since the last sync: a jump rule from a
+   * built-in chain, a rule of our chains (`iptables -t nat -F`, a chain flushed), a set
+   * destroyed or whose members changed (`ipset flush`). See tamper.ts. A finding a sync
+   * overlapped is dropped (the next check looks again); a finding makes the next sync full,
+   * which rewrites the rules and sets.
+   */
+  async tampered(): Promise<boolean> {
+    if (this.o.dryRun || this.needFull || this.mirrors.size === 0) return false;
+    const since = this.generation;
+    if (since % 2 === 1) return false;
+    const why = await this.missing();
+    if (why === undefined) return false;
+    if (this.generation !== since || this.needFull) {
+      this.log.debug('a sync ran during the tamper check; its finding is dropped', { finding: why });
+      return false;
+    }
+    this.log.warn(`${why}: rules or sets were changed by someone else; the next sync is full`);
+    this.needFull = true;
+    return true;
+  }
+
+  /** Why the kernel lacks rules or set members of ours, or undefined when it has them all. */
+  private async missing(): Promise<string | undefined> {
+    const want = new Map<string, number>();
+    for (const [family, m] of this.mirrors) for (const d of setDefs) want.set(setName(d, family), m.index.members(setName(d, family)));
+    const sets = await this.run('ipset', ['list', '-t']);
+    if (sets.exitCode !== 0) return `ipset list -t failed (${sets.stderr.trim()})`;
+    const setWhy = setsTampered(parseIpsetTerse(sets.stdout), want);
+    if (setWhy !== undefined) return setWhy;
+    for (const [family, m] of this.mirrors) {
+      const input = tamperCheckInput(m.iptablesText);
+      if (input === '') continue;
+      const r = await this.run(binaries(this.mode, family).restore, ['--noflush', '--wait=5'], { input });
+      if (r.exitCode === 0) continue;
+      const line = blamedLine(r.stderr);
+      const rule = line !== undefined ? input.split('\n')[line - 1]?.replace(/^-C /, '') : undefined;
+      return rule !== undefined ? `${family} rule gone: ${rule}` : `${family}: a rule of ours is gone (${r.stderr.trim()})`;
+    }
+    return undefined;
   }
 
   /** Deletes the draining real servers whose connections are gone (or that drained too long). */

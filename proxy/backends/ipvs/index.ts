@@ -8,8 +8,9 @@ import type { IptablesMode } from '../iptables/mode.ts';
 import { IpvsBackend, IpvsSetupError, ipvsSchedulers } from './backend.ts';
 
 export { IpvsBackend, IpvsSetupError, errIpvsSetup, errIpvsadm, errIpsetRestore, errIpvsAddress, ipvsSchedulers, ipvsSysctls, type IpvsBackendOptions } from './backend.ts';
-export { renderFamily, diffIpvs, type FamilyRender, type KernelView, type RenderOptions, type Draining } from './render.ts';
-export { planFamily, planPort, portView, type FamilyPlan, type PortPlan, type PlanOptions } from './plan.ts';
+export { renderFamily, renderPartial, diffIpvs, type FamilyRender, type PartialRender, type KernelView, type PartialKernel, type RenderOptions, type Draining } from './render.ts';
+export { planFamily, planPort, planPorts, sumPlans, type FamilyPlan, type PortPlan, type PlanOptions } from './plan.ts';
+export { PlanIndex, noneTouched, type Touched } from './plan-index.ts';
 export { IpvsTable, parseIpvsSave, parseConnections, type VirtualServer, type RealServer, type Connection } from './ipvsadm.ts';
 export { Drainer, defaultDrainTimeoutMs } from './drain.ts';
 export * from './names.ts';

@@ -5,7 +5,7 @@
 // reaching host ports, and the REJECT of service ports without endpoints. Every comment goes
 // through the iptables backend's escaper.
 import type { IPFamily } from '../../model/index.ts';
-import { familyOfCIDR } from '../common/index.ts';
+import { familyOfCIDR } from '../../model/index.ts';
 import { commentWord } from '../iptables/escape.ts';
 import { formatMark, hasJump, jumpRuleArgs, type JumpRule } from '../iptables/render.ts';
 import { quote, type SavedState } from '../iptables/rules.ts';

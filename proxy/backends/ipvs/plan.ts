@@ -2,22 +2,13 @@
 // port, its virtual servers (each with its real servers), its ipset members, the addresses
 // it binds to kube-ipvs0 and the load balancer IPs the node itself may not reach; summed
 // over the service ports, a FamilyPlan. Laid out as kube-proxy's ipvs proxier lays it out
-// (pkg/proxy/ipvs/proxier.go, syncProxyRules). Pure.
-import { cidrContains, parseCIDR, parseIP, type IPFamily, type LocalEndpoint, type LocalState, type ServicePortState } from '../../model/index.ts';
-import { familyPort, type FamilyPort } from '../common/index.ts';
+// (pkg/proxy/ipvs/proxier.go, syncProxyRules). The service ports are the node view's, in
+// the family's map (FamilyServicePort: the port's frontends and endpoints of the family).
+// Pure.
+import { cidrContains, parseCIDR, parseIP, type FamilyServicePort, type FamilyView, type IPFamily, type LocalEndpoint, type NodeView } from '../../model/index.ts';
 import { emptySets, ipPort, type SetMembers } from './ipset.ts';
 import { realKey, vsKey, type RealServer, type VirtualServer } from './ipvsadm.ts';
 import * as n from './names.ts';
-
-/**
- * The one place the planner reads a service port: its view in one family. Every field the
- * planner uses (clusterIP, externalIPs, lbIPs, sourceRanges, clusterEndpoints,
- * localEndpoints, allReachable, hasEndpoints, externallyAccessible) is read from this view.
- */
-export type PortView = FamilyPort;
-export function portView(sp: ServicePortState, family: IPFamily): PortView | undefined {
-  return familyPort(sp, family);
-}
 
 export interface PlanOptions {
   family: IPFamily;
@@ -25,8 +16,6 @@ export interface PlanOptions {
   scheduler?: string;
   /** The node's addresses of this family NodePorts answer on (never kube-ipvs0's, nor loopback). */
   nodePortIPs: readonly string[];
-  /** The node's IPs (a source range holding one lets the node reach the load balancer IP). */
-  nodeIPs: readonly string[];
   /** Addresses already on another interface of the node: not bound to kube-ipvs0 again. */
   otherLocalAddresses?: readonly string[];
 }
@@ -48,10 +37,12 @@ export interface PortPlan {
 
 const realsOf = (eps: readonly LocalEndpoint[]): Map<string, RealServer> => new Map(eps.map((e) => [realKey(e.address, e.port), { address: e.address, port: e.port, weight: 1 }]));
 
-/** One service port's part of the family's plan; undefined when it has no cluster IP of the family. */
-export function planPort(sp: ServicePortState, o: PlanOptions): PortPlan | undefined {
-  const v = portView(sp, o.family);
-  if (!v) return undefined;
+/**
+ * One service port's part of the family's plan. `nodeIPs`: the node's IPs of the family (a
+ * source range holding one lets the node reach the load balancer IP).
+ */
+export function planPort(v: FamilyServicePort, o: PlanOptions, nodeIPs: readonly string[]): PortPlan {
+  const sp = v.sp;
   const family = o.family;
   const set = (d: n.SetDef) => n.setName(d, family);
   const proto = sp.protocol.toLowerCase();
@@ -94,7 +85,7 @@ export function planPort(sp: ServicePortState, o: PlanOptions): PortPlan | undef
     if (!other.has(ip)) bind.push(ip);
   }
 
-  const nodeIPs = o.nodeIPs.map((ip) => parseIP(ip)).filter((ip) => ip !== undefined);
+  const node = nodeIPs.map((ip) => parseIP(ip)).filter((ip) => ip !== undefined);
   for (const ip of v.lbIPs) {
     const entry = ipPort(ip, proto, sp.port);
     members.push([set(n.loadBalancerSet), entry]);
@@ -105,7 +96,7 @@ export function planPort(sp: ServicePortState, o: PlanOptions): PortPlan | undef
       for (const cidr of v.sourceRanges) {
         members.push([set(n.loadBalancerSourceCIDRSet), `${entry},${cidr}`]);
         const c = parseCIDR(cidr);
-        if (c && nodeIPs.some((nip) => cidrContains(c, nip))) allowFromNode = true;
+        if (c && node.some((nip) => cidrContains(c, nip))) allowFromNode = true;
       }
       if (allowFromNode) members.push([set(n.loadBalancerSourceIPSet), `${entry},${ip}`]);
       else noNodeAccess.push({ ip, protocol: proto, port: sp.port });
@@ -130,7 +121,7 @@ export function planPort(sp: ServicePortState, o: PlanOptions): PortPlan | undef
     for (const ip of [v.clusterIP, ...v.externalIPs, ...v.lbIPs]) members.push([set(n.noEndpointsSet), ipPort(ip, proto, sp.port)]);
     if (sp.nodePort !== 0) for (const ip of o.nodePortIPs) members.push([set(n.noEndpointsSet), ipPort(ip, proto, sp.nodePort)]);
   }
-  return { key: sp.key, virtualServers, members, bind, noNodeAccess };
+  return { key: v.key, virtualServers, members, bind, noNodeAccess };
 }
 
 /** A family's whole plan. */
@@ -175,12 +166,14 @@ export function sumPlans(family: IPFamily, ports: Iterable<PortPlan>): { plan: F
   return { plan, conflicts };
 }
 
-/** Plans a family from scratch. */
-export function planFamily(state: LocalState, o: PlanOptions): FamilyPlan {
+/** Every service port's plan, in the family map's order. */
+export function planPorts(fv: FamilyView, o: PlanOptions): PortPlan[] {
   const ports: PortPlan[] = [];
-  for (const sp of state.servicePorts.values()) {
-    const p = planPort(sp, o);
-    if (p) ports.push(p);
-  }
-  return sumPlans(o.family, ports).plan;
+  for (const fp of fv.servicePorts.values()) ports.push(planPort(fp, o, fv.nodeIPs));
+  return ports;
+}
+
+/** Plans a family from scratch. */
+export function planFamily(view: NodeView, o: PlanOptions): FamilyPlan {
+  return sumPlans(o.family, planPorts(view.families[o.family], o)).plan;
 }

@@ -1,17 +1,19 @@
 // One family's sync as text: the `ipvsadm -R` input, the `ipset restore` input, the
 // `iptables-restore --noflush` input and the `ip -batch` input that binds service addresses
-// to kube-ipvs0. Each is the difference between what the kernel holds (a full sync reads it
-// back; a partial sync knows it from the last sync's record) and the plan, so a partial sync
-// writes only the virtual servers, real servers, set members and addresses that changed.
-// Real servers that leave are drained, not deleted: their weight goes to 0 (no new
+// to kube-ipvs0. Each is the difference between what the kernel holds and the plan. A full
+// sync reads the kernel back and compares it with the whole plan; a partial sync replans
+// the service ports the view's change set names (renderPartial) and writes only the virtual
+// servers, real servers, set members and addresses they touched, compared with what the
+// last sync wrote. Real servers that leave are drained, not deleted: their weight goes to 0 (no new
 // connection), and drain.ts deletes them once their connections are gone. Pure.
-import type { IPFamily, LocalState } from '../../model/index.ts';
+import type { IPFamily, NodeView } from '../../model/index.ts';
 import type { SavedState } from '../iptables/rules.ts';
-import { createLine, diffSets, emptySets, renderIpsetRestore, type SetMembers } from './ipset.ts';
+import { createLine, diffSets, emptySets, renderIpsetRestore, type SetDelta, type SetMembers } from './ipset.ts';
 import { IpvsTable, addReal, addVirtual, attrsDiffer, deleteReal, deleteVirtual, editReal, editVirtual, vsKey, type VirtualServer } from './ipvsadm.ts';
 import { renderIpvsIptables } from './iptables.ts';
-import { dummyDevice, setDefs, setName } from './names.ts';
-import { planFamily, type FamilyPlan, type PlanOptions } from './plan.ts';
+import { dummyDevice, setDefs, setName, type SetDef } from './names.ts';
+import { noneTouched, type PlanIndex } from './plan-index.ts';
+import { planPort, planPorts, sumPlans, type FamilyPlan, type NoNodeAccess, type PlanOptions, type PortPlan } from './plan.ts';
 
 export interface RenderOptions extends PlanOptions {
   clusterCIDRs?: readonly string[];
@@ -39,9 +41,17 @@ export interface Draining {
   real: string;
 }
 
-export interface FamilyRender {
+/** What a partial sync knows of the kernel: what the last sync left there. */
+export interface PartialKernel {
+  /** The family's virtual servers. */
+  ipvs: IpvsTable;
+  /** The iptables-restore input last applied, jump rules left out. */
+  iptablesText: string;
+}
+
+/** One family's inputs for a partial sync. */
+export interface PartialRender {
   family: IPFamily;
-  plan: FamilyPlan;
   ipvsadm: string;
   ipset: string;
   iptables: string;
@@ -55,16 +65,27 @@ export interface FamilyRender {
   written: { virtualServers: number; realServers: number; setMembers: number; addresses: number };
 }
 
+export interface FamilyRender extends PartialRender {
+  plan: FamilyPlan;
+  /** Each service port's plan (a PlanIndex of them is what the next partial sync starts from). */
+  ports: PortPlan[];
+}
+
 const prefix = (f: IPFamily) => (f === 'IPv6' ? '/128' : '/32');
 
-/** The ipvsadm lines that turn `have` into `want`; leaving real servers are drained (UDP and SCTP ones deleted at once, as kube-proxy does). */
-export function diffIpvs(have: IpvsTable, want: ReadonlyMap<string, VirtualServer>) {
+/**
+ * The ipvsadm lines that turn `have` into `want`; leaving real servers are drained (UDP and
+ * SCTP ones deleted at once, as kube-proxy does). With `only`, the virtual servers of those
+ * vsKeys alone are compared (`want` holds those of them that stay).
+ */
+export function diffIpvs(have: IpvsTable, want: ReadonlyMap<string, VirtualServer>, only?: ReadonlySet<string>) {
   const lines: string[] = [];
   const draining: Draining[] = [];
   const undrained: Draining[] = [];
   let vsCount = 0;
   let rsCount = 0;
-  for (const [k, vs] of [...have.services].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  const held = only ? [...only].filter((k) => have.services.has(k)).map((k): [string, VirtualServer] => [k, have.services.get(k)!]) : [...have.services];
+  for (const [k, vs] of held.sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (want.has(k)) continue;
     lines.push(deleteVirtual(vs));
     vsCount++;
@@ -109,41 +130,107 @@ export function diffIpvs(have: IpvsTable, want: ReadonlyMap<string, VirtualServe
   return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '', draining, undrained, virtualServers: vsCount, realServers: rsCount };
 }
 
-/**
- * Renders one family. Without `kernel`: a fresh node (every line, the dry-run and golden
- * form). With it: only the differences; `full` adds the set create lines and the jump rules.
- */
-export function renderFamily(state: LocalState, o: RenderOptions, kernel?: KernelView, full = true): FamilyRender {
-  const family = o.family;
-  const plan = planFamily(state, o);
-  const ipvs = diffIpvs(kernel?.ipvs ?? new IpvsTable(), plan.virtualServers);
-  const delta = diffSets(kernel?.sets ?? emptySets(family), plan.sets);
-  const missingSet = kernel ? setDefs.some((d) => !kernel.sets.has(setName(d, family))) : true;
-  let ipset = renderIpsetRestore(family, delta, full || missingSet);
-  if (!full && !missingSet && delta.add.length + delta.del.length === 0) ipset = '';
-  const iptablesFull = renderIpvsIptables({
-    family,
+interface IptablesInputs {
+  nonEmpty: (d: SetDef) => boolean;
+  noNodeAccess: readonly NoNodeAccess[];
+  jumps: boolean;
+  existing?: SavedState;
+}
+
+function iptablesOf(o: RenderOptions, i: IptablesInputs): string {
+  return renderIpvsIptables({
+    family: o.family,
     ...(o.clusterCIDRs && { clusterCIDRs: o.clusterCIDRs }),
     ...(o.masqueradeAll !== undefined && { masqueradeAll: o.masqueradeAll }),
     ...(o.masqueradeBit !== undefined && { masqueradeBit: o.masqueradeBit }),
+    ...i,
+  });
+}
+
+const addressLine = (op: 'add' | 'del', a: string, family: IPFamily) => `address ${op} ${a}${prefix(family)} dev ${dummyDevice}`;
+const textOf = (lines: readonly string[]) => (lines.length > 0 ? `${lines.join('\n')}\n` : '');
+
+/**
+ * Renders one family from the view's family map. Without `kernel`: a fresh node (every
+ * line, the dry-run and golden form). With it (a full sync): the differences from what the
+ * kernel holds, with the set create lines and the jump rules the kernel lacks.
+ */
+export function renderFamily(view: NodeView, o: RenderOptions, kernel?: KernelView): FamilyRender {
+  const family = o.family;
+  const ports = planPorts(view.families[family], o);
+  const plan = sumPlans(family, ports).plan;
+  const ipvs = diffIpvs(kernel?.ipvs ?? new IpvsTable(), plan.virtualServers);
+  const delta = diffSets(kernel?.sets ?? emptySets(family), plan.sets);
+  const ipset = renderIpsetRestore(family, delta, true);
+  const iptables = iptablesOf(o, {
     nonEmpty: (d) => (plan.sets.get(setName(d, family))?.size ?? 0) > 0,
     noNodeAccess: plan.noNodeAccess,
-    jumps: full,
+    jumps: true,
     ...(kernel?.iptablesSaved && { existing: kernel.iptablesSaved }),
   });
-  // A partial sync leaves unchanged rules alone (the jump rules are written by full syncs only).
-  const iptables = !full && kernel?.iptablesText === iptablesFull ? '' : iptablesFull;
   const bound = kernel?.bound ?? new Set<string>();
   const addrLines: string[] = [];
-  for (const a of [...bound].sort()) if (!plan.bind.has(a)) addrLines.push(`address del ${a}${prefix(family)} dev ${dummyDevice}`);
-  for (const a of [...plan.bind].sort()) if (!bound.has(a)) addrLines.push(`address add ${a}${prefix(family)} dev ${dummyDevice}`);
+  for (const a of [...bound].sort()) if (!plan.bind.has(a)) addrLines.push(addressLine('del', a, family));
+  for (const a of [...plan.bind].sort()) if (!bound.has(a)) addrLines.push(addressLine('add', a, family));
   return {
     family,
     plan,
+    ports,
     ipvsadm: ipvs.text,
     ipset,
     iptables,
-    addresses: addrLines.length > 0 ? `${addrLines.join('\n')}\n` : '',
+    addresses: textOf(addrLines),
+    draining: ipvs.draining,
+    undrained: ipvs.undrained,
+    written: { virtualServers: ipvs.virtualServers, realServers: ipvs.realServers, setMembers: delta.add.length + delta.del.length, addresses: addrLines.length },
+  };
+}
+
+/**
+ * A partial sync of one family: the service ports of `changed` (the keys of the view's
+ * change set for the family) are replanned into `index`, which held the plan the last sync
+ * wrote; only the virtual servers, set members and addresses they asked or ask for are
+ * compared, and the iptables rules are written only when they differ from the last ones
+ * (a set became empty or non-empty, the node lost or got access to a load balancer IP).
+ * `index` holds the new plan afterwards, whether or not the inputs are applied: a failed
+ * sync must be followed by a full one.
+ */
+export function renderPartial(view: NodeView, o: RenderOptions, index: PlanIndex, kernel: PartialKernel, changed: Iterable<string>): PartialRender {
+  const family = o.family;
+  const fv = view.families[family];
+  const touched = noneTouched();
+  for (const key of changed) {
+    const fp = fv.servicePorts.get(key);
+    index.set(key, fp && planPort(fp, o, fv.nodeIPs), touched);
+  }
+  const want = new Map<string, VirtualServer>();
+  for (const k of touched.virtualServers) {
+    const vs = index.virtualServer(k);
+    if (vs) want.set(k, vs);
+  }
+  const ipvs = diffIpvs(kernel.ipvs, want, touched.virtualServers);
+  // In diffSets' order: per set in definition order, members sorted; deletions, then additions.
+  const delta: SetDelta = { add: [], del: [] };
+  for (const d of setDefs) {
+    const name = setName(d, family);
+    const seen = touched.members.get(name);
+    if (!seen) continue;
+    const sorted = [...seen.keys()].sort();
+    for (const m of sorted) if (!seen.get(m) && index.has(name, m)) delta.add.push([name, m]);
+    for (const m of sorted) if (seen.get(m) && !index.has(name, m)) delta.del.push([name, m]);
+  }
+  const ipset = renderIpsetRestore(family, delta, false);
+  const text = iptablesOf(o, { nonEmpty: (d) => index.members(setName(d, family)) > 0, noNodeAccess: index.noNodeAccess(), jumps: false });
+  const addrLines: string[] = [];
+  const addrs = [...touched.addresses.keys()].sort();
+  for (const a of addrs) if (touched.addresses.get(a) && !index.isBound(a)) addrLines.push(addressLine('del', a, family));
+  for (const a of addrs) if (!touched.addresses.get(a) && index.isBound(a)) addrLines.push(addressLine('add', a, family));
+  return {
+    family,
+    ipvsadm: ipvs.text,
+    ipset,
+    iptables: text === kernel.iptablesText ? '' : text,
+    addresses: textOf(addrLines),
     draining: ipvs.draining,
     undrained: ipvs.undrained,
     written: { virtualServers: ipvs.virtualServers, realServers: ipvs.realServers, setMembers: delta.add.length + delta.del.length, addresses: addrLines.length },

@@ -11,7 +11,7 @@ export * from '../common/testing.ts';
 /** The fixture node's render options: NodePorts on its one address of the family. */
 export function fixtureOptions(family: IPFamily, extra: Partial<RenderOptions> = {}): RenderOptions {
   const ip = family === 'IPv4' ? nodeIPv4 : nodeIPv6;
-  return { family, clusterCIDRs, nodePortIPs: [ip], nodeIPs: [ip], otherLocalAddresses: [ip], ...extra };
+  return { family, clusterCIDRs, nodePortIPs: [ip], otherLocalAddresses: [ip], ...extra };
 }
 
 /**

@@ -1,13 +1,13 @@
 // Each feature of the ipvs dataplane, proven by tracing first packets through what the
 // backend renders (iptables rules + ipsets + virtual servers), in both families.
 import { describe, expect, it } from 'vitest';
-import type { IPFamily } from '../../model/index.ts';
+import { nodeView, type IPFamily } from '../../model/index.ts';
 import { renderFamily } from './render.ts';
 import { allowedClient, blockedClient, fixtureOptions, fixtureState, nodeIPv4, nodeIPv6 } from './testing.ts';
 import { IpvsTracer, type IpvsPacket } from './trace.testkit.ts';
 
 function tracer(family: IPFamily): IpvsTracer {
-  const r = renderFamily(fixtureState(), fixtureOptions(family));
+  const r = renderFamily(nodeView(fixtureState()), fixtureOptions(family));
   return new IpvsTracer({ iptables: r.iptables, ipset: r.ipset, ipvsadm: r.ipvsadm, localAddresses: [family === 'IPv4' ? nodeIPv4 : nodeIPv6, ...r.plan.bind] });
 }
 const tcp = (src: string, dst: string, dport: number, origin: IpvsPacket['origin'] = 'pod'): IpvsPacket => ({ src, dst, dport, protocol: 'tcp', origin });
