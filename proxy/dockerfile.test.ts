@@ -213,7 +213,7 @@ describe('the build context', () => {
     for (const source of sources) {
       const under = files.filter((f) => f === source || f.startsWith(`${source}/`));
       expect(under.length, `${source} exists in the repository`).toBeGreaterThan(0);
-      const needed = under.filter((f) => !/\.(test|bench)\.ts$/.test(f) && !f.includes('/testdata/') && !f.includes('/__snapshots__/') && !buildExcludedFolders.some((d) => f.startsWith(`${d}/`)));
+      const needed = under.filter((f) => !/\.(test|bench|testkit)\.ts$/.test(f) && !f.includes('/testdata/') && !f.includes('/__snapshots__/') && !buildExcludedFolders.some((d) => f.startsWith(`${d}/`)));
       for (const file of needed) expect(dockerIgnored(ignorePatterns, file), `${file} reaches the build`).toBe(false);
     }
     expect(dockerIgnored(ignorePatterns, 'proxy/api/localv1.proto')).toBe(false);
@@ -260,7 +260,7 @@ describe('hack/copy-build-assets.sh (npm run build, in the image and in dist/)',
   it('puts beside the compiled modules every file the code opens relative to itself', async () => {
     const result = await execa(path.join(repo, 'hack/copy-build-assets.sh'), [out], { cwd: repo });
     expect(result.stdout).toMatch(/^copy-build-assets: \d+ file\(s\) into /);
-    const sources = (await repoFiles()).filter((f) => /^(proxy|harness)\/.*\.ts$/.test(f) && !/\.(test|bench)\.ts$/.test(f));
+    const sources = (await repoFiles()).filter((f) => /^(proxy|harness)\/.*\.ts$/.test(f) && !/\.(test|bench|testkit)\.ts$/.test(f));
     const wanted: string[] = [];
     for (const file of sources) {
       const text = await read(file);

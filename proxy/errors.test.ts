@@ -14,6 +14,7 @@ import { RuleSetupError } from './backends/iptables/backend.ts';
 import { NftSetupError } from './backends/nft/exec.ts';
 import { UsageError } from './cli/parse.ts';
 import { errorCodes, errorDetail, errorText, type ErrorCode } from './errors.ts';
+import { registeredBackends } from './backends/registry.ts';
 import { RuntimeError } from './runtime/errors.ts';
 import { SnapshotError } from './sources/file/parse.ts';
 import { KubeAPIError, KubeConfigError } from './sources/kube/client.ts';
@@ -40,11 +41,13 @@ function codesIn(text: string): string[] {
 
 const proxyFiles = sources('proxy');
 const harnessFiles = [...sources('harness'), ...sources('e2e')];
-const proxyCodes = new Set(Object.keys(errorCodes));
+/** The registered backends' own codes (their descriptors' `errors`), with the folder each belongs to. */
+const backendTables = registeredBackends.map((d) => ({ name: d.name, folder: `proxy/backends/${d.name}/`, table: d.errors ?? {} }));
+const proxyCodes = new Set([...Object.keys(errorCodes), ...backendTables.flatMap((b) => Object.keys(b.table))]);
 const harnessCodes = new Set(Object.keys(harnessErrorCodes));
 
 describe('error-code tables', () => {
-  it('every code in proxy/ (code and tests) is in the proxy’s table', () => {
+  it('every code in proxy/ (code and tests) is in the proxy’s table or a registered backend’s', () => {
     // This test names harness codes too.
     const unknown = proxyFiles.filter((f) => f !== 'proxy/errors.test.ts').flatMap((f) => codesIn(read(f)).filter((c) => !proxyCodes.has(c)).map((c) => `${f}: ${c}`));
     expect(unknown).toEqual([]);
@@ -59,7 +62,12 @@ describe('error-code tables', () => {
     const used = (files: string[], table: string) => new Set(files.filter((f) => f !== table && !isTest(f)).flatMap((f) => codesIn(read(f))));
     const inProxy = used(proxyFiles, proxyTable);
     const inHarness = used(harnessFiles, harnessTable);
-    expect([...proxyCodes].filter((c) => !inProxy.has(c))).toEqual([]);
+    expect(Object.keys(errorCodes).filter((c) => !inProxy.has(c))).toEqual([]);
+    for (const b of backendTables) {
+      // A backend's own codes are used in its folder (not only somewhere in the proxy).
+      const inFolder = used(proxyFiles.filter((f) => f.startsWith(b.folder)), `${b.folder}errors.ts`);
+      expect(Object.keys(b.table).filter((c) => !inFolder.has(c)), b.name).toEqual([]);
+    }
     expect([...harnessCodes].filter((c) => !inHarness.has(c))).toEqual([]);
   });
 
@@ -105,12 +113,17 @@ describe('error-code tables', () => {
       '## Error codes',
       '',
       'Every error the proxy and the harness log or throw starts with its code, then says what was',
-      'wrong and what is accepted. The tables below are `proxy/errors.ts` and',
-      '`harness/config/error-codes.ts` (a test keeps them, the source and this list in step).',
+      'wrong and what is accepted. The tables below are `proxy/errors.ts`, each backend\'s own',
+      'codes (its descriptor\'s `errors`) and `harness/config/error-codes.ts` (a test keeps them,',
+      'the source and this list in step).',
       '',
       '| proxy code | meaning |',
       '|---|---|',
       ...rows(errorCodes),
+      '',
+      '| backend | code | meaning |',
+      '|---|---|---|',
+      ...backendTables.flatMap((b) => Object.entries(b.table).map(([c, meaning]) => `| ${b.name} | \`${c}\` | ${meaning} |`)),
       '',
       '| harness code | meaning |',
       '|---|---|',

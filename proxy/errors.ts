@@ -43,10 +43,20 @@ export const errorCodes = {
 
 export type ErrorCode = keyof typeof errorCodes;
 
-/** An error's message: its code first, then what was wrong and what is accepted. */
-export function errorText(code: ErrorCode, detail: string): string {
-  return `${code}: ${detail}`;
+/**
+ * A table of codes and what each means. The proxy's own is `errorCodes`; a backend keeps the
+ * codes only it uses in its folder and hands them over in its descriptor (`errors`), so the
+ * one table of every code is this one plus the registered backends' (see registry.ts).
+ */
+export type ErrorTable = Readonly<Record<`KPNG_ERR_${string}`, string>>;
+
+/** The message builder for one table: it takes that table's codes only. */
+export function errorTextOf<T extends ErrorTable>(_table: T): (code: keyof T & string, detail: string) => string {
+  return (code, detail) => `${code}: ${detail}`;
 }
+
+/** An error's message: its code first, then what was wrong and what is accepted. */
+export const errorText: (code: ErrorCode, detail: string) => string = errorTextOf(errorCodes);
 
 /** `errorText` without the code: what follows "CODE: " in a message. */
 export function errorDetail(message: string): string {

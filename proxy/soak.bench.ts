@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { onExit } from 'signal-exit';
 import { createTopology, type Topology } from '../harness/lab/netns/index.ts';
-import { iptablesDataplane, nftDataplane, type Dataplane } from './backends/conformance/dataplanes.ts';
+import { dataplaneFor, type Dataplane } from './backends/conformance/dataplanes.ts';
 import { ProxyUnderTest, marksOf } from './backends/conformance/proxy-under-test.ts';
 import { SnapshotFile } from './backends/conformance/snapshot.ts';
 import { node, service, slice } from './model/testing.ts';
@@ -32,7 +32,7 @@ import { parseDuration } from './cli/parse.ts';
 import { cpuMs, memoryBytes } from './bench/process-stats.ts';
 import { errorText } from './errors.ts';
 
-const backends: Record<string, Dataplane> = { nft: nftDataplane, 'iptables-nft': iptablesDataplane('nft'), 'iptables-legacy': iptablesDataplane('legacy') };
+const backends: Record<string, Dataplane> = { nft: dataplaneFor('nft'), 'iptables-nft': dataplaneFor('iptables-nft'), 'iptables-legacy': dataplaneFor('iptables-legacy') };
 
 interface Settings {
   services: number;

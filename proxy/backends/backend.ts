@@ -3,6 +3,7 @@
 // dataplane; they never re-decide which endpoints a node may use (that is the model's).
 import type { FlagSpec, FlagValues } from '../cli/flags.ts';
 import type { IPFamily, NodeView, ViewChanges } from '../model/index.ts';
+import type { ErrorTable } from '../errors.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { Runner } from './common/exec.ts';
 
@@ -147,6 +148,11 @@ export interface BackendDescriptor {
   readonly proof: 'runs' | 'rendered-and-traced';
   /** Its conformance and benchmark variants (at least one). */
   readonly subjects: readonly BackendSubject[];
+  /**
+   * The error codes only this backend uses, with what each means (its folder's errors.ts).
+   * With the proxy's own table (proxy/errors.ts) they make the one table of codes.
+   */
+  readonly errors?: ErrorTable;
   /** The backend for these flag values (already parsed and checked); throws on a bad combination. */
   create(flags: FlagValues, ctx: BackendContext): Backend;
   /** `to-<name> --cleanup`: remove everything it ever made (default: create(...).cleanup()). */
@@ -174,6 +180,7 @@ export interface DescribedBackend {
   pod: PodNeeds;
   proof: BackendDescriptor['proof'];
   subjects: readonly BackendSubject[];
+  errors: ErrorTable;
 }
 
 export function describeFlag(f: FlagSpec): DescribedFlag {
@@ -199,5 +206,6 @@ export function describeBackend(d: BackendDescriptor, flags: readonly FlagSpec[]
     pod: d.pod,
     proof: d.proof,
     subjects: d.subjects,
+    errors: d.errors ?? {},
   };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { localStateOf } from '../../model/testing.ts';
 import { ProxyMetrics } from '../../runtime/index.ts';
-import { iptablesDataplane } from './dataplanes.ts';
+import { dataplaneFor } from './dataplanes.ts';
 import { MetricsPage } from './metrics-text.ts';
 import { marksOf, syncedSince } from './proxy-under-test.ts';
 
@@ -39,6 +39,6 @@ describe('when a change counts as synced (the suite’s wait)', () => {
     m.synced({ full: false, seconds: 0.01, at: t0 + 1, stats: { full: false }, state, programmingSeconds: [] });
     m.synced({ full: false, seconds: 0.01, at: t0 + 2, stats: { full: false }, state, programmingSeconds: [] });
     m.failed(true);
-    expect(marksOf(await page(m), iptablesDataplane('nft'))).toEqual({ lastSync: t0 + 2, full: 1, partial: 2, failures: 1 });
+    expect(marksOf(await page(m), dataplaneFor('iptables-nft'))).toEqual({ lastSync: t0 + 2, full: 1, partial: 2, failures: 1 });
   });
 });

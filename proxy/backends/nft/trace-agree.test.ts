@@ -12,7 +12,7 @@ import { Tracer, type Outcome as IptablesOutcome } from '../iptables/trace.testk
 import { NftTracer, type Outcome as NftOutcome, type Packet } from './trace.testkit.ts';
 
 const iptablesGolden = (name: string) => readFileSync(new URL(`../iptables/testdata/${name}.golden`, import.meta.url), 'utf8');
-const nftGolden = (name: string) => readFileSync(new URL(`../nft/testdata/${name}.nft`, import.meta.url), 'utf8');
+const nftGolden = (name: string) => readFileSync(new URL(`./testdata/${name}.nft`, import.meta.url), 'utf8');
 
 const pod = '10.0.1.5';
 const outside = '198.51.100.7';
