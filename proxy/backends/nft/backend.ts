@@ -101,8 +101,6 @@ export class NftBackend implements Backend {
 
   constructor(o: NftBackendOptions) {
     checkAddressFlags(o.clusterCIDRs ?? [], o.nodePortAddresses ?? [], (m) => new NftSetupError(m));
-    const bit = o.masqueradeBit ?? 14;
-    if (!Number.isInteger(bit) || bit < 0 || bit > 31) throw new NftSetupError(`--masquerade-bit=${bit}: accepted: an integer 0-31`);
     this.#o = o;
     this.#run = o.run ?? processRunner();
     this.#log = o.logger;
