@@ -6,19 +6,26 @@
 // functions and modules by self time, and the heap snapshot's biggest constructors.
 //
 //   node proxy/bench/profile-start.ts [--services 1000] [--modes iptables-nft,nftables]
-//        [--cpu] [--snapshot] [--node-flags="--max-semi-space-size=16"] [--out dir] [--runs 1]
+//        [--cpu] [--snapshot] [--node-flags="--max-semi-space-size=16"]... [--out dir] [--runs 1]
+//
+// Without --node-flags kpng starts as users and the image start it, through its bin (the
+// launcher proxy/kpng.sh, which picks node's flags; --cpu/--snapshot go in NODE_OPTIONS).
+// Each --node-flags is one variant that starts node directly with those flags instead
+// ("" for none, --node-flags= --node-flags=--max-semi-space-size=2 ...); with several, every
+// run starts each mode once per variant, interleaved, so that variants are compared close
+// together in time.
 //
 // Not a benchmark (no kube-proxy beside it): the tool to find where a start's time and
 // memory go. Needs root and hack/k8s-binaries.sh's etcd and kube-apiserver.
 import { mkdtemp, mkdir, readdir, readFile, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../../harness/k8s-binaries.ts';
-import { nodeObject, proxyEntry, RELAY_NAMESPACE, RELAY_PORT, relayAddresses, startApiRelay, startLabControlPlane, writeNodeKubeconfig } from '../../harness/lab/cluster/index.ts';
-import { createTopology, projectNode, programEnv } from '../../harness/lab/netns/index.ts';
+import { nodeObject, RELAY_NAMESPACE, RELAY_PORT, relayAddresses, startApiRelay, startLabControlPlane, writeNodeKubeconfig } from '../../harness/lab/cluster/index.ts';
+import { createTopology, projectNode } from '../../harness/lab/netns/index.ts';
 import { apiClient, inParallel } from './api-client.ts';
+import { kpngCommand } from './kpng-command.ts';
 import { cpuMs, memoryBytes } from './process-stats.ts';
 
 const { values: flags } = parseArgs({
@@ -27,19 +34,19 @@ const { values: flags } = parseArgs({
     modes: { type: 'string', default: 'iptables-legacy,iptables-nft,nftables' },
     cpu: { type: 'boolean', default: false },
     snapshot: { type: 'boolean', default: false },
-    'node-flags': { type: 'string', default: '' },
+    'node-flags': { type: 'string', multiple: true },
     out: { type: 'string' },
     runs: { type: 'string', default: '1' },
   },
 });
 const services = Number(flags.services);
 const modes = flags.modes!.split(',');
-const nodeFlags = flags['node-flags']!.split(' ').filter((f) => f !== '');
+/** undefined: through the bin, as users run it. */
+const variants: (string[] | undefined)[] = flags['node-flags']?.map((v) => v.split(' ').filter((f) => f !== '')) ?? [undefined];
 const runs = Number(flags.runs);
 const ns = 'bench';
 const nodeName = 'n1';
-const compiled = path.join(repoRoot, 'dist/proxy/cli.js');
-const kpngEntry = existsSync(compiled) ? compiled : proxyEntry();
+const kpng = kpngCommand();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -111,7 +118,7 @@ function summarizeHeap(snap: { snapshot: { meta: { node_fields: string[]; node_t
 
 // ------------------------------------------------------------------ the run
 
-async function profileOnce(cp: Awaited<ReturnType<typeof startLabControlPlane>>, mode: string, out: string, scratch: string): Promise<void> {
+async function profileOnce(cp: Awaited<ReturnType<typeof startLabControlPlane>>, mode: string, nodeFlags: string[] | undefined, out: string, scratch: string): Promise<void> {
   const topology = await createTopology({ family: 'ipv4', nodes: [nodeName], clients: [RELAY_NAMESPACE] });
   let relay: Awaited<ReturnType<typeof startApiRelay>> | undefined;
   try {
@@ -125,10 +132,13 @@ async function profileOnce(cp: Awaited<ReturnType<typeof startLabControlPlane>>,
     const backend = mode === 'nftables' ? ['to-nft'] : ['to-iptables', `--iptables-mode=${mode === 'iptables-legacy' ? 'legacy' : 'nft'}`];
     const profDir = path.join(out, mode);
     await mkdir(profDir, { recursive: true });
-    const v8 = [...nodeFlags, ...(flags.cpu ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=200'] : []), ...(flags.snapshot ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profDir}`] : [])];
-    const args = ['--disable-warning=ExperimentalWarning', ...v8, kpngEntry, 'kube', `--kubeconfig=${kubeconfig}`, 'to-local', `--node-name=${nodeName}`, ...backend, `--cluster-cidr=${topology.clusterCidrs.join(',')}`, '--metrics-bind-address=127.0.0.1:10249'];
+    const v8 = [...(nodeFlags ?? []), ...(flags.cpu ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=200'] : []), ...(flags.snapshot ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profDir}`] : [])];
+    const args = ['kube', `--kubeconfig=${kubeconfig}`, 'to-local', `--node-name=${nodeName}`, ...backend, `--cluster-cidr=${topology.clusterCidrs.join(',')}`, '--metrics-bind-address=127.0.0.1:10249'];
     const started = Date.now();
-    const proxy = node.spawn(projectNode(), args, { env: { ...programEnv(), KPNG_LOG_LEVEL: 'debug' } });
+    const proxy =
+      nodeFlags === undefined
+        ? node.spawn(kpng.file, args, { env: { ...kpng.env, KPNG_LOG_LEVEL: 'debug', ...(v8.length > 0 ? { NODE_OPTIONS: v8.join(' ') } : {}) } })
+        : node.spawn(projectNode(), [...v8, kpng.entry, ...args], { env: { ...kpng.env, KPNG_LOG_LEVEL: 'debug' } });
     const rss: [number, number][] = [];
     let synced = 0;
     while (synced === 0 && Date.now() - started < 120_000) {
@@ -157,7 +167,7 @@ async function profileOnce(cp: Awaited<ReturnType<typeof startLabControlPlane>>,
       await sleep(3000); // the file is written in one go after its creation
     }
     await proxy.stop({ graceMs: 30_000 });
-    say(`\n=== ${mode}, ${services} Services, node flags [${nodeFlags.join(' ')}]: start → rules ${startMs} ms, peak RSS ${peak.toFixed(0)} MiB (${now.toFixed(0)} MiB after 1 s), CPU ${cpu.toFixed(2)} s`);
+    say(`\n=== ${mode}, ${services} Services, ${nodeFlags === undefined ? 'through the bin' : `node flags [${nodeFlags.join(' ')}]`}: start → rules ${startMs} ms, peak RSS ${peak.toFixed(0)} MiB (${now.toFixed(0)} MiB after 1 s), CPU ${cpu.toFixed(2)} s`);
     say('timeline (ms after spawn):');
     for (const line of proxy.output.split('\n')) {
       const m = /^(\w+)\s+(\S+Z) (.*)$/.exec(line);
@@ -195,8 +205,10 @@ async function main(): Promise<void> {
         endpoints: Array.from({ length: 10 }, (_, e) => ({ addresses: [endpointIP(s * 10 + e)], conditions: { ready: true }, nodeName: e % 2 === 0 ? nodeName : 'n2' })),
       });
     });
-    say(`${services} Services × 10 endpoints written; kpng: ${path.relative(repoRoot, kpngEntry)}; profiles in ${out}`);
-    for (let r = 0; r < runs; r++) for (const mode of modes) await profileOnce(cp, mode, path.join(out, `run${r}`), scratch);
+    say(`${services} Services × 10 endpoints written; kpng: ${path.relative(repoRoot, kpng.file)}; profiles in ${out}`);
+    for (let r = 0; r < runs; r++)
+      for (const mode of modes)
+        for (const [v, nodeFlags] of variants.entries()) await profileOnce(cp, mode, nodeFlags, path.join(out, `run${r}`, `v${v}`), scratch);
   } finally {
     await cp.stop();
     if (!flags.out) await rm(scratch, { recursive: true, force: true });
