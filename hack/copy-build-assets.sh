@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Copy the files the compiled code reads at run time beside the modules that read them
-# (tsc compiles only TypeScript): gRPC protocol files and handlebars templates.
+# (tsc compiles only TypeScript): gRPC protocol files and handlebars templates; and the
+# `kpng` launcher (proxy/kpng.sh, package.json's bin) beside the compiled cli.js it starts.
 # Usage: hack/copy-build-assets.sh [OUT_DIR]   (default dist; run after tsc -p tsconfig.build.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,4 +15,8 @@ for dir in proxy harness; do
     count=$((count + 1))
   done < <(find "$dir" -name node_modules -prune -o -type f \( -name '*.proto' -o -name '*.hbs' \) -print0)
 done
+mkdir -p "$out/proxy"
+cp proxy/kpng.sh "$out/proxy/kpng.sh"
+chmod 755 "$out/proxy/kpng.sh"
+count=$((count + 1))
 echo "copy-build-assets: $count file(s) into $out/"

@@ -4,7 +4,7 @@
 // is copied beside it. (Building and running the image needs Docker: `make image`.)
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -176,11 +176,14 @@ describe('the runtime image', () => {
     expect(installed, 'proxy/Dockerfile\'s apt-get install list (keep it in the order the descriptors give)').toEqual(wanted);
   });
 
-  it("starts the proxy's bin, from the folder the build stage compiles it to, as an ES module", () => {
+  it("starts the proxy's bin (the launcher that gives node its flags), from the folder the build stage compiles it to, as an ES module", () => {
     const runtime = stage('runtime');
     const workdir = runtime.instructions.find((i) => i.keyword === 'WORKDIR')?.args ?? '';
     const entrypoint = JSON.parse(runtime.instructions.find((i) => i.keyword === 'ENTRYPOINT')?.args ?? '[]') as string[];
-    expect(entrypoint).toEqual(['node', path.posix.join(workdir, packageJson.bin.kpng ?? '')]);
+    // Exactly the bin, with nothing before it: the launcher alone decides node's flags.
+    expect(entrypoint).toEqual([path.posix.join(workdir, packageJson.bin.kpng ?? '')]);
+    expect(packageJson.bin.kpng).toBe('dist/proxy/kpng.sh');
+    expect(runtime.instructions.some((i) => i.keyword === 'ENV' && i.args.includes('NODE_OPTIONS')), 'NODE_OPTIONS would replace the launcher\'s flags').toBe(false);
     const fromBuild = copies(runtime).filter((c) => c.from === 'build');
     expect(fromBuild.map((c) => c.sources[0])).toEqual(['/src/package.json', '/src/node_modules/', '/src/dist/proxy/']);
     // package.json comes along because its "type" makes node load dist/**/*.js as ES modules.
@@ -276,6 +279,10 @@ describe('hack/copy-build-assets.sh (npm run build, in the image and in dist/)',
         wanted.push(...matches);
       }
     }
+    // The bin: the launcher, executable, beside the cli.js that tsc compiles.
+    expect(packageJson.bin.kpng).toBe('dist/proxy/kpng.sh');
+    wanted.push('proxy/kpng.sh');
+    expect(((await stat(path.join(out, 'proxy/kpng.sh'))).mode & 0o111).toString(8)).toBe('111');
     expect(wanted).toContain('proxy/api/localv1.proto');
     expect(wanted).toContain('harness/manifests/templates/daemonset.yaml.hbs');
     for (const file of wanted) expect(existsSync(path.join(out, file)), `${file} is copied into the build output`).toBe(true);

@@ -18,8 +18,9 @@
 //                               [--rounds 2] [--changes 40] [--cap 600]
 //   --quick: 1,000 Services, one round, 15 changes (about 5 minutes)
 //
-// kpng runs as users run it, compiled (dist/, which the npm script builds first; from source
-// when there is no build). Needs root and the binaries of hack/k8s-binaries.sh (etcd,
+// kpng runs as users run it and as the image's ENTRYPOINT does: through its bin, the launcher
+// proxy/kpng.sh (node's flags), compiled (dist/, which the npm script builds first; from
+// source when there is no build), with no other environment than the project's node on PATH. Needs root and the binaries of hack/k8s-binaries.sh (etcd,
 // kube-apiserver, kube-proxy), which the npm script obtains.
 import { mkdtemp, rm, symlink, mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -28,11 +29,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { k8sBinDir, repoRoot } from '../harness/k8s-binaries.ts';
-import { nodeObject, proxyEntry, RELAY_NAMESPACE, RELAY_PORT, relayAddresses, startApiRelay, startLabControlPlane, writeNodeKubeconfig } from '../harness/lab/cluster/index.ts';
+import { nodeObject, RELAY_NAMESPACE, RELAY_PORT, relayAddresses, startApiRelay, startLabControlPlane, writeNodeKubeconfig } from '../harness/lab/cluster/index.ts';
 import type { ControlPlane } from '../harness/lab/control-plane/index.ts';
-import { createTopology, projectNode, programEnv, type Node, type NsProcess, type Topology } from '../harness/lab/netns/index.ts';
+import { createTopology, programEnv, type Node, type NsProcess, type Topology } from '../harness/lab/netns/index.ts';
 import { endpointString, servicePortEndpointChainName } from './backends/iptables/names.ts';
 import { servicePortChainNameBase, servicePortEndpointChainNameBase } from './backends/nft/names.ts';
+import { kpngCommand } from './bench/kpng-command.ts';
 import { apiClient, inParallel, quantile, type ApiCall } from './bench/api-client.ts';
 import { cpuMs, memoryBytes } from './bench/process-stats.ts';
 import { comparedSubjects, comparisonRows, markdownTable, type ComparedSubject, type RunResult } from './bench/comparison.ts';
@@ -66,9 +68,7 @@ const ns = 'bench';
 const nodeName = 'n1';
 const targetPort = 8080;
 const binDir = k8sBinDir();
-/** kpng as users run it: compiled (`npm run build`), else from source. */
-const compiled = path.join(repoRoot, 'dist/proxy/cli.js');
-const kpngEntry = existsSync(compiled) ? compiled : proxyEntry();
+const kpng = kpngCommand();
 
 function fail(message: string): never {
   process.stderr.write(errorText('KPNG_ERR_BENCH', `${message}\n`));
@@ -132,9 +132,9 @@ async function launch(subject: ComparedSubject, mode: Mode, kubeconfig: string, 
   if (subject === 'kpng') {
     const backend = mode === 'nftables' ? ['to-nft'] : ['to-iptables', `--iptables-mode=${mode === 'iptables-legacy' ? 'legacy' : 'nft'}`];
     return {
-      file: projectNode(),
-      args: ['--disable-warning=ExperimentalWarning', kpngEntry, 'kube', `--kubeconfig=${kubeconfig}`, 'to-local', `--node-name=${nodeName}`, ...backend, `--cluster-cidr=${clusterCidr}`, '--metrics-bind-address=127.0.0.1:10249'],
-      env: programEnv(),
+      file: kpng.file,
+      args: ['kube', `--kubeconfig=${kubeconfig}`, 'to-local', `--node-name=${nodeName}`, ...backend, `--cluster-cidr=${clusterCidr}`, '--metrics-bind-address=127.0.0.1:10249'],
+      env: kpng.env,
     };
   }
   // --iptables-min-sync-period is the minimum sync period of every mode (the config's top-level minSyncPeriod).
@@ -320,7 +320,7 @@ async function main(): Promise<void> {
   }
   const rows = comparisonRows(results);
   const cpus = (await readFile('/proc/cpuinfo', 'utf8')).match(/^processor/gm)?.length ?? 0;
-  const header = `bench:vs-kube-proxy ${new Date().toISOString().slice(0, 10)}: ${kubeProxyVersion} vs kpng (${path.relative(repoRoot, kpngEntry)}, node ${process.version}), ${endpointsPerService} endpoints per Service, one node (n1) in a fresh namespace per run, ${rounds} round(s) × ${changes} changes, ${cpus} CPUs; medians; change latency compared with kube-proxy at min-sync 0`;
+  const header = `bench:vs-kube-proxy ${new Date().toISOString().slice(0, 10)}: ${kubeProxyVersion} vs kpng (${path.relative(repoRoot, kpng.file)}, node ${process.version}), ${endpointsPerService} endpoints per Service, one node (n1) in a fresh namespace per run, ${rounds} round(s) × ${changes} changes, ${cpus} CPUs; medians; change latency compared with kube-proxy at min-sync 0`;
   console.log(header);
   console.table(rows);
   console.log(markdownTable(rows));

@@ -1,9 +1,12 @@
-// The two calls a reflector needs, on top of @kubernetes/client-node's config and Watch:
-// a raw list (plain JSON objects, as watch events carry them) and a watch.
+// The two calls a reflector needs, over node:https with the kubeconfig's credentials: a
+// list (plain JSON objects, as watch events carry them) and a watch (one JSON event a line).
 import { request } from 'node:https';
-import { request as httpRequest, type RequestOptions } from 'node:http';
-import { KubeConfig, Watch } from '@kubernetes/client-node';
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { createInterface } from 'node:readline';
 import { errorText } from '../../errors.ts';
+import type { ApiConnection } from './kubeconfig.ts';
+
+export { KubeConfigError, loadKubeConfig, type ApiConnection } from './kubeconfig.ts';
 
 export interface ListResult {
   items: unknown[];
@@ -24,94 +27,109 @@ export interface WatchEvent {
   object: Record<string, unknown>;
 }
 
-/** Where the kubeconfig comes from: a file, else $KUBECONFIG, else the in-cluster service account. */
-export function loadKubeConfig(file?: string): KubeConfig {
-  const kc = new KubeConfig();
-  const path = file || process.env.KUBECONFIG;
-  if (!path) {
-    kc.loadFromCluster();
-    return kc;
-  }
-  // Every problem names the file (and where its name came from): a bare EISDIR or YAML error says neither.
-  const bad = (why: string) => new KubeConfigError(`${path} (${file ? '--kubeconfig' : '$KUBECONFIG'}): ${why}`);
-  try {
-    kc.loadFromFile(path);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EISDIR') throw bad('is a directory (accepted: a kubeconfig file)');
-    if (err.code === 'ENOENT') throw bad('no such file');
-    throw bad(`cannot be read as a kubeconfig: ${err.message.split('\n')[0]}`);
-  }
-  if (!kc.getCurrentCluster()) throw bad(`has no current cluster (current-context ${JSON.stringify(kc.getCurrentContext() ?? '')}; accepted: a kubeconfig whose current-context names a cluster)`);
-  return kc;
-}
-
-export class KubeConfigError extends Error {
-  readonly code = 'KPNG_ERR_KUBECONFIG';
-  constructor(message: string) {
-    super(errorText('KPNG_ERR_KUBECONFIG', message));
-  }
-}
-
 export class KubeClient {
-  readonly kc: KubeConfig;
-  private readonly watcher: Watch;
+  private readonly api: ApiConnection;
+  /** A watch silent this long is aborted: the watchdog for half-open connections. */
+  private readonly watchInactivityMs: number;
 
-  constructor(kc: KubeConfig, watchInactivityMs: number) {
-    this.kc = kc;
-    this.watcher = new Watch(kc);
-    // client-node aborts a watch that is silent this long: our watchdog for half-open connections.
-    (this.watcher as unknown as { requestTimeoutMs: number }).requestTimeoutMs = watchInactivityMs;
+  constructor(api: ApiConnection, watchInactivityMs: number) {
+    this.api = api;
+    this.watchInactivityMs = watchInactivityMs;
   }
 
-  private server(): URL {
-    const cluster = this.kc.getCurrentCluster();
-    if (!cluster) throw new KubeAPIError(0, 'the kubeconfig has no current cluster');
-    return new URL(cluster.server);
+  private async send(path: string, query: Record<string, string>, signal: AbortSignal, extra: RequestOptions = {}): Promise<{ url: URL; req: ClientRequest; res: Promise<IncomingMessage> }> {
+    const url = new URL(path, this.api.server);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    const opts = await this.api.requestOptions();
+    const send = url.protocol === 'https:' ? request : httpRequest;
+    let req!: ClientRequest;
+    const res = new Promise<IncomingMessage>((resolve, reject) => {
+      req = send(url, { ...opts, ...extra, method: 'GET', headers: { ...(opts.headers as Record<string, string>), Accept: 'application/json' }, signal }, (response) => {
+        // A connection cut mid-response errors the response too: the callers' handlers see it, and none goes uncaught.
+        response.on('error', () => undefined);
+        resolve(response);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    return { url, req, res };
   }
 
   async list(path: string, query: Record<string, string>, signal: AbortSignal): Promise<ListResult> {
-    const url = new URL(path, this.server());
-    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-    const opts: RequestOptions & Record<string, unknown> = { method: 'GET', headers: { Accept: 'application/json' }, signal, timeout: 60_000 };
-    await this.kc.applyToHTTPSOptions(opts as never);
-    const send = url.protocol === 'https:' ? request : httpRequest;
+    const { url, req, res } = await this.send(path, query, signal, { timeout: 60_000 });
+    req.on('timeout', () => req.destroy(new KubeAPIError(0, `GET ${url.pathname}: timed out`)));
+    const response = await res;
     const body = await new Promise<string>((resolve, reject) => {
-      const req = send(url, opts, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => {
-          if (res.statusCode === 200) resolve(text);
-          else reject(new KubeAPIError(res.statusCode ?? 0, `GET ${url.pathname}: ${res.statusCode} ${text.slice(0, 300)}`));
-        });
-        res.on('error', reject);
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (c: string) => (text += c));
+      response.on('end', () => {
+        if (response.statusCode === 200) resolve(text);
+        else reject(new KubeAPIError(response.statusCode ?? 0, `GET ${url.pathname}: ${response.statusCode} ${text.slice(0, 300)}`));
       });
-      req.on('timeout', () => req.destroy(new KubeAPIError(0, `GET ${url.pathname}: timed out`)));
+      response.on('error', reject);
       req.on('error', reject);
-      req.end();
     });
     const list = JSON.parse(body) as { items?: unknown[]; metadata?: { resourceVersion?: string } };
     return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '' };
   }
 
   /** Resolves when the watch ends (server close, error, inactivity or abort); rejects on an error. */
-  watch(path: string, query: Record<string, string>, onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let controller: AbortController | undefined;
-      const abort = () => controller?.abort();
-      signal.addEventListener('abort', abort, { once: true });
-      const finish = (err: unknown) => {
-        signal.removeEventListener('abort', abort);
-        if (err && !signal.aborted) reject(err instanceof Error ? err : new Error(String(err)));
-        else resolve();
-      };
-      this.watcher
-        .watch(path, query, (type, object) => onEvent({ type: type as WatchEvent['type'], object: object as Record<string, unknown> }), finish)
-        .then((c) => {
-          controller = c;
-          if (signal.aborted) c.abort();
-        }, finish);
-    });
+  async watch(path: string, query: Record<string, string>, onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+    const ctrl = new AbortController();
+    const abort = () => ctrl.abort();
+    signal.addEventListener('abort', abort, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const idle = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        timedOut = true;
+        ctrl.abort();
+      }, this.watchInactivityMs);
+      timer.unref();
+    };
+    try {
+      idle(); // also bounds the wait for the response's head
+      const { url, req, res } = await this.send(path, { ...query, watch: 'true' }, ctrl.signal);
+      const response = await res;
+      if (response.statusCode !== 200) {
+        response.resume();
+        throw new KubeAPIError(response.statusCode ?? 0, `watch ${url.pathname}: ${response.statusCode} ${response.statusMessage ?? ''}`);
+      }
+      idle();
+      await new Promise<void>((resolve, reject) => {
+        response.on('data', idle);
+        const lines = createInterface({ input: response, crlfDelay: Infinity });
+        lines.on('line', (line) => {
+          let e: WatchEvent;
+          try {
+            e = JSON.parse(line) as WatchEvent;
+          } catch {
+            return; // not an event
+          }
+          try {
+            onEvent(e);
+          } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        });
+        lines.on('close', resolve);
+        lines.on('error', reject); // readline passes the response's errors on
+        response.on('close', resolve); // also cut mid-stream: resume from the last resource version
+        response.on('error', reject);
+        req.on('error', reject);
+      });
+      if (timedOut) throw new Error('stalled');
+    } catch (err) {
+      // An abort (ours, the inactivity watchdog's) ends the watch; anything else is an error.
+      if (signal.aborted) return;
+      if (timedOut) throw new KubeAPIError(0, `watch ${path}: silent for ${this.watchInactivityMs} ms (stalled), restarting`);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', abort);
+      ctrl.abort();
+    }
   }
 }

@@ -1,7 +1,7 @@
 // One resource kept in sync by list + watch, hardened against the client library's known
 // pitfalls: restarts after any error with backoff, one at a time (a sequential loop);
 // relists on 410 Gone, also when it arrives as an ERROR event inside a 200 stream;
-// a silent stall ends the watch (client-node's inactivity timeout) and it resumes from
+// a silent stall ends the watch (the client's inactivity watchdog) and it resumes from
 // the last resource version; handlers are idempotent (the cluster state ignores repeats).
 import type { ObjectKind } from '../../model/index.ts';
 import type { Logger } from '../../runtime/log.ts';
