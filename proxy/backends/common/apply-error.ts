@@ -1,10 +1,14 @@
 // The one error type of rule appliers: a kernel tool (iptables-restore, nft -f, ...)
 // rejected our input. It carries the exact input, so the failure can be replayed.
-import { errorText, type ErrorCode } from '../../errors.ts';
+import { errorTextOf, type ErrorCode, type ErrorTable } from '../../errors.ts';
+
+/** The proxy's codes or a backend's own (its errors table). */
+type ApplyErrorCode = ErrorCode | (keyof ErrorTable & string);
+const applyErrorText = errorTextOf<ErrorTable>({});
 
 export interface RuleApplyErrorFields {
   /** Stable, searchable code, e.g. KPNG_ERR_IPTABLES_RESTORE. */
-  code: ErrorCode;
+  code: ApplyErrorCode;
   /** The command line that ran, e.g. ["iptables-nft-restore", "--noflush", "--wait=5"]. */
   command: string[];
   /** Exactly what was written to the tool's standard input. */
@@ -18,7 +22,7 @@ export interface RuleApplyErrorFields {
 }
 
 export class RuleApplyError extends Error {
-  readonly code: ErrorCode;
+  readonly code: ApplyErrorCode;
   readonly command: string[];
   readonly input: string;
   readonly exitCode: number | undefined;
@@ -33,7 +37,7 @@ export class RuleApplyError extends Error {
     const where = f.line !== undefined ? ` at input line ${f.line}${lineText !== undefined ? `: ${lineText}` : ''}` : '';
     const tool = f.command[0] ?? 'tool';
     const why = f.stderr.trim().split('\n').find((l) => l.trim() !== '') ?? `exit code ${f.exitCode ?? 'unknown'}`;
-    super(errorText(f.code, `${tool} rejected the ${f.what ? `${f.what} ` : ''}rules${where} (${why})`));
+    super(applyErrorText(f.code, `${tool} rejected the ${f.what ? `${f.what} ` : ''}rules${where} (${why})`));
     this.name = 'RuleApplyError';
     this.code = f.code;
     this.command = f.command;

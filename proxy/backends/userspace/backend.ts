@@ -17,9 +17,10 @@ import { Pool } from './pool.ts';
 import { chains, checkInput, jumpRules, renderRules, restoreInput, type JumpRule, type RenderedRules, type ServedFrontend } from './rules.ts';
 import { TcpListener } from './tcp-listener.ts';
 import { UdpListener } from './udp-listener.ts';
+import { userspaceErrorText, type userspaceErrors } from './errors.ts';
 
-export const errUserspaceRestore = 'KPNG_ERR_USERSPACE_RESTORE';
-export const errUserspaceSetup = 'KPNG_ERR_USERSPACE_SETUP';
+export const errUserspaceRestore = 'KPNG_ERR_USERSPACE_RESTORE' satisfies keyof typeof userspaceErrors;
+export const errUserspaceSetup = 'KPNG_ERR_USERSPACE_SETUP' satisfies keyof typeof userspaceErrors;
 
 const allFamilies = ipFamilies;
 
@@ -316,7 +317,7 @@ function sameRules(a: RenderedRules, b: RenderedRules): boolean {
 export class UserspaceSetupError extends Error {
   readonly code = errUserspaceSetup;
   constructor(message: string) {
-    super(`${errUserspaceSetup}: ${message}`);
+    super(userspaceErrorText(errUserspaceSetup, message));
     this.name = 'UserspaceSetupError';
   }
 }

@@ -103,7 +103,7 @@ async function orchestrate(): Promise<void> {
   const { createTopology, projectNode, programEnv, planAddress } = await import('../../../harness/lab/netns/index.ts');
   const { ProxyUnderTest } = await import('../conformance/proxy-under-test.ts');
   const { SnapshotFile } = await import('../conformance/snapshot.ts');
-  const { userspaceDataplane } = await import('../conformance/dataplanes.ts');
+  const { dataplaneFor } = await import('../conformance/dataplanes.ts');
   const { node, service, slice } = await import('../../model/testing.ts');
   const seconds = Number(process.env.BENCH_SECONDS ?? 5);
   const concurrencies = (process.env.BENCH_CONCURRENCY ?? '1,8').split(',').map(Number);
@@ -129,7 +129,7 @@ async function orchestrate(): Promise<void> {
       slice('echo', 'echo', [{ ip: server.ip('ipv4'), node: 'node-1', pod: 'server' }], { namespace: 'bench', ports: [{ name: 'tcp', port: serverPort }] }),
     ];
     const since = await snapshot.write(objects);
-    const proxy = ProxyUnderTest.start({ topology: t, node: t.node('node-1'), dataplane: userspaceDataplane('nft'), input: snapshot.path, syncPeriod: '30s' });
+    const proxy = ProxyUnderTest.start({ topology: t, node: t.node('node-1'), dataplane: dataplaneFor('userspace-nft'), input: snapshot.path, syncPeriod: '30s' });
     await proxy.waitForSync(since);
 
     const run = async (host: string, port: number, mode: 'rr' | 'cps', concurrency: number): Promise<LoadResult> => {

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Family, parseEcho, planAddress, programEnv, projectNode, urlFor } from '../../../harness/lab/netns/index.ts';
 import { probeFailure, useTopology } from '../../../harness/lab/netns/testing.ts';
-import { userspaceDataplane } from '../conformance/dataplanes.ts';
+import { dataplaneFor } from '../conformance/dataplanes.ts';
 import { ProxyUnderTest } from '../conformance/proxy-under-test.ts';
 import { SnapshotFile } from '../conformance/snapshot.ts';
 import { node, service, slice } from '../../model/testing.ts';
@@ -70,7 +70,7 @@ describe('to-userspace on a dual-stack node', () => {
     for (const n of topo.nodes) for (const f of topo.families) await n.exec('ip', [f === 'ipv6' ? '-6' : '-4', 'route', 'replace', 'default', 'dev', n.uplink]);
     snapshot = await SnapshotFile.create();
     const since = await snapshot.write(objects());
-    proxy = ProxyUnderTest.start({ topology: topo, node: topo.node('node-a'), dataplane: userspaceDataplane('nft'), input: snapshot.path, syncPeriod: '1s' });
+    proxy = ProxyUnderTest.start({ topology: topo, node: topo.node('node-a'), dataplane: dataplaneFor('userspace-nft'), input: snapshot.path, syncPeriod: '1s' });
     await proxy.waitForSync(since);
   }, 90_000);
 
