@@ -9,9 +9,9 @@ import { changesBetween, localStateOf, node, service, slice } from '../../model/
 import { memoryLogger } from '../../runtime/log.ts';
 import { netnsRunner, processRunner, type Runner } from '../common/index.ts';
 import { EbpfBackend } from './backend.ts';
-import { ExternalLab, addr } from './external-testing.ts';
+import { ExternalLab, addr } from './external-lab.testkit.ts';
 import { nftTable } from './external.ts';
-import { builtObject } from './testing.ts';
+import { builtObject } from './sock-lab.testkit.ts';
 
 const ports = [
   { name: 'p', port: 80, targetPort: 8080 },

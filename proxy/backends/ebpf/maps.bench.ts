@@ -12,7 +12,7 @@ import { fixtureState, scaleObjects } from '../common/testing.ts';
 import { changesBetween, slice } from '../../model/testing.ts';
 import { netnsRunner } from '../common/index.ts';
 import { EbpfBackend } from './backend.ts';
-import { SockLab, builtObject } from './testing.ts';
+import { SockLab, builtObject } from './sock-lab.testkit.ts';
 
 const services = Number(process.env.BENCH_SERVICES ?? 10000);
 const endpoints = 10;

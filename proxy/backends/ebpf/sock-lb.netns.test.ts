@@ -9,7 +9,7 @@ import { memoryLogger } from '../../runtime/log.ts';
 import { EbpfBackend } from './backend.ts';
 import { Bpftool } from './kernel.ts';
 import { netnsRunner, processRunner } from '../common/index.ts';
-import { SockLab, builtObject } from './testing.ts';
+import { SockLab, builtObject } from './sock-lab.testkit.ts';
 
 const eps4 = ['10.99.1.1', '10.99.1.2', '10.99.1.3'];
 const eps6 = ['fd00:99:1::1', 'fd00:99:1::2'];
