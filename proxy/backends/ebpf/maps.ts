@@ -92,7 +92,7 @@ export type MapOp = { op: 'update'; map: MapName; key: string; value: string } |
 
 /** The `bpftool batch file` line for an operation on the maps pinned under `mapDir`. */
 export function batchLine(o: MapOp, mapDir: string): string {
-  if (/\s/.test(mapDir)) throw new Error(`KPNG_ERR_EBPF_PIN_PATH: ${JSON.stringify(mapDir)} contains white space; accepted: a path without spaces`);
+  if (/\s/.test(mapDir)) throw new Error(ebpfErrorText('KPNG_ERR_EBPF_PIN_PATH', `${JSON.stringify(mapDir)} contains white space; accepted: a path without spaces`));
   const base = `map ${o.op} pinned ${mapDir}/${o.map} key hex ${o.key}`;
   return o.op === 'update' ? `${base} value hex ${o.value}` : base;
 }
