@@ -168,12 +168,28 @@ describe('the runtime image', () => {
     for (const d of registeredBackends) for (const pkg of d.pod.packages) expect(machine, `${d.name} needs ${pkg}`).toContain(pkg);
   });
 
-  it('installs exactly the packages the registered backends\' descriptors ask for (pod.packages), nothing else', () => {
-    const install = stage('runtime').instructions.find((i) => i.keyword === 'RUN' && i.args.includes('apt-get install'));
-    const words = (install?.args ?? '').split(/\s+/);
-    const installed = words.slice(words.indexOf('--no-install-recommends') + 1, words.indexOf('&&', words.indexOf('--no-install-recommends')));
+  it("installs exactly the packages the registered backends' descriptors ask for (pod.packages), as `kpng backends --packages` prints them: the build stage writes the list, the runtime stage copies it and apt-get installs from it", async () => {
+    // The command prints the union of the descriptors' packages, in registry order.
+    const printed = await execa(process.execPath, [path.join(repo, 'proxy/cli.ts'), 'backends', '--packages'], { env: { KPNG_LOG_LEVEL: 'warn' } });
     const wanted = [...new Set(registeredBackends.flatMap((d) => d.pod.packages))];
-    expect(installed, 'proxy/Dockerfile\'s apt-get install list (keep it in the order the descriptors give)').toEqual(wanted);
+    expect(printed.stdout.trim().split(' ')).toEqual(wanted);
+    // The build stage writes that list to a file...
+    const written = stage('build')
+      .instructions.filter((i) => i.keyword === 'RUN')
+      .flatMap((i) => [...i.args.matchAll(/\S*cli\.js backends --packages > (\S+)/g)].map((m) => m[1] ?? ''));
+    expect(written, 'the build stage runs `cli.js backends --packages > FILE`').toHaveLength(1);
+    const list = written[0]!;
+    // ...the runtime stage copies it from there before installing, and apt-get installs what it holds, and nothing else.
+    const runtime = stage('runtime');
+    const copy = copies(runtime).find((c) => c.from === 'build' && c.sources.includes(list));
+    expect(copy, `the runtime stage copies ${list} from the build stage`).toBeDefined();
+    const copied = copy!.dest.endsWith('/') ? path.posix.join(copy!.dest, path.posix.basename(list)) : copy!.dest;
+    const install = runtime.instructions.find((i) => i.keyword === 'RUN' && i.args.includes('apt-get install'));
+    expect(install, 'the runtime stage runs apt-get install').toBeDefined();
+    expect(runtime.instructions.indexOf(runtime.instructions.find((i) => i.keyword === 'COPY' && i.args.includes(list))!)).toBeLessThan(runtime.instructions.indexOf(install!));
+    const words = install!.args.split(/\s+/);
+    const installed = words.slice(words.indexOf('--no-install-recommends') + 1, words.indexOf('&&', words.indexOf('--no-install-recommends')));
+    expect(installed.join(' ')).toBe(`$(cat ${copied})`);
   });
 
   it("starts the proxy's bin (the launcher that gives node its flags), from the folder the build stage compiles it to, as an ES module", () => {
@@ -185,7 +201,7 @@ describe('the runtime image', () => {
     expect(packageJson.bin.kpng).toBe('dist/proxy/kpng.sh');
     expect(runtime.instructions.some((i) => i.keyword === 'ENV' && i.args.includes('NODE_OPTIONS')), 'NODE_OPTIONS would replace the launcher\'s flags').toBe(false);
     const fromBuild = copies(runtime).filter((c) => c.from === 'build');
-    expect(fromBuild.map((c) => c.sources[0])).toEqual(['/src/package.json', '/src/node_modules/', '/src/dist/proxy/']);
+    expect(fromBuild.map((c) => c.sources[0]).filter((f) => !f?.endsWith('.txt'))).toEqual(['/src/package.json', '/src/node_modules/', '/src/dist/proxy/']);
     // package.json comes along because its "type" makes node load dist/**/*.js as ES modules.
     expect(packageJson.type).toBe('module');
   });
@@ -260,9 +276,13 @@ describe('hack/copy-build-assets.sh (npm run build, in the image and in dist/)',
     await rm(out, { recursive: true, force: true });
   });
 
-  it('puts beside the compiled modules every file the code opens relative to itself', async () => {
+  it('puts beside the compiled modules every file the code opens relative to itself (copied, or compiled by a script of npm run build)', { timeout: 120_000 }, async () => {
     const result = await execa(path.join(repo, 'hack/copy-build-assets.sh'), [out], { cwd: repo });
     expect(result.stdout).toMatch(/^copy-build-assets: \d+ file\(s\) into /);
+    // The build's other asset scripts (e.g. compilers of non-TypeScript sources) write into the same output.
+    const scripts = (packageJson.scripts.build ?? '').split(/\s+/).filter((w) => /^hack\/[\w.-]+\.sh$/.test(w) && w !== 'hack/copy-build-assets.sh');
+    for (const script of scripts) await execa(path.join(repo, script), [out], { cwd: repo });
+    const made = async (dir: string) => (existsSync(path.join(out, dir)) ? await readdir(path.join(out, dir)) : []);
     const sources = (await repoFiles()).filter((f) => /^(proxy|harness)\/.*\.ts$/.test(f) && !/\.(test|bench|testkit)\.ts$/.test(f));
     const wanted: string[] = [];
     for (const file of sources) {
@@ -273,10 +293,10 @@ describe('hack/copy-build-assets.sh (npm run build, in the image and in dist/)',
         if (/\.(ts|js)$|\/$|\$\{\w+\}\$\{\w+\}$/.test(relative) || relative.includes('node_modules')) continue;
         const pattern = path.posix.join(path.posix.dirname(file), relative).replace(/\$\{[^}]+\}/g, '*');
         const dir = path.posix.dirname(pattern);
-        const present = existsSync(path.join(repo, dir)) ? await readdir(path.join(repo, dir)) : [];
+        const present = [...(existsSync(path.join(repo, dir)) ? await readdir(path.join(repo, dir)) : []), ...(await made(dir))];
         const matches = present.map((name) => `${dir}/${name}`).filter((candidate) => path.matchesGlob(candidate, pattern));
         expect(matches.length, `${file} reads ${relative}, which exists`).toBeGreaterThan(0);
-        wanted.push(...matches);
+        wanted.push(...new Set(matches));
       }
     }
     // The bin: the launcher, executable, beside the cli.js that tsc compiles.

@@ -8,8 +8,9 @@ import type { BackendDescriptor } from './backend.ts';
 import { iptablesBackend } from './iptables/index.ts';
 import { nftBackend } from './nft/index.ts';
 import { userspaceBackend } from './userspace/index.ts';
+import { ebpfBackend } from './ebpf/index.ts';
 
-export const registeredBackends: readonly BackendDescriptor[] = [iptablesBackend, nftBackend, userspaceBackend];
+export const registeredBackends: readonly BackendDescriptor[] = [iptablesBackend, nftBackend, userspaceBackend, ebpfBackend];
 
 /** The registered backend of this name, or undefined. */
 export function backendNamed(name: string): BackendDescriptor | undefined {

@@ -32,6 +32,7 @@ export function usage(stages: Stage[]): string {
     '   e.g. kpng file --input=state.yaml to-local --node-name=n1 to-json',
     '        kpng <backend> --cleanup',
     '        kpng backends [--json]       the backends, or their descriptors as JSON (what the harness reads)',
+    '        kpng backends --packages     the Debian packages the backends drive (the image installs these)',
     '        kpng <backend> --describe    one backend\'s descriptor as JSON',
     '',
     `sources:  ${names(stages, ['cluster-source', 'local-source'])}`,
@@ -48,12 +49,17 @@ function describedBackends(stages: Stage[]): Array<{ stage: Stage; data: unknown
   return stages.flatMap((stage) => (stage.role === 'local-sink' && stage.describe ? [{ stage, data: stage.describe() }] : []));
 }
 
-/** `kpng backends [--json]`: one line per backend (stage, /proxyMode, proof, summary), or a JSON array of their descriptors. */
+/**
+ * `kpng backends [--json | --packages]`: one line per backend (stage, /proxyMode, proof,
+ * summary), a JSON array of their descriptors, or the union of their pod.packages (in
+ * registry order, space-separated: what the image's build writes and its apt-get installs).
+ */
 export function backendsText(stages: Stage[], flags: readonly string[]): string {
-  const unknown = flags.find((f) => f !== '--json');
-  if (unknown !== undefined) throw new UsageError('KPNG_ERR_UNKNOWN_FLAG', `backends does not take ${unknown} (accepted: --json)`);
+  const unknown = flags.find((f) => f !== '--json' && f !== '--packages');
+  if (unknown !== undefined || flags.length > 1) throw new UsageError('KPNG_ERR_UNKNOWN_FLAG', `backends does not take ${unknown ?? flags.join(' ')} (accepted: --json or --packages)`);
   const list = describedBackends(stages);
   if (flags.includes('--json')) return `${JSON.stringify(list.map((b) => b.data), null, 2)}\n`;
+  if (flags.includes('--packages')) return `${[...new Set(list.flatMap((b) => (b.data as { pod?: { packages?: readonly string[] } }).pod?.packages ?? []))].join(' ')}\n`;
   return list
     .map(({ stage, data }) => {
       const d = data as { proxyMode?: string; proof?: string };

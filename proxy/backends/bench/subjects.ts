@@ -16,10 +16,11 @@ export interface BenchSubject {
   create(run: Runner, logger: Logger): Backend;
 }
 
-/** A subject as the benchmark runs it: IPv4, the test cluster CIDRs, the subject's own flags. */
+/** A subject as the benchmark runs it: IPv4, the test cluster CIDRs (for a backend that takes them), the subject's own flags. */
 export function benchSubject(d: BackendDescriptor, s: BackendSubject): BenchSubject {
   const stage = `to-${d.name}`;
-  const { values } = parseFlags(stage, mergeFlags(d.flags), [`--cluster-cidr=${clusterCIDRs.join(',')}`, '--ip-families=IPv4', ...s.args]);
+  const cidrs = d.flags.some((f) => f.name === 'cluster-cidr') ? [`--cluster-cidr=${clusterCIDRs.join(',')}`] : [];
+  const { values } = parseFlags(stage, mergeFlags(d.flags), [...cidrs, '--ip-families=IPv4', ...s.args]);
   return { name: s.title, create: (run, logger) => d.create(values, { logger, run }) };
 }
 

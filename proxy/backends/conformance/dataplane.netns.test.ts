@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type EchoReply, type Family, type IpFamily, type Namespace, ProbeError, type UdpReply, parseEcho, urlFor } from '../../../harness/lab/netns/index.ts';
 import { probeFailure as failure, useTopology } from '../../../harness/lab/netns/testing.ts';
 import { SuiteCluster, clients, namespace, nodes, podPorts, pods, servicePorts, suiteServices, type PodName, type ServiceName } from './cluster.ts';
-import { dataplanes } from './dataplanes.ts';
+import { dataplanes, leftOutOfSuite } from './dataplanes.ts';
 import { ProxyUnderTest, marksOf } from './proxy-under-test.ts';
 import { SnapshotFile } from './snapshot.ts';
 import { familyFromLower } from '../../model/index.ts';
@@ -58,6 +58,9 @@ async function until(what: string, probe: () => Promise<boolean>, timeoutMs: num
     await sleep(50);
   }
 }
+
+// A subject its backend's kit leaves out (the topology cannot hold it yet) is named, with why.
+for (const [subject, why] of Object.entries(leftOutOfSuite)) console.log(`conformance: subject ${subject} is not in this suite: ${why}`);
 
 describe.each(dataplanes)('the $title dataplane', (dataplane) => {
   describe.each<IpFamily>(topologies)('in an %s topology', (ipFamily) => {

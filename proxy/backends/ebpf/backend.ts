@@ -4,7 +4,7 @@
 // attached to --cgroup-path, maps written in batches of changed entries. Traffic from
 // other hosts (NodePorts, external and LoadBalancer IPs) goes through a small nftables
 // table instead (external.ts says why).
-import type { LocalChanges, LocalState, IPFamily } from '../../model/index.ts';
+import type { IPFamily, NodeView, ViewChanges } from '../../model/index.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { Backend, SyncStats } from '../backend.ts';
 import { processRunner, readHostAddresses, type Runner } from '../common/index.ts';
@@ -13,7 +13,7 @@ import { Bpftool, cgroup2Root, hooks, pinsPresent, pinsUnder, removePins, type P
 import { allMaps, batchLine, writtenMaps } from './maps.ts';
 import { defaultObjectPath } from './object.ts';
 import { NftTable, countsDiffer } from './nft-table.ts';
-import { MapPlanner, type Entries } from './plan.ts';
+import { MapPlanner, changedKeys, type Entries } from './plan.ts';
 
 export const defaultPinPath = '/sys/fs/bpf/kpng';
 
@@ -99,7 +99,7 @@ export class EbpfBackend implements Backend {
     this.opts.logger.info(`socket load balancing on cgroup ${cgroup}: ${hooks.length} hooks, pins under ${this.pins.dir}`);
   }
 
-  async sync(state: LocalState, changes: LocalChanges | undefined): Promise<EbpfSyncStats> {
+  async sync(view: NodeView, changes: ViewChanges | undefined): Promise<EbpfSyncStats> {
     const full = changes === undefined || changes.node;
     if (full && this.reload) await this.setup();
     let actual: Entries | undefined;
@@ -107,9 +107,9 @@ export class EbpfBackend implements Backend {
       actual = new Map();
       for (const m of writtenMaps) await this.tool.dump(m, this.pins, actual);
     }
-    const ext = full || !this.nft ? await this.fullExternal(state) : this.partialExternal(state, changes.servicePorts);
+    const ext = full || !this.nft ? await this.fullExternal(view) : this.partialExternal(view, changedKeys(changes, this.families));
     if (full || !this.nft) this.planner.setNodePortIPs(ext.nodePortIPs);
-    const plan = this.planner.plan(state, full ? undefined : changes.servicePorts, actual);
+    const plan = this.planner.plan(view, full ? undefined : changes, actual);
     let written = { lines: 0, bytes: 0 };
     if (this.opts.dryRun) {
       const text = plan.ops.map((o) => batchLine(o, this.pins.mapDir)).join('\n');
@@ -139,12 +139,12 @@ export class EbpfBackend implements Backend {
     return n;
   }
 
-  /** The whole nft table for `state` (replacing what is there), and where NodePorts answer. */
-  private async fullExternal(state: LocalState) {
+  /** The whole nft table for `view` (replacing what is there), and where NodePorts answer. */
+  private async fullExternal(view: NodeView) {
     const npa = this.opts.nodePortAddresses ?? [];
     const needsHost = npa.some((a) => a !== 'primary');
     const localAddresses = needsHost && !this.opts.dryRun ? await readHostAddresses(this.netRun, this.opts.logger) : [];
-    const image = renderExternal(state, { families: this.families, nodePortAddresses: npa, localAddresses, ...(this.opts.masqueradeBit !== undefined && { masqueradeBit: this.opts.masqueradeBit }) });
+    const image = renderExternal(view, { families: this.families, nodePortAddresses: npa, localAddresses, ...(this.opts.masqueradeBit !== undefined && { masqueradeBit: this.opts.masqueradeBit }) });
     const { text, owners } = fullTransaction(image);
     const ips = Object.fromEntries(this.families.map((f) => [f, nodePortIPs(image.ctx, f, localAddresses)]));
     return {
@@ -157,13 +157,12 @@ export class EbpfBackend implements Backend {
   }
 
   /** Only the changed service ports' chains and elements. */
-  private partialExternal(state: LocalState, keys: Iterable<string>) {
+  private partialExternal(view: NodeView, keys: Iterable<string>) {
     const nft = this.nft!;
     const list = [...keys];
     const after = new Map<string, ExternalPart>();
     for (const k of list) {
-      const sp = state.servicePorts.get(k);
-      const part = sp && renderExternalPort(sp, nft.ctx);
+      const part = renderExternalPort(view, k, nft.ctx);
       if (part) after.set(k, part);
     }
     const tx = partialTransaction(nft.ports, after, list, nft.owners);

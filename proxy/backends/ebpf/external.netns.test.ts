@@ -4,14 +4,14 @@
 // back to the client), Local policy keeps the client's address and drops without a local
 // endpoint; loadBalancerSourceRanges admit and drop, also for the node's own processes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localChanges, type LocalState } from '../../model/index.ts';
-import { localStateOf, node, service, slice } from '../../model/testing.ts';
+import { nodeView, type LocalState } from '../../model/index.ts';
+import { changesBetween, localStateOf, node, service, slice } from '../../model/testing.ts';
 import { memoryLogger } from '../../runtime/log.ts';
 import { netnsRunner, processRunner, type Runner } from '../common/index.ts';
 import { EbpfBackend } from './backend.ts';
-import { ExternalLab, addr } from './external-testing.ts';
+import { ExternalLab, addr } from './external-lab.testkit.ts';
 import { nftTable } from './external.ts';
-import { builtObject } from './testing.ts';
+import { builtObject } from './sock-lab.testkit.ts';
 
 const ports = [
   { name: 'p', port: 80, targetPort: 8080 },
@@ -77,7 +77,7 @@ describe('ebpf: traffic from another host (nft table inet kpng-ebpf)', () => {
     backend = new EbpfBackend({ logger: memoryLogger(), runner: processRunner(), netRunner: recording, cgroupPath: lab.cgroup, pinPath: lab.pinPath, objectPath: object });
     await backend.setup();
     state = localStateOf(objects());
-    await backend.sync(state, undefined);
+    await backend.sync(nodeView(state), undefined);
   }, 60_000);
   afterAll(async () => {
     try {
@@ -137,7 +137,7 @@ describe('ebpf: traffic from another host (nft table inet kpng-ebpf)', () => {
   it('a partial sync sends only the changed elements and chains', async () => {
     sent.length = 0;
     let next = localStateOf(objects({ locExternal: ['198.51.100.8'] }));
-    let stats = await backend.sync(next, localChanges(state, next));
+    let stats = await backend.sync(nodeView(next), changesBetween(state, next));
     state = next;
     expect(stats.full).toBe(false);
     const lines = sent.join('').trim().split('\n');
@@ -147,7 +147,7 @@ describe('ebpf: traffic from another host (nft table inet kpng-ebpf)', () => {
 
     sent.length = 0;
     next = localStateOf(objects({ locExternal: ['198.51.100.8'], npOthers: 2 }));
-    stats = await backend.sync(next, localChanges(state, next));
+    stats = await backend.sync(nodeView(next), changesBetween(state, next));
     state = next;
     // Four chains (TCP and UDP, IPv4 and IPv6), each: add, flush, mark, two DNAT rules.
     expect(stats).toMatchObject({ full: false, nftLines: 4 * 5 });
@@ -163,11 +163,11 @@ describe('ebpf: traffic from another host (nft table inet kpng-ebpf)', () => {
     expect(await backend.tampered()).toBe(false);
     expect(lab.nft('delete', 'element', 'inet', 'kpng-ebpf', 'external4', '{ 198.51.100.7 . tcp . 80 }').ok).toBe(true);
     expect(await backend.tampered()).toBe(true);
-    await backend.sync(state, undefined);
+    await backend.sync(nodeView(state), undefined);
     expect(await backend.tampered()).toBe(false);
     expect(lab.nft('flush', 'chain', 'inet', 'kpng-ebpf', 'nat-postrouting').ok).toBe(true);
     expect(await backend.tampered()).toBe(true);
-    await backend.sync(state, undefined);
+    await backend.sync(nodeView(state), undefined);
     expect(lab.fromClient('tcp', '198.51.100.7', 80).data).toMatch(/^10\.99\.2\.[12]#8080 192\.168\.61\.1$/);
   });
 

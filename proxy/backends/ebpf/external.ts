@@ -23,11 +23,10 @@
 //   no-endpoints{F}, no-endpoint-nodeports{F}: -> goto refuse   (filter prerouting and
 //     output: a reject in a nat chain sends nothing, so refusals happen before NAT)
 //   firewall{F}, allowed{F}: LB frontends with source ranges, and frontend . admitted range
-import { cidrContains, compareIPs, formatIP, parseCIDR, parseIP, sortedServicePorts, type IPFamily, type LocalEndpoint, type LocalState, type ServicePortState } from '../../model/index.ts';
+import { cidrContains, compareIPs, formatIP, parseCIDR, parseIP, sortedServicePorts, type IPFamily, type LocalEndpoint, type NodeView, type ServicePortState } from '../../model/index.ts';
 import { hashName } from '../common/index.ts';
 import { nameText } from '../nft/escape.ts';
 import { nodePortTargets, pickEndpoint, type NodePortTargets } from '../nft/render.ts';
-import { ebpfView } from './view.ts';
 
 export const nftTable = 'inet kpng-ebpf';
 
@@ -65,9 +64,9 @@ const ipX = (f: IPFamily) => (f === 'IPv4' ? 'ip' : 'ip6');
 const addrType = (f: IPFamily) => (f === 'IPv4' ? 'ipv4_addr' : 'ipv6_addr');
 const isLoopback = (ip: string) => ip === '::1' || ip.startsWith('127.');
 
-export function externalContext(state: LocalState, o: ExternalOptions): ExternalContext {
+export function externalContext(view: NodeView, o: ExternalOptions): ExternalContext {
   const nodePorts: Partial<Record<IPFamily, NodePortTargets>> = {};
-  for (const f of o.families) nodePorts[f] = nodePortTargets(state, f, { nodePortAddresses: o.nodePortAddresses ?? [], localAddresses: o.localAddresses ?? [] });
+  for (const f of o.families) nodePorts[f] = nodePortTargets(view, f, { nodePortAddresses: o.nodePortAddresses ?? [], localAddresses: o.localAddresses ?? [] });
   return { families: o.families, mark: `0x${(1 << (o.masqueradeBit ?? 14)).toString(16)}`, nodePorts };
 }
 
@@ -142,17 +141,18 @@ export function portChainName(kind: 'ext' | 'loc', sp: ServicePortState, family:
   return `${kind}${suffix(family)}-${hashName(`${family}/${sp.key}/${sp.protocol}`, 8)}-${nameText(`${sp.namespace}/${sp.name}/${sp.portName}`).slice(0, 60)}`;
 }
 
-/** One service port's chains and elements, in every family; undefined when it has no external frontend. */
-export function renderExternalPort(sp: ServicePortState, ctx: ExternalContext): ExternalPart | undefined {
+/** Service port `key`'s chains and elements, in every family; undefined when it has no external frontend. */
+export function renderExternalPort(node: NodeView, key: string, ctx: ExternalContext): ExternalPart | undefined {
   const part: ExternalPart = { chains: new Map(), elements: new Map() };
-  const proto = sp.protocol.toLowerCase();
   for (const family of ctx.families) {
-    const view = ebpfView(sp, family);
+    const view = node.families[family].servicePorts.get(key);
     if (!view || !view.externallyAccessible) continue;
+    const sp = view.sp;
+    const proto = sp.protocol.toLowerCase();
     const s = suffix(family);
     const el = (container: string, key: string, value = '') => part.elements.set(`${container}${s}\t${key}`, value);
     const dnat = (e: LocalEndpoint) => `meta l4proto ${proto} dnat ${ipX(family)} to ${family === 'IPv6' ? `[${e.address}]` : e.address}:${e.port}`;
-    const toEndpoints = (name: string, eps: LocalEndpoint[], masquerade: boolean): string => {
+    const toEndpoints = (name: string, eps: readonly LocalEndpoint[], masquerade: boolean): string => {
       part.chains.set(name, [...(masquerade ? [`meta mark set meta mark or ${ctx.mark}`] : []), ...pickEndpoint(eps.map(dnat))]);
       return ` : goto ${name}`;
     };
@@ -187,11 +187,11 @@ export function renderExternalPort(sp: ServicePortState, ctx: ExternalContext): 
   return part.elements.size > 0 ? part : undefined;
 }
 
-export function renderExternal(state: LocalState, o: ExternalOptions): ExternalImage {
-  const ctx = externalContext(state, o);
+export function renderExternal(view: NodeView, o: ExternalOptions): ExternalImage {
+  const ctx = externalContext(view, o);
   const ports = new Map<string, ExternalPart>();
-  for (const sp of sortedServicePorts(state)) {
-    const part = renderExternalPort(sp, ctx);
+  for (const sp of sortedServicePorts(view.state)) {
+    const part = renderExternalPort(view, sp.key, ctx);
     if (part) ports.set(sp.key, part);
   }
   return { ctx, skeleton: renderSkeleton(ctx), ports };

@@ -2,6 +2,7 @@
 // them to a cgroup2 directory, write the maps in batches, read them back, and remove it all.
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import type { Runner } from '../common/index.ts';
+import { ebpfErrorText } from './errors.ts';
 import { batchLine, unhex, hex, type MapName, type MapOp } from './maps.ts';
 import type { Entries } from './plan.ts';
 
@@ -23,7 +24,7 @@ const attachTypes: Record<string, Hook> = {
 
 export class EbpfSetupError extends Error {}
 
-export const errEbpfSetup = (what: string) => new EbpfSetupError(`KPNG_ERR_EBPF_SETUP: ${what}`);
+export const errEbpfSetup = (what: string) => new EbpfSetupError(ebpfErrorText('KPNG_ERR_EBPF_SETUP', what));
 
 /** Where the kernel's programs and maps are pinned. */
 export interface Pins {

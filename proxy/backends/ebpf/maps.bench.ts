@@ -5,13 +5,14 @@
 // programs attach to an empty cgroup of the benchmark's own, so no process is affected;
 // the nft table for traffic from other hosts goes into the benchmark's own namespace.
 // Needs root, bpftool, and the program built (hack/build-bpf.sh).
-import { localChanges, type LocalState } from '../../model/index.ts';
+import { nodeView, type LocalState } from '../../model/index.ts';
+import { errorText } from '../../errors.ts';
 import { memoryLogger } from '../../runtime/log.ts';
 import { fixtureState, scaleObjects } from '../common/testing.ts';
-import { slice } from '../../model/testing.ts';
+import { changesBetween, slice } from '../../model/testing.ts';
 import { netnsRunner } from '../common/index.ts';
 import { EbpfBackend } from './backend.ts';
-import { SockLab, builtObject } from './testing.ts';
+import { SockLab, builtObject } from './sock-lab.testkit.ts';
 
 const services = Number(process.env.BENCH_SERVICES ?? 10000);
 const endpoints = 10;
@@ -22,7 +23,7 @@ const ms = (x: number) => Number(x.toFixed(1));
 
 async function main(): Promise<number> {
   if (process.getuid?.() !== 0) {
-    process.stderr.write('KPNG_ERR_BENCH_ROOT: the benchmark loads eBPF programs into a cgroup of its own: run it as root\n');
+    process.stderr.write(`${errorText('KPNG_ERR_BENCH_ROOT', 'the benchmark loads eBPF programs into a cgroup of its own: run it as root')}\n`);
     return 2;
   }
   const object = builtObject();
@@ -35,7 +36,7 @@ async function main(): Promise<number> {
     const t0 = performance.now();
     await backend.setup();
     const t1 = performance.now();
-    const first = await backend.sync(state, undefined);
+    const first = await backend.sync(nodeView(state), undefined);
     const t2 = performance.now();
     const times: number[] = [];
     const opCounts: number[] = [];
@@ -50,9 +51,10 @@ async function main(): Promise<number> {
         return slice(`svc-${i}`, `svc-${i}`, eps, { namespace: 'scale', ports: [{ name: 'http', port: 8080 }] });
       });
       const next = fixtureState(changed);
-      const changes = localChanges(prev, next);
+      const view = nodeView(next);
+      const changes = changesBetween(prev, next);
       const s = performance.now();
-      const stats = await backend.sync(next, changes);
+      const stats = await backend.sync(view, changes);
       times.push(performance.now() - s);
       opCounts.push(stats.ops);
       nftCounts.push(stats.nftLines);

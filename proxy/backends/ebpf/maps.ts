@@ -3,6 +3,7 @@
 // kernel side reads them as little-endian host integers, with addresses and ports in
 // network order, as struct sockaddr holds them.
 import { parseIP, type IPFamily, type Protocol } from '../../model/index.ts';
+import { ebpfErrorText } from './errors.ts';
 
 export type MapName = 'kpng_svc4' | 'kpng_svc6' | 'kpng_be';
 /** The maps the backend writes; kpng_aff and kpng_rev are LRU maps only the programs write. */
@@ -25,12 +26,12 @@ export function unhex(parts: readonly string[]): Uint8Array {
 
 function addressBytes(ip: string, family: IPFamily): Uint8Array {
   const p = parseIP(ip);
-  if (!p || p.family !== family) throw new Error(`KPNG_ERR_EBPF_ADDRESS: ${JSON.stringify(ip)} is not an ${family} address; accepted: a canonical ${family} address`);
+  if (!p || p.family !== family) throw new Error(ebpfErrorText('KPNG_ERR_EBPF_ADDRESS', `${JSON.stringify(ip)} is not an ${family} address; accepted: a canonical ${family} address`));
   return p.bytes;
 }
 
 function checkPort(port: number): number {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`KPNG_ERR_EBPF_PORT: port ${port}; accepted: an integer 1-65535`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(ebpfErrorText('KPNG_ERR_EBPF_PORT', `port ${port}; accepted: an integer 1-65535`));
   return port;
 }
 
@@ -91,7 +92,7 @@ export type MapOp = { op: 'update'; map: MapName; key: string; value: string } |
 
 /** The `bpftool batch file` line for an operation on the maps pinned under `mapDir`. */
 export function batchLine(o: MapOp, mapDir: string): string {
-  if (/\s/.test(mapDir)) throw new Error(`KPNG_ERR_EBPF_PIN_PATH: ${JSON.stringify(mapDir)} contains white space; accepted: a path without spaces`);
+  if (/\s/.test(mapDir)) throw new Error(ebpfErrorText('KPNG_ERR_EBPF_PIN_PATH', `${JSON.stringify(mapDir)} contains white space; accepted: a path without spaces`));
   const base = `map ${o.op} pinned ${mapDir}/${o.map} key hex ${o.key}`;
   return o.op === 'update' ? `${base} value hex ${o.value}` : base;
 }

@@ -1,5 +1,6 @@
 // The eBPF backend's nftables table in the kernel: applying transactions with nft, reading
 // back how many rules and elements it holds (the tamper check), and deleting it.
+import { errorText } from '../../errors.ts';
 import type { Runner } from '../common/index.ts';
 import { applyTransaction } from '../nft/exec.ts';
 import { nftTable } from './external.ts';
@@ -26,7 +27,7 @@ export class NftTable {
     const r = await this.run('nft', ['-j', 'list', 'table', ...nftTable.split(' ')], { timeoutMs: 120_000 });
     if (r.exitCode !== 0) {
       if (/No such file or directory/.test(r.stderr)) return undefined;
-      throw new Error(`KPNG_ERR_NFT_TRANSACTION: nft -j list table ${nftTable} failed: ${r.stderr.trim().split('\n')[0] ?? ''}; accepted: nft ≥ 1.0.1 with nf_tables`);
+      throw new Error(errorText('KPNG_ERR_NFT_TRANSACTION', `nft -j list table ${nftTable} failed: ${r.stderr.trim().split('\n')[0] ?? ''}; accepted: nft ≥ 1.0.1 with nf_tables`));
     }
     const doc = JSON.parse(r.stdout) as { nftables?: Array<Record<string, { name?: string; chain?: string; elem?: unknown[] }>> };
     const rules = new Map<string, number>();
@@ -46,7 +47,7 @@ export class NftTable {
     if (r.exitCode === 0) return true;
     if (r.exitCode === undefined) return false; // nft not installed: no table either
     if (/No such file or directory/.test(r.stderr)) return false;
-    throw new Error(`KPNG_ERR_NFT_TRANSACTION: nft delete table ${nftTable}: ${r.stderr.trim().split('\n')[0] ?? ''}`);
+    throw new Error(errorText('KPNG_ERR_NFT_TRANSACTION', `nft delete table ${nftTable}: ${r.stderr.trim().split('\n')[0] ?? ''}`));
   }
 }
 

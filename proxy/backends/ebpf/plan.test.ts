@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { localChanges } from '../../model/index.ts';
+import { nodeView, viewChanges, type LocalState } from '../../model/index.ts';
+import { changesBetween } from '../../model/testing.ts';
 import { fixtureObjectsAfterEndpointChange, fixtureState, nodeIPv4 } from '../common/testing.ts';
 import { decodeEndpointKey, decodeServiceValue, hex, serviceKey, unhex, type MapOp } from './maps.ts';
 import { MapPlanner, diff } from './plan.ts';
@@ -17,7 +18,7 @@ describe('MapPlanner', () => {
   it('NodePort frontends follow --nodeport-addresses (the same addresses the nft table answers on)', () => {
     const p = new MapPlanner(['IPv4']);
     p.setNodePortIPs({ IPv4: ['192.168.7.5', '10.0.0.9'] });
-    const { ops } = p.plan(state, undefined);
+    const { ops } = p.plan(nodeView(state), undefined);
     expect(svcOf(ops, '192.168.7.5', 'IPv4', 3004)).toEqual(svcOf(ops, '172.30.0.44', 'IPv4', 80));
     expect(svcOf(ops, '10.0.0.9', 'IPv4', 3004)).toBeDefined();
     expect(svcOf(ops, nodeIPv4, 'IPv4', 3004)).toBeUndefined();
@@ -25,7 +26,7 @@ describe('MapPlanner', () => {
 
   it('writes a frontend per cluster IP, external IP, LB IP and node IP:NodePort, each naming its endpoint set', () => {
     const p = new MapPlanner(['IPv4', 'IPv6']);
-    const { ops } = p.plan(state, undefined);
+    const { ops } = p.plan(nodeView(state), undefined);
     expect(ops.every((o) => o.op === 'update')).toBe(true);
     const svc1 = svcOf(ops, '172.30.0.41', 'IPv4', 80)!;
     expect(svc1.count).toBe(2);
@@ -42,7 +43,7 @@ describe('MapPlanner', () => {
   });
 
   it('refuses (count 0) a service without endpoints and one whose policy leaves none, and keeps the affinity timeout', () => {
-    const { ops } = new MapPlanner(['IPv4']).plan(state, undefined);
+    const { ops } = new MapPlanner(['IPv4']).plan(nodeView(state), undefined);
     expect(svcOf(ops, '172.30.0.46', 'IPv4', 80)!.count).toBe(0);
     expect(svcOf(ops, '9.10.11.12', 'IPv4', 80)!.count).toBe(0);
     expect(svcOf(ops, '172.30.0.47', 'IPv4', 80)!.count).toBe(0);
@@ -50,24 +51,23 @@ describe('MapPlanner', () => {
   });
 
   it('leaves LB IPs with source ranges to the packet path', () => {
-    const { ops } = new MapPlanner(['IPv4']).plan(state, undefined);
+    const { ops } = new MapPlanner(['IPv4']).plan(nodeView(state), undefined);
     expect(svcOf(ops, '5.6.7.8', 'IPv4', 80)).toBeUndefined();
     expect(svcOf(ops, nodeIPv4, 'IPv4', 3005)!.count).toBe(2);
   });
 
   it('sends the node\'s own traffic to externalTrafficPolicy=Local frontends to the cluster-wide endpoints', () => {
-    const { ops } = new MapPlanner(['IPv4']).plan(state, undefined);
+    const { ops } = new MapPlanner(['IPv4']).plan(nodeView(state), undefined);
     // svc3: ETP Local, its only endpoint on node-b.
     expect(svcOf(ops, nodeIPv4, 'IPv4', 3003)!.count).toBe(1);
   });
 
   it('plans nothing when nothing changed, and only the changed slot and count after one endpoint is added', () => {
     const p = new MapPlanner(['IPv4', 'IPv6']);
-    p.plan(state, undefined).commit();
-    expect(p.plan(state, undefined).ops).toEqual([]);
+    p.plan(nodeView(state), undefined).commit();
+    expect(p.plan(nodeView(state), undefined).ops).toEqual([]);
     const next = fixtureState(fixtureObjectsAfterEndpointChange());
-    const changes = localChanges(state, next);
-    const { ops } = p.plan(next, changes.servicePorts);
+    const { ops } = p.plan(nodeView(next), changesBetween(state, next));
     expect(ops.map((o) => `${o.op} ${o.map}`)).toEqual(['update kpng_be', 'update kpng_svc4']);
     expect(decodeEndpointKey(bytes(ops[0]!.key)).slot).toBe(2);
     expect(decodeServiceValue(bytes((ops[1] as { value: string }).value)).count).toBe(3);
@@ -75,25 +75,25 @@ describe('MapPlanner', () => {
 
   it('deletes every entry of a removed service port, frontends before slots, and reuses its set id', () => {
     const p = new MapPlanner(['IPv4', 'IPv6']);
-    p.plan(state, undefined).commit();
+    p.plan(nodeView(state), undefined).commit();
     const key = [...state.servicePorts.keys()].find((k) => k.startsWith('ns1/svc1'))!;
     const without = { ...state, servicePorts: new Map([...state.servicePorts].filter(([k]) => k !== key)) };
-    const { ops, commit } = p.plan(without, [key]);
+    const { ops, commit } = p.plan(nodeView(without), only(state, without, key));
     expect(ops.map((o) => `${o.op} ${o.map}`)).toEqual(['delete kpng_svc4', 'delete kpng_svc6', 'delete kpng_be', 'delete kpng_be', 'delete kpng_be', 'delete kpng_be']);
     commit();
-    const again = p.plan(state, [key]).ops;
+    const again = p.plan(nodeView(state), only(without, state, key)).ops;
     expect(again.filter((o) => o.op === 'update')).toHaveLength(6);
   });
 
   it('a full plan against dumped map contents deletes entries nobody planned and rewrites altered ones', () => {
     const p = new MapPlanner(['IPv4']);
-    const first = p.plan(state, undefined);
+    const first = p.plan(nodeView(state), undefined);
     first.commit();
     const actual = p.image();
     const someKey = [...actual.keys()].find((k) => k.startsWith('kpng_svc4'))!;
     actual.set(someKey, '00 00 00 00 00 00 00 00 00 00 00 00');
     actual.set('kpng_svc4\tc6 33 64 01 00 50 06 00', '01 00 00 00 01 00 00 00 00 00 00 00');
-    const { ops } = p.plan(state, undefined, actual);
+    const { ops } = p.plan(nodeView(state), undefined, actual);
     expect(ops).toHaveLength(2);
     expect(ops[0]).toMatchObject({ op: 'update', map: 'kpng_svc4' });
     expect(ops[1]).toEqual({ op: 'delete', map: 'kpng_svc4', key: 'c6 33 64 01 00 50 06 00' });
@@ -107,3 +107,8 @@ describe('diff', () => {
     expect(diff(before, after).map((o) => `${o.op} ${o.key}`)).toEqual(['update d', 'update c', 'delete b', 'delete a']);
   });
 });
+
+/** The changes from `prev` to `next` of one service port. */
+function only(prev: LocalState, next: LocalState, key: string) {
+  return viewChanges(nodeView(prev), nodeView(next), [key]);
+}

@@ -1,12 +1,10 @@
-// What the socket-LB maps must hold for the node-local state, and the map operations that
+// What the socket-LB maps must hold for the node's view, and the map operations that
 // take them there: per service port and family its frontends (service address -> endpoint
 // set) and its endpoint sets' slots. A partial sync plans only the changed service ports,
 // so a change among 10,000 Services costs O(its entries).
-import type { IPFamily, LocalEndpoint, LocalState, ServicePortState } from '../../model/index.ts';
-import { nodeIPsOf } from '../common/index.ts';
+import type { IPFamily, LocalEndpoint, NodeView, ViewChanges } from '../../model/index.ts';
 import { endpointKey, endpointValue, hex, serviceKey, serviceValue, type MapName, type MapOp } from './maps.ts';
 import { assignSlots } from './slots.ts';
-import { ebpfView } from './view.ts';
 
 /** "map\tkey hex" -> value hex. */
 export type Entries = Map<string, string>;
@@ -69,19 +67,19 @@ export class MapPlanner {
   }
 
   /**
-   * The operations for service ports `keys` (all of them when undefined). With `actual`
-   * (the maps as dumped), a full plan also deletes entries nobody planned.
+   * The operations for the service ports `changes` names in this planner's families (all
+   * of them when undefined). With `actual` (the maps as dumped), a full plan also deletes
+   * entries nobody planned.
    */
-  plan(state: LocalState, keys: Iterable<string> | undefined, actual?: Entries): PlanResult {
-    const todo = keys ? new Set(keys) : new Set([...state.servicePorts.keys(), ...this.records.keys()]);
-    const nodeIPs = Object.fromEntries(this.families.map((f) => [f, this.nodePortIPs?.[f] ?? nodeIPsOf(state, f)])) as Record<IPFamily, string[]>;
+  plan(view: NodeView, changes: ViewChanges | undefined, actual?: Entries): PlanResult {
+    const todo = changes ? changedKeys(changes, this.families) : new Set([...this.families.flatMap((f) => [...view.families[f].servicePorts.keys()]), ...this.records.keys()]);
+    const nodeIPs = Object.fromEntries(this.families.map((f) => [f, this.nodePortIPs?.[f] ?? view.nodeIPs[f]])) as Record<IPFamily, readonly string[]>;
     const before: Entries = actual ?? new Map();
     if (!actual) for (const k of todo) for (const [ek, v] of this.records.get(k)?.entries ?? []) before.set(ek, v);
     const after: Entries = new Map();
     const next = new Map<string, PortRecord | undefined>();
     for (const k of todo) {
-      const sp = state.servicePorts.get(k);
-      const rec = sp ? this.portRecord(sp, nodeIPs, this.records.get(k)) : undefined;
+      const rec = this.portRecord(view, k, nodeIPs, this.records.get(k));
       next.set(k, rec);
       for (const [ek, v] of rec?.entries ?? []) if (!after.has(ek)) after.set(ek, v);
     }
@@ -107,14 +105,18 @@ export class MapPlanner {
     return this.freeIds.pop() ?? this.nextId++;
   }
 
-  private portRecord(sp: ServicePortState, nodeIPs: Record<IPFamily, string[]>, old: PortRecord | undefined): PortRecord {
+  /** The entries of service port `key` in every family of the planner; undefined when no family has it. */
+  private portRecord(node: NodeView, key: string, nodeIPs: Record<IPFamily, readonly string[]>, old: PortRecord | undefined): PortRecord | undefined {
     const rec: PortRecord = { entries: new Map(), groups: new Map() };
-    const timeout = sp.affinityTimeoutSeconds ?? 0;
+    let found = false;
     for (const family of this.families) {
-      const view = ebpfView(sp, family);
+      const view = node.families[family].servicePorts.get(key);
       if (!view) continue;
+      found = true;
+      const sp = view.sp;
+      const timeout = sp.affinityTimeoutSeconds ?? 0;
       const svcMap: MapName = family === 'IPv4' ? 'kpng_svc4' : 'kpng_svc6';
-      const group = (name: string, eps: LocalEndpoint[]): string => {
+      const group = (name: string, eps: readonly LocalEndpoint[]): string => {
         const gk = `${family}/${name}`;
         const prev = old?.groups.get(gk);
         const byId = new Map(eps.map((e) => [epId(e), e]));
@@ -143,8 +145,15 @@ export class MapPlanner {
       if (view.sourceRanges.length === 0) for (const ip of view.lbIPs) front(ip, sp.port, external);
       if (sp.nodePort !== 0) for (const ip of nodeIPs[family]) front(ip, sp.nodePort, external);
     }
-    return rec;
+    return found ? rec : undefined;
   }
+}
+
+/** The service ports that changed in any of `families`. */
+export function changedKeys(changes: ViewChanges, families: readonly IPFamily[]): Set<string> {
+  const keys = new Set<string>();
+  for (const f of families) for (const k of changes.families[f].ports.keys()) keys.add(k);
+  return keys;
 }
 
 const rank = (o: MapOp) => (o.op === 'update' ? (o.map === 'kpng_be' ? 0 : 1) : o.map === 'kpng_be' ? 3 : 2);

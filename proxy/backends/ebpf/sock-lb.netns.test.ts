@@ -3,13 +3,13 @@
 // route nowhere, and reach the endpoints' TCP and UDP servers in a namespace of the test's.
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localChanges, type LocalState } from '../../model/index.ts';
-import { localStateOf, node, service, slice } from '../../model/testing.ts';
+import { nodeView, type LocalState } from '../../model/index.ts';
+import { changesBetween, localStateOf, node, service, slice } from '../../model/testing.ts';
 import { memoryLogger } from '../../runtime/log.ts';
 import { EbpfBackend } from './backend.ts';
 import { Bpftool } from './kernel.ts';
 import { netnsRunner, processRunner } from '../common/index.ts';
-import { SockLab, builtObject } from './testing.ts';
+import { SockLab, builtObject } from './sock-lab.testkit.ts';
 
 const eps4 = ['10.99.1.1', '10.99.1.2', '10.99.1.3'];
 const eps6 = ['fd00:99:1::1', 'fd00:99:1::2'];
@@ -47,7 +47,7 @@ describe('ebpf: socket load balancing in a cgroup of the test', () => {
     backend = new EbpfBackend({ logger: memoryLogger(), netRunner: netnsRunner(lab.ns), cgroupPath: lab.cgroup, pinPath: lab.pinPath, objectPath: object });
     await backend.setup();
     state = localStateOf(objects());
-    await backend.sync(state, undefined);
+    await backend.sync(nodeView(state), undefined);
   }, 60_000);
   afterAll(async () => {
     try {
@@ -102,7 +102,7 @@ describe('ebpf: socket load balancing in a cgroup of the test', () => {
 
   it('an endpoint change is a partial sync of a few entries, and connections follow it', async () => {
     const next = localStateOf(objects([eps4[2]!]));
-    const stats = await backend.sync(next, localChanges(state, next));
+    const stats = await backend.sync(nodeView(next), changesBetween(state, next));
     state = next;
     expect(stats.full).toBe(false);
     expect(stats.ops).toBeLessThanOrEqual(3);
@@ -114,7 +114,7 @@ describe('ebpf: socket load balancing in a cgroup of the test', () => {
     const r = await processRunner()('bpftool', ['cgroup', 'detach', lab.cgroup, first!.hook, 'id', String(first!.id)]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(await backend.tampered()).toBe(true);
-    await backend.sync(state, undefined);
+    await backend.sync(nodeView(state), undefined);
     expect(await backend.tampered()).toBe(false);
     expect((await lab.probe('tcp', '10.96.0.10', 80)).data).toBe(`${eps4[2]}#8080`);
   });
