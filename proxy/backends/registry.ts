@@ -7,8 +7,9 @@
 import type { BackendDescriptor } from './backend.ts';
 import { iptablesBackend } from './iptables/index.ts';
 import { nftBackend } from './nft/index.ts';
+import { ipvsBackend } from './ipvs/index.ts';
 
-export const registeredBackends: readonly BackendDescriptor[] = [iptablesBackend, nftBackend];
+export const registeredBackends: readonly BackendDescriptor[] = [iptablesBackend, nftBackend, ipvsBackend];
 
 /** The registered backend of this name, or undefined. */
 export function backendNamed(name: string): BackendDescriptor | undefined {

@@ -1,10 +1,16 @@
 // The one error type of rule appliers: a kernel tool (iptables-restore, nft -f, ...)
 // rejected our input. It carries the exact input, so the failure can be replayed.
-import { errorText, type ErrorCode } from '../../errors.ts';
+import { errorTextOf, type ErrorCode, type ErrorTable } from '../../errors.ts';
+
+/** A code of the proxy's table or of a backend's own (its descriptor's `errors`). */
+export type RuleApplyErrorCode = ErrorCode | keyof ErrorTable;
+
+/** The message builder for a code of any of those tables. */
+const ruleErrorText = errorTextOf<ErrorTable>({});
 
 export interface RuleApplyErrorFields {
-  /** Stable, searchable code, e.g. KPNG_ERR_IPTABLES_RESTORE. */
-  code: ErrorCode;
+  /** Stable, searchable code, e.g. KPNG_ERR_IPTABLES_RESTORE (or a backend's own, e.g. KPNG_ERR_IPVSADM). */
+  code: RuleApplyErrorCode;
   /** The command line that ran, e.g. ["iptables-nft-restore", "--noflush", "--wait=5"]. */
   command: string[];
   /** Exactly what was written to the tool's standard input. */
@@ -18,7 +24,7 @@ export interface RuleApplyErrorFields {
 }
 
 export class RuleApplyError extends Error {
-  readonly code: ErrorCode;
+  readonly code: RuleApplyErrorCode;
   readonly command: string[];
   readonly input: string;
   readonly exitCode: number | undefined;
@@ -33,7 +39,7 @@ export class RuleApplyError extends Error {
     const where = f.line !== undefined ? ` at input line ${f.line}${lineText !== undefined ? `: ${lineText}` : ''}` : '';
     const tool = f.command[0] ?? 'tool';
     const why = f.stderr.trim().split('\n').find((l) => l.trim() !== '') ?? `exit code ${f.exitCode ?? 'unknown'}`;
-    super(errorText(f.code, `${tool} rejected the ${f.what ? `${f.what} ` : ''}rules${where} (${why})`));
+    super(ruleErrorText(f.code, `${tool} rejected the ${f.what ? `${f.what} ` : ''}rules${where} (${why})`));
     this.name = 'RuleApplyError';
     this.code = f.code;
     this.command = f.command;
