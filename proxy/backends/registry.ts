@@ -7,10 +7,18 @@
 import type { BackendDescriptor } from './backend.ts';
 import { iptablesBackend } from './iptables/index.ts';
 import { nftBackend } from './nft/index.ts';
+import { ipvsBackend } from './ipvs/index.ts';
 import { userspaceBackend } from './userspace/index.ts';
 import { ebpfBackend } from './ebpf/index.ts';
 
-export const registeredBackends: readonly BackendDescriptor[] = [iptablesBackend, nftBackend, userspaceBackend, ebpfBackend];
+// One entry per line: registering a backend adds its import and its line.
+export const registeredBackends: readonly BackendDescriptor[] = [
+  iptablesBackend,
+  nftBackend,
+  ipvsBackend,
+  userspaceBackend,
+  ebpfBackend,
+];
 
 /** The registered backend of this name, or undefined. */
 export function backendNamed(name: string): BackendDescriptor | undefined {

@@ -25,12 +25,14 @@ import { allSetNames, dummyDevice, setDefs, setName } from './names.ts';
 import { PlanIndex } from './plan-index.ts';
 import { createSets, familyTable, renderFamily, renderPartial, type KernelView, type RenderOptions } from './render.ts';
 import { parseIpsetTerse, setsTampered, tamperCheckInput } from './tamper.ts';
+import { ipvsErrorText, type IpvsErrorCode } from './errors.ts';
+import type { ErrorCode } from '../../errors.ts';
 
-export const errIpvsSetup = 'KPNG_ERR_IPVS_SETUP';
-export const errIpvsadm = 'KPNG_ERR_IPVSADM';
-export const errIpsetRestore = 'KPNG_ERR_IPSET_RESTORE';
-export const errIpvsIptablesRestore = 'KPNG_ERR_IPTABLES_RESTORE';
-export const errIpvsAddress = 'KPNG_ERR_IPVS_ADDRESS';
+export const errIpvsSetup = 'KPNG_ERR_IPVS_SETUP' satisfies IpvsErrorCode;
+export const errIpvsadm = 'KPNG_ERR_IPVSADM' satisfies IpvsErrorCode;
+export const errIpsetRestore = 'KPNG_ERR_IPSET_RESTORE' satisfies IpvsErrorCode;
+export const errIpvsIptablesRestore = 'KPNG_ERR_IPTABLES_RESTORE' satisfies ErrorCode;
+export const errIpvsAddress = 'KPNG_ERR_IPVS_ADDRESS' satisfies IpvsErrorCode;
 
 const families = ipFamilies;
 
@@ -332,7 +334,7 @@ export class IpvsBackend implements Backend {
     w(`# kpng to-ipvs --dry-run: ${r.family}, for ip -batch - (${dummyDevice})\n${r.addresses}`);
   }
 
-  private async apply(file: string, args: string[], input: string, code: string, what: string): Promise<void> {
+  private async apply(file: string, args: string[], input: string, code: IpvsErrorCode | ErrorCode, what: string): Promise<void> {
     const r = await this.run(file, args, { input });
     if (r.exitCode === 0) return;
     const line = blamedLine(r.stderr);
@@ -379,7 +381,7 @@ export class IpvsBackend implements Backend {
 export class IpvsSetupError extends Error {
   readonly code = errIpvsSetup;
   constructor(message: string) {
-    super(`${errIpvsSetup}: ${message}`);
+    super(ipvsErrorText(errIpvsSetup, message));
     this.name = 'IpvsSetupError';
   }
 }
