@@ -267,7 +267,9 @@ describe('kpng backends and kpng to-<backend> --describe', () => {
     expect((await kpng(['--help'])).stdout).toContain('kpng backends [--json]');
     const bad = await kpng(['backends', '--yaml']);
     expect(bad.exitCode).toBe(2);
-    expect(bad.stderr).toContain('KPNG_ERR_UNKNOWN_FLAG: backends does not take --yaml (accepted: --json or --packages)');
+    expect(bad.stderr).toContain('KPNG_ERR_UNKNOWN_FLAG: backends does not take --yaml (accepted: --json, --names or --packages)');
+    const names = await kpng(['backends', '--names']);
+    expect(JSON.parse(names.stdout)).toEqual(registeredBackends.map((d) => d.name));
   });
 
   it('nft answers /proxyMode "nftables", as kube-proxy does, under its one name nft', () => {

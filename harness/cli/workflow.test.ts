@@ -1,5 +1,5 @@
 // .github/workflows/e2e.yaml, checked here since it only runs on GitHub: its matrix is the
-// backends the proxy offers × the harness's families, it installs the kind release the node image is pinned
+// backends the proxy offers (read from the program by the selection job) × the harness's families, it installs the kind release the node image is pinned
 // for, and the make targets it runs exist and write where the report job reads.
 import { execa } from 'execa';
 import { readFile } from 'node:fs/promises';
@@ -28,7 +28,15 @@ const jobs = workflow.jobs;
 
 describe('.github/workflows/e2e.yaml', () => {
   it('runs every backend the proxy offers × family, on the kind release the node image is pinned for', async () => {
-    expect(jobs.e2e?.strategy?.matrix).toEqual({ family: [...ipFamilies], backend: await offeredBackends(undefined) });
+    expect(jobs.e2e?.strategy?.matrix).toEqual({ family: [...ipFamilies], backend: '${{ fromJSON(needs.selection.outputs.backends) }}' });
+    // The selection job reads the backends from the program; its command prints exactly the offered ones.
+    const selection = jobs.selection as { outputs?: Record<string, string>; steps: Step[] };
+    expect(selection.outputs?.backends).toBe('${{ steps.offered.outputs.backends }}');
+    const step = selection.steps.find((s) => (s as { id?: string }).id === 'offered');
+    const command = /^echo "backends=\$\((.*)\)" >> "\$GITHUB_OUTPUT"$/.exec(step?.run?.trim() ?? '')?.[1];
+    expect(command, step?.run).toBeDefined();
+    const printed = await execa('bash', ['-c', command ?? 'false'], { cwd: repoRoot, env: { PATH: `${path.join(repoRoot, 'node_modules/.bin')}:${process.env.PATH ?? ''}` } });
+    expect(JSON.parse(printed.stdout)).toEqual(await offeredBackends(undefined));
     expect(workflow.env.KIND_VERSION).toBe(KIND_VERSION);
     expect(workflow.env.CI).toBe('true');
   });

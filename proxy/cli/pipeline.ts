@@ -32,6 +32,7 @@ export function usage(stages: Stage[]): string {
     '   e.g. kpng file --input=state.yaml to-local --node-name=n1 to-json',
     '        kpng <backend> --cleanup',
     '        kpng backends [--json]       the backends, or their descriptors as JSON (what the harness reads)',
+    '        kpng backends --names        their names as one JSON list (the CI matrix reads it)',
     '        kpng backends --packages     the Debian packages the backends drive (the image installs these)',
     '        kpng <backend> --describe    one backend\'s descriptor as JSON',
     '',
@@ -55,10 +56,12 @@ function describedBackends(stages: Stage[]): Array<{ stage: Stage; data: unknown
  * registry order, space-separated: what the image's build writes and its apt-get installs).
  */
 export function backendsText(stages: Stage[], flags: readonly string[]): string {
-  const unknown = flags.find((f) => f !== '--json' && f !== '--packages');
-  if (unknown !== undefined || flags.length > 1) throw new UsageError('KPNG_ERR_UNKNOWN_FLAG', `backends does not take ${unknown ?? flags.join(' ')} (accepted: --json or --packages)`);
+  const unknown = flags.find((f) => f !== '--json' && f !== '--packages' && f !== '--names');
+  if (unknown !== undefined || flags.length > 1) throw new UsageError('KPNG_ERR_UNKNOWN_FLAG', `backends does not take ${unknown ?? flags.join(' ')} (accepted: --json, --names or --packages)`);
   const list = describedBackends(stages);
   if (flags.includes('--json')) return `${JSON.stringify(list.map((b) => b.data), null, 2)}\n`;
+  // The names alone, as one JSON line (a CI matrix reads it).
+  if (flags.includes('--names')) return `${JSON.stringify(list.map((b) => (b.data as { name: string }).name))}\n`;
   if (flags.includes('--packages')) return `${[...new Set(list.flatMap((b) => (b.data as { pod?: { packages?: readonly string[] } }).pod?.packages ?? []))].join(' ')}\n`;
   return list
     .map(({ stage, data }) => {
