@@ -15,6 +15,7 @@ import { memoryLogger, startRuntime } from '../../runtime/index.ts';
 import { RuleApplyError, netnsRunner } from '../common/index.ts';
 import { clusterCIDRs, fixtureObjects, fixtureObjectsAfterEndpointChange, fixtureState, nodeName, watchRepair } from '../common/testing.ts';
 import { NftBackend, type NftBackendOptions } from './backend.ts';
+import { nftBackend } from './index.ts';
 import type { FamilyView } from './transaction.ts';
 import { nodeView } from '../../model/index.ts';
 import { changesBetween } from '../../model/testing.ts';
@@ -195,7 +196,7 @@ describe('nftables in a namespace', () => {
   it('under the runtime: a rejected sync counts in kubeproxy_sync_proxy_rules_nftables_sync_failures_total and is retried in full', async () => {
     let poison = true;
     const p = backend('node-a', { transformTransaction: (text) => (poison ? `${text}delete element ip kpng service-ips { 10.99.99.99 . tcp . 1 }\n` : text) });
-    const rt = await startRuntime({ backend: p, logger: memoryLogger(), flags: { 'healthz-bind-address': '', 'metrics-bind-address': '127.0.0.1:0' }, conntrack: false, processMetrics: false, ipFamilies: ['IPv4', 'IPv6'] });
+    const rt = await startRuntime({ backend: p, descriptor: nftBackend, logger: memoryLogger(), flags: { 'healthz-bind-address': '', 'metrics-bind-address': '127.0.0.1:0' }, conntrack: false, processMetrics: false, ipFamilies: ['IPv4', 'IPv6'] });
     const metric = async (name: string) => {
       const body = await (await fetch(`http://${rt.metricsAddress}/metrics`)).text();
       return Number(new RegExp(`^${name}\\{ip_family="IPv4"\\} (\\S+)$`, 'm').exec(body)?.[1]);
@@ -319,7 +320,7 @@ describe('nftables in a namespace', () => {
     const kpng = (...args: string[]) => ns('node-a').run(projectNode(), ['--disable-warning=ExperimentalWarning', cli, ...args], { timeoutMs: 60_000 });
     const r = await kpng('file', `--input=${input}`, '--once', 'to-local', `--node-name=${nodeName}`, 'to-nft', `--cluster-cidr=${clusterCIDRs.join(',')}`, '--healthz-bind-address=', '--metrics-bind-address=');
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/kpng\/to-nft: synced mode=replace/);
+    expect(r.stderr).toMatch(/kpng\/nft: synced mode=replace/);
     const fresh = await freshIn(s1);
     expect(normalForm((await listTable('node-a'))!)).toEqual(fresh.v4);
     expect(normalForm((await listTable('node-a', 'ip6'))!)).toEqual(fresh.v6);
