@@ -91,11 +91,16 @@ async function up(nodes: number, stateFile: string, timeoutMs: number, ctx: CliC
   child.on('exit', (code) => (exited = code));
   child.unref();
   // Ctrl-C while it starts: the server removes what it made.
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    interrupt();
+  };
   const interrupt = () => {
     if (child.pid && exited === undefined) process.kill(child.pid, 'SIGTERM');
   };
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   ctx.log(`==> starting a netns cluster of ${nodes} nodes; log: ${logFile}`);
   const deadline = Date.now() + timeoutMs;
   let state: ClusterCliState | undefined;
@@ -104,12 +109,13 @@ async function up(nodes: number, stateFile: string, timeoutMs: number, ctx: CliC
     if (state) break;
     await sleep(250);
   }
-  process.off('SIGINT', interrupt);
-  process.off('SIGTERM', interrupt);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
   if (!state) {
     interrupt();
     while (exited === undefined && Date.now() < deadline + 60_000) await sleep(250);
     const output = await readFile(logFile, 'utf8').catch(() => '');
+    if (interrupted) throw new KpngError('KPNG_ERR_NETNS_CLUSTER', `interrupted: the netns cluster was removed again; its log (${logFile}):\n${output.trim().split('\n').slice(-5).join('\n')}`, { exitCode: 130 });
     throw new KpngError('KPNG_ERR_NETNS_CLUSTER', `the netns cluster did not become ready ${exited === undefined ? `within ${timeoutMs / 1000} s` : `(its server exited with ${exited})`}; its log (${logFile}):\n${output.trim().split('\n').slice(-25).join('\n')}`);
   }
   ctx.log(`==> ${state.cluster.nodes} nodes Ready (cluster ${state.cluster.id}, pid ${state.pid}); remove it with: kpng-harness cluster down`);

@@ -79,6 +79,8 @@ export interface NetnsCluster {
   nodeCommand(node: string): string[];
   /** Runs a program in a node's namespaces. */
   nodeExec(node: string, file: string, args: string[], opts?: { timeoutMs?: number }): Promise<RunResult>;
+  /** A long-running program in a node's namespaces and its runtime's cgroup (so stop ends it too), output appended to logFile. */
+  nodeSpawn(node: string, file: string, args: string[], logFile: string): ResultPromise;
   /** kubectl with the host kubeconfig. */
   kubectl(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<RunResult>;
   stop(): Promise<void>;
@@ -364,6 +366,10 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
       },
       async () => (await Promise.all(nodes.map((n) => tail(path.join(n.paths.dir, 'kubelet.log'), 8)))).join(''),
     );
+    // Pods can be created once the default ServiceAccount and the root CA ConfigMap exist.
+    await waitFor('the default ServiceAccount and kube-root-ca.crt', 60_000, async () =>
+      (await kubectl(['get', 'serviceaccount/default', 'configmap/kube-root-ca.crt', '-n', 'default', '-o', 'name'], { timeoutMs: 10_000 })).exitCode === 0 ? true : undefined,
+    );
     log(`cluster ${id}: ${nodes.length} nodes Ready after ${((Date.now() - t0) / 1000).toFixed(1)} s; export KUBECONFIG=${state.kubeconfig}`);
 
     const byName = (name: string) => nodes.find((n) => n.plan.name === name) ?? fail(`no node ${name}; accepted: ${nodes.map((n) => n.plan.name).join(', ')}`);
@@ -380,6 +386,10 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
       nodeExec: (name, file, args, o = {}) => {
         const [cmd, ...rest] = [...nodeCommandFor(byName(name)), file, ...args];
         return run(cmd!, rest, { timeoutMs: o.timeoutMs ?? 30_000 });
+      },
+      nodeSpawn: (name, file, args, logFile) => {
+        const node = byName(name);
+        return spawnLogged(node.plan.runtimeCgroup, [...nodeCommandFor(node), file, ...args], logFile);
       },
       kubectl,
       stop,
