@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { k8sBinary } from '../../k8s-binaries.ts';
 import { cgroupHierarchies } from './host.ts';
-import { kubeProxyConfig, mountsUnder, namespacesOf, readSysctls, startNetnsCluster, BUSYBOX_IMAGE, type NetnsCluster } from './index.ts';
+import { kubeProxyConfig, mountsUnder, namespacesOf, readSysctls, startNetnsCluster, AGNHOST_IMAGE, BUSYBOX_IMAGE, type NetnsCluster } from './index.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -103,7 +103,7 @@ describe('a netns cluster (kubelet + containerd per node namespace)', () => {
       const saves = await Promise.all(c().nodes.map((n) => c().nodeExec(n.plan.name, 'iptables-save', ['-t', 'nat'])));
       return saves.every((s) => s.stdout.includes(`-d ${service.spec.clusterIP}/32`)) ? true : undefined;
     });
-    // nc, not wget: Debian's busybox-static wget crashes (SIGSEGV) on any URL.
+    // nc, not wget: Debian's busybox-static 1.35 wget crashes (SIGSEGV) when given a timeout (-T).
     const get = `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${service.spec.clusterIP} 80`;
     const client = pod('client', 'node-2', ['sh', '-c', `${get} | tail -n 1`], { restartPolicy: 'Never' });
     expect((await c().kubectl(['create', '-f', '-'], { input: JSON.stringify(client) })).exitCode).toBe(0);
@@ -116,6 +116,23 @@ describe('a netns cluster (kubelet + containerd per node namespace)', () => {
     // And from node-2's own network namespace (host-network traffic, kube-proxy's OUTPUT path).
     const fromNode = await c().nodeExec('node-2', 'busybox', ['sh', '-c', get]);
     expect(fromNode.stdout).toMatch(/^HTTP\/1\.[01] 200 OK\r\n[^]*\r\n\r\nweb\n$/);
+  });
+
+  it('runs the e2e suite’s agnhost image: netexec on node-2 answers /hostname and /clientip from node-1’s namespace', async () => {
+    const netexec = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'netexec' }, spec: { nodeName: 'node-2', containers: [{ name: 'c', image: AGNHOST_IMAGE, imagePullPolicy: 'Never', args: ['netexec', '--http-port=8080'] }] } };
+    expect((await c().kubectl(['create', '-f', '-'], { input: JSON.stringify(netexec) })).exitCode).toBe(0);
+    const ip = await until('netexec Running', 60_000, async () => {
+      const p = await kubectlJson<PodJson>(['get', 'pod', 'netexec']);
+      return p.status.phase === 'Running' ? p.status.podIP : undefined;
+    });
+    const get = (what: string) => c().nodeExec('node-1', 'busybox', ['sh', '-c', `printf 'GET /${what} HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${ip} 8080 | tail -n 1`]);
+    const hostname = await until('netexec answering', 30_000, async () => {
+      const r = await get('hostname');
+      return r.stdout.trim() === 'netexec' ? r.stdout.trim() : undefined;
+    });
+    expect(hostname).toBe('netexec');
+    // Pod-to-pod across nodes keeps the source address (node-1's own address: the namespace's traffic is not masqueraded).
+    expect((await get('clientip')).stdout.trim()).toMatch(/^10\.201\.0\.11:\d+$/);
   });
 
   it('stops leaving nothing behind: processes, namespaces, mounts, cgroups, files, host sysctls', async () => {

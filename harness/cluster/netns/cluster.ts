@@ -220,7 +220,7 @@ async function startHostRelay(socket: string): Promise<{ port: number; close(): 
 export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise<NetnsCluster> {
   const log = opts.log ?? (() => {});
   if (process.getuid?.() !== 0) fail('the netns cluster makes namespaces, cgroups and mounts: run it as root');
-  for (const name of ['kubelet', 'kube-apiserver', 'etcd', 'kube-controller-manager', 'kube-scheduler', 'kubectl'] as const) {
+  for (const name of ['kubelet', 'kube-apiserver', 'etcd', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'agnhost'] as const) {
     if (!existsSync(k8sBinary(name))) fail(`${k8sBinary(name)} is missing: run hack/k8s-binaries.sh --only cluster`);
   }
   for (const tool of ['containerd', 'runc', 'ctr', 'nsenter', 'unshare']) {

@@ -10,16 +10,21 @@
 //            the source is missing (it ignores SIGTERM as PID 1: sandboxes stop by SIGKILL).
 //   busybox  registry.k8s.io/e2e-test-images/busybox:1.37.0-1: Debian's busybox-static with
 //            a link in /bin for every applet.
+//   agnhost  registry.k8s.io/e2e-test-images/agnhost:2.56: the pinned agnhost (hack/k8s-binaries.sh)
+//            as /agnhost (entrypoint, `pause` by default), agnhost-2, porter's certificates,
+//            /uploads and the image's user and group, on the busybox root. The upstream image
+//            also has bash, curl, dig, nc (openbsd), ip and iperf: not here yet.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { processRunner, type Runner } from '../../../proxy/exec.ts';
 import { KpngError } from '../../config/index.ts';
-import { k8sVersion } from '../../k8s-binaries.ts';
+import { k8sBinary, k8sVersion } from '../../k8s-binaries.ts';
 
 export const PAUSE_IMAGE = 'registry.k8s.io/pause:3.10.1';
 export const BUSYBOX_IMAGE = 'registry.k8s.io/e2e-test-images/busybox:1.37.0-1';
+export const AGNHOST_IMAGE = 'registry.k8s.io/e2e-test-images/agnhost:2.56';
 
 /** Where Debian's busybox-static puts its binary. */
 export const BUSYBOX_BINARY = '/bin/busybox';
@@ -94,13 +99,13 @@ export async function writeDockerArchive(rootfs: string, name: string, config: I
   }
 }
 
-/** Kubernetes' pause.c in the Go module cache (where hack/k8s-binaries.sh's build leaves the source). */
-async function pauseSource(runner: Runner): Promise<string | undefined> {
+/** A file of the pinned Kubernetes source in the Go module cache (where hack/k8s-binaries.sh's build leaves it). */
+async function kubernetesSource(runner: Runner, file: string): Promise<string | undefined> {
   const r = await runner('go', ['env', 'GOMODCACHE'], {});
   const candidates = [r.exitCode === 0 ? r.stdout.trim() : '', path.join(process.env.HOME ?? '/root', 'go/pkg/mod')].filter((d) => d !== '');
   for (const modcache of candidates) {
-    const file = path.join(modcache, `k8s.io/kubernetes@${k8sVersion()}`, 'build/pause/linux/pause.c');
-    if (existsSync(file)) return file;
+    const found = path.join(modcache, `k8s.io/kubernetes@${k8sVersion()}`, file);
+    if (existsSync(found)) return found;
   }
   return undefined;
 }
@@ -131,7 +136,7 @@ async function buildBusybox(out: string, runner: Runner): Promise<string> {
 async function buildPause(out: string, runner: Runner): Promise<string> {
   const root = await mkdtemp(`${out}.root-`);
   try {
-    const source = await pauseSource(runner);
+    const source = await kubernetesSource(runner, 'build/pause/linux/pause.c');
     const gcc = (await runner('gcc', ['--version'], {})).exitCode === 0;
     let how: string;
     let config: ImageConfig;
@@ -153,10 +158,33 @@ async function buildPause(out: string, runner: Runner): Promise<string> {
   }
 }
 
+async function buildAgnhost(out: string, runner: Runner): Promise<string> {
+  const binary = k8sBinary('agnhost');
+  if (!existsSync(binary)) fail(`${binary} is missing: run hack/k8s-binaries.sh --only cluster`);
+  const root = await mkdtemp(`${out}.root-`);
+  try {
+    await stageBusybox(root, runner);
+    await copyFile(binary, path.join(root, 'agnhost'));
+    await symlink('agnhost', path.join(root, 'agnhost-2'));
+    await mkdir(path.join(root, 'uploads'));
+    for (const name of ['localhost.crt', 'localhost.key']) {
+      const cert = await kubernetesSource(runner, `test/images/agnhost/porter/${name}`);
+      if (cert) await copyFile(cert, path.join(root, name));
+    }
+    await writeFile(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nuser-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
+    await writeFile(path.join(root, 'etc/group'), 'root:x:0:\nuser-defined-in-image:x:1000:\ngroup-defined-in-image:x:50000:user-defined-in-image\nnogroup:x:65534:\n');
+    await writeDockerArchive(root, AGNHOST_IMAGE, { entrypoint: ['/agnhost'], cmd: ['pause'] }, out, runner);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+  return `agnhost ${binary} on the busybox root (no bash, curl, dig, iproute2, iperf yet)`;
+}
+
 /** Builders by image name. */
 const builders: Record<string, (out: string, runner: Runner) => Promise<string>> = {
   [PAUSE_IMAGE]: buildPause,
   [BUSYBOX_IMAGE]: buildBusybox,
+  [AGNHOST_IMAGE]: buildAgnhost,
 };
 
 export const buildableImages = Object.keys(builders);
