@@ -21,7 +21,7 @@ deps: ## Install Node.js packages (npm ci) and the kernel tools (iptables, nft, 
 	@hack/install-system-deps.sh
 
 .PHONY: k8s-binaries
-k8s-binaries: ## Obtain etcd, kube-apiserver, kube-proxy, kubectl, e2e.test, ginkgo for the pinned version
+k8s-binaries: ## Obtain etcd, kube-apiserver, kube-proxy, kubectl, e2e.test, ginkgo, kubelet, kube-controller-manager, kube-scheduler, agnhost for the pinned version
 	@hack/k8s-binaries.sh
 
 .PHONY: build
