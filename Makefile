@@ -21,7 +21,7 @@ deps: ## Install Node.js packages (npm ci) and the kernel tools (iptables, nft, 
 	@hack/install-system-deps.sh
 
 .PHONY: k8s-binaries
-k8s-binaries: ## Obtain etcd, kube-apiserver, kube-proxy, kubectl, e2e.test, ginkgo for the pinned version
+k8s-binaries: ## Obtain etcd, kube-apiserver, kube-proxy, kubectl, e2e.test, ginkgo, kubelet, kube-controller-manager, kube-scheduler, agnhost for the pinned version
 	@hack/k8s-binaries.sh
 
 .PHONY: build
@@ -42,7 +42,7 @@ test: deps ## Run every test tier: unit, netns (root), cluster (etcd + kube-apis
 	@hack/k8s-binaries.sh --if-needed
 	vitest run
 
-.PHONY: test-unit test-netns test-cluster test-suite test-lab
+.PHONY: test-unit test-netns test-cluster test-suite test-lab test-e2e-cluster
 test-unit: ## Run the unit tier only
 	@hack/install-node-deps.sh
 	vitest run --project unit
@@ -57,6 +57,9 @@ test-lab: deps ## Run the lab tier only (root; the lab for iptables and nft on i
 test-suite: deps ## Run the suite tier only (the e2e selections against the real e2e.test and ginkgo)
 	@hack/k8s-binaries.sh --only e2e.test,ginkgo
 	vitest run --project suite
+test-e2e-cluster: deps ## Run the opt-in e2e-cluster tier (root): netns clusters of real kubelets + containerd, not part of make test
+	@hack/k8s-binaries.sh --only cluster
+	vitest run --project e2e-cluster
 
 # ------------------------------------------------------------------ the harness (kind, Tilt, e2e)
 # kpng-harness (package.json bin), run from source with the project's Node.js.
@@ -108,6 +111,16 @@ control-plane-up: deps ## Start etcd + kube-apiserver on loopback [i=<family>], 
 control-plane-down: ## Stop the control plane control-plane-up started and remove its files
 	@hack/install-node-deps.sh
 	@$(KPNG_HARNESS) control-plane down
+
+# ------------------------------------------------------------------ a cluster without Docker
+nodes ?= 2
+.PHONY: cluster-up cluster-down
+cluster-up: deps ## A cluster without Docker: kubelet + containerd per node namespace [nodes=2] (root); prints export KUBECONFIG=...
+	@hack/k8s-binaries.sh --only cluster >&2
+	@$(KPNG_HARNESS) cluster up --provider netns --family $(i) --nodes $(nodes)
+cluster-down: ## Remove the cluster cluster-up made: processes, namespaces, mounts, cgroups, files; host sysctls put back
+	@hack/install-node-deps.sh
+	@$(KPNG_HARNESS) cluster down
 
 # ------------------------------------------------------------------ the docker-free lab
 .PHONY: lab lab-matrix

@@ -18,6 +18,15 @@ have clang || need+=(clang)
 have llvm-strip || need+=(llvm)
 [[ -f /usr/include/bpf/bpf_helpers.h ]] || need+=(libbpf-dev)
 have bpftool || need+=(bpftool)
+# The netns cluster (harness/cluster/netns): a container runtime per node, its CNI plugins,
+# and what its images are built from (a static busybox, gcc for the static pause binary,
+# mmdebstrap for the test images' Debian layer).
+have containerd || need+=(containerd)
+have runc || need+=(runc)
+[[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/portmap && -x /usr/lib/cni/loopback ]] || need+=(containernetworking-plugins)
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q "ok installed" || need+=(busybox-static)
+have mmdebstrap || need+=(mmdebstrap)
+have gcc || need+=(gcc libc6-dev)
 if [[ ${#need[@]} -eq 0 ]]; then exit 0; fi
 if [[ $(id -u) -ne 0 ]]; then
   echo "!!! missing ${need[*]} and not root: install them (apt-get install ${need[*]})" >&2

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Obtain the pinned Kubernetes binaries: etcd, kube-apiserver, kube-proxy, kubectl,
-# e2e.test and ginkgo, for the one version pinned in hack/k8s-version.
+# e2e.test and ginkgo, and for the netns cluster kubelet, kube-controller-manager,
+# kube-scheduler and agnhost, for the one version pinned in hack/k8s-version.
 #
 # They land in .cache/k8s/<version>/bin/ (git-ignored), or in $KPNG_K8S_BIN_DIR.
 # Official release tarballs are used when they can be reached; otherwise every
@@ -8,12 +9,14 @@
 # using Go's ordinary module and build caches.
 #
 # Usage: hack/k8s-binaries.sh [--if-needed] [--only a,b,...] [--no-download] [--force]
-#   (no flags)     all six binaries
+#   (no flags)     all ten binaries
 #   --if-needed    what the test tiers present need (used by `make test`):
 #                  etcd, kube-apiserver and kubectl when some *.cluster.test.ts or *.lab.test.ts
 #                  exists under proxy/ harness/ e2e/, e2e.test and ginkgo when some
 #                  *.suite.test.ts does; when neither, say so and exit 0
-#   --only LIST    just these (comma-separated names from the list above)
+#   --only LIST    just these (comma-separated names from the list above); the name
+#                  `cluster` stands for what the netns cluster runs: etcd, kube-apiserver,
+#                  kubectl, kube-proxy, kubelet, kube-controller-manager, kube-scheduler, agnhost
 #   --no-download  skip the release downloads, build from the module proxy
 #   --force        obtain again even when present
 # Environment: KPNG_K8S_BIN_DIR (output folder), KPNG_K8S_NO_DOWNLOAD=1,
@@ -21,7 +24,8 @@
 #   KPNG_GO_JOBS (go build -p, default: number of cores), GOPROXY, GOMODCACHE, GOCACHE.
 set -euo pipefail
 
-ALL=(etcd kube-apiserver kube-proxy kubectl e2e.test ginkgo)
+ALL=(etcd kube-apiserver kube-proxy kubectl e2e.test ginkgo kubelet kube-controller-manager kube-scheduler agnhost)
+SUBSET_CLUSTER=(etcd kube-apiserver kubectl kube-proxy kubelet kube-controller-manager kube-scheduler agnhost)
 SUBSET_IF_NEEDED=(etcd kube-apiserver kubectl)
 SUBSET_SUITE=(e2e.test ginkgo)
 K8S_TAGS=selinux,notest,grpcnotrace # as Kubernetes' own release builds (hack/lib/golang.sh)
@@ -65,9 +69,14 @@ bin_dir=${KPNG_K8S_BIN_DIR:-$cache/bin}
 
 wanted=()
 if [[ -n $only ]]; then
-  IFS=, read -ra wanted <<<"$only"
-  for name in "${wanted[@]}"; do
-    [[ " ${ALL[*]} " == *" $name "* ]] || die "--only: unknown binary '$name' (choose from: ${ALL[*]})"
+  IFS=, read -ra listed <<<"$only"
+  for name in "${listed[@]}"; do
+    if [[ $name == cluster ]]; then
+      for n in "${SUBSET_CLUSTER[@]}"; do [[ " ${wanted[*]} " == *" $n "* ]] || wanted+=("$n"); done
+      continue
+    fi
+    [[ " ${ALL[*]} " == *" $name "* ]] || die "--only: unknown binary '$name' (choose from: ${ALL[*]}, or cluster)"
+    [[ " ${wanted[*]} " == *" $name "* ]] || wanted+=("$name")
   done
 elif $if_needed; then
   # What the test tiers present need: *.cluster.test.ts and *.lab.test.ts a control plane (and kubectl),
@@ -236,7 +245,7 @@ try_downloads() {
   fi
   for name in "${todo[@]}"; do
     case $name in
-      kube-apiserver | kube-proxy | kubectl) server+=("$name") ;;
+      kube-apiserver | kube-proxy | kubectl | kubelet | kube-controller-manager | kube-scheduler) server+=("$name") ;;
       e2e.test | ginkgo) test+=("$name") ;;
     esac
   done
@@ -406,8 +415,10 @@ build() {
   local name=$1 start=$SECONDS dir=$cache/build tmp
   local -a cmd
   case $name in
-    kube-apiserver | kube-proxy | kubectl)
+    kube-apiserver | kube-proxy | kubectl | kubelet | kube-controller-manager | kube-scheduler)
       cmd=("$go_bin" build -p "$jobs" -trimpath -tags "$K8S_TAGS" -ldflags "$k8s_ldflags" -o OUT "k8s.io/kubernetes/cmd/$name") ;;
+    agnhost) # the e2e test image's one binary (no release download exists)
+      cmd=("$go_bin" build -p "$jobs" -trimpath -ldflags "-s -w" -o OUT k8s.io/kubernetes/test/images/agnhost) ;;
     e2e.test)
       cmd=("$go_bin" test -c -p "$jobs" -trimpath -tags "$K8S_TAGS" -ldflags "$k8s_ldflags" -o OUT k8s.io/kubernetes/test/e2e) ;;
     ginkgo)
@@ -436,7 +447,7 @@ build() {
 }
 
 k8s_ready=false
-for name in etcd kube-apiserver kubectl kube-proxy ginkgo e2e.test; do
+for name in etcd kube-apiserver kubectl kube-proxy ginkgo e2e.test kube-scheduler agnhost kube-controller-manager kubelet; do
   [[ " ${todo[*]} " == *" $name "* ]] || continue
   if [[ $name == etcd ]]; then
     prepare_etcd_module

@@ -5,6 +5,7 @@ import { requireTools, tools, type Tool } from '../cluster/index.ts';
 import { isKpngError } from '../config/index.ts';
 import { optionsHelp, usageError, type OptionSpecs } from './args.ts';
 import { processContext, type CliContext } from './context.ts';
+import { cluster, clusterOptions } from './cluster.ts';
 import { controlPlane, controlPlaneOptions } from './control-plane.ts';
 import { e2e, e2eOptions, e2eSelection, report, reportOptions, selectionOptions } from './e2e.ts';
 import { image, imageOptions } from './image.ts';
@@ -70,6 +71,11 @@ export const commands: Record<string, Command> = {
     summary: 'control-plane up: start etcd and kube-apiserver on loopback and print `export KUBECONFIG=...`; control-plane down: stop them, remove their files',
     options: controlPlaneOptions,
     run: controlPlane,
+  },
+  cluster: {
+    summary: 'cluster up: a cluster without Docker (--provider netns: kubelet + containerd per node namespace), waits for Ready nodes and prints `export KUBECONFIG=...`; cluster down: remove it and everything it made (root)',
+    options: clusterOptions,
+    run: cluster,
   },
   'require-tools': { summary: `check that tools are installed and docker's daemon answers (${tools.join(', ')}); exit 2 saying how to install what is missing`, run: requireToolsCommand },
 };

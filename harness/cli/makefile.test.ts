@@ -30,6 +30,8 @@ describe('make targets with KPNG names', () => {
     [['lab-matrix', 'm=split-process-per-node'], 'node harness/cli.ts lab --model split-process-per-node'],
     [['control-plane-up', 'i=dual'], 'node harness/cli.ts control-plane up --family dual'],
     [['control-plane-down'], 'node harness/cli.ts control-plane down'],
+    [['cluster-up', 'nodes=3'], 'node harness/cli.ts cluster up --provider netns --family ipv4 --nodes 3'],
+    [['cluster-down'], 'node harness/cli.ts cluster down'],
   ])('make %j runs %s', async (args, command) => {
     expect((await dryRun(...args)).at(-1)).toBe(command);
   });
@@ -46,7 +48,7 @@ describe('make targets with KPNG names', () => {
   it('names only kpng-harness commands that exist', async () => {
     const makefile = await readFile(path.join(repoRoot, 'Makefile'), 'utf8');
     const used = [...makefile.matchAll(/\$\(KPNG_HARNESS\) ([a-z0-9-]+)/g)].map((m) => m[1] ?? '');
-    expect(new Set(used)).toEqual(new Set(['image', 'tilt-setup', 'tilt-up', 'tilt-down', 'require-tools', 'e2e', 'e2e-selection', 'report', 'lab', 'control-plane']));
+    expect(new Set(used)).toEqual(new Set(['image', 'tilt-setup', 'tilt-up', 'tilt-down', 'require-tools', 'e2e', 'e2e-selection', 'report', 'lab', 'control-plane', 'cluster']));
     for (const name of used) expect(Object.keys(commands)).toContain(name);
   });
 });

@@ -36,6 +36,15 @@ describe('planTiers', () => {
     });
   });
 
+  it('runs the e2e-cluster tier only when asked for by name, and says what it lacks', () => {
+    expect(plan({}).names).not.toContain('e2e-cluster');
+    expect(plan({ requested: ['e2e-cluster'] }).names).toEqual(['e2e-cluster']);
+    expect(plan({ requested: ['e2e-cluster'], haveClusterBinaries: false })).toEqual({
+      names: [],
+      warnings: ['!!! SKIPPING the e2e-cluster tier: it needs kubelet, kube-controller-manager, kube-scheduler: run `hack/k8s-binaries.sh --only cluster`'],
+    });
+  });
+
   it('keeps the suite tier apart from the unit tier', () => {
     expect(plan({ requested: ['unit'] }).names).toEqual(['unit']);
     expect(plan({ requested: ['suite'] }).names).toEqual(['suite']);

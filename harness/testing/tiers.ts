@@ -3,7 +3,7 @@
 import { haveK8sBinaries } from '../k8s-binaries.ts';
 
 export interface Tier {
-  name: 'unit' | 'netns' | 'cluster' | 'suite' | 'lab';
+  name: 'unit' | 'netns' | 'cluster' | 'suite' | 'lab' | 'e2e-cluster';
   include: string[];
   exclude: string[];
   testTimeout: number;
@@ -11,6 +11,8 @@ export interface Tier {
   globalSetup: string[];
   /** Tiers run in groups, lowest first; one group runs at a time (vitest's sequence.groupOrder). */
   groupOrder: number;
+  /** Runs only when asked for by name (--project), never as part of every tier. */
+  optIn?: boolean;
 }
 
 export interface TierEnvironment {
@@ -20,6 +22,8 @@ export interface TierEnvironment {
   haveControlPlaneBinaries: boolean;
   /** Whether e2e.test and ginkgo are cached for the pinned Kubernetes version. */
   haveSuiteBinaries: boolean;
+  /** Whether the netns cluster's kubelet, kube-controller-manager and kube-scheduler are cached. */
+  haveClusterBinaries?: boolean;
   /** Which tiers were asked for on the command line (--project); empty = all. */
   requested: string[];
   warn: (line: string) => void;
@@ -31,7 +35,7 @@ export const tiers: Tier[] = [
   {
     name: 'unit',
     include: ['{proxy,harness,hack,e2e}/**/*.test.ts'],
-    exclude: [...common, '**/*.netns.test.ts', '**/*.cluster.test.ts', '**/*.suite.test.ts', '**/*.lab.test.ts'],
+    exclude: [...common, '**/*.netns.test.ts', '**/*.cluster.test.ts', '**/*.suite.test.ts', '**/*.lab.test.ts', '**/*.e2e-cluster.test.ts'],
     testTimeout: 10_000,
     fileParallelism: true,
     globalSetup: [],
@@ -77,6 +81,19 @@ export const tiers: Tier[] = [
     globalSetup: [],
     groupOrder: 0,
   },
+  {
+    // Whole Kubernetes clusters without Docker (harness/cluster/netns): real kubelets and
+    // containerd in node namespaces. Opt-in (make test-e2e-cluster): it needs binaries
+    // `make test` does not build, and minutes.
+    name: 'e2e-cluster',
+    include: ['{proxy,harness,e2e}/**/*.e2e-cluster.test.ts'],
+    exclude: common,
+    testTimeout: 600_000,
+    fileParallelism: false,
+    globalSetup: [],
+    groupOrder: 2,
+    optIn: true,
+  },
 ];
 
 /** Why a tier cannot run here, or undefined when it can. */
@@ -90,12 +107,15 @@ export function missingFor(tier: Tier['name'], env: TierEnvironment): string | u
   }
   if (tier === 'lab' && env.uid !== 0) return 'needs root (network namespaces, iptables, nft)';
   if (tier === 'lab' && !env.haveControlPlaneBinaries) return 'needs etcd and kube-apiserver: run `make k8s-binaries`';
+  if (tier === 'e2e-cluster' && env.uid !== 0) return 'needs root (network namespaces, cgroups, mounts)';
+  if (tier === 'e2e-cluster' && env.haveClusterBinaries === false) return 'needs kubelet, kube-controller-manager, kube-scheduler: run `hack/k8s-binaries.sh --only cluster`';
   return undefined;
 }
 
 export function planTiers(env: TierEnvironment): Tier[] {
   return tiers.filter((tier) => {
     if (env.requested.length > 0 && !env.requested.includes(tier.name)) return false;
+    if (tier.optIn && !env.requested.includes(tier.name)) return false;
     const missing = missingFor(tier.name, env);
     if (missing === undefined) return true;
     if (env.ci) {
@@ -122,6 +142,7 @@ export function tierPlan(): Tier[] {
     uid: process.getuid?.() ?? -1,
     haveControlPlaneBinaries: haveK8sBinaries(['etcd', 'kube-apiserver']),
     haveSuiteBinaries: haveK8sBinaries(['e2e.test', 'ginkgo']),
+    haveClusterBinaries: haveK8sBinaries(['etcd', 'kube-apiserver', 'kubectl', 'kubelet', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy']),
     requested: requestedProjects(process.argv),
     warn: (line) => process.stderr.write(`${line}\n`),
   });

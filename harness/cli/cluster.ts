@@ -1,0 +1,158 @@
+// kpng-harness cluster up|down: a cluster to use by hand or from scripts. `--provider netns`
+// (the one this command makes): real kubelets and containerd in network namespaces on this
+// machine, no Docker (harness/cluster/netns). `up` starts it in a process of its own, waits
+// for every node to be Ready and prints `export KUBECONFIG=...`; `down` stops it and removes
+// everything it made. The running one is described by a state file
+// (default .cache/netns-cluster/state.json).
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { KpngError } from '../config/index.ts';
+import { MAX_NODES, startNetnsCluster, stopCluster, type ClusterState } from '../cluster/netns/index.ts';
+import { processRunning, projectNode, programEnv, siblingProgram } from '../lab/netns/index.ts';
+import { parseOptions, usageError, type OptionSpecs } from './args.ts';
+import type { CliContext } from './context.ts';
+
+export const clusterOptions = {
+  provider: { type: 'string', choices: ['netns'], default: 'netns', description: 'what the nodes are: netns (kubelet + containerd in network namespaces, no Docker)' },
+  family: { type: 'string', choices: ['ipv4'], default: 'ipv4', description: 'IP family of the cluster' },
+  nodes: { type: 'string', default: '2', description: `number of nodes (1 to ${MAX_NODES})` },
+  state: { type: 'string', default: '.cache/netns-cluster/state.json', description: 'the state file of the running cluster' },
+  'timeout-seconds': { type: 'string', default: '300', description: 'how long up waits for Ready nodes, and down for the stop' },
+} as const satisfies OptionSpecs;
+
+/** What `up` leaves behind for `down` and for people. */
+export interface ClusterCliState {
+  pid: number;
+  provider: 'netns';
+  kubeconfig: string;
+  log: string;
+  cluster: ClusterState;
+}
+
+const verbs = ['up', 'down', 'serve'] as const;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function readState(file: string): Promise<ClusterCliState | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as ClusterCliState;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new KpngError('KPNG_ERR_NETNS_CLUSTER', `${file}: not a cluster state file (${(error as Error).message}); remove it and run up again`);
+  }
+}
+
+/** serve: start the cluster in this process and keep it until SIGTERM/SIGINT (what `up` starts). */
+async function serve(nodes: number, stateFile: string, ctx: CliContext): Promise<number> {
+  let signalled = false;
+  let wake = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    wake = resolve;
+  });
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      signalled = true;
+      wake();
+    });
+  }
+  const cluster = await startNetnsCluster({ nodes, log: ctx.log });
+  if (!signalled) {
+    const state: ClusterCliState = { pid: process.pid, provider: 'netns', kubeconfig: cluster.kubeconfig, log: `${stateFile}.log`, cluster: cluster.state };
+    await writeFile(`${stateFile}.tmp`, JSON.stringify(state, null, 2));
+    await rename(`${stateFile}.tmp`, stateFile); // whole or not at all, for up's polling
+    ctx.log(`cluster ready: export KUBECONFIG=${cluster.kubeconfig}`);
+    await stopped;
+  }
+  await cluster.stop();
+  await rm(stateFile, { force: true });
+  return 0;
+}
+
+async function up(nodes: number, stateFile: string, timeoutMs: number, ctx: CliContext): Promise<number> {
+  const running = await readState(stateFile);
+  if (running && processRunning(running.pid)) {
+    throw new KpngError('KPNG_ERR_NETNS_CLUSTER_RUNNING', `a netns cluster is running already (pid ${running.pid}, ${running.cluster.id}); its kubeconfig: ${running.kubeconfig}; remove it with kpng-harness cluster down`);
+  }
+  if (running) await stopCluster(running.cluster, { log: ctx.log }); // its server died: remove what is left
+  await rm(stateFile, { force: true });
+  await mkdir(path.dirname(stateFile), { recursive: true });
+  const logFile = `${stateFile}.log`;
+  const out = openSync(logFile, 'w');
+  const cli = siblingProgram(import.meta.url, '../cli');
+  const child = spawn(projectNode(), ['--disable-warning=ExperimentalWarning', cli, 'cluster', 'serve', '--nodes', String(nodes), '--state', stateFile], {
+    cwd: ctx.cwd,
+    env: { ...ctx.env, ...programEnv() },
+    detached: true,
+    stdio: ['ignore', out, out],
+  });
+  closeSync(out);
+  let exited: number | null | undefined;
+  child.on('exit', (code) => (exited = code));
+  child.unref();
+  // Ctrl-C while it starts: the server removes what it made.
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    interrupt();
+  };
+  const interrupt = () => {
+    if (child.pid && exited === undefined) process.kill(child.pid, 'SIGTERM');
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  ctx.log(`==> starting a netns cluster of ${nodes} nodes; log: ${logFile}`);
+  const deadline = Date.now() + timeoutMs;
+  let state: ClusterCliState | undefined;
+  while (Date.now() < deadline && exited === undefined) {
+    state = await readState(stateFile);
+    if (state) break;
+    await sleep(250);
+  }
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  if (!state) {
+    interrupt();
+    while (exited === undefined && Date.now() < deadline + 60_000) await sleep(250);
+    const output = await readFile(logFile, 'utf8').catch(() => '');
+    if (interrupted) throw new KpngError('KPNG_ERR_NETNS_CLUSTER', `interrupted: the netns cluster was removed again; its log (${logFile}):\n${output.trim().split('\n').slice(-5).join('\n')}`, { exitCode: 130 });
+    throw new KpngError('KPNG_ERR_NETNS_CLUSTER', `the netns cluster did not become ready ${exited === undefined ? `within ${timeoutMs / 1000} s` : `(its server exited with ${exited})`}; its log (${logFile}):\n${output.trim().split('\n').slice(-25).join('\n')}`);
+  }
+  ctx.log(`==> ${state.cluster.nodes} nodes Ready (cluster ${state.cluster.id}, pid ${state.pid}); remove it with: kpng-harness cluster down`);
+  ctx.out(`export KUBECONFIG=${state.kubeconfig}\n`);
+  return 0;
+}
+
+async function down(stateFile: string, timeoutMs: number, ctx: CliContext): Promise<number> {
+  const state = await readState(stateFile);
+  if (!state) {
+    ctx.log(`==> no netns cluster (no state in ${stateFile})`);
+    return 0;
+  }
+  if (processRunning(state.pid)) {
+    process.kill(state.pid, 'SIGTERM');
+    const deadline = Date.now() + timeoutMs;
+    while (processRunning(state.pid) && Date.now() < deadline) await sleep(200);
+  }
+  // Whatever its server left (or all of it, when the server was gone): idempotent.
+  await stopCluster(state.cluster, { log: ctx.log });
+  await rm(stateFile, { force: true });
+  await rm(state.log, { force: true });
+  ctx.log(`==> removed netns cluster ${state.cluster.id}`);
+  return 0;
+}
+
+export async function cluster(args: readonly string[], ctx: CliContext): Promise<number> {
+  const [verb, ...rest] = args;
+  if (!verbs.includes(verb as (typeof verbs)[number])) throw usageError(`cluster: ${verb === undefined ? 'say what to do' : `unknown action ${JSON.stringify(verb)}`}; accepted: up, down`);
+  const o = parseOptions(`cluster ${verb}`, rest, clusterOptions);
+  const seconds = Number(o['timeout-seconds']);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw usageError(`cluster: --timeout-seconds ${JSON.stringify(o['timeout-seconds'])} is not a positive number`);
+  const nodes = Number(o.nodes);
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > MAX_NODES) throw usageError(`cluster: --nodes ${JSON.stringify(o.nodes)} is not accepted; accepted: 1 to ${MAX_NODES}`);
+  if ((verb === 'up' || verb === 'serve') && process.getuid?.() !== 0) throw new KpngError('KPNG_ERR_NOT_ROOT', 'cluster up makes network namespaces, cgroups and mounts: run it as root', { exitCode: 2 });
+  const stateFile = path.resolve(ctx.cwd, o.state ?? clusterOptions.state.default);
+  if (verb === 'serve') return serve(nodes, stateFile, ctx);
+  if (verb === 'up') return up(nodes, stateFile, seconds * 1000, ctx);
+  return down(stateFile, seconds * 1000, ctx);
+}

@@ -1,0 +1,149 @@
+// A cluster without Docker, end to end: two netns nodes with real kubelets and containerd,
+// a busybox pod on each, upstream kube-proxy (iptables) on each node, a ClusterIP Service
+// answering from the other node, and a stop that leaves nothing behind.
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { k8sBinary } from '../../k8s-binaries.ts';
+import { cgroupHierarchies } from './host.ts';
+import { kubeProxyConfig, mountsUnder, namespacesOf, readSysctls, startNetnsCluster, AGNHOST_IMAGE, BUSYBOX_IMAGE, type NetnsCluster } from './index.ts';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until<T>(what: string, timeoutMs: number, step: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await step();
+    if (value !== undefined) return value;
+    await sleep(500);
+  }
+  throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
+}
+
+interface PodJson {
+  metadata: { name: string };
+  spec: { nodeName?: string };
+  status: { phase?: string; podIP?: string };
+}
+
+function pod(name: string, node: string, command: string[], extra: Record<string, unknown> = {}) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: { app: name } },
+    spec: { nodeName: node, terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: BUSYBOX_IMAGE, imagePullPolicy: 'Never', command }], ...extra },
+  };
+}
+
+describe('a netns cluster (kubelet + containerd per node namespace)', () => {
+  const sysctlsBefore = readSysctls();
+  let cluster: NetnsCluster | undefined;
+  const c = () => cluster ?? expect.unreachable('the cluster exists once beforeAll has run');
+
+  beforeAll(async () => {
+    cluster = await startNetnsCluster({ nodes: 2, log: (line) => process.stderr.write(`  ${line}\n`) });
+  }, 300_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  }, 120_000);
+
+  const kubectlJson = async <T>(args: string[]): Promise<T> => {
+    const r = await c().kubectl([...args, '-o', 'json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as T;
+  };
+
+  it('has two Ready nodes with their pod CIDRs, zones and host names', async () => {
+    const nodes = await kubectlJson<{ items: { metadata: { name: string; labels: Record<string, string> }; spec: { podCIDR: string }; status: { conditions: { type: string; status: string }[]; addresses: { type: string; address: string }[] } }[] }>(['get', 'nodes']);
+    expect(nodes.items.map((n) => n.metadata.name)).toEqual(['node-1', 'node-2']);
+    for (const [i, n] of nodes.items.entries()) {
+      expect(n.status.conditions.find((x) => x.type === 'Ready')?.status).toBe('True');
+      expect(n.spec.podCIDR).toBe(`10.244.${i + 1}.0/24`);
+      expect(n.metadata.labels['topology.kubernetes.io/zone']).toBe(c().plan.nodes[i]!.zone);
+      expect(n.status.addresses).toContainEqual({ type: 'InternalIP', address: `10.201.0.${11 + i}` });
+      const hostname = await c().nodeExec(n.metadata.name, 'hostname', []);
+      expect(hostname.stdout.trim()).toBe(n.metadata.name);
+    }
+  });
+
+  it('runs a busybox pod on each node, with an address from that node’s pod CIDR, and reads its log through the kubelet', async () => {
+    const server = pod('web', 'node-1', ['sh', '-c', 'mkdir -p /www && hostname > /www/index.html && echo serving && exec httpd -f -p 8080 -h /www']);
+    const idle = pod('idle', 'node-2', ['sleep', '3600']);
+    const created = await c().kubectl(['create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [server, idle] }) });
+    expect(created.exitCode, created.stderr).toBe(0);
+    const pods = await until('both pods Running', 120_000, async () => {
+      const list = await kubectlJson<{ items: PodJson[] }>(['get', 'pods']);
+      return list.items.length === 2 && list.items.every((p) => p.status.phase === 'Running' && p.status.podIP) ? list.items : undefined;
+    });
+    for (const p of pods) {
+      const nodeIndex = p.spec.nodeName === 'node-1' ? 1 : 2;
+      expect(p.status.podIP).toMatch(new RegExp(`^10\\.244\\.${nodeIndex}\\.\\d+$`));
+    }
+    // apiserver -> kubelet (its serving port, the client certificate) -> containerd's log.
+    const logs = await until('the web pod’s log', 30_000, async () => {
+      const r = await c().kubectl(['logs', 'web']);
+      return r.exitCode === 0 && r.stdout.includes('serving') ? r.stdout : undefined;
+    });
+    expect(logs).toContain('serving');
+  });
+
+  it('with upstream kube-proxy (iptables) on every node, a ClusterIP Service reaches the pod on node-1 from a pod on node-2', async () => {
+    for (const node of c().nodes) {
+      const config = path.join(node.paths.dir, 'kube-proxy.yaml');
+      await writeFile(config, kubeProxyConfig(c().plan, node.plan, c().nodeKubeconfig));
+      c().nodeSpawn(node.plan.name, k8sBinary('kube-proxy'), [`--config=${config}`, '--v=1'], path.join(node.paths.dir, 'kube-proxy.log'));
+    }
+    const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }] } };
+    const created = await c().kubectl(['create', '-f', '-'], { input: JSON.stringify(svc) });
+    expect(created.exitCode, created.stderr).toBe(0);
+    const service = await kubectlJson<{ spec: { clusterIP: string } }>(['get', 'service', 'web']);
+    // Both kube-proxies have written the Service's rules once node-2's KUBE-SERVICES names it.
+    await until('kube-proxy rules for the Service on both nodes', 60_000, async () => {
+      const saves = await Promise.all(c().nodes.map((n) => c().nodeExec(n.plan.name, 'iptables-save', ['-t', 'nat'])));
+      return saves.every((s) => s.stdout.includes(`-d ${service.spec.clusterIP}/32`)) ? true : undefined;
+    });
+    // nc, not wget: Debian's busybox-static 1.35 wget crashes (SIGSEGV) when given a timeout (-T).
+    const get = `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${service.spec.clusterIP} 80`;
+    const client = pod('client', 'node-2', ['sh', '-c', `${get} | tail -n 1`], { restartPolicy: 'Never' });
+    expect((await c().kubectl(['create', '-f', '-'], { input: JSON.stringify(client) })).exitCode).toBe(0);
+    const phase = await until('the client pod finishing', 90_000, async () => {
+      const p = await kubectlJson<PodJson>(['get', 'pod', 'client']);
+      return p.status.phase === 'Succeeded' || p.status.phase === 'Failed' ? p.status.phase : undefined;
+    });
+    const answer = await c().kubectl(['logs', 'client']);
+    expect({ phase, answer: answer.stdout.trim() }).toEqual({ phase: 'Succeeded', answer: 'web' });
+    // And from node-2's own network namespace (host-network traffic, kube-proxy's OUTPUT path).
+    const fromNode = await c().nodeExec('node-2', 'busybox', ['sh', '-c', get]);
+    expect(fromNode.stdout).toMatch(/^HTTP\/1\.[01] 200 OK\r\n[^]*\r\n\r\nweb\n$/);
+  });
+
+  it('runs the e2e suite’s agnhost image: netexec on node-2 answers /hostname and /clientip from node-1’s namespace', async () => {
+    const netexec = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'netexec' }, spec: { nodeName: 'node-2', containers: [{ name: 'c', image: AGNHOST_IMAGE, imagePullPolicy: 'Never', args: ['netexec', '--http-port=8080'] }] } };
+    expect((await c().kubectl(['create', '-f', '-'], { input: JSON.stringify(netexec) })).exitCode).toBe(0);
+    const ip = await until('netexec Running', 60_000, async () => {
+      const p = await kubectlJson<PodJson>(['get', 'pod', 'netexec']);
+      return p.status.phase === 'Running' ? p.status.podIP : undefined;
+    });
+    const get = (what: string) => c().nodeExec('node-1', 'busybox', ['sh', '-c', `printf 'GET /${what} HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${ip} 8080 | tail -n 1`]);
+    const hostname = await until('netexec answering', 30_000, async () => {
+      const r = await get('hostname');
+      return r.stdout.trim() === 'netexec' ? r.stdout.trim() : undefined;
+    });
+    expect(hostname).toBe('netexec');
+    // Pod-to-pod across nodes keeps the source address (node-1's own address: the namespace's traffic is not masqueraded).
+    expect((await get('clientip')).stdout.trim()).toMatch(/^10\.201\.0\.11:\d+$/);
+  });
+
+  it('stops leaving nothing behind: processes, namespaces, mounts, cgroups, files, host sysctls', async () => {
+    const { state, plan } = c();
+    await c().stop();
+    expect(await namespacesOf(state.id)).toEqual([]);
+    expect(mountsUnder([state.dataDir, state.runDir])).toEqual([]);
+    expect(cgroupHierarchies().filter((h) => existsSync(path.join(h, plan.cgroup)))).toEqual([]);
+    expect(existsSync(state.dataDir) || existsSync(state.runDir)).toBe(false);
+    expect(readSysctls()).toEqual(sysctlsBefore);
+    const ours = readFileSync('/proc/self/mountinfo', 'utf8').includes(state.id);
+    expect(ours).toBe(false);
+  });
+});

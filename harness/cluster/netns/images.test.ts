@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, describe, expect, it } from 'vitest';
+import { writeDockerArchive } from './images.ts';
+
+const work = await mkdtemp(path.join(tmpdir(), 'kpng-images-test-'));
+afterAll(() => rm(work, { recursive: true, force: true }));
+
+async function untar(file: string, into: string): Promise<void> {
+  await mkdir(into, { recursive: true });
+  await execa('tar', ['-xf', file, '-C', into]);
+}
+
+describe('writeDockerArchive', () => {
+  it('writes a docker-archive whose manifest names the image, and whose config and layer digests match their bytes', async () => {
+    const root = path.join(work, 'root');
+    await mkdir(path.join(root, 'bin'), { recursive: true });
+    await writeFile(path.join(root, 'bin/hello'), '#!/bin/sh\necho hello\n', { mode: 0o755 });
+    const out = path.join(work, 'image.tar');
+    const digest = await writeDockerArchive(root, 'registry.k8s.io/test/hello:1.0', { entrypoint: ['/bin/hello'] }, out);
+    const x = path.join(work, 'x');
+    await untar(out, x);
+    const manifest = JSON.parse(await readFile(path.join(x, 'manifest.json'), 'utf8')) as { Config: string; RepoTags: string[]; Layers: string[] }[];
+    expect(manifest).toHaveLength(1);
+    expect(manifest[0]!.RepoTags).toEqual(['registry.k8s.io/test/hello:1.0']);
+    const configText = await readFile(path.join(x, manifest[0]!.Config));
+    expect(createHash('sha256').update(configText).digest('hex')).toBe(digest);
+    const config = JSON.parse(configText.toString()) as { os: string; config: { Entrypoint: string[] }; rootfs: { diff_ids: string[] } };
+    expect(config.os).toBe('linux');
+    expect(config.config.Entrypoint).toEqual(['/bin/hello']);
+    const layer = await readFile(path.join(x, manifest[0]!.Layers[0]!));
+    expect(config.rootfs.diff_ids).toEqual([`sha256:${createHash('sha256').update(layer).digest('hex')}`]);
+    const { stdout } = await execa('tar', ['-tvf', path.join(x, manifest[0]!.Layers[0]!)]);
+    expect(stdout).toMatch(/-rwxr-xr-x 0\/0 .* \.\/bin\/hello/);
+  });
+
+  it('gives the same bytes for the same folder (files owned by root, times zeroed, sorted)', async () => {
+    const root = path.join(work, 'root');
+    const a = await writeDockerArchive(root, 'registry.k8s.io/test/hello:1.0', {}, path.join(work, 'a.tar'));
+    const b = await writeDockerArchive(root, 'registry.k8s.io/test/hello:1.0', {}, path.join(work, 'b.tar'));
+    expect(a).toBe(b);
+    expect((await readFile(path.join(work, 'a.tar'))).equals(await readFile(path.join(work, 'b.tar')))).toBe(true);
+  });
+});
