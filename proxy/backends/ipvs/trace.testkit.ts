@@ -11,17 +11,12 @@
 // client on the real server its template names. Tests only.
 import { cidrContains, parseCIDR, parseIP, type ParsedIP } from '../../model/index.ts';
 import { Ruleset, type Rule } from '../iptables/rules.ts';
+import type { Packet } from '../iptables/trace.testkit.ts';
 import { parseIpsetSave, type SavedSet } from './ipset.ts';
 import { IpvsTable, hostPort, vsKey, type VirtualServer } from './ipvsadm.ts';
 
-export interface IpvsPacket {
-  src: string;
-  dst: string;
-  protocol: 'tcp' | 'udp' | 'sctp';
-  dport: number;
-  /** Another host, a pod (bridged in: physdev-is-in), or this host's own stack. */
-  origin: 'external' | 'pod' | 'host';
-}
+/** The iptables tracer's packet: the same questions, asked of what the ipvs backend renders. */
+export type IpvsPacket = Packet;
 
 export interface IpvsOutcome {
   verdict: 'ACCEPT' | 'DROP' | 'REJECT';

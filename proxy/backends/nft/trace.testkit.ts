@@ -2,35 +2,19 @@
 // through the base chains of its family's table (by hook and priority), the regular chains
 // they jump and go to, verdict maps, sets and anonymous sets, the way netfilter would;
 // branches at `numgen random` and reports every possible outcome with its probability.
-// The same questions as the iptables tracer (../iptables/trace.ts) answers for iptables
-// rules, with the same Packet and Outcome shapes, so one state can be traced through both
-// backends and the answers compared. Test support: the build leaves this folder out.
+// The same questions as the iptables tracer (../iptables/trace.testkit.ts) answers for
+// iptables rules, with its Packet and the same Outcome shape, so one state can be traced
+// through both backends and the answers compared. Test support: the build leaves *.testkit.ts out.
 import { cidrContains, parseCIDR, parseIP, type ParsedIP } from '../../model/index.ts';
+import type { Packet, TraceNode, Verdict } from '../iptables/trace.testkit.ts';
 import { FakeNft, type FakeTable } from './testing.ts';
 
-export interface Packet {
-  src: string;
-  dst: string;
-  protocol: 'tcp' | 'udp' | 'sctp';
-  dport: number;
-  /**
-   * Where the packet comes from: another host or a pod (both arrive through prerouting),
-   * or this host's own stack (output).
-   */
-  origin: 'external' | 'pod' | 'host';
-}
-
-export interface TraceNode {
-  /** The node's own addresses (`fib ... type local`); loopback is always local. */
-  localAddresses: readonly string[];
-}
+export type { Packet, TraceNode, Verdict };
 
 export interface TraceOptions {
   /** Affinity sets (`@affinity-...`) that already hold the packet's source address. */
   affinity?: ReadonlySet<string>;
 }
-
-export type Verdict = 'ACCEPT' | 'DROP' | 'REJECT';
 
 export interface Outcome {
   verdict: Verdict;
