@@ -79,7 +79,7 @@ export const affinityClusterIP: LabSpec = {
 export const affinityTimeoutClusterIP: LabSpec = {
   id: 'session-affinity-timeout-clusterip',
   slow: true,
-  upstream: '[sig-network] Services should have session affinity timeout work for service with type clusterIP [LinuxOnly] [Conformance]',
+  upstream: '[sig-network] Services should have session affinity timeout work for service with type clusterIP [LinuxOnly]',
   source: SERVICE_GO,
   run: (ctx) => affinityTimesOut(ctx, 'ClusterIP'),
 };
@@ -101,7 +101,7 @@ export const affinityNodePort: LabSpec = {
 export const affinityTimeoutNodePort: LabSpec = {
   id: 'session-affinity-timeout-nodeport',
   slow: true,
-  upstream: '[sig-network] Services should have session affinity timeout work for NodePort service [LinuxOnly] [Conformance]',
+  upstream: '[sig-network] Services should have session affinity timeout work for NodePort service [LinuxOnly]',
   source: SERVICE_GO,
   run: (ctx) => affinityTimesOut(ctx, 'NodePort'),
 };

@@ -8,7 +8,7 @@ import { SERVICE_PORT, endpointPods, healthCheckSays, testService } from './supp
 
 const LOADBALANCER_GO = 'test/e2e/network/loadbalancer.go';
 const SERVICE_GO = 'test/e2e/network/service.go';
-const ETP_LOCAL = '[sig-network] LoadBalancers ExternalTrafficPolicy: Local [Feature:LoadBalancer]';
+const ETP_LOCAL = '[sig-network] LoadBalancers ExternalTrafficPolicy: Local [Feature:LoadBalancer] [Slow]';
 
 /** A LoadBalancer Service with externalTrafficPolicy=Local, its ingress IP(s) set as a cloud would, routed from the clients via `via`. */
 async function localLoadBalancer(ctx: SpecContext, name: string, addressIndex: number, via: Node): Promise<{ svc: V1Service; ingress: string }> {
@@ -21,7 +21,7 @@ async function localLoadBalancer(ctx: SpecContext, name: string, addressIndex: n
 
 export const etpLocalLoadBalancer: LabSpec = {
   id: 'etp-local-loadbalancer',
-  upstream: `${ETP_LOCAL} should work for type=LoadBalancer [Slow]`,
+  upstream: `${ETP_LOCAL} should work for type=LoadBalancer`,
   source: LOADBALANCER_GO,
   requires: [{ nodes: 2 }],
   async run(ctx) {
@@ -40,7 +40,7 @@ export const etpLocalLoadBalancer: LabSpec = {
 
 export const etpLocalHealthCheck: LabSpec = {
   id: 'etp-local-health-check-node-port',
-  upstream: `${ETP_LOCAL} should only target nodes with endpoints [Slow]`,
+  upstream: `${ETP_LOCAL} should only target nodes with endpoints`,
   source: LOADBALANCER_GO,
   async run(ctx) {
     const { svc } = await localLoadBalancer(ctx, 'external-local-nodes', 22, ctx.nodes[0]!);
@@ -61,7 +61,7 @@ export const etpLocalHealthCheck: LabSpec = {
 
 export const etpLocalFromPods: LabSpec = {
   id: 'etp-local-from-pods',
-  upstream: `${ETP_LOCAL} should work from pods [Slow]`,
+  upstream: `${ETP_LOCAL} should work from pods`,
   source: LOADBALANCER_GO,
   requires: [{ nodes: 2 }],
   async run(ctx) {

@@ -1,9 +1,12 @@
 // make lab, make lab-matrix: the lab conformance suite (e2e/lab) in docker-free labs of
 // network namespaces, one per backend × family, on one control plane, ending in the
-// parity report. Ctrl-C (or SIGTERM) removes everything the labs made before exiting.
+// parity report. The skip entries of e2e/skips.yaml for a backend × family leave the lab
+// specs of those texts out of its run, as they leave them out of the upstream runs.
+// Ctrl-C (or SIGTERM) removes everything the labs made before exiting.
 import path from 'node:path';
 import { labSpecs } from '../../e2e/lab/index.ts';
 import { KpngError, backendNames, deploymentModels, ipFamilies, type Backend, type DeploymentModel, type IpFamily } from '../config/index.ts';
+import { readSuites } from '../e2e/index.ts';
 import { runLab, teardownEverything } from '../lab/suite/index.ts';
 import { parseOptions, usageError, type OptionSpecs } from './args.ts';
 import type { CliContext } from './context.ts';
@@ -25,6 +28,7 @@ export const labOptions = {
   parallel: { type: 'string', default: '3', description: 'specs at a time (each has its own namespace, pods and addresses)' },
   focus: { type: 'string', description: 'only specs whose id or upstream name matches this regular expression' },
   skip: { type: 'string', description: 'leave out specs whose id or upstream name matches this regular expression' },
+  suites: { type: 'string', default: 'e2e/skips.yaml', description: 'the suites file, relative to the repository: its skip entries for a backend × family leave the lab specs of those texts out' },
   results: { type: 'string', default: 'reports/lab', description: 'results folder (JUnit, proxy logs, failed specs\' node state, the parity report)' },
   verbose: { type: 'boolean', default: false, description: 'also print what the specs log' },
 } as const satisfies OptionSpecs;
@@ -38,6 +42,8 @@ export interface LabCommand {
   parallel: number;
   focus?: RegExp;
   skip?: RegExp;
+  /** The suites file (e2e/skips.yaml), relative to the repository. */
+  suites: string;
   results: string;
   verbose: boolean;
 }
@@ -70,6 +76,7 @@ export function parseLabArgs(args: readonly string[], cwd: string): LabCommand {
     parallel: wholeNumber('parallel', o.parallel ?? '3', 16),
     ...(focus && { focus }),
     ...(skip && { skip }),
+    suites: o.suites ?? 'e2e/skips.yaml',
     results: path.resolve(cwd, o.results ?? 'reports/lab'),
     verbose: o.verbose,
   };
@@ -79,6 +86,7 @@ export async function lab(args: readonly string[], ctx: CliContext): Promise<num
   const cmd = parseLabArgs(args, ctx.cwd);
   if (process.getuid?.() !== 0) throw new KpngError('KPNG_ERR_NOT_ROOT', 'the lab makes network namespaces and rules: run it as root', { exitCode: 2 });
   const offered = await offeredBackends(cmd.backends, ctx.log);
+  const suites = await readSuites(path.resolve(ctx.repo, cmd.suites), cmd.suites);
 
   const controller = new AbortController();
   let interrupted = false;
@@ -100,6 +108,7 @@ export async function lab(args: readonly string[], ctx: CliContext): Promise<num
       specs: labSpecs,
       ...(cmd.focus && { focus: cmd.focus }),
       ...(cmd.skip && { skip: cmd.skip }),
+      suites,
       reportDir: cmd.results,
       verbose: cmd.verbose,
       parallel: cmd.parallel,

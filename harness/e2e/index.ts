@@ -12,6 +12,6 @@ export {
   type Selection,
   type VerifiedSelection,
 } from './selection.ts';
-export { skipNotesFrom } from './skip-notes.ts';
+export { skipEntryFinder, skipNotesFrom, type SkipEntryFor } from './skip-notes.ts';
 export { SUITE_DESCRIPTION, listSpecs, matchTarget, parseSpecList, specSourceLink, type Spec } from './specs.ts';
-export { appliesTo, describeEntry, parseSuites, quoteMeta, readSuites, type SuiteEntry, type Suites } from './suites.ts';
+export { appliesTo, describeEntry, parseSuites, quoteMeta, readSuites, type SuiteEntry, type SuiteRun, type Suites } from './suites.ts';

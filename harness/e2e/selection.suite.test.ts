@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labSpecs } from '../../e2e/lab/index.ts';
 import { backendNames, ipFamilies } from '../config/index.ts';
 import { main } from '../cli/main.ts';
 import { k8sVersion, repoRoot } from '../k8s-binaries.ts';
@@ -98,6 +99,13 @@ describe(`the selections, against the ${specs.length} specs of e2e.test ${k8sVer
       // JUnit names are trimmed; a few It texts end in a space.
       expect(ran.sort(), `${s.backend}/${s.family}`).toEqual(s.selected.map((spec) => spec.text.trim()).sort());
     }
+  });
+});
+
+describe('the lab specs, against the real suite', () => {
+  it('each names a spec of e2e.test by its exact text, so the parity report lines them up and e2e/skips.yaml finds them', () => {
+    const texts = new Set(specs.map((spec) => spec.text.trim()));
+    expect(labSpecs.filter((spec) => !texts.has(spec.upstream)).map((spec) => `${spec.id}: ${spec.upstream}`)).toEqual([]);
   });
 });
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ipFamilies } from '../config/index.ts';
-import { parseSuites, quoteMeta } from './suites.ts';
+import { appliesTo, parseSuites, quoteMeta } from './suites.ts';
 
 /** Entries without backends apply to every backend, also one registered later. */
 const backends = undefined;
@@ -78,6 +78,19 @@ describe('parseSuites', () => {
     expect(() => parseSuites('skip: []\n')).toThrow(/KPNG_ERR_E2E_SUITES: e2e\/skips.yaml does not have the expected shape:\n {2}e2e\/skips.yaml: focus: /);
     expect(() => parseSuites('focus: []\n')).toThrow(/focus: is empty: nothing would run/);
     expect(() => parseSuites('focus:\n  - text: [a\n')).toThrow(/KPNG_ERR_E2E_SUITES: e2e\/skips.yaml is not valid YAML:\n {2}e2e\/skips.yaml:\d+: /);
+  });
+
+  it('lab: false keeps an entry to the upstream runs on kind; the lab applies the others; lab: true is refused', () => {
+    const suites = parseSuites(
+      ['focus:', "  - text: '[sig-network]'", '    reason: net', 'skip:', "  - text: '[A]'", '    reason: kind lacks it', '    link: https://example.com/a', '    lab: false', "  - text: '[B]'", '    reason: b', '    link: https://example.com/b'].join('\n'),
+    );
+    const [kindOnly, both] = suites.skip;
+    expect([kindOnly?.lab, both?.lab]).toEqual([false, undefined]);
+    expect([appliesTo(kindOnly!, 'nft', 'ipv4'), appliesTo(kindOnly!, 'nft', 'ipv4', 'e2e'), appliesTo(kindOnly!, 'nft', 'ipv4', 'lab')]).toEqual([true, true, false]);
+    expect([appliesTo(both!, 'nft', 'ipv4', 'e2e'), appliesTo(both!, 'nft', 'ipv4', 'lab')]).toEqual([true, true]);
+    expect(() => parseSuites(['focus:', "  - text: '[sig-network]'", '    reason: net', 'skip:', "  - text: '[A]'", '    reason: a', '    link: https://example.com/a', '    lab: true'].join('\n'))).toThrow(
+      /e2e\/skips.yaml:5: skip entry #1: lab can only be false \(the lab leaves the entry out\); leave it out to have the lab apply it too/,
+    );
   });
 
   it("reads the project's e2e/skips.yaml: every skip has a reason and a link", () => {

@@ -4,7 +4,8 @@
 // or families only. Read with line numbers, so every later problem can name its entry.
 // Backends are named as the proxy names them (`kpng backends`); an entry may name one the
 // proxy does not offer yet (it applies once that backend is registered); one naming a
-// backend by its /proxyMode word (nftables for nft) is refused.
+// backend by its /proxyMode word (nftables for nft) is refused. The lab (harness/lab) applies
+// the skip entries to its own specs, named by the same texts, except those marked lab: false.
 import { readFile } from 'node:fs/promises';
 import { LineCounter, isSeq, parseDocument } from 'yaml';
 import { z } from 'zod';
@@ -26,7 +27,12 @@ export interface SuiteEntry {
   backends?: readonly Backend[];
   /** The families it applies to (all when the file names none). */
   families: readonly IpFamily[];
+  /** false: only the upstream runs on kind apply it, not the lab (it is about what only kind lacks); absent: both. */
+  lab?: false;
 }
+
+/** Where an entry is applied: the upstream e2e runs on kind, or the lab (harness/lab, the specs in e2e/lab). */
+export type SuiteRun = 'e2e' | 'lab';
 
 export interface Suites {
   file: string;
@@ -67,6 +73,7 @@ const entrySchema = (kind: 'focus' | 'skip') =>
         )
         .min(1, { error: 'is empty: leave it out to mean every backend' }).optional(),
       families: z.array(z.enum(ipFamilies)).min(1, { error: 'is empty: leave it out to mean every family' }).optional(),
+      lab: z.literal(false, { error: 'can only be false (the lab leaves the entry out); leave it out to have the lab apply it too' }).optional(),
     })
     .refine((e) => (e.text === undefined) !== (e.regex === undefined), { error: 'needs exactly one of text (the spec text) or regex' });
 
@@ -75,7 +82,7 @@ const fileSchema = z.strictObject({
   skip: z.array(z.unknown()).default([]),
 });
 
-const accepted = `accepted: focus: and skip: lists of { text: <spec text> | regex: <RE2>, reason: <why>, link: https://..., backends: [<backend>, ...] (kpng backends), families: [${ipFamilies.join(', ')}] } (backends and families optional)`;
+const accepted = `accepted: focus: and skip: lists of { text: <spec text> | regex: <RE2>, reason: <why>, link: https://..., backends: [<backend>, ...] (kpng backends), families: [${ipFamilies.join(', ')}], lab: false } (backends, families and lab optional)`;
 
 /** Parse e2e/skips.yaml text. Throws KPNG_ERR_E2E_SUITES listing every problem with its line. */
 export function parseSuites(text: string, file = 'e2e/skips.yaml'): Suites {
@@ -117,6 +124,7 @@ export function parseSuites(text: string, file = 'e2e/skips.yaml'): Suites {
         ...(e.link ? { link: e.link } : {}),
         ...(e.backends && { backends: e.backends }),
         families: e.families ?? ipFamilies,
+        ...(e.lab === false && { lab: false as const }),
       });
     });
   }
@@ -130,8 +138,9 @@ export async function readSuites(path: string, shownAs = path): Promise<Suites> 
   return parseSuites(await readFile(path, 'utf8'), shownAs);
 }
 
-/** Whether an entry applies to a run of this backend and family. */
-export function appliesTo(entry: SuiteEntry, backend: Backend, family: IpFamily): boolean {
+/** Whether an entry applies to a run of this backend and family (an upstream e2e run unless `run` says the lab). */
+export function appliesTo(entry: SuiteEntry, backend: Backend, family: IpFamily, run: SuiteRun = 'e2e'): boolean {
+  if (run === 'lab' && entry.lab === false) return false;
   return (entry.backends === undefined || entry.backends.includes(backend)) && entry.families.includes(family);
 }
 

@@ -7,4 +7,5 @@ export { Traffic, describeTarget, distinctPods, tally, type Answer, type Outcome
 export { ENDPOINT_LAG_TIMEOUT_MS, SpecFailure, notYet, pass, waitFor, type CheckResult, type WaitOptions } from './wait.ts';
 export { runSpecs, type RunSpecsOptions, type SpecResult, type SpecStatus } from './runner.ts';
 export { junitXml, type JUnitRun } from './junit.ts';
+export { labSkipsFrom, type SkipReasonFor } from './skips.ts';
 export { runDir, runLab, teardownEverything, type LabRunOptions, type LabRunOutcome, type LabRunSummary } from './run.ts';

@@ -6,11 +6,13 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Backend, DeploymentModel, IpFamily } from '../../config/index.ts';
+import { skipNotesFrom, type Suites } from '../../e2e/index.ts';
 import { Lab, liveLabList, startLabControlPlane } from '../cluster/index.ts';
 import type { ControlPlane } from '../control-plane/index.ts';
 import { junitXml } from './junit.ts';
 import { parityReport, writeParityReport } from '../../report/index.ts';
 import { runSpecs, type SpecResult } from './runner.ts';
+import { labSkipsFrom } from './skips.ts';
 import type { LabSpec } from './spec.ts';
 
 export interface LabRunOptions {
@@ -21,6 +23,8 @@ export interface LabRunOptions {
   specs: readonly LabSpec[];
   focus?: RegExp;
   skip?: RegExp;
+  /** e2e/skips.yaml: its skip entries for each backend × family leave the lab specs of those texts out of that run. */
+  suites?: Suites;
   /** Where JUnit, logs and the matrix go. */
   reportDir: string;
   out?: (line: string) => void;
@@ -106,7 +110,12 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunSummary> {
   }
   const report = parityReport(
     runs.map((run) => ({ backend: run.backend, family: run.family, junit: run.junit, files: [run.junitFile] })),
-    { title: 'kpng lab: parity with the sig-network specs', subtitle: `docker-free lab, ${opts.nodes ?? 3} nodes, ${model}`, generatedAt: new Date() },
+    {
+      title: 'kpng lab: parity with the sig-network specs',
+      subtitle: `docker-free lab, ${opts.nodes ?? 3} nodes, ${model}`,
+      generatedAt: new Date(),
+      ...(opts.suites && { skipNote: skipNotesFrom(opts.suites, 'lab') }),
+    },
   );
   const files = await writeParityReport(report, { dir: opts.reportDir, ...(process.env.GITHUB_STEP_SUMMARY && { summaryFile: process.env.GITHUB_STEP_SUMMARY }) });
   out('');
@@ -132,6 +141,7 @@ async function runOne(o: LabRunOptions & { backend: Backend; family: IpFamily; m
       out: o.out,
       ...(o.focus && { focus: o.focus }),
       ...(o.skip && { skip: o.skip }),
+      ...(o.suites && { skipReason: labSkipsFrom(o.suites, o.backend, o.family) }),
       ...(o.verbose !== undefined && { verbose: o.verbose }),
       ...(o.signal && { signal: o.signal }),
       ...(o.color !== undefined && { color: o.color }),
@@ -143,7 +153,12 @@ async function runOne(o: LabRunOptions & { backend: Backend; family: IpFamily; m
     setupError = (error as Error).message;
     o.out(`   the lab did not start: ${setupError}`);
     const selected = o.focus ? o.specs.filter((s) => o.focus?.test(s.id) || o.focus?.test(s.upstream)) : o.specs;
-    results = selected.map((s) => ({ id: s.id, upstream: s.upstream, source: s.source, status: 'failed' as const, durationMs: 0, message: `the lab did not start: ${setupError}` }));
+    const skipReason = o.suites && labSkipsFrom(o.suites, o.backend, o.family);
+    results = selected.map((s): SpecResult => {
+      const skipped = skipReason?.(s);
+      const base = { id: s.id, upstream: s.upstream, source: s.source, durationMs: 0 };
+      return skipped ? { ...base, status: 'skipped', message: skipped } : { ...base, status: 'failed', message: `the lab did not start: ${setupError}` };
+    });
   } finally {
     if (lab) {
       await lab.saveLogs(dir).catch((error: unknown) => o.out(`   could not save the proxy logs: ${String(error)}`));

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import type { Lab } from '../cluster/index.ts';
 import { saveDiagnostics } from './diagnostics.ts';
+import type { SkipReasonFor } from './skips.ts';
 import { SpecContext, unmetRequirement, type LabSpec, type SpecHooks } from './spec.ts';
 
 export type SpecStatus = 'passed' | 'failed' | 'skipped';
@@ -22,6 +23,8 @@ export interface RunSpecsOptions {
   focus?: RegExp;
   /** Leave out specs whose id or upstream name matches (reported as skipped). */
   skip?: RegExp;
+  /** Why a spec is left out of this run (e2e/skips.yaml, see labSkipsFrom), or undefined to run it; reported as skipped with that reason. */
+  skipReason?: SkipReasonFor;
   /** Progress lines (default: stdout). */
   out?: (line: string) => void;
   /** Also print what specs log. */
@@ -69,7 +72,9 @@ export async function runSpecs(lab: Lab, specs: readonly LabSpec[], opts: RunSpe
   const runOne = async (spec: LabSpec, i: number): Promise<void> => {
     const counter = `[${String(i + 1).padStart(width)}/${selected.length}]`;
     const base = { id: spec.id, upstream: spec.upstream, source: spec.source };
-    const unmet = matches(spec, opts.skip) ? 'left out by --skip' : unmetRequirement(spec, { family: lab.family, nodes: lab.nodes, bridgeNetfilter: lab.topology.bridgeNetfilter });
+    const unmet = matches(spec, opts.skip)
+      ? 'left out by --skip'
+      : (opts.skipReason?.(spec) ?? unmetRequirement(spec, { family: lab.family, nodes: lab.nodes, bridgeNetfilter: lab.topology.bridgeNetfilter }));
     if (unmet) {
       results[i] = { ...base, status: 'skipped', durationMs: 0, message: unmet };
       out(`${counter} ${color(33, '-')} ${spec.id} ${color(33, `skipped: ${unmet}`)}`);
