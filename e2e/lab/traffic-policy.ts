@@ -86,7 +86,8 @@ export const itpLocalPodToPod: LabSpec = {
     const local = await ctx.clientPod('execpod-local', n1);
     const remote = await ctx.clientPod('execpod-remote', n2);
     const target = ctx.clusterTarget(svc, SERVICE_PORT);
-    await ctx.traffic.reaches(local.netns, target, { by: [server!.name], client: local.ip(ctx.primary) });
+    // Upstream checks which pod answers (its hostname), not the client's address.
+    await ctx.traffic.reaches(local.netns, target, { by: [server!.name] });
     // No endpoint on its node: dropped, not sent across (and not rejected).
     await ctx.traffic.fails(remote.netns, target, 'timeout');
   },
