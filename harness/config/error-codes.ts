@@ -48,6 +48,7 @@ export const harnessErrorCodes = {
   KPNG_ERR_LAB_NODES: 'a lab node count out of range; accepted: 1 to 20',
   KPNG_ERR_LAB_RELAY: 'the lab’s API relay did not start or has an address the certificate does not name',
   KPNG_ERR_LAB_PROXY: 'a lab node’s proxy exited or did not report a first sync in time; its output ends the message',
+  KPNG_ERR_LAB_SCOPE: "a backend the lab cannot keep to one node on this host: it hooks a cgroup's processes, not a network namespace, and the lab cannot give each node a cgroup of its own here (started with its defaults it would hook every process of the host); the message says why; accepted: the backends it lists (exit 2)",
   KPNG_ERR_LAB_UNKNOWN: 'no lab proxy on the named node',
   KPNG_ERR_LAB_PROTOCOL: 'a lab pod port protocol the lab cannot serve; accepted: TCP, UDP',
   KPNG_ERR_LAB_DUPLICATE: 'a lab pod that exists already',

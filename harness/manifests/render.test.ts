@@ -211,6 +211,7 @@ describe('the DaemonSet', () => {
         packages: [],
       },
       proof: 'rendered-and-traced',
+      scope: { kind: 'network-namespace' },
       subjects: [{ id: 'fake', title: 'fake', args: [] }],
     };
     const restore = useProxyBackends([...proxyBackends(), fake]);

@@ -25,6 +25,7 @@ import { startControlPlane, type ControlPlane } from '../control-plane/index.ts'
 import { DEFAULT_PLAN, createTopology, planAddress, type Client, type Family, type Node, type Topology } from '../netns/index.ts';
 import { startApiRelay, type ApiRelay } from './api-relay.ts';
 import { LabApi } from './kube-api.ts';
+import { checkLabScope } from './backends.ts';
 import { nodeObject } from './objects.ts';
 import { proxyCommands, saveProxyLog, startNodeProxy, waitProxySynced, type NodeProxy } from './proxies.ts';
 import { Workloads } from './workloads.ts';
@@ -115,6 +116,8 @@ export class Lab {
     const log = opts.log ?? (() => {});
     const nodeCount = opts.nodes ?? 3;
     if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 20) throw new Error(harnessErrorText('KPNG_ERR_LAB_NODES', `--nodes=${nodeCount}: accepted: 1 to 20`));
+    // A backend the lab cannot keep to one node here is refused before anything is made.
+    checkLabScope(opts.backend);
     const model = opts.model ?? 'single-process-per-node';
     const zones = opts.zones ?? ['zone-a', 'zone-b', 'zone-c'];
     const dir = await mkdtemp(path.join(tmpdir(), 'kpng-lab-'));

@@ -62,5 +62,8 @@ export type { AddressPlan, AddressPlanOverrides, IpFamily, PerFamily, Family } f
 /** The project's own node and the environment that starts .ts programs fast, to run a Node.js program (the proxy) inside a namespace. */
 export { projectNode, programEnv, siblingProgram } from './programs.ts';
 
+/** Keeping a backend to one node: what a backend's scope needs from the lab, and whether this host has it. */
+export { nodeCgroupsUnavailable, whyNotConfined, type BackendScope } from './scope.ts';
+
 /** Leftovers of dead runs. */
 export { sweepStale, listNamespaces } from './cleanup.ts';

@@ -14,7 +14,7 @@ import { createLogger } from '../../runtime/log.ts';
 import type { Backend } from '../backend.ts';
 import { netnsRunner, type Runner } from '../common/index.ts';
 import { clusterOfObjects, nodeName, scaleObjects } from '../common/testing.ts';
-import { appliesRules, subjects } from './subjects.ts';
+import { appliesRules, leftOutOfBench, subjects } from './subjects.ts';
 import { errorText } from '../../errors.ts';
 
 export const endpointsPerService = 10;
@@ -88,6 +88,8 @@ const round1 = (x: number) => Math.round(x * 10) / 10;
 /** Runs the scenario for one backend and one size, here; rows with this process's peak RSS. */
 export async function measure(subjectName: string, services: number): Promise<Row[]> {
   const subject = subjects[subjectName];
+  const refused = leftOutOfBench[subjectName];
+  if (refused !== undefined) throw new Error(errorText('KPNG_ERR_BENCH_BACKEND', `${subjectName} cannot be benchmarked here: ${refused}`));
   if (!subject) throw new Error(errorText('KPNG_ERR_BENCH_BACKEND', `no benchmark entry ${JSON.stringify(subjectName)} (accepted: ${Object.keys(subjects).join(', ')})`));
   const objects = scaleObjects(services, endpointsPerService);
   const state = (objs: unknown[]) => computeLocalState(clusterOfObjects(objs), { nodeName });

@@ -9,6 +9,7 @@ import type { Backend, BackendDescriptor, BackendSubject } from '../backend.ts';
 import type { Runner } from '../common/index.ts';
 import { clusterCIDRs } from '../common/testing.ts';
 import { registeredBackends } from '../registry.ts';
+import { whyNotConfined } from '../../../harness/lab/netns/index.ts';
 
 export interface BenchSubject {
   /** The name in the table. */
@@ -24,8 +25,22 @@ export function benchSubject(d: BackendDescriptor, s: BackendSubject): BenchSubj
   return { name: s.title, create: (run, logger) => d.create(values, { logger, run }) };
 }
 
+const running = registeredBackends.filter((d) => d.proof === 'runs');
+
+/**
+ * Subjects of running backends the benchmark's scratch node cannot keep to itself on this
+ * host, with why (a cgroup-scoped backend without a cgroup of the node's own would hook
+ * every process of the host): never run, and named when asked for.
+ */
+export const leftOutOfBench: Readonly<Record<string, string>> = Object.fromEntries(
+  running.flatMap((d) => {
+    const why = whyNotConfined(d.scope);
+    return why === undefined ? [] : d.subjects.map((s) => [s.id, `to-${d.name}: ${why}`] as const);
+  }),
+);
+
 export const subjects: Record<string, BenchSubject> = Object.fromEntries(
-  registeredBackends.filter((d) => d.proof === 'runs').flatMap((d) => d.subjects.map((s) => [s.id, benchSubject(d, s)] as const)),
+  running.flatMap((d) => d.subjects.filter((s) => !(s.id in leftOutOfBench)).map((s) => [s.id, benchSubject(d, s)] as const)),
 );
 
 /**

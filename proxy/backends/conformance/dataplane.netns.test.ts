@@ -59,7 +59,7 @@ async function until(what: string, probe: () => Promise<boolean>, timeoutMs: num
   }
 }
 
-// A subject its backend's kit leaves out (the topology cannot hold it yet) is named, with why.
+// A subject the topology cannot keep to one node on this host (its backend's scope) is named, with why.
 for (const [subject, why] of Object.entries(leftOutOfSuite)) console.log(`conformance: subject ${subject} is not in this suite: ${why}`);
 
 describe.each(dataplanes)('the $title dataplane', (dataplane) => {

@@ -4,7 +4,7 @@
 // /proxyMode word and failure counter. What is not data lives in the backend's folder
 // (conformance.testkit.ts), per subject id: how someone else would flush its rules, how to
 // dump them, and (where there is a real way) how to make the kernel tool reject its input.
-import type { Family, Node, Topology } from '../../../harness/lab/netns/index.ts';
+import { type Family, type Node, type Topology, whyNotConfined } from '../../../harness/lab/netns/index.ts';
 import { errorText } from '../../errors.ts';
 import { familyFromLower } from '../../model/index.ts';
 import { failureMetricNames, type BackendDescriptor, type BackendSubject } from '../backend.ts';
@@ -58,23 +58,28 @@ export type ConformanceHooks = Pick<Dataplane, 'flush' | 'dump' | 'rejection'> &
 
 const running = registeredBackends.filter((d) => d.proof === 'runs');
 
+/**
+ * The subjects of running backends the suite's topology cannot keep to one node on this
+ * host, with why: a cgroup-scoped backend where the lab cannot give each node a cgroup of
+ * its own. Left out of the suite, and said so when it loads; never run with its defaults.
+ */
+export const leftOutOfSuite: Readonly<Record<string, string>> = Object.fromEntries(
+  running.flatMap((d) => {
+    const why = whyNotConfined(d.scope);
+    return why === undefined ? [] : d.subjects.map((s) => [s.id, `to-${d.name}: ${why}`] as const);
+  }),
+);
+
+const suited = running.filter((d) => d.subjects.every((s) => !(s.id in leftOutOfSuite)));
+
 interface ConformanceKit {
   conformanceHooks?: Record<string, ConformanceHooks>;
-  /**
-   * Subjects that run here but that the suite's topology cannot hold yet, by subject id,
-   * with why (what the suite would need): left out of the suite, and said so when it loads.
-   * Proven by the backend's own netns tests meanwhile.
-   */
-  notInSuite?: Record<string, string>;
 }
 
-const kits: readonly ConformanceKit[] = await Promise.all(running.map(async (d) => (await import(`../${d.name}/conformance.testkit.ts`)) as ConformanceKit));
+const kits: readonly ConformanceKit[] = await Promise.all(suited.map(async (d) => (await import(`../${d.name}/conformance.testkit.ts`)) as ConformanceKit));
 
-/** Every running backend's hooks, by subject id, from proxy/backends/<name>/conformance.testkit.ts. */
+/** Every suited backend's hooks, by subject id, from proxy/backends/<name>/conformance.testkit.ts. */
 const hooks: Readonly<Record<string, ConformanceHooks>> = Object.assign({}, ...kits.map((k) => k.conformanceHooks ?? {}));
-
-/** The subjects a backend's kit leaves out of the suite, with why. */
-export const leftOutOfSuite: Readonly<Record<string, string>> = Object.assign({}, ...kits.map((k) => k.notInSuite ?? {}));
 
 /** One subject of a registered backend, as the suite runs it: `to-<name>`, the topology's CIDRs and families around the subject's flags. */
 export function dataplaneOf(d: BackendDescriptor, subject: BackendSubject): Dataplane {
@@ -97,12 +102,17 @@ export function dataplaneOf(d: BackendDescriptor, subject: BackendSubject): Data
   };
 }
 
-/** The backends the suite runs, each in an IPv4 and an IPv6 topology: every subject of every registered backend that runs on this kernel (but those its kit leaves out, saying why). */
-export const dataplanes: readonly Dataplane[] = running.flatMap((d) => d.subjects.filter((s) => !(s.id in leftOutOfSuite && !(s.id in hooks))).map((s) => dataplaneOf(d, s)));
+/** The backends the suite runs, each in an IPv4 and an IPv6 topology: every subject of every registered backend that runs on this kernel and that the topology can keep to one node. */
+export const dataplanes: readonly Dataplane[] = suited.flatMap((d) => d.subjects.map((s) => dataplaneOf(d, s)));
 
 /** The dataplane of one subject id ("iptables-nft", "nft", ...). */
 export function dataplaneFor(subjectId: string): Dataplane {
   const found = dataplanes.find((p) => p.subject === subjectId);
-  if (!found) throw new Error(errorText('KPNG_ERR_CONFORMANCE_SUBJECT', `no registered backend that runs here has the subject "${subjectId}"; accepted: ${dataplanes.map((p) => p.subject).join(', ')}`));
+  if (!found) {
+    const why = leftOutOfSuite[subjectId];
+    throw new Error(
+      errorText('KPNG_ERR_CONFORMANCE_SUBJECT', `${why === undefined ? `no registered backend that runs here has the subject "${subjectId}"` : `the subject "${subjectId}" is left out of the suite here: ${why}`}; accepted: ${dataplanes.map((p) => p.subject).join(', ')}`),
+    );
+  }
   return found;
 }
