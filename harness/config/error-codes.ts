@@ -67,6 +67,7 @@ export const harnessErrorCodes = {
   KPNG_ERR_NETNS_UNKNOWN: 'no node, client or pod of that name',
   KPNG_ERR_NETNS_FAMILY: 'a namespace without an address of the family asked for',
   KPNG_ERR_NETNS_ADDRESS: 'not an IP address',
+  KPNG_ERR_NETNS_CGROUP: "a node's cgroup or state folder could not be made or removed (no cgroup2 mount, or processes left in it); the message says which and why",
   KPNG_ERR_NETNS_EXEC: 'a command in a namespace failed; the command and its output are in the message',
   KPNG_ERR_PROBE_AGENT_EXITED: 'a namespace’s probe agent exited',
   KPNG_ERR_PROBE_TIMEOUT: 'a probe got no answer in time',

@@ -21,6 +21,13 @@ describe('subjects', () => {
     for (const s of wanted) if (!(s.id in leftOutOfBench)) expect(subjects[s.id]?.name).toBe(s.title);
   });
 
+  it('refuse to make a cgroup-scoped backend without a bench node of its own (never its defaults: the cgroup2 root)', () => {
+    const run: Runner = () => Promise.reject(new Error('no tool may run'));
+    for (const [id, subject] of Object.entries(subjects)) {
+      if (subject.scope.kind === 'cgroup') expect(() => subject.create(run, memoryLogger(), undefined), id).toThrow(/^KPNG_ERR_BENCH_BACKEND: .*runs only on a bench node with a cgroup of its own/);
+    }
+  });
+
   it('leave out only cgroup-scoped backends, saying why (run with their defaults, they would hook every process of the host)', () => {
     const scoped = new Set(registeredBackends.filter((d) => d.scope.kind === 'cgroup').flatMap((d) => d.subjects.map((s) => s.id)));
     for (const [id, why] of Object.entries(leftOutOfBench)) {
@@ -31,12 +38,14 @@ describe('subjects', () => {
 
   it("build their backend from the descriptor and the subject's flags, its tools run through the bench's runner", async () => {
     for (const [id, subject] of Object.entries(subjects)) {
+      // A cgroup-scoped one needs the bench node's cgroup (benchNode): its benchmark proves it.
+      if (subject.scope.kind !== 'network-namespace') continue;
       const calls: string[] = [];
       const run: Runner = (file, args) => {
         calls.push([file, ...args].join(' '));
         return Promise.resolve({ exitCode: 1, stdout: '', stderr: 'refused by the test runner' });
       };
-      const backend = subject.create(run, memoryLogger());
+      const backend = subject.create(run, memoryLogger(), undefined);
       await backend.setup().catch(() => undefined);
       expect(calls.length, `${id} ran its tools through the given runner`).toBeGreaterThan(0);
       if (id === 'iptables-legacy') expect(calls.every((c) => !c.startsWith('iptables-nft'))).toBe(true);

@@ -7,7 +7,7 @@
 import { type Family, type Node, type Topology, whyNotConfined } from '../../../harness/lab/netns/index.ts';
 import { errorText } from '../../errors.ts';
 import { familyFromLower } from '../../model/index.ts';
-import { failureMetricNames, type BackendDescriptor, type BackendSubject } from '../backend.ts';
+import { failureMetricNames, type BackendDescriptor, type BackendScope, type BackendSubject } from '../backend.ts';
 import { registeredBackends } from '../registry.ts';
 
 export interface Dataplane {
@@ -17,15 +17,26 @@ export interface Dataplane {
   readonly title: string;
   /** The backend's own name: what /proxyMode answers. */
   readonly proxyMode: string;
-  /** The pipeline stage (`to-iptables`), and its flags for a topology. */
+  /** The pipeline stage (`to-iptables`), and its flags for a topology (a node's own, from the scope, come on top). */
   readonly stage: string;
   args(topology: Topology): string[];
+  /** What its dataplane acts on (the descriptor's): a cgroup-scoped one runs on a topology whose nodes have a cgroup each. */
+  readonly scope: BackendScope;
   /**
    * Whether endpoints see the client's own address. Not for a proxy that carries the
    * traffic in its own sockets (userspace): its connections to endpoints come from the
    * node. The specs that assert the client's address run only where this holds.
    */
   readonly keepsClientAddress: boolean;
+  /**
+   * Whether the node's own processes and pods are balanced at the socket (a hook gives
+   * their connect and sendmsg an endpoint's address) rather than per packet. Then nothing
+   * of theirs is translated, so nothing needs masquerading (a pod reaching itself through
+   * its Service connects to itself, from its own address), and a connection the rules
+   * would drop is refused at connect instead (a hook can rewrite or refuse a connect, not
+   * drop its packets). The specs that assert either run in the form that holds for it.
+   */
+  readonly balancesSockets: boolean;
   /** The kube-proxy counter that rises with each failed sync. */
   readonly failureCounter: string;
   /** What someone else does to wipe the backend's rules on a node (a firewall reload, `nft flush ruleset`). */
@@ -54,14 +65,15 @@ const families = (fs: readonly Family[]) => fs.map(familyFromLower);
  * `conformance.testkit.ts` exporting `conformanceHooks` by subject id (test support: the
  * image's build leaves *.testkit.ts out), so joining the suite touches nothing outside it.
  */
-export type ConformanceHooks = Pick<Dataplane, 'flush' | 'dump' | 'rejection'> & Partial<Pick<Dataplane, 'keepsClientAddress'>>;
+export type ConformanceHooks = Pick<Dataplane, 'flush' | 'dump' | 'rejection'> & Partial<Pick<Dataplane, 'keepsClientAddress' | 'balancesSockets'>>;
 
 const running = registeredBackends.filter((d) => d.proof === 'runs');
 
 /**
  * The subjects of running backends the suite's topology cannot keep to one node on this
  * host, with why: a cgroup-scoped backend where the lab cannot give each node a cgroup of
- * its own. Left out of the suite, and said so when it loads; never run with its defaults.
+ * its own (no cgroup2 mount). Left out of the suite, and said so when it loads; never run
+ * with its defaults.
  */
 export const leftOutOfSuite: Readonly<Record<string, string>> = Object.fromEntries(
   running.flatMap((d) => {
@@ -96,8 +108,10 @@ export function dataplaneOf(d: BackendDescriptor, subject: BackendSubject): Data
     stage: `to-${d.name}`,
     // --cluster-cidr only for a backend that takes it.
     args: (t) => [...(d.flags.some((f) => f.name === 'cluster-cidr') ? [`--cluster-cidr=${t.clusterCidrs.join(',')}`] : []), ...subject.args, `--ip-families=${families(t.families).join(',')}`],
+    scope: d.scope,
     failureCounter: failureMetricNames[d.metrics.failures][0] ?? 'kpng_sync_failures_total',
     keepsClientAddress: true,
+    balancesSockets: false,
     ...h,
   };
 }
