@@ -9,12 +9,11 @@
 //   (backends: the entries of proxy/backends/bench/subjects.ts)
 //
 // Needs root and the control-plane binaries (make k8s-binaries).
-import { createTopology } from '../harness/lab/netns/index.ts';
 import { startControlPlane } from '../harness/lab/control-plane/index.ts';
 import type { Backend } from './backends/backend.ts';
-import { appliesRules, subjects, type BenchSubject } from './backends/bench/subjects.ts';
+import { appliesRules, benchNode, subjects, type BenchSubject } from './backends/bench/subjects.ts';
 import { apiClient, inParallel, quantile } from './bench/api-client.ts';
-import { netnsRunner, type Runner } from './backends/common/index.ts';
+import type { Runner } from './backends/common/index.ts';
 import type { LocalState, NodeView, ViewChanges } from './model/index.ts';
 import { createLogger } from './runtime/log.ts';
 import { startRuntime, type Runtime } from './runtime/index.ts';
@@ -74,7 +73,7 @@ interface Row {
 async function measure(subject: BenchSubject, services: number): Promise<Row> {
   const log = (line: string) => process.stderr.write(`bench:latency [${subject.name} ${services}] ${line}\n`);
   const cp = await startControlPlane({ family: 'ipv4', log });
-  const topology = await createTopology({ family: 'ipv4', nodes: [nodeName] });
+  const { topology, node, run: inner } = await benchNode(subject, nodeName);
   const ctrl = new AbortController();
   let running: Promise<void> | undefined;
   let runtime: Runtime | undefined;
@@ -96,14 +95,13 @@ async function measure(subject: BenchSubject, services: number): Promise<Row> {
 
     const logger = createLogger({ level: 'warn' });
     const toolMs: number[] = [];
-    const inner = netnsRunner(topology.node(nodeName).netns);
     const run: Runner = async (file, args, opts) => {
       const t = performance.now();
       const r = await inner(file, args, opts);
       if (appliesRules(args, opts?.input)) toolMs.push(performance.now() - t);
       return r;
     };
-    const backend = subject.create(run, logger);
+    const backend = subject.create(run, logger, node);
     const syncMs: number[] = [];
     const emitted = new Waiter();
     const applied = new Waiter();

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { labSpecs } from '../../e2e/lab/index.ts';
 import { KpngError, backendNames, deploymentModels, ipFamilies, type Backend, type DeploymentModel, type IpFamily } from '../config/index.ts';
 import { readSuites } from '../e2e/index.ts';
+import { labBackends } from '../lab/cluster/index.ts';
 import { runLab, teardownEverything } from '../lab/suite/index.ts';
 import { parseOptions, usageError, type OptionSpecs } from './args.ts';
 import type { CliContext } from './context.ts';
@@ -20,7 +21,7 @@ export const labOptions = {
     get choices(): readonly string[] {
       return backendNames();
     },
-    description: 'only this backend (default: every one the proxy offers)',
+    description: "only this backend (default: every one the proxy offers that starts on this kernel and that the lab can keep to one node; the others are named with why)",
   },
   family: { type: 'string', multiple: true, choices: ipFamilies, description: 'only this IP family (default: every one)' },
   model: { type: 'string', choices: deploymentModels, default: 'single-process-per-node', description: 'the deployment model' },
@@ -85,7 +86,8 @@ export function parseLabArgs(args: readonly string[], cwd: string): LabCommand {
 export async function lab(args: readonly string[], ctx: CliContext): Promise<number> {
   const cmd = parseLabArgs(args, ctx.cwd);
   if (process.getuid?.() !== 0) throw new KpngError('KPNG_ERR_NOT_ROOT', 'the lab makes network namespaces and rules: run it as root', { exitCode: 2 });
-  const offered = await offeredBackends(cmd.backends, ctx.log);
+  // Names the proxy does not offer are refused first, then backends the lab cannot keep to one node.
+  const offered = labBackends(cmd.backends && (await offeredBackends(cmd.backends)), ctx.log);
   const suites = await readSuites(path.resolve(ctx.repo, cmd.suites), cmd.suites);
 
   const controller = new AbortController();

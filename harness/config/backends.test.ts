@@ -22,6 +22,7 @@ const fake: ProxyBackend = {
   metrics: { family: 'fake', failures: 'none', failureCounters: [] },
   pod: { privileged: true, capabilities: [], reason: 'writes /proc/sys', hostMounts: [], packages: [] },
   proof: 'rendered-and-traced',
+  scope: { kind: 'network-namespace' },
   subjects: [{ id: 'fake', title: 'fake', args: [] }],
 };
 

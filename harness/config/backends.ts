@@ -34,6 +34,12 @@ export interface ProxyBackend {
   };
   /** 'runs' on this kernel, or 'rendered-and-traced' (not run here). */
   proof: string;
+  /**
+   * What its dataplane acts on: the network namespace it runs in, or the processes of a
+   * cgroup (then a lab node needs a cgroup of its own, passed with `cgroupFlag`, and a
+   * folder of its own below `stateFlag.under`, passed with `stateFlag.name`).
+   */
+  scope: { kind: 'network-namespace' } | { kind: 'cgroup'; cgroupFlag: string; stateFlag: { name: string; under: string } };
   subjects: ReadonlyArray<{ id: string; title: string; args: readonly string[] }>;
 }
 

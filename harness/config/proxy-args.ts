@@ -1,7 +1,7 @@
 // What each container of the proxy's DaemonSet is told on its command line, and the
 // checks that a hand-edited argument list still fits the backend and deployment model.
 // The shape is KPNG's pipeline: `kpng <source> [flags] <sink> [flags] [<backend> [flags]]`.
-import { backendNames, type Backend, type DeploymentModel } from './backends.ts';
+import { backendNames, proxyBackend, type Backend, type DeploymentModel } from './backends.ts';
 
 /** The gRPC socket between the split model's two containers (in a shared emptyDir). */
 export const SOCKET_DIR = '/k8s';
@@ -53,10 +53,14 @@ export function baseProxyArgs(input: BaseProxyArgsInput): ProxyArgs {
   };
 }
 
-/** args with --cluster-cidr=<podCIDRs> right after the backend's stage (`to-<backend>`), the one place it is set. */
+/**
+ * args with --cluster-cidr=<podCIDRs> right after the backend's stage (`to-<backend>`), the
+ * one place it is set; only for a backend that takes it (its stage's flags, as `kpng
+ * backends --json` lists them): another would refuse the flag and exit 2.
+ */
 export function withClusterCIDRs(args: ProxyArgs, backend: Backend, podCIDRs: readonly string[]): ProxyArgs {
   const at = args.backend.indexOf(`to-${backend}`);
-  if (at < 0) return args;
+  if (at < 0 || !proxyBackend(backend).flags.some((f) => `--${f.name}` === CLUSTER_CIDR_FLAG)) return args;
   const flag = `${CLUSTER_CIDR_FLAG}=${podCIDRs.join(',')}`;
   return { server: args.server, backend: [...args.backend.slice(0, at + 1), flag, ...args.backend.slice(at + 1)] };
 }

@@ -90,6 +90,29 @@ export interface PodNeeds {
 }
 
 /**
+ * What the backend's dataplane acts on, and so what a host running several nodes (the
+ * netns lab, the conformance suite, the benchmarks) must give each node's proxy to keep
+ * it to that node.
+ * - 'network-namespace': its rules live in the network namespace the proxy runs in; a
+ *   node's own namespace is enough.
+ * - 'cgroup': it hooks the sockets of the processes of a cgroup2 directory and of every
+ *   cgroup below it, whatever their network namespace. Each node needs a cgroup of its
+ *   own holding that node's processes, passed with `cgroupFlag`, and a folder of its own
+ *   for the kernel state that outlives the process, passed with `stateFlag` (a folder
+ *   below `stateFlag.under`). Run with its defaults on a shared host, it would act on
+ *   every process of the host: nothing runs it without both.
+ */
+export type BackendScope =
+  | { readonly kind: 'network-namespace' }
+  | {
+      readonly kind: 'cgroup';
+      /** Its flag naming the cgroup2 directory whose processes it serves. */
+      readonly cgroupFlag: string;
+      /** Its flag naming the folder of its kernel state (e.g. bpffs pins), and the file system that folder must be below. */
+      readonly stateFlag: { readonly name: string; readonly under: string };
+    };
+
+/**
  * One way the conformance suite and the benchmarks run the backend: a variant with its own
  * flags (e.g. iptables' `--iptables-mode=nft` and `--iptables-mode=legacy`). Data only:
  * the suites add the topology's --cluster-cidr and --ip-families.
@@ -146,6 +169,8 @@ export interface BackendDescriptor {
    * rule text and traces, not run here.
    */
   readonly proof: 'runs' | 'rendered-and-traced';
+  /** What its dataplane acts on: a network namespace, or the processes of a cgroup (see BackendScope). */
+  readonly scope: BackendScope;
   /** Its conformance and benchmark variants (at least one). */
   readonly subjects: readonly BackendSubject[];
   /**
@@ -179,6 +204,7 @@ export interface DescribedBackend {
   metrics: { family: string; failures: FailureMetric; failureCounters: readonly string[] };
   pod: PodNeeds;
   proof: BackendDescriptor['proof'];
+  scope: BackendScope;
   subjects: readonly BackendSubject[];
   errors: ErrorTable;
 }
@@ -205,6 +231,7 @@ export function describeBackend(d: BackendDescriptor, flags: readonly FlagSpec[]
     metrics: { family: d.metrics.family, failures: d.metrics.failures, failureCounters: failureMetricNames[d.metrics.failures] },
     pod: d.pod,
     proof: d.proof,
+    scope: d.scope,
     subjects: d.subjects,
     errors: d.errors ?? {},
   };

@@ -23,6 +23,16 @@ describe('registeredBackends', () => {
     for (const d of registeredBackends) for (const s of d.subjects) expect(s.title).not.toBe('');
   });
 
+  it("a cgroup-scoped backend takes the flags its scope names (a lab passes each node's cgroup and state folder through them)", () => {
+    for (const d of registeredBackends) {
+      if (d.scope.kind !== 'cgroup') continue;
+      const flags = d.flags.map((f) => f.name);
+      expect(flags, d.name).toContain(d.scope.cgroupFlag);
+      expect(flags, d.name).toContain(d.scope.stateFlag.name);
+      expect(d.scope.stateFlag.under, d.name).toMatch(/^\/./);
+    }
+  });
+
   it('a folder with an index.ts exporting a descriptor is registered (nothing forgotten)', async () => {
     const folders = (await readdir(here, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
     for (const folder of folders) {

@@ -27,4 +27,5 @@ export {
   type SlicePlan,
 } from './objects.ts';
 export { backendAvailable, proxyCommands, proxyStageHelp, proxyEntry, type NodeProxy, type ProxyCommand, type ProxyCommandInput } from './proxies.ts';
+export { checkLabScope, labBackends, thisHost, whyLeftOut, whyRefused, type LabHost } from './backends.ts';
 export { startApiRelay, type ApiRelay, type ApiRelayOptions } from './api-relay.ts';

@@ -8,7 +8,9 @@
 //              fd00:99::101) whose relay accepts the nodes' API connections on :6443
 //   node-N:    eth0 on the shared network, a pod CIDR, routes to the other nodes' pods,
 //              a Node object (InternalIPs, zone label), and the proxy under test as real
-//              processes started from the DaemonSet's command lines
+//              processes started from the DaemonSet's command lines (for a backend that
+//              hooks a cgroup's sockets: a cgroup of the node's own, holding its processes
+//              and its pods', and a state folder of its own, passed to the proxy)
 //   outside-N: clients on the shared network, outside the cluster
 //   pods:      namespaces on their node's pod bridge running echo servers (workloads.ts)
 //
@@ -20,11 +22,12 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
-import type { Backend, DeploymentModel, IpFamily } from '../../config/index.ts';
+import { proxyBackend, type Backend, type DeploymentModel, type IpFamily } from '../../config/index.ts';
 import { startControlPlane, type ControlPlane } from '../control-plane/index.ts';
-import { DEFAULT_PLAN, createTopology, planAddress, type Client, type Family, type Node, type Topology } from '../netns/index.ts';
+import { DEFAULT_PLAN, createTopology, needsNodeCgroups, nodeScopeArgs, planAddress, type Client, type Family, type Node, type Topology } from '../netns/index.ts';
 import { startApiRelay, type ApiRelay } from './api-relay.ts';
 import { LabApi } from './kube-api.ts';
+import { checkLabScope } from './backends.ts';
 import { nodeObject } from './objects.ts';
 import { proxyCommands, saveProxyLog, startNodeProxy, waitProxySynced, type NodeProxy } from './proxies.ts';
 import { Workloads } from './workloads.ts';
@@ -115,6 +118,9 @@ export class Lab {
     const log = opts.log ?? (() => {});
     const nodeCount = opts.nodes ?? 3;
     if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 20) throw new Error(harnessErrorText('KPNG_ERR_LAB_NODES', `--nodes=${nodeCount}: accepted: 1 to 20`));
+    // A backend the lab cannot keep to one node here is refused before anything is made.
+    checkLabScope(opts.backend);
+    const { scope } = proxyBackend(opts.backend);
     const model = opts.model ?? 'single-process-per-node';
     const zones = opts.zones ?? ['zone-a', 'zone-b', 'zone-c'];
     const dir = await mkdtemp(path.join(tmpdir(), 'kpng-lab-'));
@@ -132,7 +138,8 @@ export class Lab {
       log(`lab: ${nodeCount} nodes (${opts.family}), ${opts.backend}, ${model}`);
       const [controlPlane, topology] = await Promise.all([
         opts.controlPlane ?? startLabControlPlane({ baseDir: dir, log }).then((cp) => (made.controlPlane = cp)),
-        createTopology({ family: opts.family, nodes: nodeNames, clients: clientNames }).then((t) => (made.topology = t)),
+        // A cgroup-scoped backend: each node a cgroup of its own, holding its processes and its pods'.
+        createTopology({ family: opts.family, nodes: nodeNames, clients: clientNames, nodeCgroups: needsNodeCgroups(scope) }).then((t) => (made.topology = t)),
       ]);
       // Real nodes have a default route; without one a node cannot even send to a ClusterIP (the route lookup fails before any DNAT).
       await Promise.all(topology.nodes.map((node) => addDefaultRoutes(node, topology.families)));
@@ -158,7 +165,15 @@ export class Lab {
       const proxies = topology.nodes.map((node) =>
         startNodeProxy(
           node,
-          proxyCommands({ backend: opts.backend, model, clusterCidrs: topology.clusterCidrs, nodeName: node.name, kubeconfig: nodeKubeconfig, socket: path.join(socketDir, `${node.name}.sock`) }),
+          proxyCommands({
+            backend: opts.backend,
+            model,
+            clusterCidrs: topology.clusterCidrs,
+            nodeName: node.name,
+            kubeconfig: nodeKubeconfig,
+            socket: path.join(socketDir, `${node.name}.sock`),
+            nodeArgs: nodeScopeArgs(scope, node),
+          }),
         ),
       );
       log(`lab: started the proxy on ${nodeCount} nodes: kpng ${proxies[0]?.processes.map((p) => p.process.command.slice(3).join(' ')).join(' | ')}`);

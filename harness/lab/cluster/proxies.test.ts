@@ -23,6 +23,16 @@ describe("proxyCommands: the DaemonSet's command lines with the lab's node name,
     ]);
   });
 
+  it("ends the backend's flags with those that keep it to the node (a cgroup-scoped backend's cgroup and state folder)", () => {
+    const nodeArgs = ['--cgroup-path=/sys/fs/cgroup/kpng-kt3f09/node-2', '--pin-path=/sys/fs/bpf/kt3f09-node-2'];
+    for (const model of ['single-process-per-node', 'split-process-per-node'] as const) {
+      const commands = proxyCommands({ ...input, backend: 'ebpf', model, nodeArgs });
+      expect(commands.at(-1)?.args.slice(-2), model).toEqual(nodeArgs);
+      expect(commands.at(-1)?.args.indexOf('to-ebpf')).toBeLessThan(commands.at(-1)!.args.length - 2);
+      if (commands.length > 1) expect(commands[0]?.args.join(' ')).not.toMatch(/cgroup|pin-path/);
+    }
+  });
+
   it('leaves nothing for a kubelet or a volume to fill in', () => {
     for (const model of ['single-process-per-node', 'split-process-per-node'] as const) {
       const args = proxyCommands({ ...input, backend: 'iptables', model }).flatMap((c) => c.args).join(' ');

@@ -19,6 +19,8 @@ export interface ProxyCommandInput {
   kubeconfig: string;
   /** The split model's gRPC socket for this node (unix path). */
   socket: string;
+  /** The backend's flags that keep it to this node (its scope's: a cgroup-scoped one's cgroup and state folder), after its stage's. */
+  nodeArgs?: readonly string[];
 }
 
 /** One process of a node's proxy: `server` (split model: kube → to-api) or `backend`. */
@@ -39,7 +41,8 @@ export function proxyCommands(input: ProxyCommandInput): ProxyCommand[] {
     );
   const out: ProxyCommand[] = [];
   if (daemonSet.server.length > 0) out.push({ role: 'server', args: fill(daemonSet.server) });
-  out.push({ role: 'backend', args: fill(daemonSet.backend) });
+  // The backend's stage comes last: its own flags end the list.
+  out.push({ role: 'backend', args: [...fill(daemonSet.backend), ...(input.nodeArgs ?? [])] });
   return out;
 }
 
@@ -67,10 +70,11 @@ export interface NodeProxy {
   output(): string;
 }
 
+/** Starts a node's proxy processes in its namespace (and cgroup, if it has one), with the host's mounts as the DaemonSet's pod has them (/sys/fs/cgroup, /sys/fs/bpf). */
 export function startNodeProxy(node: Node, commands: readonly ProxyCommand[]): NodeProxy {
   const processes = commands.map((command) => ({
     role: command.role,
-    process: node.spawn(projectNode(), ['--disable-warning=ExperimentalWarning', proxyEntry(), ...command.args], { env: programEnv() }),
+    process: node.spawn(projectNode(), ['--disable-warning=ExperimentalWarning', proxyEntry(), ...command.args], { env: programEnv(), hostMounts: true }),
   }));
   return {
     node,

@@ -2,8 +2,8 @@
 // and sweepStale() after a run died without cleaning up.
 
 import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { markerDir, processStartTime } from './cleanup.ts';
@@ -30,8 +30,8 @@ async function until(condition: () => boolean, timeoutMs: number): Promise<void>
 }
 
 /** Starts hold-topology.ts and waits for what it made. */
-async function startHolder() {
-  const child = spawn(projectNode(), ['--disable-warning=ExperimentalWarning', holder], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...programEnv() } });
+async function startHolder(args: readonly string[] = []) {
+  const child = spawn(projectNode(), ['--disable-warning=ExperimentalWarning', holder, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...programEnv() } });
   let out = '';
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -43,7 +43,7 @@ async function startHolder() {
       throw new Error(`hold-topology exited (${code}) early: ${err}`);
     }),
   ]);
-  const made = JSON.parse(out) as { prefix: string; namespaces: string[]; serverPid: number };
+  const made = JSON.parse(out) as { prefix: string; namespaces: string[]; serverPid: number; cgroup?: string; stateDir?: string };
   return { child, exited, ...made };
 }
 
@@ -106,6 +106,21 @@ describe('cleanup', () => {
     expect(removed).toEqual(expect.arrayContaining(held.namespaces));
     expect(await namespacesWith(held.prefix)).toEqual([]);
     expect(existsSync(markerFile(held.prefix))).toBe(false);
+    await until(() => !processRunning(held.serverPid), 2_000);
+  });
+
+  it('with a cgroup per node: a run killed outright leaves its cgroups and state folder, and sweepStale() removes them (ending what ran in them)', async () => {
+    const held = await startHolder(['--node-cgroups']);
+    const [cgroup, stateDir] = [held.cgroup!, held.stateDir!];
+    mkdirSync(stateDir);
+    held.child.kill('SIGKILL');
+    await held.exited;
+    expect(existsSync(cgroup)).toBe(true);
+    expect(readFileSync(join(cgroup, 'cgroup.procs'), 'utf8').split('\n')).toContain(String(held.serverPid));
+    await sweepStale();
+    expect(existsSync(dirname(cgroup))).toBe(false);
+    expect(existsSync(stateDir)).toBe(false);
+    expect(await namespacesWith(held.prefix)).toEqual([]);
     await until(() => !processRunning(held.serverPid), 2_000);
   });
 

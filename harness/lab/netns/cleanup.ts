@@ -3,17 +3,20 @@
 // that died.
 //
 // A marker is /run/kpng-netns/<prefix>.json ({"pid","startTime",...}), written (exclusively)
-// before the first namespace of a run and removed after the last one is gone. A sweep
-// removes the namespaces of a prefix only when its marker is missing or names a process
-// that no longer runs (same pid and same start time, so a reused pid does not count).
-// Namespaces whose names do not match PREFIX_PATTERN are never touched.
+// before the first namespace of a run and removed after the last one is gone; it also
+// names the run's node cgroups and state folders once they exist (cgroups.ts). A sweep
+// removes the namespaces, cgroups and state folders of a prefix only when its marker is
+// missing or names a process that no longer runs (same pid and same start time, so a
+// reused pid does not count). Namespaces whose names do not match PREFIX_PATTERN, and
+// cgroups not named `kpng-<prefix>`, are never touched.
 
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
 import { onExit } from 'signal-exit';
 import { execIn, execInSync, ipBatch, ipBatchSync } from './exec.ts';
 import { PREFIX_PATTERN, prefixOf } from './names.ts';
 import { processRunning } from './process.ts';
+import { removeRunPlacement, runCgroups } from './cgroups.ts';
 import { harnessErrorText } from '../../config/error-codes.ts';
 
 /** Where markers live; overridable for tests with KPNG_NETNS_MARKER_DIR. */
@@ -29,6 +32,10 @@ export interface Marker {
   createdAt: string;
   /** The creator's command line, for people reading the marker. */
   command: string;
+  /** The run's cgroup folder, when its nodes have cgroups. */
+  cgroup?: string;
+  /** The nodes' state folders handed out (`<root>/<prefix><node>`). */
+  stateDirs?: string[];
 }
 
 function markerPath(prefix: string, dir = markerDir()): string {
@@ -71,6 +78,13 @@ export function claimPrefix(prefix: string, dir = markerDir()): boolean {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw error;
   }
+}
+
+/** Records in this run's marker the cgroup folder and state folders it made, for a sweep after it died. */
+export function recordPlacement(prefix: string, placement: { cgroup?: string; stateDirs: readonly string[] }, dir = markerDir()): void {
+  const file = markerPath(prefix, dir);
+  const marker = JSON.parse(readFileSync(file, 'utf8')) as Marker;
+  writeFileSync(file, `${JSON.stringify({ ...marker, ...placement })}\n`);
 }
 
 export function releasePrefix(prefix: string, dir = markerDir()): void {
@@ -210,12 +224,27 @@ export function deleteNamespacesSync(names: readonly string[]): void {
  */
 export async function sweepStale(options: { markerDir?: string } = {}): Promise<string[]> {
   const dir = options.markerDir ?? markerDir();
-  const plan = planSweep(await listNamespaces(), readMarkers(dir), creatorAlive);
+  // Cgroups and namespaces are listed before the markers are read: a run's marker is written before it makes either.
+  const cgroups = runCgroups();
+  const namespaces = await listNamespaces();
+  const markers = readMarkers(dir);
+  const plan = planSweep(namespaces, markers, creatorAlive);
+  const live = new Set(plan.live);
   const removed: string[] = [];
-  for (const { prefix, namespaces } of plan.stale) {
-    await deleteNamespaces(namespaces);
+  for (const { prefix, namespaces: names } of plan.stale) {
+    await deleteNamespaces(names);
+    const marker = markers.get(prefix);
+    // Only folders named for this run: `<root>/<prefix><node>`.
+    const stateDirs = (marker?.stateDirs ?? []).filter((d) => isAbsolute(d) && basename(d).startsWith(prefix));
+    const left = removeRunPlacement(cgroups.get(prefix), stateDirs);
+    if (left.length > 0) throw new Error(harnessErrorText('KPNG_ERR_NETNS_CGROUP', `a sweep could not remove ${left.join(', ')}`));
     releasePrefix(prefix, dir);
-    removed.push(...namespaces);
+    removed.push(...names);
+  }
+  // A run cgroup with neither marker nor namespace (its run died between making it and writing anything else).
+  for (const [prefix, cgroup] of cgroups) {
+    if (live.has(prefix) || plan.stale.some((s) => s.prefix === prefix)) continue;
+    removeRunPlacement(cgroup, []);
   }
   return removed;
 }

@@ -1,10 +1,24 @@
-// Running commands inside a namespace (`ip netns exec <ns> ...`) and `ip` itself.
+// Running commands inside a namespace (`ip netns exec <ns> ...`) and `ip` itself, placed
+// in a node's cgroup where the topology gives nodes one.
 
 import { execFileSync } from 'node:child_process';
-import { netnsRunner, processRunner } from '../../../proxy/exec.ts';
+import { processRunner, type Runner } from '../../../proxy/exec.ts';
 import { NetnsExecError } from './errors.ts';
 
-export interface ExecOptions {
+/** Where a process runs besides its network namespace. */
+export interface Placement {
+  /** A cgroup2 folder the process joins before it runs (its pid written to cgroup.procs, then it execs the program). */
+  cgroup?: string;
+  /**
+   * Keep the host's mounts: enter only the network namespace (`nsenter --net`) instead of
+   * `ip netns exec`, which also remounts /sys for the namespace (hiding /sys/fs/cgroup and
+   * /sys/fs/bpf). For the proxy, which reaches both as a node's proxy pod does through
+   * its host mounts; nothing the lab runs reads the namespace's own /sys.
+   */
+  hostMounts?: boolean;
+}
+
+export interface ExecOptions extends Placement {
   /** Written to the command's standard input. */
   input?: string;
   /** Kill the command after this long (default 30 s). */
@@ -23,14 +37,27 @@ export interface ExecResult {
 const DEFAULT_TIMEOUT_MS = 30_000;
 const onHost = processRunner();
 
-/** The argv that runs `file args...` inside `namespace` (or as is when namespace is undefined). */
-export function commandIn(namespace: string | undefined, file: string, args: readonly string[]): [string, string[]] {
-  return namespace === undefined ? [file, [...args]] : ['ip', ['netns', 'exec', namespace, file, ...args]];
+/** What goes before a program's argv to run it inside `namespace` (none when undefined), placed as asked. The program keeps the pid: each step execs the next. */
+export function prefixIn(namespace: string | undefined, placement: Placement = {}): string[] {
+  const netns = namespace === undefined ? [] : placement.hostMounts ? ['nsenter', `--net=/run/netns/${namespace}`, '--'] : ['ip', 'netns', 'exec', namespace];
+  // The shell joins the cgroup, then execs the rest: the program runs in it from its first instruction.
+  return placement.cgroup === undefined ? netns : ['sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', placement.cgroup, ...netns];
+}
+
+/** The argv that runs `file args...` inside `namespace` (or as is when namespace is undefined), placed as asked. */
+export function commandIn(namespace: string | undefined, file: string, args: readonly string[], placement: Placement = {}): [string, string[]] {
+  const [program, ...rest] = [...prefixIn(namespace, placement), file, ...args];
+  return [program!, rest];
+}
+
+/** A Runner (proxy/exec.ts) for programs inside `namespace`, placed as asked: what a backend's kernel tools run through. */
+export function runnerIn(namespace: string | undefined, placement: Placement = {}): Runner {
+  return processRunner(prefixIn(namespace, placement));
 }
 
 /** Runs a command and returns its exit code and output; throws NetnsExecError only if it could not run to an exit (not found, timed out, killed). */
 export async function runIn(namespace: string | undefined, file: string, args: readonly string[] = [], options: ExecOptions = {}): Promise<ExecResult> {
-  const run = namespace === undefined ? onHost : netnsRunner(namespace);
+  const run = namespace === undefined && options.cgroup === undefined ? onHost : runnerIn(namespace, options);
   const result = await run(file, args, {
     stripFinalNewline: true,
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
@@ -64,7 +91,7 @@ export async function execIn(namespace: string | undefined, file: string, args: 
 
 /** The synchronous form of execIn, for exit handlers. */
 export function execInSync(namespace: string | undefined, file: string, args: readonly string[] = [], options: ExecOptions = {}): string {
-  const [program, argv] = commandIn(namespace, file, args);
+  const [program, argv] = commandIn(namespace, file, args, options);
   try {
     return execFileSync(program, argv, {
       input: options.input,

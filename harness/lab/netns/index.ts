@@ -26,7 +26,12 @@
 // The address plan is in address-plan.ts (shared 10.99.0.0/24 + fd00:99::/64, pod CIDRs
 // 10.244.N.0/24 + fd00:244:0:N::/64, ...).
 //
-// Cleanup: destroy() ends the processes the topology started and deletes its namespaces;
+// With `nodeCgroups: true`, each node has a cgroup2 folder of its own that every process
+// started in it or its pods joins (cgroups.ts), for backends that hook a cgroup's sockets
+// (scope.ts gives them the node's cgroup and a state folder of its own).
+//
+// Cleanup: destroy() ends the processes the topology started and deletes its namespaces
+// (and the nodes' cgroups and state folders);
 // live topologies are also destroyed when the process exits or gets SIGINT/SIGTERM/SIGHUP;
 // sweepStale() (run by default before a process's first topology) removes namespaces of
 // earlier runs whose process died (a marker in /run/kpng-netns/ names each run's process).
@@ -46,8 +51,9 @@ export type { HttpResponse, UdpReply, ProbeOptions, EchoServer, EchoServerPorts,
 export { NsProcess, processRunning } from './process.ts';
 export type { SpawnOptions, ExitInfo } from './process.ts';
 
-/** Commands: their options, results and the error they throw. */
-export type { ExecOptions, ExecResult } from './exec.ts';
+/** Commands: their options, results and the error they throw; runners placed as a namespace's processes are. */
+export type { ExecOptions, ExecResult, Placement } from './exec.ts';
+export { runnerIn } from './exec.ts';
 export { NetnsExecError, ProbeError, PROBE_ERROR_CODES } from './errors.ts';
 export type { ProbeFailure } from './errors.ts';
 
@@ -61,6 +67,9 @@ export type { AddressPlan, AddressPlanOverrides, IpFamily, PerFamily, Family } f
 
 /** The project's own node and the environment that starts .ts programs fast, to run a Node.js program (the proxy) inside a namespace. */
 export { projectNode, programEnv, siblingProgram } from './programs.ts';
+
+/** Keeping a backend to one node: what a backend's scope needs from the lab, and whether this host has it. */
+export { needsNodeCgroups, nodeCgroupsUnavailable, nodeScopeArgs, whyNotConfined, type BackendScope } from './scope.ts';
 
 /** Leftovers of dead runs. */
 export { sweepStale, listNamespaces } from './cleanup.ts';

@@ -2,7 +2,8 @@
 // servers in it, make real HTTP/UDP requests from it, and look at its rules and addresses.
 
 import { ProbeError } from './errors.ts';
-import { type ExecOptions, type ExecResult, execIn, runIn } from './exec.ts';
+import type { Runner } from '../../../proxy/exec.ts';
+import { type ExecOptions, type ExecResult, type Placement, execIn, runIn, runnerIn } from './exec.ts';
 import type { Family } from './ip.ts';
 import type { NamespaceRole } from './names.ts';
 import { ProbeAgent, ProbeAgentExitedError } from './probe-agent.ts';
@@ -81,19 +82,37 @@ export class Namespace {
     this.netns = netns;
   }
 
+  /**
+   * The cgroup every process started here joins (a node's own, shared with its pods, when
+   * the topology gives nodes one); undefined: the processes stay in this process's cgroup.
+   */
+  get cgroup(): string | undefined {
+    return undefined;
+  }
+
   /** Runs a command in this namespace and returns its standard output; throws NetnsExecError unless it exits 0. */
   exec(file: string, args: readonly string[] = [], options: ExecOptions = {}): Promise<string> {
-    return execIn(this.netns, file, args, options);
+    return execIn(this.netns, file, args, this.#placed(options));
   }
 
   /** Runs a command in this namespace and returns exit code, stdout and stderr whatever the exit code. */
   run(file: string, args: readonly string[] = [], options: ExecOptions = {}): Promise<ExecResult> {
-    return runIn(this.netns, file, args, options);
+    return runIn(this.netns, file, args, this.#placed(options));
   }
 
-  /** Starts a long-running process in this namespace; destroy() ends it if nobody did before. */
+  /** A Runner (proxy/exec.ts) for programs in this namespace, placed as its processes are: a backend's kernel tools. */
+  runner(placement: Placement = {}): Runner {
+    return runnerIn(this.netns, this.#placed(placement));
+  }
+
+  #placed<T extends Placement>(options: T): T {
+    const cgroup = this.cgroup;
+    return cgroup === undefined || options.cgroup !== undefined ? options : { ...options, cgroup };
+  }
+
+  /** Starts a long-running process in this namespace (in its cgroup, if any); destroy() ends it if nobody did before. */
   spawn(file: string, args: readonly string[] = [], options: SpawnOptions = {}): NsProcess {
-    const child = new NsProcess(this.netns, file, args, options);
+    const child = new NsProcess(this.netns, file, args, this.#placed(options));
     this.context.track(child);
     return child;
   }

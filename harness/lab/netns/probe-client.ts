@@ -67,7 +67,8 @@ function probe(request: ProbeRequest): Promise<ProbeOutcome> {
     socket.on('error', fail);
     socket.on('message', (message, from) => finish({ ok: true, kind: 'udp', payload: message.toString(), from: { address: from.address, port: from.port } }));
     socket.bind({ port: request.sourcePort ?? 0, ...(request.localAddress ? { address: request.localAddress } : {}) }, () => {
-      socket.connect(request.port, request.host, () => socket.send(request.payload));
+      // A refused connect (a socket hook refuses a service without endpoints) comes to the callback, not to 'error'.
+      socket.connect(request.port, request.host, (...args: unknown[]) => (args[0] instanceof Error ? fail(args[0]) : socket.send(request.payload)));
     });
   });
 }

@@ -2,9 +2,9 @@
 // its output captured.
 
 import { execa, type ResultPromise } from 'execa';
-import { commandIn } from './exec.ts';
+import { commandIn, type Placement } from './exec.ts';
 
-export interface SpawnOptions {
+export interface SpawnOptions extends Placement {
   /** Extra environment variables. */
   env?: Record<string, string>;
   cwd?: string;
@@ -21,7 +21,7 @@ export interface ExitInfo {
   signal: string | undefined;
 }
 
-/** A process running inside a namespace. Its pid is the program's own (ip netns exec execs it). */
+/** A process running inside a namespace. Its pid is the program's own (ip netns exec, nsenter and the cgroup step each exec the next). */
 export class NsProcess {
   readonly namespace: string;
   /** The program and its arguments. */
@@ -41,7 +41,7 @@ export class NsProcess {
   constructor(namespace: string, file: string, args: readonly string[], options: SpawnOptions = {}) {
     this.namespace = namespace;
     this.command = [file, ...args];
-    const [program, argv] = commandIn(namespace, file, args);
+    const [program, argv] = commandIn(namespace, file, args, options);
     this.#child = execa(program, argv, {
       reject: false,
       buffer: false,

@@ -29,7 +29,8 @@ import {
   podGateway,
   resolvePlan,
 } from './address-plan.ts';
-import { claimPrefix, deleteNamespaces, deleteNamespacesSync, listNamespaces, listNamespacesSync, releasePrefix, sweepStale, trackLive, untrackLive } from './cleanup.ts';
+import { makeNodeCgroup, makeRunCgroup, nodeStateDir, removeRunPlacement } from './cgroups.ts';
+import { claimPrefix, deleteNamespaces, deleteNamespacesSync, listNamespaces, listNamespacesSync, recordPlacement, releasePrefix, sweepStale, trackLive, untrackLive } from './cleanup.ts';
 import { execIn, ipBatch } from './exec.ts';
 import { type Family, familyOf, parseCidr } from './ip.ts';
 import { Namespace, type NamespaceContext } from './namespace.ts';
@@ -72,6 +73,12 @@ export interface TopologySpec {
   plan?: AddressPlanOverrides;
   /** Remove namespaces left by dead earlier runs before the first topology of this process (default true). */
   sweep?: boolean;
+  /**
+   * Give each node a cgroup2 folder of its own that every process started in the node's
+   * namespace or its pods' joins (cgroups.ts): for backends that hook a cgroup's sockets.
+   * Default false: processes stay in this process's cgroup.
+   */
+  nodeCgroups?: boolean;
 }
 
 /** A veth pair the topology made, with what joins what. */
@@ -106,10 +113,22 @@ export class Node extends Namespace {
   readonly #podCidrs: Map<Family, string>;
   readonly #gateways: Map<Family, string>;
   readonly #pods: () => Pod[];
+  readonly #cgroup: string | undefined;
+  readonly #stateDir: (under: string) => string;
 
   constructor(
     context: NamespaceContext,
-    fields: { name: string; netns: string; index: number; ips: Map<Family, string>; podCidrs: Map<Family, string>; gateways: Map<Family, string>; pods: () => Pod[] },
+    fields: {
+      name: string;
+      netns: string;
+      index: number;
+      ips: Map<Family, string>;
+      podCidrs: Map<Family, string>;
+      gateways: Map<Family, string>;
+      pods: () => Pod[];
+      cgroup: string | undefined;
+      stateDir: (under: string) => string;
+    },
   ) {
     super(context, 'node', fields.name, fields.netns);
     this.index = fields.index;
@@ -117,6 +136,22 @@ export class Node extends Namespace {
     this.#podCidrs = fields.podCidrs;
     this.#gateways = fields.gateways;
     this.#pods = fields.pods;
+    this.#cgroup = fields.cgroup;
+    this.#stateDir = fields.stateDir;
+  }
+
+  /** Its own cgroup (topology made with nodeCgroups), which its processes and its pods' join. */
+  override get cgroup(): string | undefined {
+    return this.#cgroup;
+  }
+
+  /**
+   * A folder of its own below `under` for a backend's kernel state that outlives the
+   * process (`<under>/<prefix><node>`, e.g. bpffs pins); the topology removes it when
+   * destroyed, and a sweep when the run died.
+   */
+  stateDir(under: string): string {
+    return this.#stateDir(under);
   }
 
   /** Its addresses on the shared network (the node's InternalIPs), primary family first. */
@@ -191,6 +226,11 @@ export class Pod extends Namespace {
 
   ip(family?: Family): string {
     return pick(this.#ips, family, `pod ${this.name}`);
+  }
+
+  /** Its node's cgroup, if the node has one: a node's pods are that node's processes. */
+  override get cgroup(): string | undefined {
+    return this.node.cgroup;
   }
 }
 
@@ -285,6 +325,9 @@ export class Topology {
   readonly #links: Link[] = [];
   readonly #processes = new Set<NsProcess>();
   readonly #made = new Set<string>();
+  /** The run's cgroup folder (nodeCgroups), and the nodes' state folders handed out. */
+  #runCgroup: string | undefined;
+  readonly #stateDirs = new Set<string>();
   #nextNode = 1;
   #nextClient = 1;
   #nextPodLink = 1;
@@ -335,6 +378,10 @@ export class Topology {
 
   /** Builds the net namespace and what the spec lists. */
   async #build(spec: TopologySpec): Promise<void> {
+    if (spec.nodeCgroups) {
+      this.#runCgroup = makeRunCgroup(this.prefix);
+      recordPlacement(this.prefix, { cgroup: this.#runCgroup, stateDirs: [] });
+    }
     await this.#makeNamespace(this.net.netns, 'net');
     const bridge = sharedBridgeName(this.prefix);
     await ipBatch(this.net.netns, ['link set lo up', `link add ${bridge} type bridge mcast_snooping 0`, `link set ${bridge} up`]);
@@ -379,6 +426,11 @@ export class Topology {
   /** The cluster CIDRs of the plan in the topology's families (kube-proxy's --cluster-cidr). */
   get clusterCidrs(): string[] {
     return this.families.map((family) => this.plan.cluster[family]);
+  }
+
+  /** Whether each node has a cgroup of its own (made with nodeCgroups). */
+  get nodeCgroups(): boolean {
+    return this.#runCgroup !== undefined;
   }
 
   /** The kernel names of every namespace this topology made. */
@@ -431,6 +483,8 @@ export class Topology {
       podCidrs,
       gateways,
       pods: () => this.pods,
+      cgroup: this.#runCgroup === undefined ? undefined : makeNodeCgroup(this.#runCgroup, spec.name),
+      stateDir: (under) => this.#stateDir(under, spec.name),
     });
     this.#nodes.set(node.name, node);
     await this.#makeNamespace(node.netns, 'node');
@@ -559,20 +613,38 @@ export class Topology {
     this.#links.push({ kind, owner, ifname, netns: this.net.netns, peerIfname: UPLINK_IFNAME, peerNetns: netns });
   }
 
+  #stateDir(under: string, node: string): string {
+    const dir = nodeStateDir(under, this.prefix, node);
+    if (!this.#stateDirs.has(dir)) {
+      this.#checkLive();
+      this.#stateDirs.add(dir);
+      recordPlacement(this.prefix, { ...(this.#runCgroup !== undefined && { cgroup: this.#runCgroup }), stateDirs: [...this.#stateDirs] });
+    }
+    return dir;
+  }
+
+  /** Removes the nodes' cgroups and state folders (after their processes); throws when some are left. */
+  #removePlacement(): void {
+    const left = removeRunPlacement(this.#runCgroup, [...this.#stateDirs]);
+    if (left.length > 0) throw new Error(harnessErrorText('KPNG_ERR_NETNS_CGROUP', `could not remove ${left.join(', ')}`));
+  }
+
   #checkLive(): void {
     if (this.#destroying !== undefined) throw new Error(harnessErrorText('KPNG_ERR_NETNS_DESTROYED', `topology ${this.prefix} is being or has been destroyed`));
   }
 
   /**
    * Ends every process started in the topology (SIGTERM, then SIGKILL after 1 s), kills
-   * whatever else runs in its namespaces, and deletes every namespace carrying its
-   * prefix. Safe to call more than once.
+   * whatever else runs in its namespaces, deletes every namespace carrying its prefix,
+   * then the nodes' cgroups and state folders. Safe to call more than once.
    */
   destroy(): Promise<void> {
     this.#destroying ??= (async () => {
       await Promise.all([...this.#processes].map((child) => child.stop({ graceMs: 1_000 })));
       const names = new Set([...this.#made, ...(await listNamespaces()).filter((name) => name.startsWith(this.prefix))]);
       await deleteNamespaces([...names]);
+      // Left in place (with the marker naming them) when they cannot go: a later sweep retries.
+      this.#removePlacement();
       releasePrefix(this.prefix);
       untrackLive(this);
       this.#destroyed = true;
@@ -591,6 +663,7 @@ export class Topology {
       // Delete what we know of.
     }
     deleteNamespacesSync(names);
+    this.#removePlacement();
     releasePrefix(this.prefix);
     untrackLive(this);
     this.#destroyed = true;

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { programEnv } from '../../../harness/lab/netns/index.ts';
 import { endpointsPerService, measure, type Row } from './measure.ts';
-import { subjects } from './subjects.ts';
+import { leftOutOfBench, subjects } from './subjects.ts';
 import { errorText } from '../../errors.ts';
 
 const self = fileURLToPath(import.meta.url);
@@ -25,6 +25,11 @@ async function child(subject: string, services: number): Promise<void> {
 async function main(names: string[]): Promise<number> {
   if (names.length === 0) {
     process.stderr.write(`usage: bench.ts <backend>... (accepted: ${Object.keys(subjects).join(', ')})\n`);
+    return 2;
+  }
+  const refused = names.filter((n) => n in leftOutOfBench);
+  if (refused.length > 0) {
+    process.stderr.write(errorText('KPNG_ERR_BENCH_BACKEND', `${refused.map((n) => `${n} cannot be benchmarked here: ${leftOutOfBench[n]}`).join('; ')} (accepted: ${Object.keys(subjects).join(', ')})\n`));
     return 2;
   }
   const unknown = names.filter((n) => !(n in subjects));

@@ -8,13 +8,12 @@
 //   render: the rest of the wall time (the backend's own work), when calls do not overlap.
 // A kernel tool call that takes longer than BENCH_TOOL_TIMEOUT seconds (default 900) is
 // killed: its sync is reported as not finished, and that run ends there.
-import { createTopology } from '../../../harness/lab/netns/index.ts';
 import { localChanges, computeLocalState, nodeView, viewChanges, type LocalState, type ViewChanges } from '../../model/index.ts';
 import { createLogger } from '../../runtime/log.ts';
 import type { Backend } from '../backend.ts';
-import { netnsRunner, type Runner } from '../common/index.ts';
+import type { Runner } from '../common/index.ts';
 import { clusterOfObjects, nodeName, scaleObjects } from '../common/testing.ts';
-import { appliesRules, subjects } from './subjects.ts';
+import { appliesRules, benchNode, leftOutOfBench, subjects } from './subjects.ts';
 import { errorText } from '../../errors.ts';
 
 export const endpointsPerService = 10;
@@ -88,16 +87,18 @@ const round1 = (x: number) => Math.round(x * 10) / 10;
 /** Runs the scenario for one backend and one size, here; rows with this process's peak RSS. */
 export async function measure(subjectName: string, services: number): Promise<Row[]> {
   const subject = subjects[subjectName];
+  const refused = leftOutOfBench[subjectName];
+  if (refused !== undefined) throw new Error(errorText('KPNG_ERR_BENCH_BACKEND', `${subjectName} cannot be benchmarked here: ${refused}`));
   if (!subject) throw new Error(errorText('KPNG_ERR_BENCH_BACKEND', `no benchmark entry ${JSON.stringify(subjectName)} (accepted: ${Object.keys(subjects).join(', ')})`));
   const objects = scaleObjects(services, endpointsPerService);
   const state = (objs: unknown[]) => computeLocalState(clusterOfObjects(objs), { nodeName });
   const s0 = state(objects);
   const rssBefore = round1(process.memoryUsage().rss / 2 ** 20);
 
-  const topology = await createTopology({ family: 'ipv4', nodes: ['bench'] });
+  const { topology, node, run } = await benchNode(subject, 'bench');
   try {
-    const timing = timingRunner(netnsRunner(topology.node('bench').netns));
-    const backend: Backend = subject.create(timing.run, createLogger({ level: 'warn' }));
+    const timing = timingRunner(run);
+    const backend: Backend = subject.create(timing.run, createLogger({ level: 'warn' }), node);
     await backend.setup();
     timing.take();
 

@@ -6,7 +6,7 @@
 // after that (..._last_timestamp_seconds, reported once the after-sync steps, conntrack
 // cleanup and health check servers, are done) and no change is pending (..._pending).
 import { fileURLToPath } from 'node:url';
-import { type Node, NsProcess, type Topology, ProbeError, programEnv, projectNode } from '../../../harness/lab/netns/index.ts';
+import { type Node, NsProcess, type Topology, ProbeError, nodeScopeArgs, programEnv, projectNode } from '../../../harness/lab/netns/index.ts';
 import type { Dataplane } from './dataplanes.ts';
 import { MetricsPage } from './metrics-text.ts';
 
@@ -49,7 +49,12 @@ export class ProxyUnderTest {
     this.dataplane = dataplane;
   }
 
-  /** Starts the proxy in the node's namespace (the topology ends it when destroyed). */
+  /**
+   * Starts the proxy in the node's namespace (the topology ends it when destroyed), with
+   * the host's mounts as a node's proxy pod has them (/sys/fs/cgroup, /sys/fs/bpf), and
+   * kept to the node as its backend's scope asks (a cgroup-scoped one: the node's cgroup
+   * and state folder).
+   */
   static start(o: ProxyOptions): ProxyUnderTest {
     const args = [
       ...(o.nodeOptions ?? []),
@@ -62,9 +67,10 @@ export class ProxyUnderTest {
       `--node-name=${o.node.name}`,
       o.dataplane.stage,
       ...o.dataplane.args(o.topology),
+      ...nodeScopeArgs(o.dataplane.scope, o.node),
       `--sync-period=${o.syncPeriod}`,
     ];
-    const child = o.node.spawn(projectNode(), args, { env: { ...programEnv(), KPNG_LOG_LEVEL: o.logLevel ?? 'info' }, ...(o.cwd !== undefined && { cwd: o.cwd }) });
+    const child = o.node.spawn(projectNode(), args, { env: { ...programEnv(), KPNG_LOG_LEVEL: o.logLevel ?? 'info' }, hostMounts: true, ...(o.cwd !== undefined && { cwd: o.cwd }) });
     return new ProxyUnderTest(o.node, child, o.dataplane);
   }
 

@@ -1,18 +1,46 @@
-// The conformance suite and to-ebpf (test support, left out of the image). Socket load
-// balancing hooks a cgroup, not a network namespace: for the suite's two-node topology,
-// each node's pods would have to run their probes and servers in a cgroup of that node's
-// own (the proxy's --cgroup-path), and each proxy would need its own --pin-path and a
-// cgroup2 mount it can see from inside `ip netns exec` (which remounts /sys, hiding
-// /sys/fs/cgroup and /sys/fs/bpf). The lab starts every process in the test's own cgroup,
-// so both nodes' hooks would act on every pod. Until the lab has per-node cgroups, the
-// subject is left out of the suite and proven by sock-lb.netns.test.ts and
-// external.netns.test.ts (real TCP and UDP through the hooks and the nft table).
+// The conformance suite's hooks for to-ebpf (test support, left out of the image). Socket
+// load balancing hooks a cgroup, not a network namespace (the descriptor's scope): the
+// suite's topology gives each node a cgroup of its own holding its processes and its pods',
+// and the proxy that node's cgroup and a pin folder of its own (`--cgroup-path`,
+// `--pin-path`). Someone else wiping its state detaches its programs from the node's cgroup
+// and deletes its nft table; the dump is its maps and that table.
+import { processRunner } from '../common/index.ts';
 import type { ConformanceHooks } from '../conformance/dataplanes.ts';
+import { ebpfBackend } from './index.ts';
+import { Bpftool, pinsUnder } from './kernel.ts';
+import { allMaps } from './maps.ts';
+import { nftTable } from './external.ts';
+import type { Node } from '../../../harness/lab/netns/index.ts';
 
-/** Per subject id (ebpfBackend.subjects): none yet. */
-export const conformanceHooks: Readonly<Record<string, ConformanceHooks>> = {};
+const bpftool = new Bpftool(processRunner());
 
-/** Why the suite leaves the subject out, and what it would need. */
-export const notInSuite: Readonly<Record<string, string>> = {
-  ebpf: 'socket LB hooks a cgroup: the lab would need a cgroup per node holding that node\'s pods\' processes (passed to each proxy as --cgroup-path, with its own --pin-path); proven meanwhile by proxy/backends/ebpf/*.netns.test.ts',
+/** The node's cgroup and pins, as the suite gave them to its proxy. */
+function placed(node: Node): { cgroup: string; pins: ReturnType<typeof pinsUnder> } {
+  const scope = ebpfBackend.scope;
+  if (scope.kind !== 'cgroup' || node.cgroup === undefined) throw new Error(`node ${node.name} has no cgroup of its own: to-ebpf runs only on a topology made with nodeCgroups`);
+  return { cgroup: node.cgroup, pins: pinsUnder(node.stateDir(scope.stateFlag.under)) };
+}
+
+const ebpfHooks: ConformanceHooks = {
+  flush: async (node) => {
+    const { cgroup } = placed(node);
+    await bpftool.detachAll(cgroup);
+    await node.exec('nft', ['delete', 'table', ...nftTable.split(' ')]);
+  },
+  dump: async (node) => {
+    const { cgroup, pins } = placed(node);
+    const out = [`# bpftool cgroup show ${cgroup}`, (await processRunner()('bpftool', ['cgroup', 'show', cgroup])).stdout];
+    for (const m of allMaps) {
+      const r = await processRunner()('bpftool', ['map', 'dump', 'pinned', `${pins.mapDir}/${m}`]);
+      out.push(`# map ${m}`, r.exitCode === 0 ? r.stdout : r.stderr);
+    }
+    const table = await node.run('nft', ['list', 'table', ...nftTable.split(' ')]);
+    out.push(`# nft list table ${nftTable}`, table.exitCode === 0 ? table.stdout : table.stderr);
+    return out.join('\n');
+  },
+  // The node's own processes and pods are balanced at connect and sendmsg.
+  balancesSockets: true,
 };
+
+/** Per subject id (ebpfBackend.subjects). */
+export const conformanceHooks: Readonly<Record<string, ConformanceHooks>> = { ebpf: ebpfHooks };

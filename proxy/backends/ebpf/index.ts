@@ -69,6 +69,8 @@ export const ebpfBackend: BackendDescriptor = {
     packages: ['bpftool', 'nftables', 'iproute2'],
   },
   proof: 'runs',
+  // Socket LB hooks a cgroup, not a network namespace: a host of several nodes gives each its cgroup and its pin folder.
+  scope: { kind: 'cgroup', cgroupFlag: 'cgroup-path', stateFlag: { name: 'pin-path', under: '/sys/fs/bpf' } },
   subjects: [{ id: 'ebpf', title: 'eBPF socket LB', args: [] }],
   errors: ebpfErrors,
   create: createEbpfBackend,

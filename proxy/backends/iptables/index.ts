@@ -52,6 +52,7 @@ export const iptablesBackend: BackendDescriptor = {
     packages: netfilterPackages,
   },
   proof: 'runs',
+  scope: { kind: 'network-namespace' },
   subjects: [
     { id: 'iptables-nft', title: 'iptables (nft)', args: ['--iptables-mode=nft'] },
     { id: 'iptables-legacy', title: 'iptables (legacy)', args: ['--iptables-mode=legacy'] },

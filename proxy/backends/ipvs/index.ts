@@ -64,6 +64,7 @@ export const ipvsBackend: BackendDescriptor = {
     packages: ['ipset', 'ipvsadm', 'iptables'],
   },
   proof: 'rendered-and-traced',
+  scope: { kind: 'network-namespace' },
   subjects: [
     { id: 'ipvs-nft', title: 'ipvs (iptables nft)', args: ['--iptables-mode=nft'] },
     { id: 'ipvs-legacy', title: 'ipvs (iptables legacy)', args: ['--iptables-mode=legacy'] },

@@ -46,6 +46,7 @@ export const nftBackend: BackendDescriptor = {
     packages: netfilterPackages,
   },
   proof: 'runs',
+  scope: { kind: 'network-namespace' },
   subjects: [{ id: 'nft', title: 'nftables', args: [] }],
   create: createNftBackend,
 };

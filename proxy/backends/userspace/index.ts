@@ -67,6 +67,7 @@ export const userspaceBackend: BackendDescriptor = {
     packages: ['iptables', 'conntrack'],
   },
   proof: 'runs',
+  scope: { kind: 'network-namespace' },
   subjects: [
     { id: 'userspace-nft', title: 'userspace (iptables-nft)', args: ['--iptables-mode=nft'] },
     { id: 'userspace-legacy', title: 'userspace (iptables-legacy)', args: ['--iptables-mode=legacy'] },
