@@ -57,6 +57,8 @@ export class EbpfBackend implements Backend {
   private readonly families: IPFamily[];
   /** The nft table as last applied: its skeleton and context, each service port's part, and who owns each element. */
   private nft: { ctx: ExternalContext; skeleton: string[]; ports: Map<string, ExternalPart>; owners: Map<string, string> } | undefined;
+  /** The table may differ from this.nft (tampering found, a transaction failed): the next full sync replaces it. */
+  private replaceNft = false;
   private cgroup: string | undefined;
   /** The maps may differ from what was planned (a batch failed midway): read them before the next full sync. */
   private dirty = false;
@@ -124,7 +126,12 @@ export class EbpfBackend implements Backend {
         throw err;
       }
       // One transaction: on failure the table stays as it was, and the next full sync replaces it.
-      await this.table.apply(ext.text, `${full ? 'full' : 'partial'} sync of table ${nftTable}`);
+      try {
+        await this.table.apply(ext.text, `${full ? 'full' : 'partial'} sync of table ${nftTable}`);
+      } catch (err) {
+        this.replaceNft = true;
+        throw err;
+      }
     }
     plan.commit();
     ext.commit();
@@ -145,13 +152,15 @@ export class EbpfBackend implements Backend {
     const needsHost = npa.some((a) => a !== 'primary');
     const localAddresses = needsHost && !this.opts.dryRun ? await readHostAddresses(this.netRun, this.opts.logger) : [];
     const image = renderExternal(view, { families: this.families, nodePortAddresses: npa, localAddresses, ...(this.opts.masqueradeBit !== undefined && { masqueradeBit: this.opts.masqueradeBit }) });
-    const { text, owners } = fullTransaction(image);
+    // A trusted table with the same skeleton is rewritten in place, keeping what the affinity sets learnt.
+    const { text, owners } = fullTransaction(image, this.replaceNft ? undefined : this.nft);
     const ips = Object.fromEntries(this.families.map((f) => [f, nodePortIPs(image.ctx, f, localAddresses)]));
     return {
       text,
       nodePortIPs: ips,
       commit: () => {
         this.nft = { ctx: image.ctx, skeleton: image.skeleton, ports: image.ports, owners };
+        this.replaceNft = false;
       },
     };
   }
@@ -183,7 +192,7 @@ export class EbpfBackend implements Backend {
   /**
    * Programs detached or pins removed by someone else, or the nft table changed (a chain's
    * rule count or a map's element count differs, or the table is gone). Map contents are
-   * checked at full syncs only after a failed write. A full sync replaces the nft table.
+   * checked at full syncs only after a failed write. The next full sync replaces the nft table.
    */
   async tampered(): Promise<boolean> {
     if (this.opts.dryRun) return false;
@@ -193,7 +202,10 @@ export class EbpfBackend implements Backend {
     if (this.nft) {
       const got = await this.table.counts();
       why = got ? countsDiffer(expectedCounts(this.nft.skeleton, this.nft.ports, this.nft.owners), got) : `table ${nftTable} is gone`;
-      if (why) this.opts.logger.warn(`table ${nftTable} was changed by someone else: ${why}`);
+      if (why) {
+        this.opts.logger.warn(`table ${nftTable} was changed by someone else: ${why}`);
+        this.replaceNft = true;
+      }
     }
     return !ok || why !== '';
   }

@@ -2,7 +2,8 @@
 // link reaches NodePorts, external IPs and LoadBalancer IPs of the node over TCP and UDP,
 // IPv4 and IPv6; Cluster policy is masqueraded (the other node's endpoints have no route
 // back to the client), Local policy keeps the client's address and drops without a local
-// endpoint; loadBalancerSourceRanges admit and drop, also for the node's own processes.
+// endpoint; loadBalancerSourceRanges admit and drop, also for the node's own processes;
+// ClientIP affinity holds a client to one endpoint until its timeout runs out.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeView, type LocalState } from '../../model/index.ts';
 import { changesBetween, localStateOf, node, service, slice } from '../../model/testing.ts';
@@ -32,7 +33,7 @@ const np = (tcp: number, udp: number) => [
   { ...ports[1]!, nodePort: udp },
 ];
 
-function objects(o: { npOthers?: number; locExternal?: string[] } = {}): unknown[] {
+function objects(o: { npOthers?: number; locExternal?: string[]; affinity?: number | false } = {}): unknown[] {
   return [
     node('node-a', { addresses: [addr.node4, addr.node6] }),
     node('node-b', { addresses: [addr.remote4, addr.remote6] }),
@@ -52,6 +53,9 @@ function objects(o: { npOthers?: number; locExternal?: string[] } = {}): unknown
     ...eps('nobody', 'nobody', [addr.local4], [addr.local6], where),
     service('subnet', { type: 'LoadBalancer', clusterIPs: dual(6), ports: np(30085, 30058), lbIngress: [{ ip: '203.0.113.40' }, { ip: '2001:db8:40::40' }], sourceRanges: ['192.168.60.0/24', 'fd00:60::/64'] }),
     ...eps('subnet', 'subnet', [addr.other4[0]!], [addr.other6[0]!], where),
+    // ClientIP affinity (a long timeout unless told), two endpoints on the other node.
+    service('sticky', { type: 'NodePort', affinity: o.affinity ?? 600, clusterIPs: dual(8), ports: np(30087, 30060) }),
+    ...eps('sticky', 'sticky', addr.other4, addr.other6, where),
     // No endpoint anywhere.
     service('none', { type: 'NodePort', clusterIPs: dual(7), ports: np(30086, 30059), externalIPs: ['198.51.100.9', '2001:db8:9::9'] }),
   ];
@@ -157,6 +161,55 @@ describe('ebpf: traffic from another host (nft table inet kpng-ebpf)', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 16; i++) seen.add(lab.fromClient('tcp', addr.node4, 30080).data ?? 'none');
     expect(seen).toEqual(new Set(addr.other4.map((a) => `${a}#8080 ${addr.nodeToRemote4}`)));
+  });
+
+  it('ClientIP affinity: a client from another host gets one endpoint every time (TCP and UDP, IPv4 and IPv6), kept by a full sync; a new timeout runs out; without affinity the endpoints share the clients', async () => {
+    const answers = (mode: 'tcp' | 'udp', host: string, port: number, n: number) => {
+      const seen = new Set<string>();
+      for (let i = 0; i < n; i++) seen.add(lab.fromClient(mode, host, port).data ?? 'none');
+      return seen;
+    };
+    /** The clients the sticky Service's IPv4 TCP affinity sets hold. */
+    const held = () => {
+      const doc = JSON.parse(lab.nft('-j', 'list', 'table', 'inet', 'kpng-ebpf').out) as { nftables: Array<{ set?: { name: string; elem?: Array<string | { elem: { val: string } }> } }> };
+      const sets = doc.nftables.flatMap((o) => (o.set && o.set.name.startsWith('aff4-') && o.set.name.includes('default/sticky/p__') ? [o.set] : []));
+      expect(sets).toHaveLength(2);
+      return sets.flatMap((x) => (x.elem ?? []).map((e) => (typeof e === 'string' ? e : e.elem.val)));
+    };
+    const tcp4 = answers('tcp', addr.node4, 30087, 10);
+    expect(tcp4.size).toBe(1);
+    expect([...tcp4][0]).toMatch(new RegExp(`^10\\.99\\.2\\.[12]#8080 ${addr.nodeToRemote4}$`));
+    expect(held()).toEqual([addr.client4]);
+    expect(answers('tcp', addr.node6, 30087, 6).size).toBe(1);
+    expect(answers('udp', addr.node4, 30060, 6).size).toBe(1);
+
+    // A full sync over the table it trusts keeps what the sets learnt (the table is not replaced).
+    sent.length = 0;
+    await backend.sync(nodeView(state), undefined);
+    expect(sent.join('')).not.toMatch(/delete table/);
+    expect(held()).toEqual([addr.client4]);
+    expect(answers('tcp', addr.node4, 30087, 4)).toEqual(tcp4);
+
+    // A timeout of 2 s (a partial sync: new sets): the client is held, then forgotten.
+    let next = localStateOf(objects({ locExternal: ['198.51.100.8'], npOthers: 2, affinity: 2 }));
+    expect((await backend.sync(nodeView(next), changesBetween(state, next))).full).toBe(false);
+    state = next;
+    expect(held()).toEqual([]);
+    lab.fromClient('tcp', addr.node4, 30087);
+    expect(held()).toEqual([addr.client4]);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(held()).toEqual([]);
+
+    // No affinity: the sets are gone and the clients spread over both endpoints.
+    next = localStateOf(objects({ locExternal: ['198.51.100.8'], npOthers: 2, affinity: false }));
+    await backend.sync(nodeView(next), changesBetween(state, next));
+    state = next;
+    expect(lab.nft('list', 'table', 'inet', 'kpng-ebpf').out).not.toMatch(/aff[46]-/);
+    expect(answers('tcp', addr.node4, 30087, 16)).toEqual(new Set(addr.other4.map((a) => `${a}#8080 ${addr.nodeToRemote4}`)));
+    next = localStateOf(objects({ locExternal: ['198.51.100.8'], npOthers: 2 }));
+    await backend.sync(nodeView(next), changesBetween(state, next));
+    state = next;
+    expect(answers('tcp', addr.node4, 30087, 6).size).toBe(1);
   });
 
   it('tampering with the table (an element deleted, a chain flushed) is noticed and the next full sync repairs it', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { localStateOf, node, service, slice } from '../../model/testing.ts';
 import { fixtureState } from '../common/testing.ts';
 import { nodeView } from '../../model/index.ts';
-import { fullTransaction, nodePortIPs, partialTransaction, renderExternal } from './external.ts';
+import { expectedCounts, fullTransaction, nodePortIPs, partialTransaction, renderExternal } from './external.ts';
 
 const lines = (text: string) => text.trim().split('\n');
 
@@ -93,6 +93,93 @@ describe('table inet kpng-ebpf', () => {
     const two = renderExternal(nodeView(twice('198.51.100.2')), { families: ['IPv4'] });
     const tx = partialTransaction(one.ports, two.ports, ['default/a'], full.owners);
     expect(lines(tx.text)).toEqual(['delete element inet kpng-ebpf external4 { 198.51.100.1 . tcp . 80 }', expect.stringMatching(/^add element inet kpng-ebpf external4 \{ 198\.51\.100\.2 \. tcp \. 80 : goto ext4-/)]);
+  });
+
+  it('ClientIP affinity: a set per endpoint with the Service\'s timeout, looked up before the pick, refreshed by each DNAT (IPv4 and IPv6)', () => {
+    const s = localStateOf([
+      node('node-a', { addresses: ['192.168.60.1', 'fd00:60::1'] }),
+      service('a', { type: 'NodePort', affinity: 2, clusterIPs: ['10.96.0.1', 'fd00:96::1'], ports: [{ port: 80, nodePort: 30001 }] }),
+      slice('a', 'a', [{ ip: '10.1.0.1', node: 'node-b' }, { ip: '10.1.0.2', node: 'node-b' }]),
+      slice('a6', 'a', [{ ip: 'fd00:1::1', node: 'node-b' }], { addressType: 'IPv6' }),
+    ]);
+    const { text } = fullTransaction(renderExternal(nodeView(s), { families: ['IPv4', 'IPv6'] }));
+    const set1 = /^add set inet kpng-ebpf (aff4-[A-Z2-7]{8}-default\/a\/__10\.1\.0\.1\/8080) \{ type ipv4_addr ; flags dynamic,timeout ; timeout 2s ; \}$/m.exec(text)?.[1];
+    const set2 = /^add set inet kpng-ebpf (aff4-[A-Z2-7]{8}-default\/a\/__10\.1\.0\.2\/8080) \{/m.exec(text)?.[1];
+    const set6 = /^add set inet kpng-ebpf (aff6-[A-Z2-7]{8}-default\/a\/__fd00_1__1\/8080) \{ type ipv6_addr ; flags dynamic,timeout ; timeout 2s ; \}$/m.exec(text)?.[1];
+    expect([set1, set2, set6].every(Boolean)).toBe(true);
+    const rules = (chain: string) => text.split('\n').filter((l) => l.startsWith(`add rule inet kpng-ebpf ${chain} `)).map((l) => l.slice(`add rule inet kpng-ebpf ${chain} `.length));
+    const ext4 = /^add chain inet kpng-ebpf (ext4-\S+)$/m.exec(text)![1]!;
+    const ext6 = /^add chain inet kpng-ebpf (ext6-\S+)$/m.exec(text)![1]!;
+    const to = (set: string, ep: string) => `meta l4proto tcp update @${set} { ip saddr } dnat ip to ${ep}:8080`;
+    expect(rules(ext4)).toEqual([
+      'meta mark set meta mark or 0x4000',
+      `ip saddr @${set1} ${to(set1!, '10.1.0.1')}`,
+      `ip saddr @${set2} ${to(set2!, '10.1.0.2')}`,
+      `numgen random mod 2 0 ${to(set1!, '10.1.0.1')}`,
+      to(set2!, '10.1.0.2'),
+    ]);
+    expect(rules(ext6)).toEqual(['meta mark set meta mark or 0x4000', `ip6 saddr @${set6} meta l4proto tcp update @${set6} { ip6 saddr } dnat ip6 to [fd00:1::1]:8080`, `meta l4proto tcp update @${set6} { ip6 saddr } dnat ip6 to [fd00:1::1]:8080`]);
+    // The sets come before the chains naming them; the kernel fills them, so the tamper check counts no elements in them.
+    expect(text.indexOf(`add set inet kpng-ebpf ${set1}`)).toBeLessThan(text.indexOf(`add chain inet kpng-ebpf ${ext4}`));
+    const image = renderExternal(nodeView(s), { families: ['IPv4', 'IPv6'] });
+    expect(expectedCounts(image.skeleton, image.ports, fullTransaction(image).owners).elements.has(set1!)).toBe(false);
+  });
+
+  it('affinity in a partial sync: only the changed port\'s chain and sets (a set added before, one gone deleted after the chain is rewritten); a new timeout is a new set', () => {
+    const state = (ips: string[], timeout = 2) =>
+      localStateOf([node('node-a', { addresses: ['192.168.60.1'] }), service('a', { type: 'NodePort', affinity: timeout, clusterIPs: ['10.96.0.1'], ports: [{ port: 80, nodePort: 30001 }] }), slice('a', 'a', ips.map((ip) => ({ ip, node: 'node-b' })))]);
+    const e1 = renderExternal(nodeView(state(['10.1.0.1', '10.1.0.2'])), { families: ['IPv4'] });
+    const e2 = renderExternal(nodeView(state(['10.1.0.2', '10.1.0.3'])), { families: ['IPv4'] });
+    const tx = lines(partialTransaction(e1.ports, e2.ports, ['default/a'], fullTransaction(e1).owners).text);
+    const kinds = tx.map((l) => /^(\w+ \w+)/.exec(l)![1]);
+    expect(kinds).toEqual(['add set', 'add chain', 'flush chain', 'add rule', 'add rule', 'add rule', 'add rule', 'add rule', 'delete set']);
+    expect(tx[0]).toMatch(/^add set inet kpng-ebpf aff4-\S+__10\.1\.0\.3\/8080 \{ type ipv4_addr ; flags dynamic,timeout ; timeout 2s ; \}$/);
+    expect(tx.at(-1)).toMatch(/^delete set inet kpng-ebpf aff4-\S+__10\.1\.0\.1\/8080$/);
+    // The set of 10.1.0.2 stays (with the clients it holds).
+    expect(tx.join('\n')).not.toMatch(/(add|delete) set \S+ \S+ aff4-\S+__10\.1\.0\.2\//);
+    const e3 = renderExternal(nodeView(state(['10.1.0.2', '10.1.0.3'], 5)), { families: ['IPv4'] });
+    const t3 = partialTransaction(e2.ports, e3.ports, ['default/a'], fullTransaction(e2).owners).text;
+    expect(t3.match(/^add set .* timeout 5s ; \}$/gm)).toHaveLength(2);
+    expect(t3.match(/^delete set /gm)).toHaveLength(2);
+    // No affinity any more: the sets go, after the chain that named them is rewritten.
+    const off = localStateOf([node('node-a', { addresses: ['192.168.60.1'] }), service('a', { type: 'NodePort', clusterIPs: ['10.96.0.1'], ports: [{ port: 80, nodePort: 30001 }] }), slice('a', 'a', [{ ip: '10.1.0.2', node: 'node-b' }, { ip: '10.1.0.3', node: 'node-b' }])]);
+    const t4 = lines(partialTransaction(e2.ports, renderExternal(nodeView(off), { families: ['IPv4'] }).ports, ['default/a'], fullTransaction(e2).owners).text);
+    expect(t4.slice(-2).every((l) => l.startsWith('delete set '))).toBe(true);
+    expect(t4.join('\n')).not.toMatch(/@aff/);
+  });
+
+  it('a full sync over a table it trusts rewrites it in place and keeps the affinity sets that stay; a new skeleton replaces the table', () => {
+    const state = (ips: string[], nodeIP = '192.168.60.1') =>
+      localStateOf([node('node-a', { addresses: [nodeIP] }), service('a', { type: 'NodePort', affinity: 2, clusterIPs: ['10.96.0.1'], ports: [{ port: 80, nodePort: 30001 }] }), slice('a', 'a', ips.map((ip) => ({ ip, node: 'node-b' })))]);
+    const e1 = renderExternal(nodeView(state(['10.1.0.1', '10.1.0.2'])), { families: ['IPv4'] });
+    const e2 = renderExternal(nodeView(state(['10.1.0.2', '10.1.0.3'])), { families: ['IPv4'] });
+    const tx = fullTransaction(e2, e1);
+    expect(tx.rewrite).toBe(true);
+    const text = lines(tx.text);
+    expect(text).not.toContain('delete table inet kpng-ebpf');
+    expect(text).toContain('flush map inet kpng-ebpf external4');
+    expect(text).toContain('flush chain inet kpng-ebpf nat-prerouting');
+    expect(text.filter((l) => l.startsWith('delete set '))).toEqual([expect.stringMatching(/__10\.1\.0\.1\/8080$/)]);
+    // Every chain and set is emptied before anything is deleted.
+    const lastFlush = text.findLastIndex((l) => l.startsWith('flush '));
+    expect(text.findIndex((l) => l.startsWith('delete '))).toBeGreaterThan(lastFlush);
+    const moved = renderExternal(nodeView(state(['10.1.0.2'], '192.168.60.9')), { families: ['IPv4'] });
+    expect(fullTransaction(moved, e2)).toMatchObject({ rewrite: false, text: expect.stringMatching(/^add table inet kpng-ebpf\ndelete table inet kpng-ebpf\n/) });
+  });
+
+  it('above 16 endpoints the pick is one verdict map to a chain per endpoint (with affinity too)', () => {
+    const ips = Array.from({ length: 17 }, (_, i) => `10.1.0.${i + 1}`);
+    const s = localStateOf([node('node-a', { addresses: ['192.168.60.1'] }), service('a', { type: 'NodePort', affinity: 2, clusterIPs: ['10.96.0.1'], ports: [{ port: 80, nodePort: 30001 }] }), slice('a', 'a', ips.map((ip) => ({ ip, node: 'node-b' })))]);
+    const part = renderExternal(nodeView(s), { families: ['IPv4'] }).ports.get('default/a')!;
+    const eps = [...part.chains.keys()].filter((n) => n.startsWith('ep4-'));
+    expect(eps).toHaveLength(17);
+    expect(part.chains.get(eps[0]!)).toEqual([expect.stringMatching(/^meta l4proto tcp update @aff4-\S+__10\.1\.0\.1\/8080 \{ ip saddr \} dnat ip to 10\.1\.0\.1:8080$/)]);
+    const ext = [...part.chains.entries()].find(([n]) => n.startsWith('ext4-'))![1];
+    expect(ext).toHaveLength(1 + 17 + 1);
+    expect(ext.at(-1)).toMatch(new RegExp(`^numgen random mod 17 vmap \\{ 0 : goto ${eps[0]!.replace(/[./]/g, '\\$&')}, 1 : goto ep4-`));
+    // Endpoint chains come before the chain that jumps to them.
+    const names = [...part.chains.keys()];
+    expect(names.indexOf(eps.at(-1)!)).toBeLessThan(names.findIndex((n) => n.startsWith('ext4-')));
   });
 
   it('names from the API enter the table only through the escaper (a state that did not come through the model\'s checks)', () => {

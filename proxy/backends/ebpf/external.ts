@@ -23,10 +23,15 @@
 //   no-endpoints{F}, no-endpoint-nodeports{F}: -> goto refuse   (filter prerouting and
 //     output: a reject in a nat chain sends nothing, so refusals happen before NAT)
 //   firewall{F}, allowed{F}: LB frontends with source ranges, and frontend . admitted range
+//   ext{F}-…, loc{F}-…: a service port's chains; ep{F}-…: an endpoint's, above 16 endpoints
+//   aff{F}-…: ClientIP affinity, a set per endpoint of the clients sent there (timeout: the
+//     Service's), looked up before the random pick and refreshed by each new connection
+//     (kube-proxy's nftables layout). The kernel fills them: the tamper check counts no
+//     elements in them, and a full sync with the same skeleton keeps them (rewrite).
 import { cidrContains, compareIPs, formatIP, parseCIDR, parseIP, sortedServicePorts, type IPFamily, type LocalEndpoint, type NodeView, type ServicePortState } from '../../model/index.ts';
 import { hashName } from '../common/index.ts';
 import { nameText } from '../nft/escape.ts';
-import { nodePortTargets, pickEndpoint, type NodePortTargets } from '../nft/render.ts';
+import { endpointRulesMax, nodePortTargets, pickEndpoint, type NodePortTargets } from '../nft/render.ts';
 
 export const nftTable = 'inet kpng-ebpf';
 
@@ -46,9 +51,14 @@ export interface ExternalContext {
   nodePorts: Partial<Record<IPFamily, NodePortTargets>>;
 }
 
-/** What one service port puts into the table: chains (name -> rules) and elements ("container\tkey" -> " : verdict" or ""). */
+/**
+ * What one service port puts into the table: chains (name -> rules), affinity sets (name ->
+ * declaration body; the name says everything the body does) and elements ("container\tkey"
+ * -> " : verdict" or "").
+ */
 export interface ExternalPart {
   chains: Map<string, string[]>;
+  sets: Map<string, string>;
   elements: Map<string, string>;
 }
 
@@ -141,19 +151,47 @@ export function portChainName(kind: 'ext' | 'loc', sp: ServicePortState, family:
   return `${kind}${suffix(family)}-${hashName(`${family}/${sp.key}/${sp.protocol}`, 8)}-${nameText(`${sp.namespace}/${sp.name}/${sp.portName}`).slice(0, 60)}`;
 }
 
-/** Service port `key`'s chains and elements, in every family; undefined when it has no external frontend. */
+/**
+ * The names of an endpoint's objects: `ep` its chain (above 16 endpoints), `aff` its affinity
+ * set. The timeout is in the hash: a new timeout is a new set (the kernel cannot redefine one),
+ * and the chains naming it are rewritten.
+ */
+export function endpointObjectName(kind: 'ep' | 'aff', sp: ServicePortState, family: IPFamily, e: LocalEndpoint): string {
+  const timeout = kind === 'aff' ? `/${sp.affinityTimeoutSeconds ?? 0}` : '';
+  const hash = hashName(`${family}/${sp.key}/${sp.protocol}/${e.address}/${e.port}${timeout}`, 8);
+  return `${kind}${suffix(family)}-${hash}-${nameText(`${sp.namespace}/${sp.name}/${sp.portName}`).slice(0, 60)}__${nameText(e.address)}/${e.port}`;
+}
+
+/** Service port `key`'s chains, affinity sets and elements, in every family; undefined when it has no external frontend. */
 export function renderExternalPort(node: NodeView, key: string, ctx: ExternalContext): ExternalPart | undefined {
-  const part: ExternalPart = { chains: new Map(), elements: new Map() };
+  const part: ExternalPart = { chains: new Map(), sets: new Map(), elements: new Map() };
   for (const family of ctx.families) {
     const view = node.families[family].servicePorts.get(key);
     if (!view || !view.externallyAccessible) continue;
     const sp = view.sp;
     const proto = sp.protocol.toLowerCase();
     const s = suffix(family);
+    const x = ipX(family);
     const el = (container: string, key: string, value = '') => part.elements.set(`${container}${s}\t${key}`, value);
-    const dnat = (e: LocalEndpoint) => `meta l4proto ${proto} dnat ${ipX(family)} to ${family === 'IPv6' ? `[${e.address}]` : e.address}:${e.port}`;
+    const affinity = sp.affinityTimeoutSeconds !== undefined;
+    const affinitySet = (e: LocalEndpoint) => {
+      const name = endpointObjectName('aff', sp, family, e);
+      part.sets.set(name, `type ${addrType(family)} ; flags dynamic,timeout ; timeout ${sp.affinityTimeoutSeconds}s ;`);
+      return name;
+    };
+    // DNAT to the endpoint, remembering the client for affinity.
+    const dnat = (e: LocalEndpoint) => `meta l4proto ${proto} ${affinity ? `update @${affinitySet(e)} { ${x} saddr } ` : ''}dnat ${x} to ${family === 'IPv6' ? `[${e.address}]` : e.address}:${e.port}`;
     const toEndpoints = (name: string, eps: readonly LocalEndpoint[], masquerade: boolean): string => {
-      part.chains.set(name, [...(masquerade ? [`meta mark set meta mark or ${ctx.mark}`] : []), ...pickEndpoint(eps.map(dnat))]);
+      // Above endpointRulesMax the pick is one verdict map: a verdict per endpoint, its chain.
+      const viaChains = eps.length > endpointRulesMax;
+      const target = (e: LocalEndpoint) => {
+        if (!viaChains) return dnat(e);
+        const chain = endpointObjectName('ep', sp, family, e);
+        part.chains.set(chain, [dnat(e)]);
+        return `goto ${chain}`;
+      };
+      const sticky = affinity ? eps.map((e) => `${x} saddr @${affinitySet(e)} ${target(e)}`) : [];
+      part.chains.set(name, [...(masquerade ? [`meta mark set meta mark or ${ctx.mark}`] : []), ...sticky, ...pickEndpoint(eps.map(target))]);
       return ` : goto ${name}`;
     };
     const local = sp.externalPolicyLocal;
@@ -203,15 +241,47 @@ const elementLine = (verb: 'add' | 'delete', ek: string, value: string) => {
   return `${verb} element ${nftTable} ${container} { ${key}${verb === 'add' ? value : ''} }`;
 };
 
+const setLine = (name: string, body: string) => `add set ${nftTable} ${name} { ${body} }`;
+/** The names of the skeleton's chains, and of its sets and maps. */
+const skeletonNames = (skeleton: readonly string[], what: RegExp) => skeleton.map((l) => what.exec(l)?.[1]).filter((n): n is string => n !== undefined);
+
+/** The table as last applied (the kernel holds it): its skeleton and its service ports' parts. */
+export interface AppliedTable {
+  skeleton: readonly string[];
+  ports: ReadonlyMap<string, ExternalPart>;
+}
+
 /**
- * The whole table, replacing whatever is there in one transaction. Two service ports
- * claiming one frontend: the first (in key order) has it.
+ * The whole table in one transaction. Two service ports claiming one frontend: the first
+ * (in key order) has it.
+ *
+ * - replace (nothing trusted is known of the kernel's table: the first sync, after tampering
+ *   or a failure, or a new skeleton): `add table` + `delete table` + the whole table, so
+ *   whatever else was there is gone.
+ * - rewrite (`applied` is what the kernel holds, with this skeleton): every chain flushed and
+ *   rewritten, every map and set emptied and refilled, the chains no longer used deleted, and
+ *   the affinity sets kept, so ClientIP affinity survives a full sync.
  */
-export function fullTransaction(image: ExternalImage): { text: string; owners: Map<string, string> } {
-  const lines = [`add table ${nftTable}`, `delete table ${nftTable}`, ...image.skeleton];
+export function fullTransaction(image: ExternalImage, applied?: AppliedTable): { text: string; owners: Map<string, string>; rewrite: boolean } {
+  const rewrite = applied !== undefined && applied.skeleton.length === image.skeleton.length && applied.skeleton.every((l, i) => l === image.skeleton[i]);
+  const lines: string[] = [];
+  if (!rewrite) lines.push(`add table ${nftTable}`, `delete table ${nftTable}`);
+  else {
+    const chains = [...skeletonNames(applied.skeleton, /^add chain \S+ \S+ (\S+)/), ...[...applied.ports.values()].flatMap((p) => [...p.chains.keys()])];
+    const containers = skeletonNames(applied.skeleton, /^add ((?:map|set) \S+ \S+ \S+)/);
+    lines.push(`add table ${nftTable}`, ...chains.map((c) => `flush chain ${nftTable} ${c}`), ...containers.map((c) => `flush ${c}`));
+    const wantedChains = new Set([...image.ports.values()].flatMap((p) => [...p.chains.keys()]));
+    const wantedSets = new Set([...image.ports.values()].flatMap((p) => [...p.sets.keys()]));
+    for (const p of applied.ports.values()) {
+      for (const c of p.chains.keys()) if (!wantedChains.has(c)) lines.push(`delete chain ${nftTable} ${c}`);
+      for (const name of p.sets.keys()) if (!wantedSets.has(name)) lines.push(`delete set ${nftTable} ${name}`);
+    }
+  }
+  lines.push(...image.skeleton);
   const owners = new Map<string, string>();
   const elements: string[] = [];
   for (const [key, part] of image.ports) {
+    for (const [name, body] of part.sets) lines.push(setLine(name, body));
     for (const [name, rules] of part.chains) lines.push(...chainLines(name, rules));
     for (const [ek, value] of part.elements) {
       if (owners.has(ek)) continue;
@@ -219,7 +289,7 @@ export function fullTransaction(image: ExternalImage): { text: string; owners: M
       elements.push(elementLine('add', ek, value));
     }
   }
-  return { text: [...lines, ...elements].join('\n') + '\n', owners };
+  return { text: [...lines, ...elements].join('\n') + '\n', owners, rewrite };
 }
 
 /**
@@ -233,9 +303,12 @@ export function partialTransaction(
   owners: ReadonlyMap<string, string>,
 ): { text: string; commit(owners: Map<string, string>): void } {
   const delElements: string[] = [];
+  const addSets: string[] = [];
   const addChains: string[] = [];
   const addElements: string[] = [];
+  const flushChains: string[] = [];
   const delChains: string[] = [];
+  const delSets: string[] = [];
   const gained: [string, string][] = [];
   const lost: string[] = [];
   for (const key of keys) {
@@ -254,14 +327,22 @@ export function partialTransaction(
       addElements.push(elementLine('add', ek, value));
       gained.push([ek, key]);
     }
+    // An affinity set's name says all its declaration does: one kept keeps what it learnt.
+    for (const [name, body] of now?.sets ?? []) if (!old?.sets.has(name)) addSets.push(setLine(name, body));
+    for (const name of old?.sets.keys() ?? []) if (!now?.sets.has(name)) delSets.push(`delete set ${nftTable} ${name}`);
     for (const [name, rules] of now?.chains ?? []) {
       const was = old?.chains.get(name);
       if (was && was.length === rules.length && was.every((r, i) => r === rules[i])) continue;
       addChains.push(`add chain ${nftTable} ${name}`, `flush chain ${nftTable} ${name}`, ...rules.map((r) => `add rule ${nftTable} ${name} ${r}`));
     }
-    for (const name of old?.chains.keys() ?? []) if (!now?.chains.has(name)) delChains.push(`flush chain ${nftTable} ${name}`, `delete chain ${nftTable} ${name}`);
+    // Every chain going is emptied before any is deleted (a service chain jumps to endpoint chains).
+    for (const name of old?.chains.keys() ?? []) {
+      if (now?.chains.has(name)) continue;
+      flushChains.push(`flush chain ${nftTable} ${name}`);
+      delChains.push(`delete chain ${nftTable} ${name}`);
+    }
   }
-  const lines = [...delElements, ...addChains, ...addElements, ...delChains];
+  const lines = [...delElements, ...addSets, ...addChains, ...addElements, ...flushChains, ...delChains, ...delSets];
   return {
     text: lines.length > 0 ? lines.join('\n') + '\n' : '',
     commit(o) {
@@ -284,6 +365,7 @@ export function expectedCounts(skeleton: readonly string[], ports: ReadonlyMap<s
     const e = /^add element \S+ \S+ (\S+) \{ (.*) \}$/.exec(line);
     if (e) elements.set(e[1]!, (elements.get(e[1]!) ?? 0) + e[2]!.split(',').length);
   }
+  // Affinity sets are left out: the kernel fills them.
   for (const part of ports.values()) for (const [name, list] of part.chains) rules.set(name, list.length);
   for (const ek of owners.keys()) {
     const container = ek.slice(0, ek.indexOf('\t'));
