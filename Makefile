@@ -16,9 +16,10 @@ help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_%-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: deps
-deps: ## Install Node.js packages (npm ci) and the kernel tools (iptables, nft, conntrack, iproute2)
+deps: ## Install Node.js packages (npm ci) and the kernel tools (iptables, nft, conntrack, iproute2), compile the eBPF programs
 	@hack/install-node-deps.sh
 	@hack/install-system-deps.sh
+	@hack/build-bpf.sh .cache/build >/dev/null # the eBPF programs kpng loads in a source checkout (tests, lab), cached in .cache/bpf/
 
 .PHONY: k8s-binaries
 k8s-binaries: ## Obtain etcd, kube-apiserver, kube-proxy, kubectl, e2e.test, ginkgo, kubelet, kube-controller-manager, kube-scheduler, agnhost for the pinned version
