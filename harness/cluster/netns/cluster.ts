@@ -92,7 +92,7 @@ export interface NetnsCluster {
   deployKubeProxy(opts?: { mode?: 'iptables' | 'nftables'; timeoutMs?: number }): Promise<void>;
   /** Waits until a DaemonSet has a ready pod on every node (its logs in the error otherwise). */
   waitForDaemonSet(namespace: string, name: string, timeoutMs?: number): Promise<void>;
-  /** Waits until CoreDNS answers for the cluster (its pods Ready: they reach the API server through the `kubernetes` Service, so a proxy must run). */
+  /** Deploys CoreDNS (kubeadm's, idempotent) and waits until it is Ready: its pods reach the API server through the `kubernetes` Service, so call it once a proxy runs. */
   waitForDns(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -391,9 +391,6 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
     );
     log(`cluster ${id}: ${nodes.length} nodes Ready after ${((Date.now() - t0) / 1000).toFixed(1)} s; export KUBECONFIG=${state.kubeconfig}`);
 
-    const applied = await kubectl(['apply', '-f', '-'], { input: JSON.stringify(coreDnsManifests(plan)) });
-    if (applied.exitCode !== 0) fail(`applying CoreDNS: ${applied.stderr.trim()}`);
-
     const podLogs = async (namespace: string, selector: string) => {
       const r = await kubectl(['logs', '-n', namespace, '-l', selector, '--all-containers', '--prefix', '--tail=15'], { timeoutMs: 15_000 });
       const pods = await kubectl(['get', 'pods', '-n', namespace, '-l', selector, '-o', 'wide'], { timeoutMs: 15_000 });
@@ -419,6 +416,9 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
     };
     const waitForDns = async (timeoutMs = 120_000) => {
       const t = Date.now();
+      // Applied once a proxy runs: started earlier, CoreDNS's first dial of the `kubernetes` Service times out (30 s) before it retries.
+      const applied = await kubectl(['apply', '-f', '-'], { input: JSON.stringify(coreDnsManifests(plan)) });
+      if (applied.exitCode !== 0) fail(`applying CoreDNS: ${applied.stderr.trim()}`);
       await waitFor(
         'CoreDNS Ready',
         timeoutMs,
