@@ -4,10 +4,12 @@
 // Docker engine answers, otherwise netns clusters (kubelet + containerd in network
 // namespaces, root, IPv4); --cluster netns|kind chooses. `kube-proxy` (upstream, deployed
 // as kubeadm does) is a backend too: the reference column.
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KpngError, backendNames, deploymentModels, ipFamilies, tiltEnvDefaults, type Backend, type DeploymentModel, type IpFamily } from '../config/index.ts';
 import { findOnPath, hostToolRunner, requireTools } from '../cluster/index.ts';
-import type { NetnsCluster } from '../cluster/netns/index.ts';
+import { ensureKpngImage, type NetnsCluster } from '../cluster/netns/index.ts';
+import { renderDocuments } from '../manifests/index.ts';
 import {
   SelectionError,
   composeSelection,
@@ -25,7 +27,7 @@ import {
   type Suites,
   type VerifiedSelection,
 } from '../e2e/index.ts';
-import { k8sVersion } from '../k8s-binaries.ts';
+import { k8sVersion, repoRoot } from '../k8s-binaries.ts';
 import { parityReport, readParityRuns, writeParityReport } from '../report/index.ts';
 import { parseOptions, usageError, type OptionSpecs, type OptionValues } from './args.ts';
 import type { CliContext } from './context.ts';
@@ -173,9 +175,23 @@ export async function e2e(args: readonly string[], ctx: CliContext): Promise<num
 
 type E2eOptions = OptionValues<typeof e2eOptions>;
 
-/** How a kpng backend is deployed on a netns cluster. */
-async function kpngDeployer(backend: Backend, _model: DeploymentModel, _ctx: CliContext): Promise<(cluster: NetnsCluster, runDir: string) => Promise<void>> {
-  throw new KpngError('KPNG_ERR_NO_BACKEND', `the kpng image for netns clusters is not built yet, so ${backend} cannot run there; run --backend kube-proxy, or use --cluster kind`, { exitCode: 2 });
+/**
+ * How a kpng backend is deployed on a netns cluster: the kpng image written without a
+ * daemon (harness/cluster/netns/kpng-image.ts) imported into every node, and the DaemonSet
+ * harness/manifests renders for the backend × family × model, as on kind.
+ */
+async function kpngDeployer(backend: Backend, model: DeploymentModel, ctx: CliContext): Promise<(cluster: NetnsCluster, runDir: string) => Promise<void>> {
+  const image = await ensureKpngImage(path.join(repoRoot, '.cache/netns-cluster/images'), { log: (line) => ctx.log(`    ${line}`) });
+  return async (cluster, runDir) => {
+    await cluster.importImage(image);
+    const documents = renderDocuments({ backend, family: 'ipv4', model, image: image.name, apiServer: cluster.server });
+    const manifests = path.join(runDir, 'manifests.yaml');
+    await writeFile(manifests, documents.map((d) => d.yaml).join('---\n'));
+    const applied = await cluster.kubectl(['apply', '-f', manifests], { timeoutMs: 60_000 });
+    if (applied.exitCode !== 0) throw new KpngError('KPNG_ERR_COMMAND_FAILED', `kubectl apply -f ${manifests}: ${applied.stderr.trim()}`);
+    const daemonSet = documents.find((d) => d.kind === 'DaemonSet');
+    await cluster.waitForDaemonSet(daemonSet?.namespace ?? 'kpng-system', daemonSet?.name ?? 'kpng');
+  };
 }
 
 /** The e2e runs on netns clusters: IPv4, kube-proxy first (the reference column), then the kpng backends asked for. */

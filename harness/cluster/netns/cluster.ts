@@ -88,6 +88,8 @@ export interface NetnsCluster {
   kubectl(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<RunResult>;
   /** The argv prefix that runs a program in the control plane's network namespace (where every node and pod address is reachable: run e2e.test there). */
   controlPlaneCommand(): string[];
+  /** Imports an image archive into every node's containerd (nothing is ever pulled). */
+  importImage(image: BuiltImage): Promise<void>;
   /** Deploys upstream kube-proxy as kubeadm does (a DaemonSet from the kube-proxy image) and waits until it runs on every node. */
   deployKubeProxy(opts?: { mode?: 'iptables' | 'nftables'; timeoutMs?: number }): Promise<void>;
   /** Waits until a DaemonSet has a ready pod on every node (its logs in the error otherwise). */
@@ -463,6 +465,9 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
         return spawnLogged(node.plan.runtimeCgroup, [...nodeCommandFor(node), file, ...args], logFile);
       },
       kubectl,
+      importImage: async (image) => {
+        await Promise.all(nodes.map((n) => must('ctr', ['--address', n.paths.containerdSocket, '-n', 'k8s.io', 'images', 'import', image.file], `importing ${image.name} into ${n.plan.name}`, { timeoutMs: 300_000 })));
+      },
       controlPlaneCommand: () => ['nsenter', `--net=${netnsPath(plan.controlPlane.netns)}`, '--'],
       deployKubeProxy,
       waitForDaemonSet,

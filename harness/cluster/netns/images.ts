@@ -230,46 +230,59 @@ async function debianRelease(): Promise<string> {
   return /^VERSION_CODENAME=(\w+)$/m.exec(text)?.[1] ?? 'bookworm';
 }
 
-/** mmdebstrap's arguments for the shared layer (its content key is made from them). */
-export function debianLayerArgs(release: string, out: string): string[] {
-  // busybox's applets only where Debian has no command of that name (GNU wget, not busybox's).
-  const applets = 'for a in $(busybox --list); do command -v "$a" >/dev/null 2>&1 || ln -s busybox "/usr/bin/$a"; done';
+/** mmdebstrap's arguments for a Debian root (minbase + `packages`, no docs, no apt lists) as a tar; its content key is made from them. */
+export function mmdebstrapArgs(release: string, out: string, packages: readonly string[], hooks: readonly string[] = []): string[] {
   return [
     '--variant=minbase',
     '--format=tar',
-    `--include=${DEBIAN_PACKAGES.join(',')}`,
+    `--include=${packages.join(',')}`,
     '--dpkgopt=path-exclude=/usr/share/man/*',
     '--dpkgopt=path-exclude=/usr/share/doc/*',
     '--dpkgopt=path-exclude=/usr/share/locale/*',
-    `--customize-hook=chroot "$1" sh -c '${applets}'`,
-    // The upstream agnhost image's user and group (the security-context specs use them).
-    `--customize-hook=chroot "$1" sh -c 'echo user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh >> /etc/passwd; echo user-defined-in-image:x:1000: >> /etc/group; echo group-defined-in-image:x:50000:user-defined-in-image >> /etc/group'`,
+    ...hooks.map((h) => `--customize-hook=${h}`),
     '--customize-hook=rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/log/*.log',
     release,
     out,
   ];
 }
 
-/** The shared Debian layer (a tar), made by mmdebstrap once per release and package list. */
-async function debianLayer(dir: string, runner: Runner, log?: (line: string) => void): Promise<{ file: string; how: string }> {
+/** mmdebstrap's arguments for the e2e images' shared layer. */
+export function debianLayerArgs(release: string, out: string): string[] {
+  // busybox's applets only where Debian has no command of that name (GNU wget, not busybox's).
+  const applets = 'for a in $(busybox --list); do command -v "$a" >/dev/null 2>&1 || ln -s busybox "/usr/bin/$a"; done';
+  return mmdebstrapArgs(release, out, DEBIAN_PACKAGES, [
+    `chroot "$1" sh -c '${applets}'`,
+    // The upstream agnhost image's user and group (the security-context specs use them).
+    `chroot "$1" sh -c 'echo user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh >> /etc/passwd; echo user-defined-in-image:x:1000: >> /etc/group; echo group-defined-in-image:x:50000:user-defined-in-image >> /etc/group'`,
+  ]);
+}
+
+/** A Debian root layer (a tar) made by mmdebstrap once per release and argument list: debian-<name>-<release>-<key>.layer.tar in `dir`. */
+export async function debianRootLayer(dir: string, name: string, packages: readonly string[], runner: Runner, log?: (line: string) => void, args: (release: string, out: string) => string[] = (r, o) => mmdebstrapArgs(r, o, packages)): Promise<{ file: string; how: string }> {
   const release = await debianRelease();
-  const key = sha256(JSON.stringify(debianLayerArgs(release, 'OUT'))).slice(0, 16);
-  const file = path.join(dir, `debian-${release}-${key}.layer.tar`);
-  const how = `mmdebstrap ${release} minbase + ${DEBIAN_PACKAGES.join(', ')}`;
+  const key = sha256(JSON.stringify(args(release, 'OUT'))).slice(0, 16);
+  const file = path.join(dir, `debian-${name}-${release}-${key}.layer.tar`);
+  const how = `mmdebstrap ${release} minbase + ${packages.join(', ')}`;
   if (existsSync(file)) return { file, how };
-  if ((await runner('sh', ['-c', 'command -v mmdebstrap'], {})).exitCode !== 0) fail('mmdebstrap is not installed: run hack/install-system-deps.sh (the e2e images share a Debian layer it makes)');
-  log?.(`images: making the Debian layer (${how}); the first time takes a few minutes`);
+  if ((await runner('sh', ['-c', 'command -v mmdebstrap'], {})).exitCode !== 0) fail('mmdebstrap is not installed: run hack/install-system-deps.sh (the images are made on a Debian layer it makes)');
+  log?.(`images: making the Debian layer of ${name} (${how}); the first time takes a few minutes`);
   const tmp = `${file}.tmp-${process.pid}`;
   try {
-    const r = await runner('mmdebstrap', debianLayerArgs(release, tmp), { env: { ...process.env, SOURCE_DATE_EPOCH: '0' }, timeoutMs: 30 * 60_000 });
+    const r = await runner('mmdebstrap', args(release, tmp), { env: { ...process.env, SOURCE_DATE_EPOCH: '0' }, timeoutMs: 30 * 60_000 });
     if (r.exitCode !== 0) fail(`mmdebstrap ${release} exited with ${r.exitCode ?? r.error ?? 'a signal'}: ${(r.stderr || r.stdout).trim().split('\n').slice(-10).join('\n')}`);
     await rename(tmp, file);
   } finally {
-    await rm(tmp, { force: true });
+    await rm(tmp, { recursive: true, force: true });
   }
-  // Older layers (another package list or release) are not used again.
-  for (const old of (await readdir(dir)).filter((f) => /^debian-.*\.layer\.tar$/.test(f) && f !== path.basename(file))) await rm(path.join(dir, old), { force: true });
+  // Older layers of this name (another package list or release) are not used again.
+  const prefix = `debian-${name}-`;
+  for (const old of (await readdir(dir)).filter((f) => f.startsWith(prefix) && f.endsWith('.layer.tar') && f !== path.basename(file))) await rm(path.join(dir, old), { force: true });
   return { file, how };
+}
+
+/** The e2e images' shared Debian layer. */
+function debianLayer(dir: string, runner: Runner, log?: (line: string) => void): Promise<{ file: string; how: string }> {
+  return debianRootLayer(dir, 'e2e', DEBIAN_PACKAGES, runner, log, debianLayerArgs);
 }
 
 /** The binaries the e2e image set adds to the Debian layer or holds alone. */

@@ -21,3 +21,4 @@ export {
 } from './images.ts';
 export { coreDnsManifests, corefile, kubeProxyManifests, kubeProxyPodConfig } from './addons.ts';
 export { KUBELET_SYSCTLS, readSysctls, cgroupPids, mountsUnder, namespacesOf } from './host.ts';
+export { ensureKpngImage, productionModules, KPNG_NETNS_IMAGE } from './kpng-image.ts';
