@@ -40,6 +40,11 @@ describe('GinkgoProgress (ginkgo -v output)', () => {
     ]);
   });
 
+  it('names a spec skipped while it ran (S [SKIPPED]), e.g. one needing more zones than the cluster has', () => {
+    const out = ['------------------------------', 'S [SKIPPED] [0.512 seconds]', '[sig-network] Traffic Distribution should route traffic to an endpoint in the same zone [sig-network]', 'k8s.io/kubernetes@v1.34.4/test/e2e/network/traffic_distribution.go:102'].join('\n');
+    expect(read(out)).toEqual([{ name: '[sig-network] Traffic Distribution should route traffic to an endpoint in the same zone', result: 'skipped', seconds: 0.512 }]);
+  });
+
   it('reports nothing for the suite nodes nor for a result without a name', () => {
     expect(read('[ReportAfterSuite] Kubernetes e2e suite report\nk8s.io/kubernetes@v1.34.4/test/e2e/e2e_test.go:157\n[ReportAfterSuite] PASSED [0.000 seconds]\n------------------------------\n• [1.0 seconds]\n------------------------------')).toEqual([]);
   });

@@ -14,7 +14,7 @@ export interface SpecResult {
 
 const SEPARATOR = /^-{20,}$/;
 const LOCATION = /^\S+\.go:\d+$/;
-const RESULT = /^•\s*(?:\[([A-Z]+)\]\s*)?\[(\d+(?:\.\d+)?) seconds\]$/;
+const RESULT = /^[•S]\s*(?:\[([A-Z]+)\]\s*)?\[(\d+(?:\.\d+)?) seconds\]$/;
 const SUITE_NODE = /^\[(?:Synchronized)?(?:Report)?(?:Before|After)Suite\]/;
 
 /** Reads ginkgo -v output line by line and calls `onSpec` for each spec that ended. */

@@ -15,7 +15,8 @@
 //            nginx-light, procps and busybox (a link for each applet Debian does not ship
 //            otherwise: GNU wget stays wget, busybox-static's `wget -T` crashes). Made once per
 //            package list and release (debian-<release>-<key>.layer.tar), shared by
-//              agnhost:2.56             + /agnhost (entrypoint, `pause`), agnhost-2, porter's
+//              agnhost:2.56             + /agnhost (entrypoint, `pause`), agnhost-2, /coredns
+//                                       (upstream's has one: the DNS specs' server), porter's
 //                                       certificates, /uploads, the image's user and group
 //              jessie-dnsutils:1.7      + /coredns (as upstream's, which adds a CoreDNS)
 //              distroless-iptables:v0.7.14, nginx:1.14-4 (`nginx -g 'daemon off;'`)
@@ -308,7 +309,7 @@ async function e2eSetImages(layer: string, work: string, runner: Runner): Promis
     if (cert) certs[name] = cert;
   }
   return [
-    { name: AGNHOST_IMAGE, config: { entrypoint: ['/agnhost'], cmd: ['pause'] }, layers: [debian, await staged('agnhost', { agnhost: k8sBinary('agnhost'), ...certs }, { 'agnhost-2': 'agnhost' }, ['uploads'])] },
+    { name: AGNHOST_IMAGE, config: { entrypoint: ['/agnhost'], cmd: ['pause'] }, layers: [debian, await staged('agnhost', { agnhost: k8sBinary('agnhost'), coredns: k8sBinary('coredns'), ...certs }, { 'agnhost-2': 'agnhost' }, ['uploads'])] },
     { name: JESSIE_DNSUTILS_IMAGE, config: { cmd: ['/bin/bash'] }, layers: [debian, await staged('jessie-dnsutils', { coredns: k8sBinary('coredns') })] },
     { name: DISTROLESS_IPTABLES_IMAGE, config: { cmd: ['/bin/sh'] }, layers: [debian] },
     { name: NGINX_IMAGE, config: { cmd: ['nginx', '-g', 'daemon off;'] }, layers: [debian] },
@@ -322,7 +323,7 @@ async function e2eSetImages(layer: string, work: string, runner: Runner): Promis
 async function ensureE2eSet(dir: string, runner: Runner, opts: { rebuild?: boolean; log?: (line: string) => void }): Promise<{ file: string; how: string }> {
   for (const name of E2E_SET_BINARIES) if (!existsSync(k8sBinary(name))) fail(`${k8sBinary(name)} is missing: run hack/k8s-binaries.sh --only cluster`);
   const layer = await debianLayer(dir, runner, opts.log);
-  const hash = createHash('sha256').update(`e2e-set v1\n${path.basename(layer.file)}\n`);
+  const hash = createHash('sha256').update(`e2e-set v2\n${path.basename(layer.file)}\n`);
   for (const name of E2E_SET_BINARIES) hash.update(`${name} ${await sha256File(k8sBinary(name))}\n`);
   const file = path.join(dir, `e2e-images-${hash.digest('hex').slice(0, 16)}.tar`);
   const how = `${layer.how}; agnhost, coredns, regression-issue-74839, kube-proxy ${k8sVersion()} from ${k8sBinDir()}`;
