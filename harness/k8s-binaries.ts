@@ -11,7 +11,7 @@ export function k8sVersion(): string {
   return readFileSync(path.join(repoRoot, 'hack/k8s-version'), 'utf8').trim();
 }
 
-/** Folder holding etcd, kube-apiserver, kube-proxy, kubectl, e2e.test, ginkgo and the netns cluster's kubelet, kube-controller-manager, kube-scheduler, agnhost. */
+/** Folder holding etcd, kube-apiserver, kube-proxy, kubectl, e2e.test, ginkgo and the netns cluster's kubelet, kube-controller-manager, kube-scheduler, agnhost, regression-issue-74839, coredns. */
 export function k8sBinDir(version = k8sVersion()): string {
   return process.env.KPNG_K8S_BIN_DIR ?? path.join(repoRoot, '.cache/k8s', version, 'bin');
 }
@@ -26,7 +26,9 @@ export type K8sBinary =
   | 'kubelet'
   | 'kube-controller-manager'
   | 'kube-scheduler'
-  | 'agnhost';
+  | 'agnhost'
+  | 'regression-issue-74839'
+  | 'coredns';
 
 export function k8sBinary(name: K8sBinary): string {
   return path.join(k8sBinDir(), name);

@@ -18,6 +18,7 @@ export const clusterOptions = {
   provider: { type: 'string', choices: ['netns'], default: 'netns', description: 'what the nodes are: netns (kubelet + containerd in network namespaces, no Docker)' },
   family: { type: 'string', choices: ['ipv4'], default: 'ipv4', description: 'IP family of the cluster' },
   nodes: { type: 'string', default: '2', description: `number of nodes (1 to ${MAX_NODES})` },
+  proxy: { type: 'string', choices: ['none', 'kube-proxy'], default: 'none', description: 'the service proxy up deploys: none, or upstream kube-proxy as kubeadm does (then CoreDNS too)' },
   state: { type: 'string', default: '.cache/netns-cluster/state.json', description: 'the state file of the running cluster' },
   'timeout-seconds': { type: 'string', default: '300', description: 'how long up waits for Ready nodes, and down for the stop' },
 } as const satisfies OptionSpecs;
@@ -44,7 +45,7 @@ async function readState(file: string): Promise<ClusterCliState | undefined> {
 }
 
 /** serve: start the cluster in this process and keep it until SIGTERM/SIGINT (what `up` starts). */
-async function serve(nodes: number, stateFile: string, ctx: CliContext): Promise<number> {
+async function serve(nodes: number, proxy: 'none' | 'kube-proxy', stateFile: string, ctx: CliContext): Promise<number> {
   let signalled = false;
   let wake = () => {};
   const stopped = new Promise<void>((resolve) => {
@@ -56,7 +57,7 @@ async function serve(nodes: number, stateFile: string, ctx: CliContext): Promise
       wake();
     });
   }
-  const cluster = await startNetnsCluster({ nodes, log: ctx.log });
+  const cluster = await startNetnsCluster({ nodes, proxy, log: ctx.log });
   if (!signalled) {
     const state: ClusterCliState = { pid: process.pid, provider: 'netns', kubeconfig: cluster.kubeconfig, log: `${stateFile}.log`, cluster: cluster.state };
     await writeFile(`${stateFile}.tmp`, JSON.stringify(state, null, 2));
@@ -69,7 +70,7 @@ async function serve(nodes: number, stateFile: string, ctx: CliContext): Promise
   return 0;
 }
 
-async function up(nodes: number, stateFile: string, timeoutMs: number, ctx: CliContext): Promise<number> {
+async function up(nodes: number, proxy: 'none' | 'kube-proxy', stateFile: string, timeoutMs: number, ctx: CliContext): Promise<number> {
   const running = await readState(stateFile);
   if (running && processRunning(running.pid)) {
     throw new KpngError('KPNG_ERR_NETNS_CLUSTER_RUNNING', `a netns cluster is running already (pid ${running.pid}, ${running.cluster.id}); its kubeconfig: ${running.kubeconfig}; remove it with kpng-harness cluster down`);
@@ -80,7 +81,7 @@ async function up(nodes: number, stateFile: string, timeoutMs: number, ctx: CliC
   const logFile = `${stateFile}.log`;
   const out = openSync(logFile, 'w');
   const cli = siblingProgram(import.meta.url, '../cli');
-  const child = spawn(projectNode(), ['--disable-warning=ExperimentalWarning', cli, 'cluster', 'serve', '--nodes', String(nodes), '--state', stateFile], {
+  const child = spawn(projectNode(), ['--disable-warning=ExperimentalWarning', cli, 'cluster', 'serve', '--nodes', String(nodes), '--proxy', proxy, '--state', stateFile], {
     cwd: ctx.cwd,
     env: { ...ctx.env, ...programEnv() },
     detached: true,
@@ -152,7 +153,8 @@ export async function cluster(args: readonly string[], ctx: CliContext): Promise
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > MAX_NODES) throw usageError(`cluster: --nodes ${JSON.stringify(o.nodes)} is not accepted; accepted: 1 to ${MAX_NODES}`);
   if ((verb === 'up' || verb === 'serve') && process.getuid?.() !== 0) throw new KpngError('KPNG_ERR_NOT_ROOT', 'cluster up makes network namespaces, cgroups and mounts: run it as root', { exitCode: 2 });
   const stateFile = path.resolve(ctx.cwd, o.state ?? clusterOptions.state.default);
-  if (verb === 'serve') return serve(nodes, stateFile, ctx);
-  if (verb === 'up') return up(nodes, stateFile, seconds * 1000, ctx);
+  const proxy = (o.proxy ?? 'none') as 'none' | 'kube-proxy';
+  if (verb === 'serve') return serve(nodes, proxy, stateFile, ctx);
+  if (verb === 'up') return up(nodes, proxy, stateFile, seconds * 1000, ctx);
   return down(stateFile, seconds * 1000, ctx);
 }

@@ -228,7 +228,7 @@ describe('a missing tool, as the Makefile sees it: one message on stderr, exit 2
   it.each([
     [['image'], ['docker']],
     [['tilt-setup', '--backend', 'nft', '--family', 'dual'], ['docker', 'kind']],
-    [['e2e', '--backend', 'nft', '--family', 'ipv4'], ['docker', 'kind']],
+    [['e2e', '--cluster', 'kind', '--backend', 'nft', '--family', 'ipv4'], ['docker', 'kind']],
     [['require-tools', 'docker', 'kind', 'tilt'], ['docker', 'kind', 'tilt']],
   ])('%j without %j', async (args, missing) => {
     const child = await run(args);

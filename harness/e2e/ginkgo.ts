@@ -16,6 +16,10 @@ export interface GinkgoRunOptions {
   timeout?: string;
   /** Retry a failed spec this many times before calling it failed (default 0). */
   flakeAttempts?: number;
+  /** e2e.test's --provider (default local; a netns cluster uses skeleton). */
+  provider?: string;
+  /** ginkgo -v: each spec's name and result as it ends (what per-spec progress reads). */
+  verbose?: boolean;
   /** Further e2e.test flags (after the ones above). */
   extraE2eArgs?: readonly string[];
 }
@@ -44,10 +48,11 @@ export function ginkgoRunCommand(options: GinkgoRunOptions): ProgramCommand {
       ...(flakes > 0 ? [`--flake-attempts=${flakes}`] : []),
       '--no-color',
       '--silence-skips',
+      ...(options.verbose ? ['-v'] : []),
       options.e2eTest,
       '--',
       `--kubeconfig=${options.kubeconfig}`,
-      '--provider=local',
+      `--provider=${options.provider ?? 'local'}`,
       `--report-dir=${options.reportDir}`,
       '--disable-log-dump=true',
       ...(options.extraE2eArgs ?? []),

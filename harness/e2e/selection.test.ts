@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SelectionError, composeSelection, patternProblem, verifySelection } from './selection.ts';
+import { SelectionError, composeSelection, narrowSelection, patternProblem, verifySelection } from './selection.ts';
 import { matchTarget, parseSpecList, specSourceLink, type Spec } from './specs.ts';
 import { parseSuites, type SuiteEntry } from './suites.ts';
 
@@ -138,5 +138,24 @@ describe('parseSpecList', () => {
   it('links a spec to its source at the pinned version', () => {
     expect(specSourceLink(parseSpecList(output)[0]!, 'v1.34.4')).toBe('https://github.com/kubernetes/kubernetes/blob/v1.34.4/test/e2e/network/service.go#L1027');
     expect(specSourceLink({ location: 'sigs.k8s.io/other/x.go:1' }, 'v1.34.4')).toBeUndefined();
+  });
+});
+
+describe('narrowSelection (--focus on top of a verified selection)', () => {
+  const verified = verifySelection(composeSelection(suites(base), 'nft', 'ipv4'), specs);
+
+  it('runs the selection’s specs the focus matches, with the focus as ginkgo’s --focus and the selection’s --skip', () => {
+    const narrowed = narrowSelection(verified, 'basic endpoint', specs);
+    expect(narrowed.selected.map((s) => s.text)).toEqual(['[sig-network] Services should serve a basic endpoint from pods [Conformance]']);
+    expect({ focus: narrowed.focus, skip: narrowed.skip }).toEqual({ focus: 'basic endpoint', skip: verified.skip });
+  });
+
+  it('refuses a focus that reaches specs outside the selection (ginkgo would run them), naming them', () => {
+    expect(() => narrowSelection(verified, 'EmptyDir|basic endpoint', specs)).toThrow(/KPNG_ERR_E2E_SELECTION: --focus "EmptyDir\|basic endpoint" also reaches 1 specs outside the selection, e\.g\. "\[sig-storage\] EmptyDir/);
+  });
+
+  it('refuses a focus matching none of the selection, or the empty string', () => {
+    expect(() => narrowSelection(verified, 'LoadBalancers', specs)).toThrow(/matches none of them; accepted: a regular expression matching some of the 2 specs nft\/ipv4 runs/);
+    expect(() => narrowSelection(verified, 'basic|', specs)).toThrow(/matches the empty string/);
   });
 });

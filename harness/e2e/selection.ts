@@ -114,3 +114,23 @@ export function verifySelection(selection: Selection, specs: readonly Spec[]): V
   if (problems.length > 0) throw new SelectionError(selection, problems);
   return { ...selection, selected, focused: focused.size, skipCounts };
 }
+
+/**
+ * `selection` narrowed to the specs `focus` (a regular expression, e.g. "basic endpoint")
+ * also matches: ginkgo gets `focus` as its --focus and the selection's --skip, which must
+ * run exactly the selection's specs that `focus` matches; a focus reaching specs outside
+ * the selection, or none of it, is refused (KPNG_ERR_E2E_SELECTION), naming what it reached.
+ */
+export function narrowSelection(selection: VerifiedSelection, focus: string, specs: readonly Spec[]): VerifiedSelection {
+  const refuse = (why: string) => new KpngError('KPNG_ERR_E2E_SELECTION', `--focus ${JSON.stringify(focus)} ${why}; accepted: a regular expression matching some of the ${selection.selected.length} specs ${selection.backend}/${selection.family} runs`);
+  const problem = patternProblem({ kind: 'focus', where: '--focus', pattern: focus, written: { regex: focus }, reason: 'asked for', families: [] });
+  if (problem) throw refuse(problem);
+  const re = new RegExp(focus);
+  const skip = selection.skip === '' ? undefined : new RegExp(selection.skip);
+  const runs = specs.filter((spec) => re.test(matchTarget(spec)) && !skip?.test(matchTarget(spec)));
+  const inSelection = new Set(selection.selected.map((s) => s.text));
+  const outside = runs.filter((spec) => !inSelection.has(spec.text));
+  if (outside.length > 0) throw refuse(`also reaches ${outside.length} specs outside the selection, e.g. ${outside.slice(0, 3).map((s) => JSON.stringify(s.text)).join(', ')}`);
+  if (runs.length === 0) throw refuse('matches none of them');
+  return { ...selection, focus, selected: runs, focused: runs.length, skipCounts: [] };
+}

@@ -1,13 +1,12 @@
 // A cluster without Docker, end to end: two netns nodes with real kubelets and containerd,
-// a busybox pod on each, upstream kube-proxy (iptables) on each node, a ClusterIP Service
-// answering from the other node, and a stop that leaves nothing behind.
+// a busybox pod on each, upstream kube-proxy (iptables) as kubeadm's DaemonSet, a ClusterIP
+// Service answering from the other node, CoreDNS answering for Services, the e2e images'
+// tools, and a stop that leaves nothing behind.
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { k8sBinary } from '../../k8s-binaries.ts';
 import { cgroupHierarchies } from './host.ts';
-import { kubeProxyConfig, mountsUnder, namespacesOf, readSysctls, startNetnsCluster, AGNHOST_IMAGE, BUSYBOX_IMAGE, type NetnsCluster } from './index.ts';
+import { mountsUnder, namespacesOf, readSysctls, startNetnsCluster, AGNHOST_IMAGE, BUSYBOX_IMAGE, JESSIE_DNSUTILS_IMAGE, type NetnsCluster } from './index.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -88,12 +87,10 @@ describe('a netns cluster (kubelet + containerd per node namespace)', () => {
     expect(logs).toContain('serving');
   });
 
-  it('with upstream kube-proxy (iptables) on every node, a ClusterIP Service reaches the pod on node-1 from a pod on node-2', async () => {
-    for (const node of c().nodes) {
-      const config = path.join(node.paths.dir, 'kube-proxy.yaml');
-      await writeFile(config, kubeProxyConfig(c().plan, node.plan, c().nodeKubeconfig));
-      c().nodeSpawn(node.plan.name, k8sBinary('kube-proxy'), [`--config=${config}`, '--v=1'], path.join(node.paths.dir, 'kube-proxy.log'));
-    }
+  it('with upstream kube-proxy (iptables) as kubeadm’s DaemonSet, a ClusterIP Service reaches the pod on node-1 from a pod on node-2', async () => {
+    await c().deployKubeProxy();
+    const proxies = await kubectlJson<{ items: PodJson[] }>(['get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=kube-proxy']);
+    expect(proxies.items.map((p) => p.spec.nodeName).sort()).toEqual(['node-1', 'node-2']);
     const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }] } };
     const created = await c().kubectl(['create', '-f', '-'], { input: JSON.stringify(svc) });
     expect(created.exitCode, created.stderr).toBe(0);
@@ -133,6 +130,48 @@ describe('a netns cluster (kubelet + containerd per node namespace)', () => {
     expect(hostname).toBe('netexec');
     // Pod-to-pod across nodes keeps the source address (node-1's own address: the namespace's traffic is not masqueraded).
     expect((await get('clientip')).stdout.trim()).toMatch(/^10\.201\.0\.11:\d+$/);
+  });
+
+  it('has CoreDNS (kubeadm’s, on 10.96.0.10) answering for Services and pods once the proxy runs', async () => {
+    await c().waitForDns(120_000);
+    const dig = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'dig' },
+      spec: {
+        nodeName: 'node-2',
+        restartPolicy: 'Never',
+        containers: [{ name: 'c', image: JESSIE_DNSUTILS_IMAGE, imagePullPolicy: 'Never', command: ['sh', '-c', 'dig +short +search web.default.svc.cluster.local; cat /etc/resolv.conf'] }],
+      },
+    };
+    expect((await c().kubectl(['create', '-f', '-'], { input: JSON.stringify(dig) })).exitCode).toBe(0);
+    await until('the dig pod finishing', 60_000, async () => {
+      const p = await kubectlJson<PodJson>(['get', 'pod', 'dig']);
+      return p.status.phase === 'Succeeded' || p.status.phase === 'Failed' ? p.status.phase : undefined;
+    });
+    const service = await kubectlJson<{ spec: { clusterIP: string } }>(['get', 'service', 'web']);
+    const out = (await c().kubectl(['logs', 'dig'])).stdout;
+    expect(out.split('\n')[0]).toBe(service.spec.clusterIP);
+    expect(out).toContain('nameserver 10.96.0.10');
+  });
+
+  it('gives the agnhost image the upstream image’s tools on Debian: bash, curl, GNU wget (its -T works), nc, dig, ip, iptables, conntrack', async () => {
+    const script = [
+      'set -e',
+      'bash -c "echo bash ok"',
+      'curl -s -m 5 -o /dev/null -w "curl %{http_code}\\n" http://web.default.svc.cluster.local/',
+      'wget -q -T 5 -O - http://web.default.svc.cluster.local/ | sed "s/^/wget /"',
+      'printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 5 web 80 | tail -n 1 | sed "s/^/nc /"',
+      'for t in dig ip iptables conntrack iperf nslookup ps; do command -v $t >/dev/null && echo "has $t"; done',
+    ].join('\n');
+    const tools = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'tools' }, spec: { nodeName: 'node-1', restartPolicy: 'Never', containers: [{ name: 'c', image: AGNHOST_IMAGE, imagePullPolicy: 'Never', command: ['sh', '-c', script] }] } };
+    expect((await c().kubectl(['create', '-f', '-'], { input: JSON.stringify(tools) })).exitCode).toBe(0);
+    const phase = await until('the tools pod finishing', 60_000, async () => {
+      const p = await kubectlJson<PodJson>(['get', 'pod', 'tools']);
+      return p.status.phase === 'Succeeded' || p.status.phase === 'Failed' ? p.status.phase : undefined;
+    });
+    const out = (await c().kubectl(['logs', 'tools'])).stdout.trim().split('\n');
+    expect({ phase, out }).toEqual({ phase: 'Succeeded', out: ['bash ok', 'curl 200', 'wget web', 'nc web', ...['dig', 'ip', 'iptables', 'conntrack', 'iperf', 'nslookup', 'ps'].map((t) => `has ${t}`)] });
   });
 
   it('stops leaving nothing behind: processes, namespaces, mounts, cgroups, files, host sysctls', async () => {

@@ -24,6 +24,7 @@ import { projectNode, programEnv, siblingProgram } from '../../lab/netns/index.t
 import { cniConfList, containerdConfig, kubeconfig, kubeletArgs, kubeletConfig, nodePaths, type NodePaths } from './configs.ts';
 import type { ControlPlaneProgramConfig, ControlPlaneProgramReady } from './control-plane-program.ts';
 import { cgroupHierarchies, createCgroup, killAndRemoveCgroup, namespacesOf, readSysctls, restoreSysctls, unmountUnder } from './host.ts';
+import { coreDnsManifests, kubeProxyManifests } from './addons.ts';
 import { ensureImages, type BuiltImage } from './images.ts';
 import { clusterPlan, newClusterId, planNamespaces, type ClusterPlan, type NodePlan } from './plan.ts';
 
@@ -41,6 +42,8 @@ export interface NetnsClusterOptions {
   /** Where the image tars are kept between runs (default .cache/netns-cluster/images). */
   imageDir?: string;
   readyTimeoutMs?: number;
+  /** The service proxy started with the cluster: upstream kube-proxy's DaemonSet, or none (deploy one yourself, then waitForDns). */
+  proxy?: 'kube-proxy' | 'none';
   log?: (line: string) => void;
 }
 
@@ -83,6 +86,16 @@ export interface NetnsCluster {
   nodeSpawn(node: string, file: string, args: string[], logFile: string): ResultPromise;
   /** kubectl with the host kubeconfig. */
   kubectl(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<RunResult>;
+  /** The argv prefix that runs a program in the control plane's network namespace (where every node and pod address is reachable: run e2e.test there). */
+  controlPlaneCommand(): string[];
+  /** Imports an image archive into every node's containerd (nothing is ever pulled). */
+  importImage(image: BuiltImage): Promise<void>;
+  /** Deploys upstream kube-proxy as kubeadm does (a DaemonSet from the kube-proxy image) and waits until it runs on every node. */
+  deployKubeProxy(opts?: { mode?: 'iptables' | 'nftables'; timeoutMs?: number }): Promise<void>;
+  /** Waits until a DaemonSet has a ready pod on every node (its logs in the error otherwise). */
+  waitForDaemonSet(namespace: string, name: string, timeoutMs?: number): Promise<void>;
+  /** Deploys CoreDNS (kubeadm's, idempotent) and waits until it is Ready: its pods reach the API server through the `kubernetes` Service, so call it once a proxy runs. */
+  waitForDns(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -132,13 +145,21 @@ async function makeTopology(plan: ClusterPlan, log: (line: string) => void): Pro
     // A default route into the switch: a packet for nowhere reaches FORWARD (where kube-proxy's REJECT sits) instead of "network is unreachable".
     await must('ip', ['-n', m.netns, 'route', 'add', 'default', 'via', plan.gateway], `the default route of ${m.netns}`);
     for (const resolver of resolvers) await must('ip', ['-n', m.netns, 'route', 'add', 'unreachable', `${resolver}/32`], `the resolver route of ${m.netns}`);
-    if (!m.node) continue;
+    // Every node's pod CIDR via that node, also from the control plane: pods reach the API
+    // server through the `kubernetes` Service without masquerading, so the answers go back
+    // to pod addresses (and e2e.test, run there, reaches pods directly).
     for (const other of plan.nodes) {
-      if (other.name === m.node.name) continue;
+      if (other.name === m.node?.name) continue;
       await must('ip', ['-n', m.netns, 'route', 'add', other.podCIDR, 'via', other.ip], `the pod route of ${m.netns}`);
     }
+    if (!m.node) continue;
     await must('ip', ['netns', 'exec', m.netns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'], `forwarding in ${m.netns}`);
   }
+}
+
+/** One image per archive file: the e2e images share one. */
+function uniqueFiles(images: readonly BuiltImage[]): BuiltImage[] {
+  return images.filter((image, i) => images.findIndex((other) => other.file === image.file) === i);
 }
 
 function nodeCommandFor(node: ClusterNode): string[] {
@@ -220,7 +241,7 @@ async function startHostRelay(socket: string): Promise<{ port: number; close(): 
 export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise<NetnsCluster> {
   const log = opts.log ?? (() => {});
   if (process.getuid?.() !== 0) fail('the netns cluster makes namespaces, cgroups and mounts: run it as root');
-  for (const name of ['kubelet', 'kube-apiserver', 'etcd', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'agnhost'] as const) {
+  for (const name of ['kubelet', 'kube-apiserver', 'etcd', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'agnhost', 'coredns', 'regression-issue-74839', 'kube-proxy'] as const) {
     if (!existsSync(k8sBinary(name))) fail(`${k8sBinary(name)} is missing: run hack/k8s-binaries.sh --only cluster`);
   }
   for (const tool of ['containerd', 'runc', 'ctr', 'nsenter', 'unshare']) {
@@ -259,7 +280,7 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
   try {
     log(`cluster ${id}: ${plan.nodes.length} nodes, files in ${dataDir}`);
     const images = await ensureImages(opts.imageDir ?? path.join(repoRoot, '.cache/netns-cluster/images'), undefined, { log });
-    for (const image of images) log(`image ${image.name}: ${image.how}`);
+    for (const file of uniqueFiles(images)) log(`images ${images.filter((i) => i.file === file.file).map((i) => i.name).join(', ')}: ${file.how}`);
     await createCgroup(`${plan.cgroup}/control-plane`);
     await makeTopology(plan, log);
 
@@ -349,7 +370,7 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
           async () => ((await run('ctr', ['--address', paths.containerdSocket, 'version'], { timeoutMs: 5_000 })).exitCode === 0 ? true : undefined),
           () => tail(containerdLog),
         );
-        for (const image of images) await must('ctr', ['--address', paths.containerdSocket, '-n', 'k8s.io', 'images', 'import', image.file], `importing ${image.name} into ${node.plan.name}`, { timeoutMs: 120_000 });
+        for (const image of uniqueFiles(images)) await must('ctr', ['--address', paths.containerdSocket, '-n', 'k8s.io', 'images', 'import', image.file], `importing ${image.name} into ${node.plan.name}`, { timeoutMs: 120_000 });
         procs.push(spawnLogged(node.plan.kubeletCgroup, [...nodeCommandFor(node), k8sBinary('kubelet'), ...kubeletArgs(node.plan, paths)], path.join(paths.dir, 'kubelet.log')));
       }),
     );
@@ -372,6 +393,58 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
     );
     log(`cluster ${id}: ${nodes.length} nodes Ready after ${((Date.now() - t0) / 1000).toFixed(1)} s; export KUBECONFIG=${state.kubeconfig}`);
 
+    const podLogs = async (namespace: string, selector: string) => {
+      const r = await kubectl(['logs', '-n', namespace, '-l', selector, '--all-containers', '--prefix', '--tail=15'], { timeoutMs: 15_000 });
+      const pods = await kubectl(['get', 'pods', '-n', namespace, '-l', selector, '-o', 'wide'], { timeoutMs: 15_000 });
+      return `; pods:\n${pods.stdout.trim()}\nlogs:\n${(r.stdout || r.stderr).trim()}`;
+    };
+    const waitForDaemonSet = async (namespace: string, name: string, timeoutMs = 120_000) => {
+      await waitFor(
+        `DaemonSet ${namespace}/${name} ready on every node`,
+        timeoutMs,
+        async () => {
+          const r = await kubectl(['get', 'daemonset', '-n', namespace, name, '-o', 'json'], { timeoutMs: 10_000 });
+          if (r.exitCode !== 0) return undefined;
+          const ds = JSON.parse(r.stdout) as { metadata: { generation?: number }; status?: { observedGeneration?: number; desiredNumberScheduled?: number; numberReady?: number; updatedNumberScheduled?: number } };
+          const st = ds.status ?? {};
+          return st.observedGeneration === ds.metadata.generation && st.desiredNumberScheduled === nodes.length && st.numberReady === nodes.length && st.updatedNumberScheduled === nodes.length ? true : undefined;
+        },
+        async () => {
+          const r = await kubectl(['get', 'daemonset', '-n', namespace, name, '-o', 'jsonpath={.spec.selector.matchLabels}'], { timeoutMs: 10_000 });
+          const labels = Object.entries((r.exitCode === 0 && r.stdout ? JSON.parse(r.stdout) : {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(',');
+          return labels ? podLogs(namespace, labels) : '';
+        },
+      );
+    };
+    const waitForDns = async (timeoutMs = 120_000) => {
+      const t = Date.now();
+      // Applied once a proxy runs: started earlier, CoreDNS's first dial of the `kubernetes` Service times out (30 s) before it retries.
+      const applied = await kubectl(['apply', '-f', '-'], { input: JSON.stringify(coreDnsManifests(plan)) });
+      if (applied.exitCode !== 0) fail(`applying CoreDNS: ${applied.stderr.trim()}`);
+      await waitFor(
+        'CoreDNS Ready',
+        timeoutMs,
+        async () => {
+          const r = await kubectl(['get', 'deployment', '-n', 'kube-system', 'coredns', '-o', 'jsonpath={.status.readyReplicas}/{.spec.replicas}'], { timeoutMs: 10_000 });
+          const [ready, wanted] = r.stdout.split('/');
+          return r.exitCode === 0 && ready !== '' && ready === wanted ? true : undefined;
+        },
+        () => podLogs('kube-system', 'k8s-app=kube-dns'),
+      );
+      log(`CoreDNS Ready after ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    };
+    const deployKubeProxy = async (o: { mode?: 'iptables' | 'nftables'; timeoutMs?: number } = {}) => {
+      const t = Date.now();
+      const r = await kubectl(['apply', '-f', '-'], { input: JSON.stringify(kubeProxyManifests(plan, ready.server, o.mode ? { mode: o.mode } : {})) });
+      if (r.exitCode !== 0) fail(`applying kube-proxy: ${r.stderr.trim()}`);
+      await waitForDaemonSet('kube-system', 'kube-proxy', o.timeoutMs);
+      log(`kube-proxy (${o.mode ?? 'iptables'}) running on every node after ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    };
+    if ((opts.proxy ?? 'none') === 'kube-proxy') {
+      await deployKubeProxy();
+      await waitForDns();
+    }
+
     const byName = (name: string) => nodes.find((n) => n.plan.name === name) ?? fail(`no node ${name}; accepted: ${nodes.map((n) => n.plan.name).join(', ')}`);
     return {
       id,
@@ -392,6 +465,13 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
         return spawnLogged(node.plan.runtimeCgroup, [...nodeCommandFor(node), file, ...args], logFile);
       },
       kubectl,
+      importImage: async (image) => {
+        await Promise.all(nodes.map((n) => must('ctr', ['--address', n.paths.containerdSocket, '-n', 'k8s.io', 'images', 'import', image.file], `importing ${image.name} into ${n.plan.name}`, { timeoutMs: 300_000 })));
+      },
+      controlPlaneCommand: () => ['nsenter', `--net=${netnsPath(plan.controlPlane.netns)}`, '--'],
+      deployKubeProxy,
+      waitForDaemonSet,
+      waitForDns,
       stop,
     };
   } catch (error) {

@@ -1,0 +1,87 @@
+// The kpng image for netns clusters, written without a daemon from the inputs
+// proxy/Dockerfile uses: a Debian root made by mmdebstrap with exactly the packages the
+// registered backends drive (`kpng backends --packages`), the project's Node.js (the npm
+// package node@24, node_modules/.bin/node) as /usr/local/bin/node, and /opt/kpng holding
+// package.json, the production node_modules (`npm ls --omit=dev`) and `npm run build`'s
+// dist/proxy; entrypoint dist/proxy/kpng.sh, root, NODE_ENV=production — what the
+// Dockerfile's runtime stage holds. The Debian layer is kept per release and package list;
+// the archive is named by the digest of both layers.
+import { createHash } from 'node:crypto';
+import { existsSync, realpathSync } from 'node:fs';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { processRunner, type Runner } from '../../../proxy/exec.ts';
+import { KpngError } from '../../config/index.ts';
+import { repoRoot } from '../../k8s-binaries.ts';
+import { projectNode } from '../../lab/netns/index.ts';
+import { debianRootLayer, writeImageArchive, type BuiltImage } from './images.ts';
+
+export const KPNG_NETNS_IMAGE = 'localhost/kpng:netns';
+
+const fail = (message: string): never => {
+  throw new KpngError('KPNG_ERR_NETNS_CLUSTER_IMAGE', message);
+};
+
+async function must(runner: Runner, file: string, args: string[], what: string, cwd = repoRoot, timeoutMs = 15 * 60_000): Promise<string> {
+  const r = await runner(file, args, { cwd, timeoutMs, env: { ...process.env, PATH: `${path.join(repoRoot, 'node_modules/.bin')}:${process.env.PATH ?? ''}` } });
+  if (r.exitCode !== 0) fail(`${what}: ${file} ${args.join(' ')} exited with ${r.exitCode ?? r.error ?? 'a signal'}: ${(r.stderr || r.stdout).trim().split('\n').slice(-15).join('\n')}`);
+  return r.stdout;
+}
+
+/** The production packages' folders (`npm ls --parseable` lines) as node_modules/..., outermost only (node_modules may be a link elsewhere). */
+export function productionModules(parseable: string): string[] {
+  const rel = parseable
+    .split('\n')
+    .map((l) => l.trim())
+    .map((l) => (l.includes('/node_modules/') ? l.slice(l.indexOf('/node_modules/') + 1) : ''))
+    .filter((l) => l !== '')
+    .sort();
+  return rel.filter((p, i) => !rel.slice(0, i).some((outer) => p.startsWith(`${outer}/`)));
+}
+
+/** Builds (or finds) the kpng image's archive in `dir`. */
+export async function ensureKpngImage(dir: string, opts: { runner?: Runner; log?: (line: string) => void } = {}): Promise<BuiltImage> {
+  const runner = opts.runner ?? processRunner();
+  const log = opts.log ?? (() => {});
+  await mkdir(dir, { recursive: true });
+  const node = projectNode();
+  const packages = (await must(runner, node, ['--disable-warning=ExperimentalWarning', path.join(repoRoot, 'proxy/cli.ts'), 'backends', '--packages'], 'listing the backends’ packages')).trim().split(/\s+/).filter((p) => p !== '');
+  const layer = await debianRootLayer(dir, 'kpng', packages, runner, log);
+  log('kpng image: npm run build');
+  await must(runner, 'npm', ['run', 'build', '--silent'], 'building the proxy (npm run build)');
+  if (!existsSync(path.join(repoRoot, 'dist/proxy/kpng.sh'))) fail('npm run build left no dist/proxy/kpng.sh');
+  // npm ls exits 1 over peer and optional packages it cannot find; what it lists is what is installed.
+  const listed = await runner('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: repoRoot, timeoutMs: 120_000 });
+  const modules = productionModules(listed.stdout);
+  if (modules.length === 0) fail(`npm ls --omit=dev listed no production package (exit ${listed.exitCode ?? listed.error}): ${listed.stderr.trim().split('\n').slice(-5).join('\n')}`);
+  const work = await mkdtemp(path.join(dir, '.kpng-stage-'));
+  try {
+    const root = path.join(work, 'root');
+    const app = path.join(root, 'opt/kpng');
+    await mkdir(path.join(root, 'usr/local/bin'), { recursive: true });
+    await mkdir(app, { recursive: true });
+    await copyFile(realpathSync(node), path.join(root, 'usr/local/bin/node'));
+    await chmod(path.join(root, 'usr/local/bin/node'), 0o755);
+    await copyFile(path.join(repoRoot, 'package.json'), path.join(app, 'package.json'));
+    const copy = async (members: string[]) => {
+      await must(runner, 'bash', ['-c', `tar -C "$1" -cf - "\${@:2}" | tar -C "$0" -xf -`, app, repoRoot, ...members], 'copying the proxy into the image', repoRoot);
+    };
+    await copy(['dist/proxy']);
+    await copy(modules);
+    // The archive is named by its layers: the Debian one's name and the application layer's bytes.
+    const appTar = path.join(work, 'app.tar');
+    await must(runner, 'tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '--format=gnu', '-C', root, '-cf', appTar, '.'], 'the application layer');
+    const hash = createHash('sha256').update(`kpng v1\n${path.basename(layer.file)}\n`);
+    hash.update(await must(runner, 'sha256sum', [appTar], 'hashing the application layer'));
+    const file = path.join(dir, `kpng-${hash.digest('hex').slice(0, 16)}.tar`);
+    const how = `${layer.how}; Node.js ${realpathSync(node)}; npm run build; ${modules.length} production packages`;
+    if (!existsSync(file)) {
+      log(`kpng image: writing ${path.basename(file)}`);
+      await writeImageArchive([{ name: KPNG_NETNS_IMAGE, config: { entrypoint: ['/opt/kpng/dist/proxy/kpng.sh'], workingDir: '/opt/kpng', env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'NODE_ENV=production'] }, layers: [{ tar: layer.file }, { tar: appTar }] }], file, runner);
+      for (const old of (await readdir(dir)).filter((f) => /^kpng-[0-9a-f]+\.tar$/.test(f) && f !== path.basename(file))) await rm(path.join(dir, old), { force: true });
+    }
+    return { name: KPNG_NETNS_IMAGE, file, how };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
