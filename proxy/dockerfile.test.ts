@@ -245,6 +245,17 @@ describe('the build context', () => {
   });
 });
 
+describe('test support beside the code', () => {
+  it("a backend folder's *.testkit.ts reaches the harness only through proxy/backends/conformance (the suite's folder), never by itself", async () => {
+    const kits = (await repoFiles()).filter((f) => f.startsWith('proxy/') && f.endsWith('.testkit.ts') && !buildExcludedFolders.some((d) => f.startsWith(`${d}/`)));
+    expect(kits.length).toBeGreaterThan(0);
+    const importsHarness = (text: string) => /from\s+'(?:\.\.\/)+harness\//.test(text);
+    const offenders: string[] = [];
+    for (const kit of kits) if (importsHarness(await read(kit))) offenders.push(kit);
+    expect(offenders).toEqual([]);
+  });
+});
+
 describe('the build stage compiles from the build context alone', () => {
   let context: string;
   beforeAll(async () => {

@@ -59,6 +59,9 @@ export interface Dataplane {
 
 const families = (fs: readonly Family[]) => fs.map(familyFromLower);
 
+/** A node of the suite's lab, as the hooks act on it (a backend's kit reaches the lab through this folder only). */
+export type SuiteNode = Node;
+
 /**
  * What the suite does to a subject's rules from outside: everything of a Dataplane that is not
  * the descriptor's data. A backend that runs here keeps them in its folder, in

@@ -5,12 +5,11 @@
 // `--pin-path`). Someone else wiping its state detaches its programs from the node's cgroup
 // and deletes its nft table; the dump is its maps and that table.
 import { processRunner } from '../common/index.ts';
-import type { ConformanceHooks } from '../conformance/dataplanes.ts';
+import type { ConformanceHooks, SuiteNode as Node } from '../conformance/dataplanes.ts';
 import { ebpfBackend } from './index.ts';
 import { Bpftool, pinsUnder } from './kernel.ts';
 import { allMaps } from './maps.ts';
 import { nftTable } from './external.ts';
-import type { Node } from '../../../harness/lab/netns/index.ts';
 
 const bpftool = new Bpftool(processRunner());
 

@@ -1,7 +1,7 @@
 // The conformance suite's hooks for to-iptables (test support, left out of the image): what
 // someone else does to its rules on a node (a firewall reload), how to dump them, and a real
 // way to make iptables-restore refuse its input. Keyed by the descriptor's subject ids.
-import type { Family } from '../../../harness/lab/netns/index.ts';
+import type { LowerIPFamily as Family } from '../../model/index.ts';
 import type { ConformanceHooks } from '../conformance/dataplanes.ts';
 
 /** kube-proxy's iptables mode (`to-iptables`) in one iptables flavour. */

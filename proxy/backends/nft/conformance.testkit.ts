@@ -1,7 +1,7 @@
 // The conformance suite's hooks for to-nft (test support, left out of the image): what
 // someone else does to its tables on a node, how to dump them, and a real way to make nft
 // refuse a transaction. Keyed by the descriptor's subject ids.
-import type { Family } from '../../../harness/lab/netns/index.ts';
+import type { LowerIPFamily as Family } from '../../model/index.ts';
 import type { ConformanceHooks } from '../conformance/dataplanes.ts';
 
 const nftFamily = (f: Family) => (f === 'ipv6' ? 'ip6' : 'ip');
