@@ -4,6 +4,7 @@
 // is involved (kube-proxy's proxier tests do the same).
 import { cidrContains, parseCIDR, parseIP, type ParsedIP } from '../../model/index.ts';
 import { Ruleset, isBuiltinChain, type Rule } from './rules.ts';
+import { mergeOutcomes } from '../common/trace-outcomes.testkit.ts';
 
 export interface Packet {
   src: string;
@@ -185,7 +186,7 @@ export class Tracer {
         for (const post of this.hook('nat', 'POSTROUTING', f.state, f.p, packet, opts)) results.push(this.outcome(post.verdict, post.state, post.p));
       }
     }
-    return merge(results);
+    return mergeOutcomes(results, 'recentSet');
   }
 
   private outcome(verdict: Verdict, s: State, p: number): Outcome {
@@ -349,20 +350,6 @@ export class Tracer {
     }
     return next;
   }
-}
-
-function merge(results: Outcome[]): Outcome[] {
-  const byKey = new Map<string, Outcome>();
-  for (const r of results) {
-    const key = `${r.verdict}|${r.dnat ?? ''}|${r.masquerade}|${r.rejectWith ?? ''}`;
-    const seen = byKey.get(key);
-    if (seen) {
-      seen.probability += r.probability;
-      for (const n of r.recentSet) if (!seen.recentSet.includes(n)) seen.recentSet.push(n);
-    } else byKey.set(key, { ...r, recentSet: [...r.recentSet] });
-  }
-  const near = (x: number, y: number) => Math.abs(x - y) < 1e-9;
-  return [...byKey.values()].sort((a, b) => (near(a.probability, b.probability) ? (a.dnat ?? '').localeCompare(b.dnat ?? '') : b.probability - a.probability));
 }
 
 /** Traces one packet through restore text (or a ruleset). */

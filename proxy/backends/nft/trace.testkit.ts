@@ -8,6 +8,7 @@
 import { cidrContains, parseCIDR, parseIP, type ParsedIP } from '../../model/index.ts';
 import type { Packet, TraceNode, Verdict } from '../iptables/trace.testkit.ts';
 import { FakeNft, type FakeTable } from './testing.ts';
+import { mergeOutcomes } from '../common/trace-outcomes.testkit.ts';
 
 export type { Packet, TraceNode, Verdict };
 
@@ -400,7 +401,7 @@ export class NftTracer {
     } else {
       through(['prerouting'], start, 1, (s, p) => through(this.isLocal(s.dst) ? ['input'] : ['forward', 'postrouting'], s, p, (s2, p2) => finish('ACCEPT', s2, p2)));
     }
-    return merge(results);
+    return mergeOutcomes(results, 'affinitySet');
   }
 }
 
@@ -592,20 +593,6 @@ function outcome(verdict: Verdict, s: State, p: number): Outcome {
     affinitySet: s.affinitySet,
     path: s.path,
   };
-}
-
-function merge(results: Outcome[]): Outcome[] {
-  const byKey = new Map<string, Outcome>();
-  for (const r of results) {
-    const key = `${r.verdict}|${r.dnat ?? ''}|${r.masquerade}|${r.rejectWith ?? ''}`;
-    const seen = byKey.get(key);
-    if (seen) {
-      seen.probability += r.probability;
-      for (const n of r.affinitySet) if (!seen.affinitySet.includes(n)) seen.affinitySet.push(n);
-    } else byKey.set(key, { ...r, affinitySet: [...r.affinitySet] });
-  }
-  const near = (x: number, y: number) => Math.abs(x - y) < 1e-9;
-  return [...byKey.values()].filter((o) => o.probability > 1e-12).sort((a, b) => (near(a.probability, b.probability) ? (a.dnat ?? '').localeCompare(b.dnat ?? '') : b.probability - a.probability));
 }
 
 /** Traces one packet through nft transaction text(s). */
