@@ -419,13 +419,12 @@ describe('the input', () => {
 
 describe('a node scope: several nodes on one kernel (the netns cluster)', () => {
   const nodeScope = { cgroup: '/sys/fs/cgroup/unified/kpng-kc12ab/$(NODE_NAME)', state: '/sys/fs/bpf/kc12ab-$(NODE_NAME)' };
-  const cgroupScoped = proxyBackends().filter((b) => b.scope.kind === 'cgroup');
+  const cgroupScoped = proxyBackends().flatMap((b) => (b.scope.kind === 'cgroup' ? [{ name: b.name, scope: b.scope }] : []));
   const namespaceScoped = proxyBackends().filter((b) => b.scope.kind === 'network-namespace');
 
   it("gives a backend that hooks a cgroup's sockets the node's cgroup2 directory and its own state folder, through the flags its scope names, right after its stage", () => {
     expect(cgroupScoped.length).toBeGreaterThan(0);
     for (const b of cgroupScoped) {
-      if (b.scope.kind !== 'cgroup') continue;
       for (const model of ['single-process-per-node', 'split-process-per-node'] as const) {
         const pod = daemonSet(renderDocuments({ ...byId(`${b.name}-ipv4-${model}`), nodeScope })).spec.template.spec;
         const dataplane = pod.containers.at(-1)!;
@@ -443,7 +442,6 @@ describe('a node scope: several nodes on one kernel (the netns cluster)', () => 
       expect(renderManifests({ ...byId(id), nodeScope })).toEqual(renderManifests(byId(id)));
     }
     for (const b of cgroupScoped) {
-      if (b.scope.kind !== 'cgroup') continue;
       const args = daemonSet(renderDocuments(byId(`${b.name}-ipv4-single-process-per-node`))).spec.template.spec.containers[0]!.args;
       expect(args.filter((a) => a.startsWith(`--${b.scope.cgroupFlag}=`) || a.startsWith(`--${b.scope.stateFlag.name}=`))).toEqual([]);
     }
@@ -451,7 +449,6 @@ describe('a node scope: several nodes on one kernel (the netns cluster)', () => 
 
   it('refuses a state folder outside the one the scope names', () => {
     for (const b of cgroupScoped) {
-      if (b.scope.kind !== 'cgroup') continue;
       expect(() => renderDocuments({ ...byId(`${b.name}-ipv4-single-process-per-node`), nodeScope: { ...nodeScope, state: '/tmp/x' } })).toThrow(
         new RegExp(`KPNG_ERR_MANIFEST_INPUT: the manifest input is not valid:\n {2}nodeScope: "/tmp/x" is not a folder below ${b.scope.stateFlag.under}`),
       );
