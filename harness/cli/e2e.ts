@@ -6,7 +6,7 @@
 // as kubeadm does) is a backend too: the reference column.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { KpngError, backendNames, deploymentModels, ipFamilies, tiltEnvDefaults, type Backend, type DeploymentModel, type IpFamily } from '../config/index.ts';
+import { KpngError, backendNames, proxyBackend, deploymentModels, ipFamilies, tiltEnvDefaults, type Backend, type DeploymentModel, type IpFamily } from '../config/index.ts';
 import { findOnPath, hostToolRunner, requireTools } from '../cluster/index.ts';
 import { ensureKpngImage, type NetnsCluster } from '../cluster/netns/index.ts';
 import { renderDocuments } from '../manifests/index.ts';
@@ -184,7 +184,10 @@ async function kpngDeployer(backend: Backend, model: DeploymentModel, ctx: CliCo
   const image = await ensureKpngImage(path.join(repoRoot, '.cache/netns-cluster/images'), { log: (line) => ctx.log(`    ${line}`) });
   return async (cluster, runDir) => {
     await cluster.importImage(image);
-    const documents = renderDocuments({ backend, family: 'ipv4', model, image: image.name, apiServer: cluster.server });
+    // The nodes share this host's kernel: a backend hooking a cgroup's sockets gets each node's cgroup2 directory and a state folder of the node's own.
+    const { scope } = proxyBackend(backend);
+    const nodeScope = scope.kind === 'cgroup' ? await cluster.nodeScope(scope.stateFlag.under) : undefined;
+    const documents = renderDocuments({ backend, family: 'ipv4', model, image: image.name, apiServer: cluster.server, ...(nodeScope && { nodeScope }) });
     const manifests = path.join(runDir, 'manifests.yaml');
     await writeFile(manifests, documents.map((d) => d.yaml).join('---\n'));
     const applied = await cluster.kubectl(['apply', '-f', manifests], { timeoutMs: 60_000 });

@@ -65,6 +65,43 @@ export function withClusterCIDRs(args: ProxyArgs, backend: Backend, podCIDRs: re
   return { server: args.server, backend: [...args.backend.slice(0, at + 1), flag, ...args.backend.slice(at + 1)] };
 }
 
+/**
+ * Where a cluster of several nodes on one kernel keeps a cgroup-scoped backend to each node,
+ * as templates on the node's name ($(NODE_NAME), the downward API's spec.nodeName): the
+ * node's cgroup2 directory and its own folder for the backend's kernel state.
+ */
+export interface NodeScope {
+  cgroup: string;
+  state: string;
+}
+
+/** What is wrong with a node scope for this backend (undefined: nothing): its state folder must lie below the folder the backend's scope names. */
+export function nodeScopeProblem(backend: Backend, nodeScope: NodeScope): string | undefined {
+  const { scope } = proxyBackend(backend);
+  if (scope.kind !== 'cgroup') return undefined;
+  const under = scope.stateFlag.under.replace(/\/+$/, '');
+  if (!nodeScope.state.startsWith(`${under}/`) || nodeScope.state.split('/').includes('..')) {
+    return `${JSON.stringify(nodeScope.state)} is not a folder below ${under} (--${scope.stateFlag.name} of ${backend})`;
+  }
+  if (!nodeScope.cgroup.startsWith('/') || nodeScope.cgroup.split('/').includes('..')) return `${JSON.stringify(nodeScope.cgroup)} is not an absolute cgroup2 directory`;
+  return undefined;
+}
+
+/**
+ * args with the backend's scope flags right after its stage: for a backend whose scope is a
+ * cgroup (its descriptor's `scope`), --<cgroupFlag>=<nodeScope.cgroup> and
+ * --<stateFlag>=<nodeScope.state>; unchanged for a backend whose rules live in the network
+ * namespace (a node's namespace keeps it to the node already) or without a node scope (one
+ * node per kernel: the cgroup2 root and the default folder are the node's).
+ */
+export function withNodeScope(args: ProxyArgs, backend: Backend, nodeScope: NodeScope | undefined): ProxyArgs {
+  const { scope } = proxyBackend(backend);
+  const at = args.backend.indexOf(`to-${backend}`);
+  if (nodeScope === undefined || scope.kind !== 'cgroup' || at < 0) return args;
+  const flags = [`--${scope.cgroupFlag}=${nodeScope.cgroup}`, `--${scope.stateFlag.name}=${nodeScope.state}`];
+  return { server: args.server, backend: [...args.backend.slice(0, at + 1), ...flags, ...args.backend.slice(at + 1)] };
+}
+
 /** The full command lines: the base args plus the pod CIDRs. */
 export function proxyArgs(input: ProxyArgsInput): ProxyArgs {
   return withClusterCIDRs(baseProxyArgs(input), input.backend, input.podCIDRs);

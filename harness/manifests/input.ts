@@ -9,6 +9,7 @@ import {
   argsProblems,
   backendNames,
   isBackend,
+  nodeScopeProblem,
   deploymentModels,
   dns1123LabelSchema,
   dns1123SubdomainSchema,
@@ -69,6 +70,12 @@ export const manifestInputSchema = z
     }),
     /** Render and mount a kubeconfig ConfigMap of this name (else: the ServiceAccount's in-cluster config). */
     kubeconfigConfigMap: dns1123SubdomainSchema.optional(),
+    /**
+     * Several nodes on one kernel (the netns cluster): where a backend that hooks a cgroup's
+     * sockets is kept to each node, as templates on $(NODE_NAME). Absent: one node per kernel
+     * (kind), the cgroup2 root and the backend's default state folder.
+     */
+    nodeScope: z.strictObject({ cgroup: z.string().min(1), state: z.string().min(1) }).optional(),
     /** Container args instead of the defaults (e.g. tilt.env's e2e_backend_args / e2e_server_args). */
     args: z.strictObject({ backend: argList.min(1).optional(), server: argList.optional() }).optional(),
   })
@@ -86,6 +93,10 @@ export const manifestInputSchema = z
         path: ['podCIDRs'],
         message: `${JSON.stringify(input.podCIDRs)} does not fit ip family ${input.family}: expected ${input.family === 'dual' ? 'one IPv4 and one IPv6 CIDR' : `one ${input.family === 'ipv4' ? 'IPv4' : 'IPv6'} CIDR`}`,
       });
+    }
+    if (input.nodeScope) {
+      const problem = nodeScopeProblem(input.backend, input.nodeScope);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['nodeScope'], message: problem });
     }
     if (input.args) {
       const backendArgs = input.args.backend;
@@ -125,6 +136,7 @@ const accepted: Record<string, string> = {
   podCIDRs: 'absent (the table\'s for the family), or the pod CIDR per family, e.g. ["10.244.0.0/16"] or ["10.244.0.0/16", "fd00:10:244::/56"]',
   apiServer: 'https://<host>[:<port>], as nodes reach the API server (kind get kubeconfig --internal)',
   kubeconfigConfigMap: DNS1123_SUBDOMAIN_FORM,
+  nodeScope: "absent, or { cgroup: the node's cgroup2 directory, state: a folder below the one the backend's scope names }, each may hold $(NODE_NAME)",
   args: 'lists of container arguments, { backend: [...], server: [...] } ([] or absent for the single model)',
 };
 

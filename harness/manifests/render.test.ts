@@ -417,6 +417,46 @@ describe('the input', () => {
   });
 });
 
+describe('a node scope: several nodes on one kernel (the netns cluster)', () => {
+  const nodeScope = { cgroup: '/sys/fs/cgroup/unified/kpng-kc12ab/$(NODE_NAME)', state: '/sys/fs/bpf/kc12ab-$(NODE_NAME)' };
+  const cgroupScoped = proxyBackends().flatMap((b) => (b.scope.kind === 'cgroup' ? [{ name: b.name, scope: b.scope }] : []));
+  const namespaceScoped = proxyBackends().filter((b) => b.scope.kind === 'network-namespace');
+
+  it("gives a backend that hooks a cgroup's sockets the node's cgroup2 directory and its own state folder, through the flags its scope names, right after its stage", () => {
+    expect(cgroupScoped.length).toBeGreaterThan(0);
+    for (const b of cgroupScoped) {
+      for (const model of ['single-process-per-node', 'split-process-per-node'] as const) {
+        const pod = daemonSet(renderDocuments({ ...byId(`${b.name}-ipv4-${model}`), nodeScope })).spec.template.spec;
+        const dataplane = pod.containers.at(-1)!;
+        const at = dataplane.args.indexOf(`to-${b.name}`);
+        expect(dataplane.args.slice(at + 1, at + 3)).toEqual([`--${b.scope.cgroupFlag}=${nodeScope.cgroup}`, `--${b.scope.stateFlag.name}=${nodeScope.state}`]);
+        // $(NODE_NAME) is the downward API's spec.nodeName in that container.
+        expect(dataplane.env).toContainEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+      }
+    }
+  });
+
+  it('leaves a backend whose rules live in the network namespace as it is, and renders a cgroup-scoped one without it as on kind (the cgroup2 root, one node per kernel)', () => {
+    for (const b of namespaceScoped) {
+      const id = `${b.name}-ipv4-single-process-per-node`;
+      expect(renderManifests({ ...byId(id), nodeScope })).toEqual(renderManifests(byId(id)));
+    }
+    for (const b of cgroupScoped) {
+      const args = daemonSet(renderDocuments(byId(`${b.name}-ipv4-single-process-per-node`))).spec.template.spec.containers[0]!.args;
+      expect(args.filter((a) => a.startsWith(`--${b.scope.cgroupFlag}=`) || a.startsWith(`--${b.scope.stateFlag.name}=`))).toEqual([]);
+    }
+  });
+
+  it('refuses a state folder outside the one the scope names', () => {
+    for (const b of cgroupScoped) {
+      expect(() => renderDocuments({ ...byId(`${b.name}-ipv4-single-process-per-node`), nodeScope: { ...nodeScope, state: '/tmp/x' } })).toThrow(
+        new RegExp(`KPNG_ERR_MANIFEST_INPUT: the manifest input is not valid:\n {2}nodeScope: "/tmp/x" is not a folder below ${b.scope.stateFlag.under}`),
+      );
+      expect(() => renderDocuments({ ...byId(`${b.name}-ipv4-single-process-per-node`), nodeScope: { ...nodeScope, state: `${b.scope.stateFlag.under}/../etc` } })).toThrow(/nodeScope: .* is not a folder below/);
+    }
+  });
+});
+
 describe('tilt.env.example', () => {
   it('is the tilt.env for iptables × ipv4 × single on the cluster table, and renders', async () => {
     const { env } = parseTiltEnv(await readFile(path.join(repoRoot, 'tilt.env.example'), 'utf8'), { file: 'tilt.env.example' });

@@ -15,6 +15,7 @@ import {
   baseProxyArgs,
   proxyBackend,
   withClusterCIDRs,
+  withNodeScope,
 } from '../config/index.ts';
 import { parseManifestInput, type ManifestInput, type ResolvedManifestInput } from './input.ts';
 
@@ -111,7 +112,7 @@ function viewOf(input: ResolvedManifestInput): View {
   const defaults = baseProxyArgs({ backend: input.backend, model: input.model, kubeconfig: kubeconfig !== null });
   const given = input.args ? { backend: input.args.backend ?? defaults.backend, server: input.args.server ?? [] } : defaults;
   // The pod CIDRs follow from the family (or the input's cluster): set here, never stored in args.
-  const args = withClusterCIDRs(given, input.backend, input.podCIDRs);
+  const args = withNodeScope(withClusterCIDRs(given, input.backend, input.podCIDRs), input.backend, input.nodeScope);
   const apiServer = apiServerParts(input.apiServer);
   const split = input.model === 'split-process-per-node';
 

@@ -2,10 +2,10 @@
 // a busybox pod on each, upstream kube-proxy (iptables) as kubeadm's DaemonSet, a ClusterIP
 // Service answering from the other node, CoreDNS answering for Services, the e2e images'
 // tools, and a stop that leaves nothing behind.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cgroupHierarchies } from './host.ts';
+import { cgroup2Hierarchy, cgroupHierarchies, cgroupPids } from './host.ts';
 import { mountsUnder, namespacesOf, readSysctls, startNetnsCluster, AGNHOST_IMAGE, BUSYBOX_IMAGE, JESSIE_DNSUTILS_IMAGE, type NetnsCluster } from './index.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -85,6 +85,26 @@ describe('a netns cluster (kubelet + containerd per node namespace)', () => {
       return r.exitCode === 0 && r.stdout.includes('serving') ? r.stdout : undefined;
     });
     expect(logs).toContain('serving');
+  });
+
+  it("keeps each node's processes and its pods' containers in the node's cgroup2 directory, the one nodeScope names for $(NODE_NAME)", async () => {
+    const unified = cgroup2Hierarchy();
+    expect(unified, 'a cgroup2 hierarchy is mounted').toBeDefined();
+    const scope = await c().nodeScope('/sys/fs/bpf');
+    for (const node of c().nodes) {
+      const dir = scope.cgroup.replace('$(NODE_NAME)', node.plan.name);
+      expect(dir).toBe(path.join(unified!, node.plan.cgroup2));
+      // Every process of the node's v1 cgroups (containerd, shims, kubelet, the pods' containers, as runc placed them)...
+      const pids = [node.plan.cgroupRoot, node.plan.runtimeCgroup, node.plan.kubeletCgroup].flatMap((g) => cgroupPids(g)).filter((pid) => existsSync(`/proc/${pid}`));
+      expect(pids.length).toBeGreaterThan(3);
+      // ...is in the node's cgroup2 directory or below it: its `0::` line.
+      const outside = pids
+        .map((pid) => ({ pid, cgroup2: /^0::(.*)$/m.exec(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))?.[1] ?? '' }))
+        .filter((p) => existsSync(`/proc/${p.pid}`) && p.cgroup2 !== node.plan.cgroup2 && !p.cgroup2.startsWith(`${node.plan.cgroup2}/`));
+      expect(outside).toEqual([]);
+    }
+    // A backend's state folder per node, removed by stop (checked there).
+    mkdirSync(scope.state.replace('$(NODE_NAME)', 'node-1'));
   });
 
   it('with upstream kube-proxy (iptables) as kubeadm’s DaemonSet, a ClusterIP Service reaches the pod on node-1 from a pod on node-2', async () => {
@@ -174,12 +194,15 @@ describe('a netns cluster (kubelet + containerd per node namespace)', () => {
     expect({ phase, out }).toEqual({ phase: 'Succeeded', out: ['bash ok', 'curl 200', 'wget web', 'nc web', ...['dig', 'ip', 'iptables', 'conntrack', 'iperf', 'nslookup', 'ps'].map((t) => `has ${t}`)] });
   });
 
-  it('stops leaving nothing behind: processes, namespaces, mounts, cgroups, files, host sysctls', async () => {
+  it("stops leaving nothing behind: processes, namespaces, mounts, cgroups (v1 and cgroup2), the nodes' state folders, files, host sysctls", async () => {
     const { state, plan } = c();
     await c().stop();
     expect(await namespacesOf(state.id)).toEqual([]);
     expect(mountsUnder([state.dataDir, state.runDir])).toEqual([]);
     expect(cgroupHierarchies().filter((h) => existsSync(path.join(h, plan.cgroup)))).toEqual([]);
+    expect(existsSync(path.join(cgroup2Hierarchy() ?? '/nonexistent', plan.cgroup))).toBe(false);
+    expect(state.stateRoots).toEqual(['/sys/fs/bpf']);
+    expect(existsSync(`/sys/fs/bpf/${state.id}-node-1`)).toBe(false);
     expect(existsSync(state.dataDir) || existsSync(state.runDir)).toBe(false);
     expect(readSysctls()).toEqual(sysctlsBefore);
     const ours = readFileSync('/proc/self/mountinfo', 'utf8').includes(state.id);

@@ -7,10 +7,12 @@
 //   // cluster.nodeKubeconfig works inside the node namespaces (cluster.nodeExec).
 //   await cluster.stop();   // processes, namespaces, mounts, cgroups, files, host sysctls
 //
-// Everything runs under the cgroup /kpng-<id> (every v1 hierarchy), so a stop finds all of
-// it even when the process that started it is gone: stopCluster(state) from a state file.
+// Everything runs under the cgroup /kpng-<id> (every v1 hierarchy, and the cgroup2 one:
+// there each node's processes and containers share /kpng-<id>/node-N, the directory a
+// backend that hooks a cgroup's sockets is given, nodeScope), so a stop finds all of it even
+// when the process that started it is gone: stopCluster(state) from a state file.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -23,10 +25,10 @@ import { processStartTime } from '../../lab/netns/cleanup.ts';
 import { projectNode, programEnv, siblingProgram } from '../../lab/netns/index.ts';
 import { cniConfList, containerdConfig, kubeconfig, kubeletArgs, kubeletConfig, nodePaths, type NodePaths } from './configs.ts';
 import type { ControlPlaneProgramConfig, ControlPlaneProgramReady } from './control-plane-program.ts';
-import { cgroupHierarchies, createCgroup, killAndRemoveCgroup, namespacesOf, readSysctls, restoreSysctls, unmountUnder } from './host.ts';
+import { cgroup2Hierarchy, cgroupHierarchies, createCgroup, createCgroup2, killAndRemoveCgroup, namespacesOf, readSysctls, restoreSysctls, unmountUnder } from './host.ts';
 import { coreDnsManifests, kubeProxyManifests } from './addons.ts';
 import { ensureImages, type BuiltImage } from './images.ts';
-import { clusterPlan, newClusterId, planNamespaces, type ClusterPlan, type NodePlan } from './plan.ts';
+import { clusterPlan, newClusterId, nodeCgroup2Template, nodeStateTemplate, ownsStateEntry, planNamespaces, type ClusterPlan, type NodePlan } from './plan.ts';
 
 export const DEFAULT_DATA_DIR = '/var/lib/kpng-netns-cluster';
 export const DEFAULT_RUN_DIR = '/run/kpng-netns-cluster';
@@ -59,6 +61,16 @@ export interface ClusterState {
   owner: { pid: number; startTime: string | undefined };
   kubeconfig: string;
   server: string;
+  /** Folders a backend keeps per-node state below (nodeScope): their entries `<id>-*` are the cluster's, removed by stop. */
+  stateRoots?: string[];
+}
+
+/** Where a backend that hooks a cgroup's sockets is kept to one node, as templates on the node's name ($(NODE_NAME), the downward API's spec.nodeName). */
+export interface NodeScopeTemplate {
+  /** The node's cgroup2 directory: every process of the node and of its pods. */
+  cgroup: string;
+  /** The node's own folder for the backend's kernel state, below the root asked for. */
+  state: string;
 }
 
 export interface ClusterNode {
@@ -80,6 +92,12 @@ export interface NetnsCluster {
   images: BuiltImage[];
   /** The argv prefix that runs a program in a node's network and UTS namespaces (nsenter, not ip netns exec: that makes a mount namespace of its own). */
   nodeCommand(node: string): string[];
+  /**
+   * Where a backend hooking a cgroup's sockets is kept to each node: the node's cgroup2
+   * directory and a state folder of its own below `stateUnder` (removed by stop), as
+   * templates on $(NODE_NAME). Throws KPNG_ERR_NETNS_CLUSTER when the host has no cgroup2 hierarchy.
+   */
+  nodeScope(stateUnder: string): Promise<NodeScopeTemplate>;
   /** Runs a program in a node's namespaces. */
   nodeExec(node: string, file: string, args: string[], opts?: { timeoutMs?: number }): Promise<RunResult>;
   /** A long-running program in a node's namespaces and its runtime's cgroup (so stop ends it too), output appended to logFile. */
@@ -114,11 +132,15 @@ async function must(file: string, args: string[], what: string, opts: { input?: 
 
 const netnsPath = (name: string) => `/run/netns/${name}`;
 
-/** The argv prefix that puts a program into `cgroup` (every v1 hierarchy) before it runs: its children are born there. */
-function inCgroup(cgroup: string): string[] {
-  const files = cgroupHierarchies()
-    .filter((h) => path.basename(h) !== 'unified' && h !== '/sys/fs/cgroup')
-    .map((h) => `'${path.join(h, cgroup, 'cgroup.procs')}'`);
+/** The argv prefix that puts a program into `cgroup` (every v1 hierarchy), and into `cgroup2` in the cgroup2 one when given, before it runs: its children are born there. */
+function inCgroup(cgroup: string, cgroup2?: string): string[] {
+  const unified = cgroup2 === undefined ? undefined : cgroup2Hierarchy();
+  const files = [
+    ...cgroupHierarchies()
+      .filter((h) => path.basename(h) !== 'unified' && h !== '/sys/fs/cgroup')
+      .map((h) => path.join(h, cgroup, 'cgroup.procs')),
+    ...(unified === undefined || cgroup2 === undefined ? [] : [path.join(unified, cgroup2, 'cgroup.procs')]),
+  ].map((f) => `'${f}'`);
   return ['/bin/sh', '-c', `for f in ${files.join(' ')}; do echo $$ > "$f" || exit 125; done; exec "$@"`, 'in-cgroup'];
 }
 
@@ -170,8 +192,8 @@ const exited = new WeakSet<ResultPromise>();
 const running = (p: ResultPromise) => !exited.has(p);
 
 /** A long-running program of the cluster, in its cgroup, output to a log file. */
-function spawnLogged(cgroup: string, argv: string[], logFile: string, opts: { stdin?: 'pipe' | 'ignore'; env?: NodeJS.ProcessEnv } = {}): ResultPromise {
-  const [file, ...args] = [...inCgroup(cgroup), ...argv];
+function spawnLogged(cgroup: string, argv: string[], logFile: string, opts: { stdin?: 'pipe' | 'ignore'; env?: NodeJS.ProcessEnv; cgroup2?: string } = {}): ResultPromise {
+  const [file, ...args] = [...inCgroup(cgroup, opts.cgroup2), ...argv];
   const child = execa(file!, args, {
     stdin: opts.stdin ?? 'ignore',
     stdout: { file: logFile, append: true } as never,
@@ -281,7 +303,8 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
     log(`cluster ${id}: ${plan.nodes.length} nodes, files in ${dataDir}`);
     const images = await ensureImages(opts.imageDir ?? path.join(repoRoot, '.cache/netns-cluster/images'), undefined, { log });
     for (const file of uniqueFiles(images)) log(`images ${images.filter((i) => i.file === file.file).map((i) => i.name).join(', ')}: ${file.how}`);
-    await createCgroup(`${plan.cgroup}/control-plane`);
+    await createCgroup(plan.controlPlaneCgroup);
+    await createCgroup2(plan.controlPlaneCgroup);
     await makeTopology(plan, log);
 
     // The apiserver's client certificate for kubelets, from a CA of its own that kubelets trust.
@@ -303,10 +326,10 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
     };
     const cpLog = path.join(dataDir, 'control-plane.log');
     const cpProc = spawnLogged(
-      `${plan.cgroup}/control-plane`,
+      plan.controlPlaneCgroup,
       ['nsenter', `--net=${netnsPath(plan.controlPlane.netns)}`, '--', projectNode(), '--disable-warning=ExperimentalWarning', siblingProgram(import.meta.url, 'control-plane-program'), JSON.stringify(cpConfig)],
       cpLog,
-      { stdin: 'pipe', env: { ...process.env, ...programEnv(), PATH: `${k8sBinDir()}:${process.env.PATH ?? ''}` } },
+      { stdin: 'pipe', env: { ...process.env, ...programEnv(), PATH: `${k8sBinDir()}:${process.env.PATH ?? ''}` }, cgroup2: plan.controlPlaneCgroup },
     );
     procs.push(cpProc);
     const ready = await waitFor<ControlPlaneProgramReady>(
@@ -357,13 +380,14 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
       await createCgroup(node.plan.cgroupRoot);
       await createCgroup(node.plan.runtimeCgroup);
       await createCgroup(node.plan.kubeletCgroup);
+      await createCgroup2(node.plan.cgroup2);
     }
 
     await Promise.all(
       nodes.map(async (node) => {
         const { paths } = node;
         const containerdLog = path.join(paths.dir, 'containerd.log');
-        procs.push(spawnLogged(node.plan.runtimeCgroup, [...nodeCommandFor(node), 'containerd', `--config=${paths.containerdConfig}`], containerdLog));
+        procs.push(spawnLogged(node.plan.runtimeCgroup, [...nodeCommandFor(node), 'containerd', `--config=${paths.containerdConfig}`], containerdLog, { cgroup2: node.plan.cgroup2 }));
         await waitFor(
           `containerd of ${node.plan.name} answering`,
           60_000,
@@ -371,7 +395,7 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
           () => tail(containerdLog),
         );
         for (const image of uniqueFiles(images)) await must('ctr', ['--address', paths.containerdSocket, '-n', 'k8s.io', 'images', 'import', image.file], `importing ${image.name} into ${node.plan.name}`, { timeoutMs: 120_000 });
-        procs.push(spawnLogged(node.plan.kubeletCgroup, [...nodeCommandFor(node), k8sBinary('kubelet'), ...kubeletArgs(node.plan, paths)], path.join(paths.dir, 'kubelet.log')));
+        procs.push(spawnLogged(node.plan.kubeletCgroup, [...nodeCommandFor(node), k8sBinary('kubelet'), ...kubeletArgs(node.plan, paths)], path.join(paths.dir, 'kubelet.log'), { cgroup2: node.plan.cgroup2 }));
       }),
     );
     log(`nodes: containerd up, images imported, kubelets started after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -462,7 +486,17 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
       },
       nodeSpawn: (name, file, args, logFile) => {
         const node = byName(name);
-        return spawnLogged(node.plan.runtimeCgroup, [...nodeCommandFor(node), file, ...args], logFile);
+        return spawnLogged(node.plan.runtimeCgroup, [...nodeCommandFor(node), file, ...args], logFile, { cgroup2: node.plan.cgroup2 });
+      },
+      nodeScope: async (stateUnder) => {
+        const mount = cgroup2Hierarchy() ?? fail('this host has no cgroup2 hierarchy mounted, so the nodes have no cgroup2 directory of their own to give a backend that hooks a cgroup\'s sockets; accepted: a host with cgroup2 (hybrid or unified)');
+        const folder = nodeStateTemplate(plan, stateUnder);
+        const root = path.dirname(folder);
+        if (!(state.stateRoots ?? []).includes(root)) {
+          state.stateRoots = [...(state.stateRoots ?? []), root];
+          await writeFile(path.join(dataDir, 'state.json'), JSON.stringify(state, null, 2));
+        }
+        return { cgroup: nodeCgroup2Template(plan, mount), state: folder };
       },
       kubectl,
       importImage: async (image) => {
@@ -506,6 +540,11 @@ export async function stopCluster(state: ClusterState, opts: { log?: (line: stri
   }
   const restored = await restoreSysctls(state.sysctls).catch((e: unknown) => [`restoring sysctls failed: ${String(e)}`]);
   if (restored.length > 0) log(`host sysctls put back: ${restored.join(', ')}`);
+  // The nodes' state folders a backend kept (bpffs pins): after the cgroups, so nothing uses them.
+  for (const root of state.stateRoots ?? []) {
+    const names = await readdir(root).catch(() => [] as string[]);
+    for (const name of names.filter((n) => ownsStateEntry(state.id, n))) await rm(path.join(root, name), { recursive: true, force: true }).catch((e: unknown) => problems.push(`${path.join(root, name)}: ${String(e)}`));
+  }
   await rm(state.runDir, { recursive: true, force: true }).catch((e: unknown) => problems.push(String(e)));
   await rm(state.dataDir, { recursive: true, force: true }).catch((e: unknown) => problems.push(String(e)));
   // The parent folders too, when no other cluster uses them.

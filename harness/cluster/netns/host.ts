@@ -45,6 +45,27 @@ export function cgroupHierarchies(root = CGROUP_ROOT): string[] {
   return [...new Set(out)];
 }
 
+/** The cgroup2 hierarchy's mount point (/sys/fs/cgroup/unified on a hybrid host, /sys/fs/cgroup on a cgroup2-only one), or undefined. */
+export function cgroup2Hierarchy(root = CGROUP_ROOT): string | undefined {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
+  for (const line of mounts) {
+    const [left, right] = line.split(' - ');
+    if (!left || !right) continue;
+    const mountPoint = left.split(' ')[4] ?? '';
+    if (right.split(' ')[0] === 'cgroup2' && (mountPoint === root || mountPoint.startsWith(`${root}/`))) return mountPoint;
+  }
+  return undefined;
+}
+
+/** Creates `cgroup` (e.g. /kpng-kc12ab/node-1) in the cgroup2 hierarchy (no controllers are enabled in it: nothing to copy down); its path there, or undefined without one. */
+export async function createCgroup2(cgroup: string): Promise<string | undefined> {
+  const hierarchy = cgroup2Hierarchy();
+  if (hierarchy === undefined) return undefined;
+  const dir = path.join(hierarchy, cgroup);
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
 /** Creates `cgroup` (e.g. /kpng-kc12ab/node-1) in every v1 hierarchy; cpuset's cpus and mems copied down each level, or nothing can join it. */
 export async function createCgroup(cgroup: string): Promise<void> {
   for (const hierarchy of cgroupHierarchies()) {

@@ -1,7 +1,7 @@
 // harness/cluster/netns: a Kubernetes cluster without Docker — real kubelets and
 // containerd in network and UTS namespaces, the control plane in a namespace of its own.
-export { startNetnsCluster, stopCluster, DEFAULT_DATA_DIR, DEFAULT_RUN_DIR, type ClusterNode, type ClusterState, type NetnsCluster, type NetnsClusterOptions } from './cluster.ts';
-export { clusterPlan, MAX_NODES, type ClusterPlan, type NodePlan } from './plan.ts';
+export { startNetnsCluster, stopCluster, DEFAULT_DATA_DIR, DEFAULT_RUN_DIR, type ClusterNode, type ClusterState, type NetnsCluster, type NetnsClusterOptions, type NodeScopeTemplate } from './cluster.ts';
+export { clusterPlan, nodeCgroup2Template, nodeStateTemplate, MAX_NODES, type ClusterPlan, type NodePlan } from './plan.ts';
 export { kubeProxyConfig, kubeconfig, nodePaths, type NodePaths } from './configs.ts';
 export {
   ensureImages,

@@ -3,7 +3,7 @@
 // registered backends drive (`kpng backends --packages`), the project's Node.js (the npm
 // package node@24, node_modules/.bin/node) as /usr/local/bin/node, and /opt/kpng holding
 // package.json, the production node_modules (`npm ls --omit=dev`) and `npm run build`'s
-// dist/proxy; entrypoint dist/proxy/kpng.sh, root, NODE_ENV=production — what the
+// dist/proxy (with the compiled eBPF programs: built as the Dockerfile builds them); entrypoint dist/proxy/kpng.sh, root, NODE_ENV=production — what the
 // Dockerfile's runtime stage holds. The Debian layer is kept per release and package list;
 // the archive is named by the digest of both layers.
 import { createHash } from 'node:crypto';
@@ -22,8 +22,15 @@ const fail = (message: string): never => {
   throw new KpngError('KPNG_ERR_NETNS_CLUSTER_IMAGE', message);
 };
 
-async function must(runner: Runner, file: string, args: string[], what: string, cwd = repoRoot, timeoutMs = 15 * 60_000): Promise<string> {
-  const r = await runner(file, args, { cwd, timeoutMs, env: { ...process.env, PATH: `${path.join(repoRoot, 'node_modules/.bin')}:${process.env.PATH ?? ''}` } });
+/**
+ * The environment of the image's `npm run build`, as proxy/Dockerfile's build stage sets it:
+ * KPNG_BPF_REQUIRED=1, so a missing compiler fails the build instead of leaving an image
+ * without the eBPF programs (hack/build-bpf.sh).
+ */
+export const IMAGE_BUILD_ENV: Readonly<Record<string, string>> = { KPNG_BPF_REQUIRED: '1' };
+
+async function must(runner: Runner, file: string, args: string[], what: string, cwd = repoRoot, timeoutMs = 15 * 60_000, env: Record<string, string> = {}): Promise<string> {
+  const r = await runner(file, args, { cwd, timeoutMs, env: { ...process.env, ...env, PATH: `${path.join(repoRoot, 'node_modules/.bin')}:${process.env.PATH ?? ''}` } });
   if (r.exitCode !== 0) fail(`${what}: ${file} ${args.join(' ')} exited with ${r.exitCode ?? r.error ?? 'a signal'}: ${(r.stderr || r.stdout).trim().split('\n').slice(-15).join('\n')}`);
   return r.stdout;
 }
@@ -48,7 +55,7 @@ export async function ensureKpngImage(dir: string, opts: { runner?: Runner; log?
   const packages = (await must(runner, node, ['--disable-warning=ExperimentalWarning', path.join(repoRoot, 'proxy/cli.ts'), 'backends', '--packages'], 'listing the backends’ packages')).trim().split(/\s+/).filter((p) => p !== '');
   const layer = await debianRootLayer(dir, 'kpng', packages, runner, log);
   log('kpng image: npm run build');
-  await must(runner, 'npm', ['run', 'build', '--silent'], 'building the proxy (npm run build)');
+  await must(runner, 'npm', ['run', 'build', '--silent'], 'building the proxy (npm run build)', repoRoot, 15 * 60_000, { ...IMAGE_BUILD_ENV });
   if (!existsSync(path.join(repoRoot, 'dist/proxy/kpng.sh'))) fail('npm run build left no dist/proxy/kpng.sh');
   // npm ls exits 1 over peer and optional packages it cannot find; what it lists is what is installed.
   const listed = await runner('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: repoRoot, timeoutMs: 120_000 });

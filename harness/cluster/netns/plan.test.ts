@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clusterPlan, newClusterId, ownsNamespace, planNamespaces, ID_PATTERN } from './plan.ts';
+import { clusterPlan, newClusterId, nodeCgroup2Template, nodeStateTemplate, ownsNamespace, ownsStateEntry, planNamespaces, ID_PATTERN } from './plan.ts';
 
 describe('the netns cluster plan', () => {
   it('places node N at 10.201.0.(10+N) with pod CIDR 10.244.N.0/24, alternating zones, and names everything with the cluster id', () => {
@@ -11,6 +11,26 @@ describe('the netns cluster plan', () => {
     ]);
     expect(planNamespaces(plan)).toEqual(['kc12ab-sw', 'kc12ab-cp', 'kc12ab-node-1', 'kc12ab-node-2', 'kc12ab-node-3']);
     expect(plan.controlPlane).toEqual({ netns: 'kc12ab-cp', veth: 'kc12abc', ip: '10.201.0.2' });
+  });
+
+  it("gives each node a cgroup2 directory named by the node, below the cluster's, that the $(NODE_NAME) template resolves to", () => {
+    const plan = clusterPlan('kc12ab', 2);
+    expect(plan.nodes.map((n) => n.cgroup2)).toEqual(['/kpng-kc12ab/node-1', '/kpng-kc12ab/node-2']);
+    expect(plan.controlPlaneCgroup).toBe('/kpng-kc12ab/control-plane');
+    expect(nodeCgroup2Template(plan, '/sys/fs/cgroup/unified')).toBe('/sys/fs/cgroup/unified/kpng-kc12ab/$(NODE_NAME)');
+    for (const n of plan.nodes) expect(nodeCgroup2Template(plan, '/sys/fs/cgroup/unified', n.name)).toBe(`/sys/fs/cgroup/unified${n.cgroup2}`);
+  });
+
+  it("names each node's state folder by the cluster id, so stop removes its own and no other cluster's", () => {
+    const plan = clusterPlan('kc12ab', 2);
+    expect(nodeStateTemplate(plan, '/sys/fs/bpf')).toBe('/sys/fs/bpf/kc12ab-$(NODE_NAME)');
+    expect(nodeStateTemplate(plan, '/sys/fs/bpf/', 'node-2')).toBe('/sys/fs/bpf/kc12ab-node-2');
+    expect(ownsStateEntry('kc12ab', 'kc12ab-node-2')).toBe(true);
+    expect(ownsStateEntry('kc12ab', 'kc12ac-node-2')).toBe(false);
+    expect(ownsStateEntry('kc12ab', 'kpng')).toBe(false);
+    expect(() => nodeStateTemplate(plan, '/')).toThrow(/^KPNG_ERR_NETNS_CLUSTER: a node's state folder goes below an absolute folder other than \/, not "\/"/);
+    expect(() => nodeStateTemplate(plan, 'sys/fs/bpf')).toThrow(/KPNG_ERR_NETNS_CLUSTER/);
+    expect(() => nodeStateTemplate(plan, '/sys/../etc')).toThrow(/KPNG_ERR_NETNS_CLUSTER/);
   });
 
   it('keeps interface names within the kernel’s 15 characters at the most nodes', () => {

@@ -11,7 +11,10 @@
 //   veths              <id>c (control plane), <id>nN (node N) on the switch's bridge
 //   cgroups            /kpng-<id>/node-N (kubelet's cgroupRoot), /kpng-<id>/node-N-runtime
 //                      (containerd and its shims), /kpng-<id>/node-N-kubelet, /kpng-<id>/control-plane,
-//                      in every cgroup v1 hierarchy
+//                      in every cgroup v1 hierarchy; in the cgroup2 one (hybrid hosts: its mount
+//                      /sys/fs/cgroup/unified) /kpng-<id>/node-N holds all of node N's processes
+//                      (containerd, shims, kubelet, containers) and /kpng-<id>/control-plane the
+//                      control plane's, so a backend hooking a cgroup's sockets keeps to one node
 //   files              <dataDir>/<id>/, sockets <runDir>/<id>/ (short paths for unix sockets)
 import { randomBytes } from 'node:crypto';
 import { KpngError } from '../../config/index.ts';
@@ -35,6 +38,8 @@ export interface NodePlan {
   /** containerd's own cgroup (its shims inherit it). */
   runtimeCgroup: string;
   kubeletCgroup: string;
+  /** The node's cgroup in the cgroup2 hierarchy, named by the node (a backend's --cgroup-path with $(NODE_NAME)): every process of the node. */
+  cgroup2: string;
 }
 
 export interface ClusterPlan {
@@ -49,8 +54,10 @@ export interface ClusterPlan {
   clusterCIDR: string;
   serviceCIDR: string;
   clusterDNS: string;
-  /** The top cgroup, in every v1 hierarchy. */
+  /** The top cgroup, in every v1 hierarchy and in the cgroup2 one. */
   cgroup: string;
+  /** The control plane's cgroup (v1 and cgroup2). */
+  controlPlaneCgroup: string;
   prefixLength: number;
 }
 
@@ -80,6 +87,7 @@ export function clusterPlan(id: string, nodeCount: number): ClusterPlan {
       cgroupRoot: `${cgroup}/${name}`,
       runtimeCgroup: `${cgroup}/${name}-runtime`,
       kubeletCgroup: `${cgroup}/${name}-kubelet`,
+      cgroup2: `${cgroup}/${name}`,
     };
   });
   return {
@@ -95,6 +103,7 @@ export function clusterPlan(id: string, nodeCount: number): ClusterPlan {
     serviceCIDR: '10.96.0.0/16',
     clusterDNS: '10.96.0.10',
     cgroup,
+    controlPlaneCgroup: `${cgroup}/control-plane`,
     prefixLength: 24,
   };
 }
@@ -107,4 +116,22 @@ export function planNamespaces(plan: ClusterPlan): string[] {
 /** Whether a network namespace name belongs to cluster `id`. */
 export function ownsNamespace(id: string, netns: string): boolean {
   return netns.startsWith(`${id}-`);
+}
+
+/** The cgroup2 directory of every node, as a template on the node's name: `<mount>/kpng-<id>/$(NODE_NAME)`. */
+export function nodeCgroup2Template(plan: ClusterPlan, cgroup2Mount: string, nodeName = '$(NODE_NAME)'): string {
+  return `${cgroup2Mount}${plan.cgroup}/${nodeName}`;
+}
+
+/** A node's folder for a backend's kernel state below `under` (e.g. /sys/fs/bpf/kc12ab-node-1), as a template on the node's name. */
+export function nodeStateTemplate(plan: ClusterPlan, under: string, nodeName = '$(NODE_NAME)'): string {
+  if (!under.startsWith('/') || under === '/' || under.split('/').includes('..')) {
+    throw new KpngError('KPNG_ERR_NETNS_CLUSTER', `a node's state folder goes below an absolute folder other than /, not ${JSON.stringify(under)}`);
+  }
+  return `${under.replace(/\/+$/, '')}/${plan.id}-${nodeName}`;
+}
+
+/** Whether a file name below a state root belongs to cluster `id` (its nodes' state folders). */
+export function ownsStateEntry(id: string, name: string): boolean {
+  return name.startsWith(`${id}-`);
 }
