@@ -30,7 +30,7 @@ describe('kpng-harness e2e on a netns cluster, signalled while the cluster start
   it.each([
     ['SIGTERM', 'namespaces:', 'its namespaces are made'],
     ['SIGINT', 'control plane ready', 'its control plane runs'],
-  ] as const)('%s once %s (%s): exit code 130, nothing of the cluster left', async (signal, line) => {
+  ] as const)('%s once %s (%s): exit code 130, nothing of the cluster left', async (signal, line, stage) => {
     const results = await mkdtemp(path.join(tmpdir(), 'kpng-e2e-signal-'));
     try {
       const child = spawn(
@@ -51,7 +51,7 @@ describe('kpng-harness e2e on a netns cluster, signalled while the cluster start
       child.stdout.on('data', onData);
       child.stderr.on('data', onData);
       const code = await exited;
-      expect(signalled, output).toBe(true);
+      expect(signalled, `the command never said "${line}" (${stage}):\n${output}`).toBe(true);
       expect(code, output).toBe(130);
       expect(output).toMatch(/KPNG_ERR_NETNS_CLUSTER: interrupted while the netns cluster for kube-proxy\/ipv4 started/);
       const id = /cluster (kc[0-9a-f]+): 2 nodes/.exec(output)?.[1] ?? expect.unreachable(`no cluster id in:\n${output}`);
