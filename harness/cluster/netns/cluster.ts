@@ -384,7 +384,7 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
         );
         for (const image of uniqueFiles(images)) {
           interrupted();
-          await must('ctr', ['--address', paths.containerdSocket, '-n', 'k8s.io', 'images', 'import', image.file], `importing ${image.name} into ${node.plan.name}`, { timeoutMs: 120_000 });
+          await must('ctr', ['--address', paths.containerdSocket, '-n', 'k8s.io', 'images', 'import', image.file], `importing ${image.name} into ${node.plan.name}`, { timeoutMs: 300_000 }); // as importImage: 120 s ran out at load averages of 60-150
         }
         interrupted();
         procs.push(spawnLogged(node.plan.kubeletCgroup, [...nodeCommandFor(node), k8sBinary('kubelet'), ...kubeletArgs(node.plan, paths)], path.join(paths.dir, 'kubelet.log')));
