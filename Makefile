@@ -59,7 +59,7 @@ test-suite: deps ## Run the suite tier only (the e2e selections against the real
 	@hack/k8s-binaries.sh --only e2e.test,ginkgo
 	vitest run --project suite
 test-e2e-cluster: deps ## Run the opt-in e2e-cluster tier (root): netns clusters of real kubelets + containerd, not part of make test
-	@hack/k8s-binaries.sh --only cluster
+	@hack/k8s-binaries.sh --only cluster,e2e.test,ginkgo # e2e.test and ginkgo: the e2e command signalled while its cluster starts
 	vitest run --project e2e-cluster
 
 # ------------------------------------------------------------------ the harness (kind, Tilt, e2e)

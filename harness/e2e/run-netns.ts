@@ -5,10 +5,13 @@
 // Service address is reachable), JUnit into the results folder, per-spec progress on the
 // way; on failure keep the proxy's and CoreDNS's pod logs; stop the cluster unless asked
 // to keep it (then: kpng-harness cluster down does not know it; Ctrl-C or the printed
-// command removes it).
+// command removes it). SIGINT/SIGTERM at any point, also while the cluster starts, leave
+// nothing behind: the start is aborted and removes what it made, a running cluster is
+// stopped, and a removal under way is not cut short.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startNetnsCluster, type NetnsCluster } from '../cluster/netns/index.ts';
+import { startNetnsCluster, type NetnsCluster, type NetnsClusterOptions } from '../cluster/netns/index.ts';
+import { KpngError } from '../config/index.ts';
 import { ginkgoRunCommand, type ProgramCommand } from './ginkgo.ts';
 import { e2eRunDir, type ProgramRunner } from './run.ts';
 import { progressRunner } from './progress.ts';
@@ -36,6 +39,8 @@ export interface NetnsE2eRunOptions {
   timeout?: string;
   log?: (line: string) => void;
   runProgram?: ProgramRunner;
+  /** Starts the cluster (default startNetnsCluster). */
+  startCluster?: (options: NetnsClusterOptions) => Promise<NetnsCluster>;
 }
 
 export interface NetnsE2eRunResult {
@@ -95,13 +100,43 @@ export async function runNetnsE2e(options: NetnsE2eRunOptions): Promise<NetnsE2e
     `${JSON.stringify({ backend, family, cluster: 'netns', focus: options.selection.focus, skip: options.selection.skip, specs: options.selection.selected.length }, null, 2)}\n`,
   );
   let t = Date.now();
-  const cluster = await startNetnsCluster({ nodes: options.clusterNodes ?? 3, proxy: 'none', log: (line) => log(`    ${line}`) });
+  // SIGINT/SIGTERM while the cluster starts: the start stops and removes what it made; later: stop it, exit 130.
+  // Handled once: a second signal while removing does not cut the removal short.
+  const interrupt = new AbortController();
+  let started: NetnsCluster | undefined;
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = true;
+    log(`==> ${signal}: removing the netns cluster`);
+    if (started) void started.stop().finally(() => process.exit(130));
+    else interrupt.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const interruptedStart = (cause?: unknown) => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    return new KpngError('KPNG_ERR_NETNS_CLUSTER', `interrupted while the netns cluster for ${backend}/${family} started; what it made is removed`, { exitCode: 130, ...(cause === undefined ? {} : { cause }) });
+  };
+  const startCluster = options.startCluster ?? startNetnsCluster;
+  try {
+    started = await startCluster({ nodes: options.clusterNodes ?? 3, proxy: 'none', log: (line) => log(`    ${line}`), signal: interrupt.signal });
+  } catch (caught) {
+    if (interrupt.signal.aborted) throw interruptedStart(caught);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    throw caught;
+  }
+  const cluster = started;
+  if (interrupt.signal.aborted) {
+    // The signal came as the start returned.
+    await cluster.stop();
+    throw interruptedStart();
+  }
   seconds.clusterUp = (Date.now() - t) / 1000;
   let passed = false;
   let error: Error | undefined;
-  const onSignal = () => void cluster.stop().finally(() => process.exit(130));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
     t = Date.now();
     if (options.deployProxy) await options.deployProxy(cluster, runDir);
@@ -132,6 +167,15 @@ export async function runNetnsE2e(options: NetnsE2eRunOptions): Promise<NetnsE2e
       process.once('SIGTERM', () => resolve());
     });
   }
-  await cluster.stop();
+  // A signal now would end the process half way through the removal: it is held off instead.
+  const holdOff = () => log('==> removing the netns cluster; it ends by itself');
+  process.on('SIGINT', holdOff);
+  process.on('SIGTERM', holdOff);
+  try {
+    await cluster.stop();
+  } finally {
+    process.off('SIGINT', holdOff);
+    process.off('SIGTERM', holdOff);
+  }
   return { runDir, passed, ...(error ? { error } : {}), seconds };
 }

@@ -47,6 +47,8 @@ export interface NetnsClusterOptions {
   /** The service proxy started with the cluster: upstream kube-proxy's DaemonSet, or none (deploy one yourself, then waitForDns). */
   proxy?: 'kube-proxy' | 'none';
   log?: (line: string) => void;
+  /** Aborted while the cluster starts: the start stops at its next step, removes what it made and rejects (KPNG_ERR_NETNS_CLUSTER, "interrupted"). */
+  signal?: AbortSignal;
 }
 
 /** What stopCluster needs, also from another process: kept in <dataDir>/<id>/state.json. */
@@ -206,9 +208,10 @@ function spawnLogged(cgroup: string, argv: string[], logFile: string, opts: { st
   return child;
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, step: () => Promise<T | undefined>, detail: () => Promise<string> = async () => ''): Promise<T> {
+async function waitForStep<T>(what: string, timeoutMs: number, step: () => Promise<T | undefined>, detail: () => Promise<string> = async () => '', interrupted = () => {}): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    interrupted();
     const value = await step();
     if (value !== undefined) return value;
     await sleep(250);
@@ -298,14 +301,22 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
     })();
     return stopped;
   };
+  // While starting: a step after an abort throws, and the catch below removes what was made.
+  let starting = true;
+  const interrupted = () => {
+    if (starting && opts.signal?.aborted) fail(`interrupted while starting cluster ${id}: it is removed again`);
+  };
+  const waitFor = <T>(what: string, timeoutMs: number, step: () => Promise<T | undefined>, detail?: () => Promise<string>) => waitForStep(what, timeoutMs, step, detail, interrupted);
 
   try {
     log(`cluster ${id}: ${plan.nodes.length} nodes, files in ${dataDir}`);
     const images = await ensureImages(opts.imageDir ?? path.join(repoRoot, '.cache/netns-cluster/images'), undefined, { log });
     for (const file of uniqueFiles(images)) log(`images ${images.filter((i) => i.file === file.file).map((i) => i.name).join(', ')}: ${file.how}`);
+    interrupted();
     await createCgroup(plan.controlPlaneCgroup);
     await createCgroup2(plan.controlPlaneCgroup);
     await makeTopology(plan, log);
+    interrupted();
 
     // The apiserver's client certificate for kubelets, from a CA of its own that kubelets trust.
     const kubeletPki = path.join(dataDir, 'kubelet-pki');
@@ -363,6 +374,7 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
 
     // Certificates one at a time: openssl keeps the CA's serial in one file.
     for (const node of nodes) {
+      interrupted();
       const { paths } = node;
       await mkdir(path.join(paths.kubeletRoot, 'pki'), { recursive: true });
       await mkdir(paths.cniConfDir, { recursive: true });
@@ -394,7 +406,11 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
           async () => ((await run('ctr', ['--address', paths.containerdSocket, 'version'], { timeoutMs: 5_000 })).exitCode === 0 ? true : undefined),
           () => tail(containerdLog),
         );
-        for (const image of uniqueFiles(images)) await must('ctr', ['--address', paths.containerdSocket, '-n', 'k8s.io', 'images', 'import', image.file], `importing ${image.name} into ${node.plan.name}`, { timeoutMs: 120_000 });
+        for (const image of uniqueFiles(images)) {
+          interrupted();
+          await must('ctr', ['--address', paths.containerdSocket, '-n', 'k8s.io', 'images', 'import', image.file], `importing ${image.name} into ${node.plan.name}`, { timeoutMs: 300_000 }); // as importImage: 120 s ran out at load averages of 60-150
+        }
+        interrupted();
         procs.push(spawnLogged(node.plan.kubeletCgroup, [...nodeCommandFor(node), k8sBinary('kubelet'), ...kubeletArgs(node.plan, paths)], path.join(paths.dir, 'kubelet.log'), { cgroup2: node.plan.cgroup2 }));
       }),
     );
@@ -469,6 +485,7 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
       await waitForDns();
     }
 
+    starting = false;
     const byName = (name: string) => nodes.find((n) => n.plan.name === name) ?? fail(`no node ${name}; accepted: ${nodes.map((n) => n.plan.name).join(', ')}`);
     return {
       id,

@@ -160,7 +160,7 @@ export async function writeDockerArchive(rootfs: string, name: string, config: I
   return digest!;
 }
 
-async function sha256File(file: string): Promise<string> {
+export async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');

@@ -180,7 +180,7 @@ export class UserspaceBackend implements Backend {
           served.push(port !== undefined ? { ...f, proxyPort: port } : f);
         }
       }
-      const rules = renderRules(family, served, this.#nodePortCIDRs(view, family));
+      const rules = renderRules(family, served, this.#nodePortCIDRs(view, family), view.nodeIPs[family][0]);
       stats.rulesPerTable.nat += rules.nat.length;
       stats.rulesPerTable.filter += rules.filter.length;
       const prev = this.#applied.get(family);

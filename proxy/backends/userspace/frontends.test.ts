@@ -67,6 +67,19 @@ describe('renderRules', () => {
     expect(r.filter).toEqual([]);
   });
 
+  it("sends the node's own UDP to the node's IP (cluster, external and load-balancer IPs) or keeps its local address (NodePort), not to loopback", () => {
+    const udp = (kind: 'cluster-ip' | 'node-port', ip?: string) => ({ key: kind, servicePort: 'ns1/dns:dns', family: 'IPv4' as const, protocol: 'UDP' as const, kind, ...(ip && { ip }), port: kind === 'node-port' ? 30053 : 53, traffic: 'cluster' as never, sourceRanges: [], action: 'redirect' as const, proxyPort: kind === 'node-port' ? 40001 : 40000 });
+    const v4 = renderRules('IPv4', [udp('cluster-ip', '172.30.0.53'), udp('node-port')], [], '10.0.0.1');
+    expect(v4.nat.filter((l) => l.startsWith('-A KUBE-PORTALS-HOST') || l.startsWith('-A KUBE-NODEPORT-HOST'))).toEqual([
+      '-A KUBE-PORTALS-HOST -m comment --comment "ns1/dns:dns cluster-ip" -d 172.30.0.53/32 -p udp -m udp --dport 53 -j DNAT --to-destination 10.0.0.1:40000',
+      '-A KUBE-NODEPORT-HOST -m comment --comment "ns1/dns:dns node-port" -p udp -m udp --dport 30053 -j DNAT --to-destination :40001',
+    ]);
+    // Pods and other hosts: REDIRECT, whose address (the receiving interface's) is the one replies leave from.
+    expect(v4.nat.filter((l) => l.includes('-CONTAINER')).every((l) => l.endsWith('-j REDIRECT --to-ports 40000') || l.endsWith('-j REDIRECT --to-ports 40001'))).toBe(true);
+    const v6 = renderRules('IPv6', [{ ...udp('cluster-ip', 'fd00::53'), family: 'IPv6' }], [], 'fd00::1');
+    expect(v6.nat).toContain('-A KUBE-PORTALS-HOST -m comment --comment "ns1/dns:dns cluster-ip" -d fd00::53/128 -p udp -m udp --dport 53 -j DNAT --to-destination [fd00::1]:40000');
+  });
+
   it('NodePorts: every local address by default, or only --nodeport-addresses; unserved ones dropped or rejected in filter', () => {
     const np = renderRules('IPv4', served(plan('ns2/svc2:p80')), ['192.168.0.0/24']).nat.filter((l) => l.includes('NODEPORT'));
     expect(np).toEqual([

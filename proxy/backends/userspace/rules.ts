@@ -2,7 +2,13 @@
 // ip(6)tables-restore input. nat redirects each served frontend into its listening port:
 // PREROUTING (pods, other hosts) through KUBE-PORTALS-CONTAINER and
 // KUBE-NODEPORT-CONTAINER, OUTPUT (the node itself) through KUBE-PORTALS-HOST and
-// KUBE-NODEPORT-HOST, all with REDIRECT (the listeners bind every address of the family).
+// KUBE-NODEPORT-HOST, with REDIRECT (the listeners bind every address of the family) but for
+// the node's own UDP: REDIRECT in OUTPUT sends it to the loopback address, while the
+// listener's reply leaves from the address the route to the client gives (the node's), which
+// conntrack cannot match to the redirected flow, so the reply is never translated back and a
+// connected socket (nc -u, a resolver) never sees it. The node's UDP to its own address (a
+// NodePort) keeps that address (DNAT of the port alone), and its UDP to any other frontend
+// goes to the node's IP (DNAT), as kube-proxy's userspace mode did for all host traffic.
 // filter (KUBE-USERSPACE-SERVICES, from INPUT, FORWARD and OUTPUT, new connections only)
 // rejects frontends without any endpoint, drops those a traffic policy leaves without
 // one here, and drops LoadBalancer traffic from outside its source ranges (admitted
@@ -49,8 +55,19 @@ export interface RenderedRules {
 
 const hostMask = (family: IPFamily) => (family === 'IPv6' ? 128 : 32);
 
-/** The rules (`-A ...` lines) of our chains for a family's frontends. `nodePortCIDRs` limits NodePorts (empty: every local address). */
-export function renderRules(family: IPFamily, frontends: readonly ServedFrontend[], nodePortCIDRs: readonly string[]): RenderedRules {
+/** Where the node's own UDP to a frontend is sent: its own local address with the listener's port (NodePort), else the node's IP. */
+function hostUdpTarget(family: IPFamily, f: ServedFrontend, proxyPort: number, nodeIP: string | undefined): string[] {
+  if (f.kind === 'node-port') return ['-j', 'DNAT', '--to-destination', `:${proxyPort}`];
+  if (nodeIP === undefined) return ['-j', 'REDIRECT', '--to-ports', String(proxyPort)];
+  return ['-j', 'DNAT', '--to-destination', family === 'IPv6' ? `[${nodeIP}]:${proxyPort}` : `${nodeIP}:${proxyPort}`];
+}
+
+/**
+ * The rules (`-A ...` lines) of our chains for a family's frontends. `nodePortCIDRs` limits
+ * NodePorts (empty: every local address); `nodeIP` (the node's first IP of the family) is
+ * where the node's own UDP to a cluster, external or load-balancer IP goes.
+ */
+export function renderRules(family: IPFamily, frontends: readonly ServedFrontend[], nodePortCIDRs: readonly string[], nodeIP?: string): RenderedRules {
   const nat: string[] = [];
   const filter: string[] = [];
   const line = (chain: string, ...args: string[]) => [`-A ${chain}`, ...args].join(' ');
@@ -66,7 +83,7 @@ export function renderRules(family: IPFamily, frontends: readonly ServedFrontend
       const sources = f.sourceRanges.length > 0 ? f.sourceRanges.map((s) => ['-s', s]) : [[]];
       for (const d of dests) {
         for (const s of sources) nat.push(line(container!, ...comment(what), ...s, ...d, ...match, ...to));
-        nat.push(line(host!, ...comment(what), ...d, ...match, ...to));
+        nat.push(line(host!, ...comment(what), ...d, ...match, ...(f.protocol === 'UDP' ? hostUdpTarget(family, f, f.proxyPort, nodeIP) : to)));
       }
       if (f.sourceRanges.length > 0) for (const d of dests) filter.push(line(chains.filter[0], ...comment(`${what} outside loadBalancerSourceRanges`), ...d, ...match, '-j', 'DROP'));
     } else {

@@ -33,28 +33,29 @@ describe('to-userspace on a dual-stack node', () => {
   );
   let snapshot: SnapshotFile;
   let proxy: ProxyUnderTest;
-  const endpoints: Record<string, string[]> = { web: ['pod-b1', 'pod-b2'], local: ['pod-b1'], single: ['pod-b1'] };
-  const hosts: Record<string, number> = { web: 10, local: 11, single: 12 };
+  const endpoints: Record<string, string[]> = { web: ['pod-b1', 'pod-b2'], local: ['pod-b1'], single: ['pod-b1'], dns: ['pod-b1', 'pod-b2'] };
+  const hosts: Record<string, number> = { web: 10, local: 11, single: 12, dns: 13 };
   const t = () => lab();
   const clusterIP = (svc: string, f: Family) => planAddress(t().plan.service[f], hosts[svc]!);
 
   function objects(): unknown[] {
     const topo = t();
     const out: unknown[] = topo.nodes.map((n) => node(n.name, { addresses: n.ips }));
-    const specs: Record<string, object> = { web: { type: 'NodePort', nodePort: 30080 }, local: { type: 'NodePort', nodePort: 30081, etp: 'Local' }, single: {} };
+    const specs: Record<string, object> = { web: { type: 'NodePort', nodePort: 30080 }, local: { type: 'NodePort', nodePort: 30081, etp: 'Local' }, single: {}, dns: { type: 'NodePort', nodePort: 30053, udp: true } };
     for (const [name, extra] of Object.entries(specs)) {
-      const { nodePort, ...rest } = extra as { nodePort?: number };
+      const { nodePort, udp, ...rest } = extra as { nodePort?: number; udp?: boolean };
+      const port = udp ? { name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP' } : { name: 'http', port: 80, targetPort: podPort };
       out.push(
         service(name, {
           namespace,
           clusterIPs: topo.families.map((f) => clusterIP(name, f)),
-          ports: [{ name: 'http', port: 80, targetPort: podPort, ...(nodePort !== undefined && { nodePort }) }],
+          ports: [{ ...port, ...(nodePort !== undefined && { nodePort }) }],
           ...rest,
         }),
       );
       for (const f of topo.families) {
         const eps = endpoints[name]!.map((p) => ({ ip: topo.pod(p).ip(f), node: topo.pod(p).node.name, pod: p }));
-        out.push(slice(`${name}-${f}`, name, eps, { namespace, addressType: f === 'ipv4' ? 'IPv4' : 'IPv6', ports: [{ name: 'http', port: podPort }] }));
+        out.push(slice(`${name}-${f}`, name, eps, { namespace, addressType: f === 'ipv4' ? 'IPv4' : 'IPv6', ports: [{ name: port.name, port: port.targetPort, protocol: port.protocol ?? 'TCP' }] }));
       }
     }
     return out;
@@ -103,6 +104,16 @@ describe('to-userspace on a dual-stack node', () => {
     for (const f of t().families) {
       expect(['pod-b1', 'pod-b2']).toContain(parseEcho((await a.httpGet(urlFor(clusterIP('web', f), 80))).body).pod);
       expect(['pod-b1', 'pod-b2']).toContain(parseEcho((await a.httpGet(urlFor(a.ip(f), 30080))).body).pod);
+    }
+  });
+
+  it("answers the node's own UDP to a cluster IP and to its NodePort from the address and port it was sent to (what a connected socket, nc -u or a resolver, accepts)", async () => {
+    const a = t().node('node-a');
+    for (const f of t().families) {
+      for (const [host, port] of [[clusterIP('dns', f), 53], [a.ip(f), 30053]] as const) {
+        const reply = await a.udpExchange(host, port, 'hello', { timeoutMs: 2_000 });
+        expect({ from: reply.from, pod: ['pod-b1', 'pod-b2'].some((p) => reply.payload.includes(p)) }).toEqual({ from: { address: host, port }, pod: true });
+      }
     }
   });
 
