@@ -50,16 +50,29 @@ function timingRunner(run: Runner): { run: Runner; take: () => Timed } {
   let t: Timed = { applyMs: 0, readMs: 0, bytes: 0, lines: 0 };
   return {
     run: async (file, args, opts) => {
+      const applies = appliesRules(args, opts);
+      const counted = { bytes: 0, lines: 0 };
+      const count = (text: string) => {
+        counted.bytes += Buffer.byteLength(text);
+        for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) counted.lines++;
+      };
+      // Chunks are counted as the tool takes them (they are made once).
+      const chunks = opts?.inputChunks;
+      const counting = chunks && applies ? { inputChunks: (function* () { for (const c of chunks) { count(c); yield c; } })() } : {};
       const started = performance.now();
       try {
-        return await run(file, args, { ...opts, timeoutMs: opts?.timeoutMs ?? toolTimeoutMs });
+        return await run(file, args, { ...opts, ...counting, timeoutMs: opts?.timeoutMs ?? toolTimeoutMs });
       } finally {
         const ms = performance.now() - started;
-        if (!appliesRules(args, opts?.input)) t.readMs += ms;
-        else if (opts?.input !== undefined) {
+        if (!applies) t.readMs += ms;
+        else {
+          if (opts?.input !== undefined) {
+            count(opts.input);
+            if (opts.input !== '' && !opts.input.endsWith('\n')) counted.lines++;
+          }
           t.applyMs += ms;
-          t.bytes += Buffer.byteLength(opts.input);
-          t.lines += opts.input.split('\n').length - (opts.input.endsWith('\n') ? 1 : 0);
+          t.bytes += counted.bytes;
+          t.lines += counted.lines;
         }
       }
     },
