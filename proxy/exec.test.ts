@@ -16,6 +16,21 @@ describe('processRunner', () => {
     expect(await run('cat', [])).toEqual({ exitCode: 0, stdout: '', stderr: '' });
   });
 
+  it('writes input chunks to standard input in order, each only once the program took the ones before (a lazy producer is drawn as it reads)', async () => {
+    let made = 0;
+    function* chunks(): Generator<string> {
+      for (let i = 0; i < 64; i++) {
+        made++;
+        yield `${String(i).padStart(2, '0')}${'x'.repeat(65_533)}\n`;
+      }
+    }
+    // The program reads one line and exits: far fewer chunks are made than the 64 (4 MiB) on offer.
+    const r = await run('sh', ['-c', 'head -n 1 | cut -c1-2'], { inputChunks: chunks() });
+    expect(r).toMatchObject({ exitCode: 0, stdout: '00\n' });
+    expect(made).toBeLessThan(64);
+    expect((await run('cat', [], { inputChunks: ['a\nb', '\n', 'c\n'] })).stdout).toBe('a\nb\nc\n');
+  });
+
   it('drops one final newline when asked (the harness reads output so)', async () => {
     expect((await run('printf', ['x\n\n'], { stripFinalNewline: true })).stdout).toBe('x\n');
   });

@@ -20,6 +20,12 @@ export interface RunResult {
 export interface RunOptions {
   /** Written to the program's standard input (otherwise it reads nothing). */
   input?: string;
+  /**
+   * Without `input`: written to the program's standard input in order, each chunk as it
+   * is produced and once the program has taken the one before (a large input never
+   * exists whole). Taken once.
+   */
+  inputChunks?: Iterable<string>;
   timeoutMs?: number;
   /** The program's whole environment (default: this process's). */
   env?: NodeJS.ProcessEnv;
@@ -49,7 +55,7 @@ export function processRunner(prefix: readonly string[] = []): Runner {
       ...(output === 'inherit'
         ? { stdio: 'inherit' as const }
         : {
-            ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
+            ...(opts.input !== undefined ? { input: opts.input } : opts.inputChunks !== undefined ? { stdin: chunksOf(opts.inputChunks) } : { stdin: 'ignore' as const }),
             stdout: shown ? (['pipe', 'inherit'] as const) : ('pipe' as const),
             stderr: shown ? (['pipe', 'inherit'] as const) : ('pipe' as const),
           }),
@@ -69,6 +75,17 @@ export function processRunner(prefix: readonly string[] = []): Runner {
       ...(r.signal !== undefined && { signal: r.signal }),
     };
   };
+}
+
+/** The chunks as a generator: execa takes an array given as stdin for several inputs, not for one input's chunks. */
+function* chunksOf(chunks: Iterable<string>): Generator<string, void, undefined> {
+  yield* chunks;
+}
+
+/** What a run's standard input was given: `input`, or `inputChunks` joined (which takes them); undefined for neither. */
+export function inputText(opts: RunOptions | undefined): string | undefined {
+  if (opts?.input !== undefined) return opts.input;
+  return opts?.inputChunks !== undefined ? [...opts.inputChunks].join('') : undefined;
 }
 
 /** Runs programs inside the network namespace `name` (ip netns exec). */

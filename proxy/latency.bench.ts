@@ -98,7 +98,7 @@ async function measure(subject: BenchSubject, services: number): Promise<Row> {
     const run: Runner = async (file, args, opts) => {
       const t = performance.now();
       const r = await inner(file, args, opts);
-      if (appliesRules(args, opts?.input)) toolMs.push(performance.now() - t);
+      if (appliesRules(args, opts)) toolMs.push(performance.now() - t);
       return r;
     };
     const backend = subject.create(run, logger, node);

@@ -1,16 +1,20 @@
 // npm run bench:iptables — a benchmark, not a test: N Services × 10 endpoints (N from
 // BENCH_SERVICES, default 1000,10000) synced by each named backend in a scratch network
 // namespace with the real kernel tools; render, apply and read time, the input handed to
-// the kernel tool, and peak RSS, printed as one table.
+// the kernel tool, and peak RSS, printed as one table; then, per backend and size, start
+// (setup + first full sync) → rules or maps filled and one endpoint change → applied,
+// p50/p99 over BENCH_ROUNDS changes (default 5), as a Markdown table.
 //
-//   node proxy/backends/bench/bench.ts iptables-nft iptables-legacy [nft ...]
+//   node proxy/backends/bench/bench.ts iptables-nft iptables-legacy [nft ebpf ...]
+//   BENCH_SERVICES=10000 BENCH_ROUNDS=100 node proxy/backends/bench/bench.ts ebpf nft   (npm run bench:ebpf)
 //
 // Each backend × size runs in a child process of its own, so that peak RSS is that run's.
 // Needs root.
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { programEnv } from '../../../harness/lab/netns/index.ts';
-import { endpointsPerService, measure, type Row } from './measure.ts';
+import { endpointsPerService, measure, partialRounds, type Measurement, type Row } from './measure.ts';
+import { startAndChangeTable, type StartAndChange } from './summary.ts';
 import { leftOutOfBench, subjects } from './subjects.ts';
 import { errorText } from '../../errors.ts';
 
@@ -18,8 +22,8 @@ const self = fileURLToPath(import.meta.url);
 const resultMark = 'BENCH-RESULT ';
 
 async function child(subject: string, services: number): Promise<void> {
-  const rows = await measure(subject, services);
-  process.stdout.write(`${resultMark}${JSON.stringify(rows)}\n`);
+  const m = await measure(subject, services);
+  process.stdout.write(`${resultMark}${JSON.stringify(m)}\n`);
 }
 
 async function main(names: string[]): Promise<number> {
@@ -43,6 +47,7 @@ async function main(names: string[]): Promise<number> {
   }
   const sizes = (process.env.BENCH_SERVICES ?? '1000,10000').split(',').map(Number);
   const rows: Row[] = [];
+  const summaries: StartAndChange[] = [];
   for (const services of sizes) {
     for (const name of names) {
       process.stderr.write(`${name}: ${services} Services × ${endpointsPerService} endpoints ...\n`);
@@ -53,12 +58,16 @@ async function main(names: string[]): Promise<number> {
         process.stderr.write(`${name} at ${services} Services failed (exit ${String(r.exitCode)}):\n${r.stdout}\n`);
         return 1;
       }
-      rows.push(...(JSON.parse(line.slice(resultMark.length)) as Row[]));
+      const m = JSON.parse(line.slice(resultMark.length)) as Measurement;
+      rows.push(...m.rows);
+      summaries.push(m.summary);
       process.stderr.write(`  done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
     }
   }
   console.log(`bench: ${endpointsPerService} endpoints per Service, one node, IPv4, node ${process.version}; apply = time in the kernel tool, read = time reading rules back, render = the rest`);
   console.table(rows);
+  console.log(`\nstart → filled, and one endpoint change → applied (${partialRounds} changes per size), ${new Date().toISOString().slice(0, 10)}:\n`);
+  console.log(startAndChangeTable(summaries));
   return 0;
 }
 

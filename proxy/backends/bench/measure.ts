@@ -1,6 +1,6 @@
 // One benchmark run of one backend at one size, in a scratch network namespace with the
-// real kernel tools: a full sync into an empty namespace (a first start), partial syncs
-// after one endpoint change each, a full sync over the rules in place (a periodic
+// real kernel tools: the backend's setup and a full sync into an empty namespace (a first
+// start), partial syncs after one endpoint change each (BENCH_ROUNDS, default 5), a full sync over the rules in place (a periodic
 // resync, or the one after a failure), then two periodic tamper checks. Every tool call
 // goes through a timing Runner, so the figures split the same way for every backend:
 //   apply: calls that applied an input (iptables-restore, nft -f), with its size;
@@ -14,11 +14,12 @@ import type { Backend } from '../backend.ts';
 import type { Runner } from '../common/index.ts';
 import { clusterOfObjects, nodeName, scaleObjects } from '../common/testing.ts';
 import { appliesRules, benchNode, leftOutOfBench, subjects } from './subjects.ts';
+import type { StartAndChange } from './summary.ts';
 import { errorText } from '../../errors.ts';
 
 export const endpointsPerService = 10;
 /** Partial syncs measured per size, each after a different Service's endpoint change. */
-export const partialRounds = 5;
+export const partialRounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const toolTimeoutMs = Number(process.env.BENCH_TOOL_TIMEOUT ?? 900) * 1000;
 
 export interface Row {
@@ -49,16 +50,29 @@ function timingRunner(run: Runner): { run: Runner; take: () => Timed } {
   let t: Timed = { applyMs: 0, readMs: 0, bytes: 0, lines: 0 };
   return {
     run: async (file, args, opts) => {
+      const applies = appliesRules(args, opts);
+      const counted = { bytes: 0, lines: 0 };
+      const count = (text: string) => {
+        counted.bytes += Buffer.byteLength(text);
+        for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) counted.lines++;
+      };
+      // Chunks are counted as the tool takes them (they are made once).
+      const chunks = opts?.inputChunks;
+      const counting = chunks && applies ? { inputChunks: (function* () { for (const c of chunks) { count(c); yield c; } })() } : {};
       const started = performance.now();
       try {
-        return await run(file, args, { ...opts, timeoutMs: opts?.timeoutMs ?? toolTimeoutMs });
+        return await run(file, args, { ...opts, ...counting, timeoutMs: opts?.timeoutMs ?? toolTimeoutMs });
       } finally {
         const ms = performance.now() - started;
-        if (!appliesRules(args, opts?.input)) t.readMs += ms;
-        else if (opts?.input !== undefined) {
+        if (!applies) t.readMs += ms;
+        else {
+          if (opts?.input !== undefined) {
+            count(opts.input);
+            if (opts.input !== '' && !opts.input.endsWith('\n')) counted.lines++;
+          }
           t.applyMs += ms;
-          t.bytes += Buffer.byteLength(opts.input);
-          t.lines += opts.input.split('\n').length - (opts.input.endsWith('\n') ? 1 : 0);
+          t.bytes += counted.bytes;
+          t.lines += counted.lines;
         }
       }
     },
@@ -76,7 +90,7 @@ function withExtraEndpoint(objects: unknown[], s: number, round: number): unknow
     const meta = (o as { kind?: string; metadata?: { name?: string } }).metadata;
     if ((o as { kind?: string }).kind !== 'EndpointSlice' || meta?.name !== `svc-${s}`) return o;
     const sl = o as { endpoints: unknown[] };
-    return { ...sl, endpoints: [...sl.endpoints, { addresses: [`10.250.${round}.${s & 255}`], conditions: {} }] };
+    return { ...sl, endpoints: [...sl.endpoints, { addresses: [`10.${250 + (round >> 8)}.${round & 255}.${s & 255}`], conditions: {} }] };
   });
 }
 
@@ -84,8 +98,13 @@ function withExtraEndpoint(objects: unknown[], s: number, round: number): unknow
 const medianRound = <T extends { totalMs: number }>(rounds: T[]): T => [...rounds].sort((a, b) => a.totalMs - b.totalMs)[Math.floor(rounds.length / 2)]!;
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
+export interface Measurement {
+  rows: Row[];
+  summary: StartAndChange;
+}
+
 /** Runs the scenario for one backend and one size, here; rows with this process's peak RSS. */
-export async function measure(subjectName: string, services: number): Promise<Row[]> {
+export async function measure(subjectName: string, services: number): Promise<Measurement> {
   const subject = subjects[subjectName];
   const refused = leftOutOfBench[subjectName];
   if (refused !== undefined) throw new Error(errorText('KPNG_ERR_BENCH_BACKEND', `${subjectName} cannot be benchmarked here: ${refused}`));
@@ -99,7 +118,9 @@ export async function measure(subjectName: string, services: number): Promise<Ro
   try {
     const timing = timingRunner(run);
     const backend: Backend = subject.create(timing.run, createLogger({ level: 'warn' }), node);
+    const setupStarted = performance.now();
     await backend.setup();
+    const setupMs = performance.now() - setupStarted;
     timing.take();
 
     const sync = async (s: LocalState, changes: ViewChanges | undefined) => {
@@ -107,7 +128,7 @@ export async function measure(subjectName: string, services: number): Promise<Ro
       await backend.sync(nodeView(s), changes);
       const totalMs = performance.now() - started;
       const t = timing.take();
-      process.stderr.write(`  ${changes ? 'partial' : 'full'} sync: ${Math.round(totalMs)} ms\n`);
+      if (!changes || partialRounds <= 10) process.stderr.write(`  ${changes ? 'partial' : 'full'} sync: ${Math.round(totalMs)} ms\n`);
       return { totalMs, renderMs: totalMs - t.applyMs - t.readMs, ...t };
     };
     type Measured = Awaited<ReturnType<typeof sync>>;
@@ -124,9 +145,14 @@ export async function measure(subjectName: string, services: number): Promise<Ro
     });
 
     const rows: Omit<Row, 'RSS before MiB' | 'peak RSS MiB'>[] = [];
-    const finish = () => {
+    let firstSyncMs: number | string = 'not run';
+    const partials: Measured[] = [];
+    const finish = (): Measurement => {
       const rss = round1(process.resourceUsage().maxRSS / 1024);
-      return rows.map((r) => ({ ...r, 'RSS before MiB': rssBefore, 'peak RSS MiB': rss }));
+      return {
+        rows: rows.map((r) => ({ ...r, 'RSS before MiB': rssBefore, 'peak RSS MiB': rss })),
+        summary: { backend: subject.name, services, setupMs, firstSyncMs, changeMs: partials.map((p) => p.totalMs), peakRssMiB: rss },
+      };
     };
     /** A sync, or the row that says it did not finish. */
     const attempt = async (kind: string, s: LocalState, changes: ViewChanges | undefined): Promise<Measured | undefined> => {
@@ -143,9 +169,12 @@ export async function measure(subjectName: string, services: number): Promise<Ro
     };
 
     const first = await attempt('full, empty node', s0, undefined);
-    if (!first) return finish();
+    if (!first) {
+      firstSyncMs = String(rows.at(-1)?.['total ms']);
+      return finish();
+    }
+    firstSyncMs = first.totalMs;
     rows.push(row('full, empty node', first));
-    const partials: Measured[] = [];
     let prev = s0;
     let current = objects;
     for (let i = 0; i < partialRounds; i++) {

@@ -6,10 +6,11 @@ import { appliesRules, leftOutOfBench, subjects } from './subjects.ts';
 
 describe('appliesRules', () => {
   it('counts transactions and restores as applying rules, tamper checks and reads not', () => {
-    expect(appliesRules(['-f', '-'], 'add table ip kpng\n')).toBe(true);
-    expect(appliesRules(['--noflush', '--wait=5'], '*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -j RETURN\nCOMMIT\n')).toBe(true);
-    expect(appliesRules(['-c', '-f', '-'], 'delete rule ip kpng services handle 7\n')).toBe(false);
-    expect(appliesRules(['--noflush', '--wait=5'], '*nat\n-C PREROUTING -j KUBE-SERVICES\nCOMMIT\n')).toBe(false);
+    expect(appliesRules(['-f', '-'], { input: 'add table ip kpng\n' })).toBe(true);
+    expect(appliesRules(['--noflush', '--wait=5'], { input: '*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -j RETURN\nCOMMIT\n' })).toBe(true);
+    expect(appliesRules(['--noflush', '--wait=5'], { inputChunks: ['*nat\n:KUBE-SERVICES - [0:0]\n', 'COMMIT\n'] })).toBe(true);
+    expect(appliesRules(['-c', '-f', '-'], { input: 'delete rule ip kpng services handle 7\n' })).toBe(false);
+    expect(appliesRules(['--noflush', '--wait=5'], { input: '*nat\n-C PREROUTING -j KUBE-SERVICES\nCOMMIT\n' })).toBe(false);
     expect(appliesRules(['-a', 'list', 'chain', 'ip', 'kpng', 'services'], undefined)).toBe(false);
   });
 });

@@ -8,7 +8,7 @@ import { mergeFlags } from '../../cli/backend-stage.ts';
 import { parseFlags } from '../../cli/parse.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { Backend, BackendDescriptor, BackendScope, BackendSubject } from '../backend.ts';
-import type { Runner } from '../common/index.ts';
+import type { RunOptions, Runner } from '../common/index.ts';
 import { clusterCIDRs } from '../common/testing.ts';
 import { registeredBackends } from '../registry.ts';
 import { errorText } from '../../errors.ts';
@@ -71,9 +71,12 @@ export const subjects: Record<string, BenchSubject> = Object.fromEntries(
 
 /**
  * Whether a kernel tool call that was handed an input applies rules, rather than only
- * checking them (a tamper check's `nft -c -f -`, or iptables-restore of `-C` lines).
+ * checking them (a tamper check's `nft -c -f -`, or iptables-restore of `-C` lines). An
+ * input in chunks (written as it is made) is a sync's: only those are that large.
  */
-export function appliesRules(args: readonly string[], input: string | undefined): boolean {
-  if (input === undefined || args.includes('-c')) return false;
+export function appliesRules(args: readonly string[], opts: RunOptions | undefined): boolean {
+  if (args.includes('-c')) return false;
+  if (opts?.input === undefined) return opts?.inputChunks !== undefined;
+  const input = opts.input;
   return !input.split('\n').every((l) => l === '' || l.startsWith('*') || l === 'COMMIT' || l.startsWith('-C '));
 }

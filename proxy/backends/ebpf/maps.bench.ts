@@ -1,4 +1,4 @@
-// npm run bench:ebpf — a benchmark, not a test: N Services (BENCH_SERVICES, default 10000)
+// npm run bench:ebpf-maps — a benchmark, not a test: N Services (BENCH_SERVICES, default 10000)
 // × 10 endpoints, NodePort every tenth, through the eBPF backend into real pinned maps:
 // start (load, attach, first full sync) until the maps are filled, then one Service's
 // endpoints changed per round: sync time p50/p99 and the map operations written. The

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../runtime/log.ts';
 import { RuleApplyError } from '../common/index.ts';
+import { inputText } from './exec.ts';
 import { IptablesBackend, blamedLine, type IptablesBackendOptions } from './backend.ts';
 import { iptablesBackend } from './index.ts';
 import { renderIptables } from './render.ts';
@@ -12,8 +13,11 @@ import { changesBetween } from '../../model/testing.ts';
 function setup(opts: Partial<IptablesBackendOptions> = {}, kernel: FakeKernel = fakeKernel()) {
   const inputs: Array<{ file: string; input: string }> = [];
   const run: IptablesBackendOptions['run'] = async (file, args, o) => {
-    if (o?.input !== undefined) inputs.push({ file, input: o.input });
-    return kernel.run(file, args, o);
+    // A sync's input comes in chunks (written as made): joined here, once.
+    const input = inputText(o);
+    if (input === undefined) return kernel.run(file, args, o);
+    inputs.push({ file, input });
+    return kernel.run(file, args, { ...o, input });
   };
   const logger = memoryLogger();
   const backend = new IptablesBackend({ logger, clusterCIDRs, run, ...opts });
@@ -95,6 +99,36 @@ describe('IptablesBackend against a pretend node', () => {
     expect(v4.rules('nat', 'PREROUTING')).toHaveLength(1);
     expect(v4.rules('filter', 'INPUT')).toHaveLength(4);
     expect(v4.save()).toBe(new Ruleset().apply(renderIptables(nodeView(small), { family: 'IPv4', clusterCIDRs }).text).save());
+  });
+
+  it('writes a sync’s input to iptables-restore in chunks as it is made (never one string); a refusal still carries the whole input and its line', async () => {
+    const kernel = fakeKernel();
+    const handed: Array<{ file: string; chunks: boolean; input: string }> = [];
+    let refuse = false;
+    const run: IptablesBackendOptions['run'] = async (file, args, o) => {
+      if (!file.endsWith('-restore')) return kernel.run(file, args, o);
+      const input = inputText(o) ?? '';
+      handed.push({ file, chunks: o?.input === undefined && o?.inputChunks !== undefined, input });
+      if (refuse) return { exitCode: 2, stdout: '', stderr: `${file} v1.8.9: Couldn't load target\nError occurred at line: 3\n` };
+      return kernel.run(file, args, { ...o, input });
+    };
+    const backend = new IptablesBackend({ logger: memoryLogger(), clusterCIDRs, run, families: ['IPv4'] });
+    const s1 = fixtureState();
+    const stats = await backend.sync(nodeView(s1), undefined);
+    expect(handed.map((h) => [h.file, h.chunks])).toEqual([['iptables-nft-restore', true]]);
+    expect(handed[0]!.input.startsWith('*filter\n')).toBe(true);
+    expect(handed[0]!.input.endsWith('COMMIT\n')).toBe(true);
+    expect(stats.bytes).toBe(Buffer.byteLength(handed[0]!.input));
+    expect(stats.lines).toBe(handed[0]!.input.split('\n').length - 1);
+    expect(kernel.ruleset('nft', 'IPv4').hasChain('nat', 'KUBE-SVC-XPGD46QRK7WJZT7O')).toBe(true);
+
+    refuse = true;
+    handed.length = 0;
+    const err = await backend.sync(nodeView(s1), undefined).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RuleApplyError);
+    const e = err as RuleApplyError;
+    expect(e.input).toBe(handed[0]!.input);
+    expect(e.lineText).toBe(handed[0]!.input.split('\n')[2]);
   });
 
   it('a rejected input leaves the previous rules, carries the offending line, and forces a full sync next', async () => {

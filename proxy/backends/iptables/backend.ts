@@ -8,10 +8,10 @@ import type { IPFamily, NodeView, ViewChanges } from '../../model/index.ts';
 import { cidrContains, ipFamilies, parseCIDR, parseIP } from '../../model/index.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { planCleanup } from './cleanup.ts';
-import { processRunner, type Runner } from './exec.ts';
+import { processRunner, type Runner, type RunResult } from './exec.ts';
 import { binaries, detectMode, iptablesModes, type IptablesMode } from './mode.ts';
 import { kubeProxyCanaryChain } from './names.ts';
-import { renderIptables, type RenderOptions, type RenderResult, type SyncRecord } from './render.ts';
+import { planIptables, planResult, renderIptables, restoreInputChunks, writeRestoreInput, type IptablesPlan, type RenderOptions, type RenderResult, type SyncRecord } from './render.ts';
 import { scanSave } from './rules.ts';
 import { tamperCheckInput } from './tamper.ts';
 import { errorText, type ErrorCode } from '../../errors.ts';
@@ -227,13 +227,22 @@ export class IptablesBackend implements Backend {
           ...(!full && prev && changes && { partial: { changed: changes.families[family].ports, previous: prev } }),
           ...(existing && { existing }),
         };
-        const result = renderIptables(view, opts);
-        const text = this.o.transformInput ? this.o.transformInput(family, result.text) : result.text;
-        if (this.o.dryRun) this.print(family, result, text);
-        else if (text !== '') await this.restore(family, text); // '': nothing of this family changed
+        let result: RenderResult;
+        if (this.o.dryRun || this.o.transformInput) {
+          result = renderIptables(view, opts);
+          const text = this.o.transformInput ? this.o.transformInput(family, result.text) : result.text;
+          if (this.o.dryRun) this.print(family, result, text);
+          else if (text !== '') await this.restore(family, text); // '': nothing of this family changed
+          result = { ...result, bytes: Buffer.byteLength(text) };
+        } else {
+          // Written to iptables-restore as it is made, never joined: see restoreInputChunks.
+          const plan = planIptables(view, opts);
+          const size = await this.restorePlan(family, plan);
+          result = { ...planResult(plan), text: '', ...size };
+        }
         this.records.set(family, result.record);
         results.push(result);
-        stats.bytes += Buffer.byteLength(text);
+        stats.bytes += result.bytes;
         stats.lines += result.lines;
         stats.rulesPerTable.filter! += result.rulesPerTable.filter;
         stats.rulesPerTable.nat! += result.rulesPerTable.nat;
@@ -278,9 +287,29 @@ export class IptablesBackend implements Backend {
     const bin = binaries(mode, family).restore;
     const args = ['--noflush', `--wait=${this.o.lockWaitSeconds ?? 5}`];
     const r = await this.run(bin, args, { input: text });
-    if (r.exitCode === 0) return;
+    if (r.exitCode !== 0) throw this.restoreError(bin, args, r, text, what);
+  }
+
+  /**
+   * Applies a plan's restore input, written in chunks as it is made; nothing when the plan
+   * writes nothing (a partial sync that changed nothing of this family). What was written.
+   */
+  private async restorePlan(family: IPFamily, plan: IptablesPlan): Promise<{ lines: number; bytes: number }> {
+    const size = { lines: 0, bytes: 0 };
+    const chunks = restoreInputChunks(plan, size);
+    const first = chunks.next();
+    if (first.done) return size;
+    const bin = binaries(this.mode, family).restore;
+    const args = ['--noflush', `--wait=${this.o.lockWaitSeconds ?? 5}`];
+    const r = await this.run(bin, args, { inputChunks: prepend(first.value, chunks) });
+    // The input again for the error (the plan makes the same text): only on failure is it ever whole.
+    if (r.exitCode !== 0) throw this.restoreError(bin, args, r, writeRestoreInput(plan).text, family);
+    return size;
+  }
+
+  private restoreError(bin: string, args: string[], r: RunResult, text: string, what: string): RuleApplyError {
     const line = blamedLine(r.stderr);
-    throw new RuleApplyError({
+    return new RuleApplyError({
       code: errIptablesRestore,
       command: [bin, ...args],
       input: text,
@@ -368,6 +397,12 @@ export class IptablesBackend implements Backend {
     this.synced = false;
     if (failures.length > 0) throw failures[0];
   }
+}
+
+/** `first`, then the rest of `chunks`. */
+function* prepend(first: string, chunks: Iterator<string, void, undefined>): Generator<string, void, undefined> {
+  yield first;
+  for (let c = chunks.next(); !c.done; c = chunks.next()) yield c.value;
 }
 
 /** The backend cannot start: bad options, or the node's iptables does not work. */

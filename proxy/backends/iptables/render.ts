@@ -3,7 +3,7 @@
 // plan.ts decides what the input holds, write.ts writes it. Pure: everything it needs to
 // know about the kernel comes in through the options.
 import type { IPFamily, NodeView } from '../../model/index.ts';
-import { planIptables, type RenderOptions, type SyncRecord } from './plan.ts';
+import { planIptables, type IptablesPlan, type RenderOptions, type SyncRecord } from './plan.ts';
 import { writeRestoreInput } from './write.ts';
 
 export {
@@ -21,7 +21,7 @@ export {
   type ServicePortChains,
   type SyncRecord,
 } from './plan.ts';
-export { writeRestoreInput } from './write.ts';
+export { restoreInputChunks, writeRestoreInput, type RestoreInputSize } from './write.ts';
 
 export interface RenderResult {
   family: IPFamily;
@@ -47,9 +47,13 @@ export interface RenderResult {
 export function renderIptables(view: NodeView, o: RenderOptions): RenderResult {
   const plan = planIptables(view, o);
   const { text, lines } = writeRestoreInput(plan);
+  return { ...planResult(plan), text, lines, bytes: Buffer.byteLength(text) };
+}
+
+/** What a RenderResult says of a plan, but its input. */
+export function planResult(plan: IptablesPlan): Omit<RenderResult, 'text' | 'lines' | 'bytes'> {
   return {
     family: plan.family,
-    text,
     full: plan.full,
     record: plan.record,
     servicePorts: plan.servicePorts,
@@ -57,7 +61,5 @@ export function renderIptables(view: NodeView, o: RenderOptions): RenderResult {
     deletedChains: plan.deletedChains,
     rulesPerTable: plan.rulesPerTable,
     largeClusterMode: plan.largeClusterMode,
-    lines,
-    bytes: Buffer.byteLength(text),
   };
 }

@@ -1,6 +1,6 @@
 // The iptables backend's test helpers: a pretend node (below), and the backends' shared
 // fixture cluster, which lives in ../common/testing.ts.
-import type { Runner } from './exec.ts';
+import { inputText, type Runner } from './exec.ts';
 import { RestoreParseError, Ruleset } from './rules.ts';
 import { nodeIPv4, nodeIPv6 } from '../common/testing.ts';
 
@@ -40,7 +40,7 @@ export function fakeKernel(opts: { addresses?: string[]; missing?: string[] } = 
       if (m[3] === '-restore') {
         try {
           // --test: parsed and checked, never committed.
-          (args.includes('--test') ? rs.clone() : rs).apply(o.input ?? '');
+          (args.includes('--test') ? rs.clone() : rs).apply(inputText(o) ?? '');
           return { exitCode: 0, stdout: '', stderr: '' };
         } catch (e) {
           const line = e instanceof RestoreParseError ? e.line : 0;

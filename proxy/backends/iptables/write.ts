@@ -14,65 +14,102 @@ import {
   kubeProxyFirewallChain,
   kubeServicesChain,
 } from './names.ts';
-import { jumpRuleArgs, type IptablesPlan } from './plan.ts';
+import { jumpRuleArgs, type IptablesPlan, type JumpRule } from './plan.ts';
 import { quote } from './rules.ts';
 
-/** The restore input of a plan, and its number of lines. */
+/** What a restore input held, counted as it was produced. */
+export interface RestoreInputSize {
+  lines: number;
+  bytes: number;
+}
+
+/** Lines per chunk of restoreInputChunks (about 64 KiB at kube-proxy's line lengths). */
+const chunkLines = 1024;
+
+/**
+ * The restore input of a plan, produced table by table and port by port in chunks of whole
+ * lines (each ending in a newline), so that it can be written to iptables-restore as it is
+ * made: at 10,000 Services the input is ~30 MiB, and holding it as one string (and once
+ * more as the buffer written) would double the memory the plan takes. `size` is filled in
+ * as the chunks are taken. Joined, the chunks are writeRestoreInput's text.
+ */
+export function* restoreInputChunks(plan: IptablesPlan, size: RestoreInputSize = { lines: 0, bytes: 0 }): Generator<string, void, undefined> {
+  size.lines = 0;
+  size.bytes = 0;
+  let pending: string[] = [];
+  const take = (): string => {
+    const chunk = `${pending.join('\n')}\n`;
+    size.lines += pending.length;
+    size.bytes += Buffer.byteLength(chunk);
+    pending = [];
+    return chunk;
+  };
+  for (const line of restoreInputLines(plan)) {
+    pending.push(line);
+    if (pending.length >= chunkLines) yield take();
+  }
+  if (pending.length > 0) yield take();
+}
+
+/** The restore input of a plan as one string, and its number of lines. */
 export function writeRestoreInput(plan: IptablesPlan): { text: string; lines: number } {
-  const filterChains: string[] = [];
-  const filterJumps: string[] = [];
-  const filterRules: string[] = [];
-  const natChains: string[] = [];
-  const natJumps: string[] = [];
-  const natRules: string[] = [];
+  const size = { lines: 0, bytes: 0 };
+  const text = [...restoreInputChunks(plan, size)].join('');
+  return { text, lines: size.lines };
+}
+
+/** A table's lines, between `*name` and COMMIT; nothing at all when it has no lines. */
+function* table(name: string, lines: Iterable<string>): Generator<string, void, undefined> {
+  let any = false;
+  for (const line of lines) {
+    if (!any) yield `*${name}`;
+    any = true;
+    yield line;
+  }
+  if (any) yield 'COMMIT';
+}
+
+const declare = (c: string) => `:${c} - [0:0]`;
+
+function* filterLines(plan: IptablesPlan): Generator<string, void, undefined> {
   const { writeShared, managesKubeletFirewall, canary, fixed } = plan;
   if (writeShared) {
-    for (const c of [kubeServicesChain, kubeExternalServicesChain, kubeForwardChain, kubeNodePortsChain, kubeProxyFirewallChain]) filterChains.push(`:${c} - [0:0]`);
-    for (const c of [kubeServicesChain, kubeNodePortsChain, kubePostroutingChain, kubeMarkMasqChain]) natChains.push(`:${c} - [0:0]`);
-    if (managesKubeletFirewall) filterChains.push(`:${kubeletFirewallChain} - [0:0]`);
-    natRules.push(...fixed.natHead);
-    filterRules.push(...fixed.filterHead);
+    for (const c of [kubeServicesChain, kubeExternalServicesChain, kubeForwardChain, kubeNodePortsChain, kubeProxyFirewallChain]) yield declare(c);
+    if (managesKubeletFirewall) yield declare(kubeletFirewallChain);
   }
-  if (canary) {
-    filterChains.push(`:${kubeProxyCanaryChain} - [0:0]`);
-    natChains.push(`:${kubeProxyCanaryChain} - [0:0]`);
-  }
-  for (const j of plan.jumps) {
-    const line = `-I ${j.chain} ${jumpRuleArgs(j).map(quote).join(' ')}`;
-    (j.table === 'filter' ? filterJumps : natJumps).push(line);
-  }
-  for (const e of plan.ports) {
-    if (writeShared) {
-      filterRules.push(...e.record.dispatch.filter);
-      natRules.push(...e.record.dispatch.nat);
-    }
-    if (e.own) {
-      for (const c of e.own.chains) natChains.push(`:${c} - [0:0]`);
-      natRules.push(...e.own.rules);
-    }
-  }
-  for (const c of plan.deletedChains) {
-    natChains.push(`:${c} - [0:0]`);
-    natRules.push(`-X ${c}`);
-  }
+  if (canary) yield declare(kubeProxyCanaryChain);
+  for (const j of plan.jumps) if (j.table === 'filter') yield jumpLine(j);
   if (writeShared) {
-    natRules.push(...fixed.natTail);
-    filterRules.push(...fixed.filter);
+    yield* fixed.filterHead;
+    for (const e of plan.ports) yield* e.record.dispatch.filter;
+    yield* fixed.filter;
   }
-
-  // Joined group by group: at 10,000 Services a table holds ~430k lines, far more than a
-  // call may take as spread arguments (push(...lines) overflows the stack).
-  const parts: string[] = [];
-  let lines = 0;
-  const table = (name: string, ...groups: string[][]) => {
-    const body = groups.filter((g) => g.length > 0);
-    if (body.length === 0) return;
-    parts.push(`*${name}`, ...body.map((g) => g.join('\n')), 'COMMIT');
-    lines += 2 + body.reduce((n, g) => n + g.length, 0);
-  };
-  table('filter', filterChains, filterJumps, filterRules);
-  table('nat', natChains, natJumps, natRules);
-  if (canary) table('mangle', [`:${kubeProxyCanaryChain} - [0:0]`]);
-  const text = parts.length > 0 ? `${parts.join('\n')}\n` : '';
-  return { text, lines };
 }
+
+function* natLines(plan: IptablesPlan): Generator<string, void, undefined> {
+  const { writeShared, canary, fixed } = plan;
+  if (writeShared) for (const c of [kubeServicesChain, kubeNodePortsChain, kubePostroutingChain, kubeMarkMasqChain]) yield declare(c);
+  if (canary) yield declare(kubeProxyCanaryChain);
+  for (const e of plan.ports) if (e.own) for (const c of e.own.chains) yield declare(c);
+  for (const c of plan.deletedChains) yield declare(c);
+  for (const j of plan.jumps) if (j.table !== 'filter') yield jumpLine(j);
+  if (writeShared) yield* fixed.natHead;
+  for (const e of plan.ports) {
+    if (writeShared) yield* e.record.dispatch.nat;
+    if (e.own) yield* e.own.rules;
+  }
+  for (const c of plan.deletedChains) yield `-X ${c}`;
+  if (writeShared) yield* fixed.natTail;
+}
+
+/**
+ * Every line of the input: per table the chain declarations (which also flush them), the
+ * jump rules inserted into the built-in chains, then the rules.
+ */
+function* restoreInputLines(plan: IptablesPlan): Generator<string, void, undefined> {
+  yield* table('filter', filterLines(plan));
+  yield* table('nat', natLines(plan));
+  if (plan.canary) yield* table('mangle', [declare(kubeProxyCanaryChain)]);
+}
+
+const jumpLine = (j: JumpRule) => `-I ${j.chain} ${jumpRuleArgs(j).map(quote).join(' ')}`;
