@@ -8,7 +8,7 @@
 // the archive is named by the digest of both layers.
 import { createHash } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { processRunner, type Runner } from '../../../proxy/exec.ts';
 import { KpngError } from '../../config/index.ts';
@@ -38,6 +38,8 @@ export function productionModules(parseable: string): string[] {
     .sort();
   return rel.filter((p, i) => !rel.slice(0, i).some((outer) => p.startsWith(`${outer}/`)));
 }
+
+const KEEP_EARLIER_ARCHIVES_MS = 3600_000;
 
 /** Builds (or finds) the kpng image's archive in `dir`. */
 export async function ensureKpngImage(dir: string, opts: { runner?: Runner; log?: (line: string) => void } = {}): Promise<BuiltImage> {
@@ -78,7 +80,12 @@ export async function ensureKpngImage(dir: string, opts: { runner?: Runner; log?
     if (!existsSync(file)) {
       log(`kpng image: writing ${path.basename(file)}`);
       await writeImageArchive([{ name: KPNG_NETNS_IMAGE, config: { entrypoint: ['/opt/kpng/dist/proxy/kpng.sh'], workingDir: '/opt/kpng', env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'NODE_ENV=production'] }, layers: [{ tar: layer.file }, { tar: appTar }] }], file, runner);
-      for (const old of (await readdir(dir)).filter((f) => /^kpng-[0-9a-f]+\.tar$/.test(f) && f !== path.basename(file))) await rm(path.join(dir, old), { force: true });
+      // Earlier archives go once they are an hour old: checkouts sharing this folder may be
+      // about to import theirs (a run writes it before its cluster is up, imports it after).
+      for (const old of (await readdir(dir)).filter((f) => /^kpng-[0-9a-f]+\.tar$/.test(f) && f !== path.basename(file))) {
+        const written = await stat(path.join(dir, old)).then((s) => s.mtimeMs, () => Date.now());
+        if (Date.now() - written > KEEP_EARLIER_ARCHIVES_MS) await rm(path.join(dir, old), { force: true });
+      }
     }
     return { name: KPNG_NETNS_IMAGE, file, how };
   } finally {
