@@ -41,6 +41,18 @@ export function productionModules(parseable: string): string[] {
 
 const KEEP_EARLIER_ARCHIVES_MS = 3600_000;
 
+/**
+ * The archive's file name: the digest of the Debian layer's name and the application
+ * layer's bytes (the hash `sha256sum` printed, not the temporary path it printed after it),
+ * so that the same inputs find the archive written before.
+ */
+export function kpngArchiveName(layerFile: string, sha256sumOutput: string): string {
+  const appDigest = /^[0-9a-f]{64}\b/.exec(sha256sumOutput.trim())?.[0];
+  if (appDigest === undefined) fail(`sha256sum printed no digest (expected 64 hex digits first): ${JSON.stringify(sha256sumOutput.slice(0, 200))}`);
+  const hash = createHash('sha256').update(`kpng v1\n${path.basename(layerFile)}\n${appDigest}\n`);
+  return `kpng-${hash.digest('hex').slice(0, 16)}.tar`;
+}
+
 /** Builds (or finds) the kpng image's archive in `dir`. */
 export async function ensureKpngImage(dir: string, opts: { runner?: Runner; log?: (line: string) => void } = {}): Promise<BuiltImage> {
   const runner = opts.runner ?? processRunner();
@@ -73,9 +85,7 @@ export async function ensureKpngImage(dir: string, opts: { runner?: Runner; log?
     // The archive is named by its layers: the Debian one's name and the application layer's bytes.
     const appTar = path.join(work, 'app.tar');
     await must(runner, 'tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '--format=gnu', '-C', root, '-cf', appTar, '.'], 'the application layer');
-    const hash = createHash('sha256').update(`kpng v1\n${path.basename(layer.file)}\n`);
-    hash.update(await must(runner, 'sha256sum', [appTar], 'hashing the application layer'));
-    const file = path.join(dir, `kpng-${hash.digest('hex').slice(0, 16)}.tar`);
+    const file = path.join(dir, kpngArchiveName(layer.file, await must(runner, 'sha256sum', [appTar], 'hashing the application layer')));
     const how = `${layer.how}; Node.js ${realpathSync(node)}; npm run build; ${modules.length} production packages`;
     if (!existsSync(file)) {
       log(`kpng image: writing ${path.basename(file)}`);
