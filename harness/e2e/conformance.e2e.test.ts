@@ -8,7 +8,7 @@
 // kube-proxy passed. Every cluster is gone afterwards, also when the run fails or is cut
 // short.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,6 +67,30 @@ async function readRun(backend: string, expected: readonly string[]): Promise<Co
   return { backend, expected, cases, where };
 }
 
+/** A process's parent and start time (clock ticks after boot), from /proc; undefined once it is gone. */
+function procStat(pid: number): { ppid: number; start: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(fields[1]), start: fields[19] ?? '' };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The processes below `pid` with their start times (ginkgo and e2e.test run in the control plane's namespace, outside the cluster's cgroup). */
+function descendants(pid: number): { pid: number; start: string }[] {
+  const children = new Map<number, { pid: number; start: string }[]>();
+  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    const stat = procStat(Number(entry));
+    if (stat) children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), { pid: Number(entry), start: stat.start }]);
+  }
+  const out: { pid: number; start: string }[] = [];
+  const walk = (p: number) => (children.get(p) ?? []).forEach((c) => (out.push(c), walk(c.pid)));
+  walk(pid);
+  return out;
+}
+
 /** What a netns cluster leaves on the host while it exists: namespaces, mounts, cgroups, files. */
 async function leftovers(id: string): Promise<string[]> {
   const dirs = [path.join(DEFAULT_DATA_DIR, id), path.join(DEFAULT_RUN_DIR, id)];
@@ -116,11 +140,20 @@ describe('upstream [sig-network] Services [Conformance] on netns clusters: kube-
   afterAll(async () => {
     // Cut short (a timeout, a failed hook): let kpng-harness stop its cluster (SIGTERM), then stop any cluster still there.
     const running = child;
-    if (running && running.exitCode === null && running.signalCode === null) {
+    if (running?.pid !== undefined && running.exitCode === null && running.signalCode === null) {
+      const below = descendants(running.pid);
       const closed = new Promise((resolve) => running.once('close', resolve));
       running.kill('SIGTERM');
       await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 120_000))]);
       if (running.exitCode === null && running.signalCode === null) running.kill('SIGKILL');
+      // Only the very processes seen below it (same pid and start time), not a pid reused since.
+      for (const p of below.filter((b) => procStat(b.pid)?.start === b.start)) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
     }
     for (const id of clusterIds) {
       const stateFile = path.join(DEFAULT_DATA_DIR, id, 'state.json');
