@@ -39,11 +39,11 @@ lint: ## Typecheck and lint
 	eslint .
 
 .PHONY: test
-test: deps ## Run every test tier: unit, netns (root), cluster (etcd + kube-apiserver), suite (e2e.test)
+test: deps ## Run every test tier: unit, netns (root), cluster (etcd + kube-apiserver), lab, suite (e2e.test), e2e (upstream specs on netns clusters, root)
 	@hack/k8s-binaries.sh --if-needed
 	vitest run
 
-.PHONY: test-unit test-netns test-cluster test-suite test-lab test-e2e-cluster
+.PHONY: test-unit test-netns test-cluster test-suite test-lab test-e2e test-e2e-cluster
 test-unit: ## Run the unit tier only
 	@hack/install-node-deps.sh
 	vitest run --project unit
@@ -58,6 +58,9 @@ test-lab: deps ## Run the lab tier only (root; the lab for iptables and nft on i
 test-suite: deps ## Run the suite tier only (the e2e selections against the real e2e.test and ginkgo)
 	@hack/k8s-binaries.sh --only e2e.test,ginkgo
 	vitest run --project suite
+test-e2e: deps ## Run the e2e tier only (root): upstream [sig-network] Services [Conformance] on netns clusters, kube-proxy then kpng iptables and nft, with parity
+	@hack/k8s-binaries.sh --only cluster,e2e.test,ginkgo
+	vitest run --project e2e
 test-e2e-cluster: deps ## Run the opt-in e2e-cluster tier (root): netns clusters of real kubelets + containerd, not part of make test
 	@hack/k8s-binaries.sh --only cluster,e2e.test,ginkgo # e2e.test and ginkgo: the e2e command signalled while its cluster starts
 	vitest run --project e2e-cluster

@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 import { tierPlan } from './harness/testing/tiers.ts';
 
-// Three tiers, one command. A tier that cannot run here is announced in one loud line
-// and left out, except under CI=true, where it runs anyway and fails.
+// Every tier, one command (harness/testing/tiers.ts; an opt-in tier only by --project). A
+// tier that cannot run here is announced in one loud line and left out, except under
+// CI=true, where it runs anyway and fails.
 const plan = tierPlan();
 
 export default defineConfig({

@@ -14,7 +14,9 @@
 #   --if-needed    what the test tiers present need (used by `make test`):
 #                  etcd, kube-apiserver and kubectl when some *.cluster.test.ts or *.lab.test.ts
 #                  exists under proxy/ harness/ e2e/, e2e.test and ginkgo when some
-#                  *.suite.test.ts does; when neither, say so and exit 0
+#                  *.suite.test.ts does, `cluster` and e2e.test and ginkgo when some
+#                  *.e2e.test.ts does (the upstream suite on netns clusters); when none,
+#                  say so and exit 0
 #   --only LIST    just these (comma-separated names from the list above); the name
 #                  `cluster` stands for what the netns cluster runs: etcd, kube-apiserver,
 #                  kubectl, kube-proxy, kubelet, kube-controller-manager, kube-scheduler, agnhost,
@@ -83,7 +85,7 @@ if [[ -n $only ]]; then
   done
 elif $if_needed; then
   # What the test tiers present need: *.cluster.test.ts and *.lab.test.ts a control plane (and kubectl),
-  # *.suite.test.ts e2e.test and ginkgo.
+  # *.suite.test.ts e2e.test and ginkgo, *.e2e.test.ts a netns cluster, e2e.test and ginkgo.
   dirs=()
   for d in proxy harness e2e; do [[ -d $repo/$d ]] && dirs+=("$repo/$d"); done
   has_tier() {
@@ -91,6 +93,9 @@ elif $if_needed; then
   }
   if has_tier cluster || has_tier lab; then wanted+=("${SUBSET_IF_NEEDED[@]}"); fi
   if has_tier suite; then wanted+=("${SUBSET_SUITE[@]}"); fi
+  if has_tier e2e; then
+    for n in "${SUBSET_CLUSTER[@]}" "${SUBSET_SUITE[@]}"; do [[ " ${wanted[*]} " == *" $n "* ]] || wanted+=("$n"); done
+  fi
   if ((${#wanted[@]} == 0)); then
     echo "k8s-binaries: no *.cluster.test.ts nor *.suite.test.ts under proxy/ harness/ e2e/, so no Kubernetes binaries are needed (make k8s-binaries obtains them all)"
     exit 0

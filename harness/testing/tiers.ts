@@ -1,9 +1,12 @@
 // Which test tiers can run on this machine. Used by vitest.config.ts; pure apart from
 // reading the environment and probing for binaries, so it can be tested.
-import { haveK8sBinaries } from '../k8s-binaries.ts';
+import { haveK8sBinaries, type K8sBinary } from '../k8s-binaries.ts';
+
+/** What the e2e tier runs: `hack/k8s-binaries.sh --only cluster,e2e.test,ginkgo`. */
+const E2E_BINARIES: K8sBinary[] = ['etcd', 'kube-apiserver', 'kubectl', 'kube-proxy', 'kubelet', 'kube-controller-manager', 'kube-scheduler', 'agnhost', 'regression-issue-74839', 'coredns', 'e2e.test', 'ginkgo'];
 
 export interface Tier {
-  name: 'unit' | 'netns' | 'cluster' | 'suite' | 'lab' | 'e2e-cluster';
+  name: 'unit' | 'netns' | 'cluster' | 'suite' | 'lab' | 'e2e-cluster' | 'e2e';
   include: string[];
   exclude: string[];
   testTimeout: number;
@@ -24,6 +27,8 @@ export interface TierEnvironment {
   haveSuiteBinaries: boolean;
   /** Whether the netns cluster's kubelet, kube-controller-manager and kube-scheduler are cached. */
   haveClusterBinaries?: boolean;
+  /** Whether everything the upstream e2e suite needs on a netns cluster is cached: the cluster's binaries, its images' (agnhost, coredns, ...), e2e.test and ginkgo. */
+  haveE2eBinaries?: boolean;
   /** Which tiers were asked for on the command line (--project); empty = all. */
   requested: string[];
   warn: (line: string) => void;
@@ -35,7 +40,7 @@ export const tiers: Tier[] = [
   {
     name: 'unit',
     include: ['{proxy,harness,hack,e2e}/**/*.test.ts'],
-    exclude: [...common, '**/*.netns.test.ts', '**/*.cluster.test.ts', '**/*.suite.test.ts', '**/*.lab.test.ts', '**/*.e2e-cluster.test.ts'],
+    exclude: [...common, '**/*.netns.test.ts', '**/*.cluster.test.ts', '**/*.suite.test.ts', '**/*.lab.test.ts', '**/*.e2e-cluster.test.ts', '**/*.e2e.test.ts'],
     testTimeout: 10_000,
     fileParallelism: true,
     globalSetup: [],
@@ -94,6 +99,19 @@ export const tiers: Tier[] = [
     groupOrder: 2,
     optIn: true,
   },
+  {
+    // The upstream e2e suite on netns clusters (make test-e2e): the `[sig-network] Services
+    // ... [Conformance]` specs for kube-proxy, then kpng's iptables and nft, through the
+    // path `make e2e cluster=netns` takes. Last and alone: its specs have deadlines, and it
+    // takes minutes per backend.
+    name: 'e2e',
+    include: ['{proxy,harness,e2e}/**/*.e2e.test.ts'],
+    exclude: common,
+    testTimeout: 75 * 60_000,
+    fileParallelism: false,
+    globalSetup: [],
+    groupOrder: 3,
+  },
 ];
 
 /** Why a tier cannot run here, or undefined when it can. */
@@ -109,6 +127,8 @@ export function missingFor(tier: Tier['name'], env: TierEnvironment): string | u
   if (tier === 'lab' && !env.haveControlPlaneBinaries) return 'needs etcd and kube-apiserver: run `make k8s-binaries`';
   if (tier === 'e2e-cluster' && env.uid !== 0) return 'needs root (network namespaces, cgroups, mounts)';
   if (tier === 'e2e-cluster' && env.haveClusterBinaries === false) return 'needs kubelet, kube-controller-manager, kube-scheduler: run `hack/k8s-binaries.sh --only cluster`';
+  if (tier === 'e2e' && env.uid !== 0) return 'needs root (network namespaces, cgroups, mounts)';
+  if (tier === 'e2e' && env.haveE2eBinaries === false) return 'needs the netns cluster\'s binaries, e2e.test and ginkgo: run `hack/k8s-binaries.sh --only cluster,e2e.test,ginkgo`';
   return undefined;
 }
 
@@ -143,6 +163,7 @@ export function tierPlan(): Tier[] {
     haveControlPlaneBinaries: haveK8sBinaries(['etcd', 'kube-apiserver']),
     haveSuiteBinaries: haveK8sBinaries(['e2e.test', 'ginkgo']),
     haveClusterBinaries: haveK8sBinaries(['etcd', 'kube-apiserver', 'kubectl', 'kubelet', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy']),
+    haveE2eBinaries: haveK8sBinaries(E2E_BINARIES),
     requested: requestedProjects(process.argv),
     warn: (line) => process.stderr.write(`${line}\n`),
   });

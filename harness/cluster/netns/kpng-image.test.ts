@@ -75,7 +75,7 @@ describe('writeKpngArchive (the kpng image archive from its inputs)', () => {
     expect(lines.join('\n')).not.toMatch(/writing/);
   });
 
-  it('names the archive anew when the application changes, and removes the one it replaces', async () => {
+  it('names the archive anew when the application changes; an earlier archive stays for an hour (another checkout may import it), then goes', async () => {
     const given = await inputs();
     const dir = await fresh('c');
     const first = await writeKpngArchive(dir, given);
@@ -83,7 +83,11 @@ describe('writeKpngArchive (the kpng image archive from its inputs)', () => {
     const second = await writeKpngArchive(dir, given);
     expect(path.basename(second.file)).not.toBe(path.basename(first.file));
     expect(path.basename(second.file)).toMatch(/^kpng-[0-9a-f]{16}\.tar$/);
-    const { stdout } = await execa('ls', [dir]);
-    expect(stdout.split('\n')).toEqual([path.basename(second.file)]);
+    expect((await execa('ls', [dir])).stdout.split('\n').sort()).toEqual([path.basename(first.file), path.basename(second.file)].sort());
+    await execa('touch', ['-d', '2 hours ago', second.file]);
+    await writeFile(path.join(given.root, 'dist/proxy/cli.js'), 'console.log("kpng 3");\n');
+    await execa('touch', ['-d', '2 hours ago', first.file]);
+    const third = await writeKpngArchive(dir, given);
+    expect((await execa('ls', [dir])).stdout.split('\n')).toEqual([path.basename(third.file)]);
   });
 });

@@ -10,13 +10,16 @@
 // the layers being reproducible tars, the same bytes: a second write is found, not redone.
 import { createHash } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { processRunner, type Runner } from '../../../proxy/exec.ts';
 import { KpngError } from '../../config/index.ts';
 import { repoRoot } from '../../k8s-binaries.ts';
 import { projectNode } from '../../lab/netns/index.ts';
 import { debianRootLayer, sha256File, writeImageArchive, type BuiltImage } from './images.ts';
+
+/** How long an earlier kpng archive stays beside a new one (another checkout may still import it). */
+const KEEP_EARLIER_ARCHIVES_MS = 3600_000;
 
 export const KPNG_NETNS_IMAGE = 'localhost/kpng:netns';
 
@@ -93,7 +96,12 @@ export async function writeKpngArchive(dir: string, inputs: KpngImageInputs, opt
     if (!existsSync(file)) {
       log(`kpng image: writing ${path.basename(file)}`);
       await writeImageArchive([{ name: KPNG_NETNS_IMAGE, config: { entrypoint: ['/opt/kpng/dist/proxy/kpng.sh'], workingDir: '/opt/kpng', env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'NODE_ENV=production'] }, layers: [{ tar: layer.file }, { tar: appTar }] }], file, runner);
-      for (const old of (await readdir(dir)).filter((f) => /^kpng-[0-9a-f]+\.tar$/.test(f) && f !== path.basename(file))) await rm(path.join(dir, old), { force: true });
+      // Earlier archives go once they are an hour old: checkouts sharing this folder may be
+      // about to import theirs (a run writes it before its cluster is up, imports it after).
+      for (const old of (await readdir(dir)).filter((f) => /^kpng-[0-9a-f]+\.tar$/.test(f) && f !== path.basename(file))) {
+        const written = await stat(path.join(dir, old)).then((s) => s.mtimeMs, () => Date.now());
+        if (Date.now() - written > KEEP_EARLIER_ARCHIVES_MS) await rm(path.join(dir, old), { force: true });
+      }
     } else {
       log(`kpng image: ${path.basename(file)} is there (the same layers)`);
     }
