@@ -8,10 +8,13 @@
 // Figures per run: process start → first complete sync in the kernel (the proxy's own
 // kubeproxy_sync_proxy_rules_last_timestamp_seconds, which both set after their rules
 // were accepted); endpoint change (a merge patch of one EndpointSlice) → the new endpoint
-// found in the kernel by a targeted read every 5 ms (one chain; the middle of the span the
-// rule must have landed in, so the resolution is ± half a read, whose cost the progress
-// prints; the same reads for both proxies); CPU seconds (proxy + its kernel
-// tools); peak RSS of the proxy; ruleset size. Medians over rounds and the kpng /
+// in the kernel: in the nf_tables modes (nftables, iptables-nft) the kernel's event for
+// the commit that adds the endpoint's rule, from one `nft monitor new rules` in the
+// proxy's namespace (proxy/bench/rule-events.ts); with iptables-legacy, which has no
+// events, a targeted read every 5 ms (one chain; the middle of the span the rule must
+// have landed in, so the resolution is ± half a read, whose cost the progress prints);
+// the same method for both proxies; CPU seconds (proxy + its kernel tools; not the
+// monitor); peak RSS of the proxy; ruleset size. Medians over rounds and the kpng /
 // kube-proxy ratio, as one table (also as markdown).
 //
 //   npm run bench:vs-kube-proxy [-- --quick] [--services 1000,10000] [--modes iptables-legacy,iptables-nft,nftables]
@@ -33,10 +36,10 @@ import { nodeObject, RELAY_NAMESPACE, RELAY_PORT, relayAddresses, startApiRelay,
 import type { ControlPlane } from '../harness/lab/control-plane/index.ts';
 import { createTopology, programEnv, type Node, type NsProcess, type Topology } from '../harness/lab/netns/index.ts';
 import { endpointString, servicePortEndpointChainName } from './backends/iptables/names.ts';
-import { servicePortChainNameBase, servicePortEndpointChainNameBase } from './backends/nft/names.ts';
 import { kpngCommand } from './bench/kpng-command.ts';
 import { apiClient, inParallel, quantile, type ApiCall } from './bench/api-client.ts';
 import { cpuMs, memoryBytes } from './bench/process-stats.ts';
+import { addsEndpointRule, RuleEvents, type EndpointRule } from './bench/rule-events.ts';
 import { comparedSubjects, comparisonRows, markdownTable, type ComparedSubject, type RunResult } from './bench/comparison.ts';
 import { errorText } from './errors.ts';
 
@@ -170,20 +173,16 @@ async function lastSyncSeconds(node: Node): Promise<number> {
   }
 }
 
-/** A targeted read of the kernel: is this endpoint of Service s in the rules yet? */
-function endpointProbe(node: Node, subject: ComparedSubject, mode: Mode): (s: number, ip: string) => Promise<boolean> {
-  if (mode === 'nftables') {
-    if (subject === 'kpng') {
-      return async (s, ip) => {
-        const r = await node.run('nft', ['list', 'chain', 'ip', 'kpng', `service-${servicePortChainNameBase(ns, `svc-${s}`, 'tcp', 'http')}`]);
-        return r.exitCode === 0 && r.stdout.includes(` ${endpointString(ip, targetPort)}`);
-      };
-    }
-    return async (s, ip) => (await node.run('nft', ['list', 'chain', 'ip', 'kube-proxy', `endpoint-${servicePortEndpointChainNameBase(ns, `svc-${s}`, 'tcp', 'http', ip, targetPort)}`])).exitCode === 0;
-  }
-  // Both lay iptables out as kube-proxy does: the endpoint's KUBE-SEP chain is written with the service's chains, in one restore.
-  const tool = mode === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft';
-  return async (s, ip) => (await node.run(tool, ['-w', '-t', 'nat', '-S', servicePortEndpointChainName(`${ns}/svc-${s}:http`, 'tcp', endpointString(ip, targetPort))])).exitCode === 0;
+/** iptables-legacy: a targeted read of the kernel (is this endpoint of Service s in the rules yet?); both lay it out as kube-proxy does: the endpoint's KUBE-SEP chain is written with the service's chains, in one restore. */
+function legacyEndpointProbe(node: Node): (s: number, ip: string) => Promise<boolean> {
+  return async (s, ip) => (await node.run('iptables-legacy', ['-w', '-t', 'nat', '-S', servicePortEndpointChainName(`${ns}/svc-${s}:http`, 'tcp', endpointString(ip, targetPort))])).exitCode === 0;
+}
+
+/** nf_tables modes: the committed rule that programs endpoint `ip` of Service s, as `nft monitor` prints it. */
+function endpointRule(subject: ComparedSubject, mode: Mode, s: number, ip: string): EndpointRule {
+  // nftables: kpng's service chain DNATs itself, kube-proxy's endpoint chain does; either rule names the endpoint.
+  if (mode === 'nftables') return { table: subject === 'kpng' ? 'kpng' : 'kube-proxy', dnatTo: endpointString(ip, targetPort) };
+  return { table: 'nat', chain: servicePortEndpointChainName(`${ns}/svc-${s}:http`, 'tcp', endpointString(ip, targetPort)) };
 }
 
 async function rulesetLines(node: Node, mode: Mode): Promise<number> {
@@ -233,38 +232,50 @@ async function measureRun(world: World, subject: ComparedSubject, mode: Mode, se
       progress(`  ${subject}: no complete sync within ${capMs / 1000} s`);
     } else {
       progress(`  ${subject}: start → rules ${(result.startMs / 1000).toFixed(2)} s`);
-      const probe = endpointProbe(node, subject, mode);
-      const probeMs: number[] = [];
-      const deadline = Date.now() + capMs;
-      for (let i = 0; i < changes && Date.now() < deadline; i++) {
-        const s = (generation.next * 7919) % services;
-        const eps = endpointsOf(s, generation.next++);
-        const ip = eps[0]!.addresses[0]!;
-        const written = performance.now();
-        await world.api('PATCH', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/svc-${s}-1`, { endpoints: eps }, 'application/merge-patch+json');
-        // The rule landed after the last read that missed it began (or after the write) and
-        // before the read that finds it ended: the middle of that span is within half of it
-        // (one read + 5 ms) of the moment, either way.
-        let found: number | undefined;
-        let notBefore = written;
-        while (found === undefined && Date.now() <= deadline) {
-          if (!proxy.running) throw new Error(`${subject} exited during the changes`);
-          const started = performance.now();
-          const present = await probe(s, ip);
-          const ended = performance.now();
-          probeMs.push(ended - started);
-          if (present) found = (notBefore + ended) / 2;
+      // nf_tables modes: the monitor's event for the commit that holds the endpoint's rule;
+      // iptables-legacy (no events): a read of one chain every 5 ms.
+      const events = mode === 'iptables-legacy' ? undefined : await RuleEvents.start(node, capMs);
+      try {
+        const probe = legacyEndpointProbe(node);
+        const probeMs: number[] = [];
+        const deadline = Date.now() + capMs;
+        for (let i = 0; i < changes && Date.now() < deadline; i++) {
+          const s = (generation.next * 7919) % services;
+          const eps = endpointsOf(s, generation.next++);
+          const ip = eps[0]!.addresses[0]!;
+          const want = endpointRule(subject, mode, s, ip);
+          const seen = events?.next((line) => addsEndpointRule(line, want), deadline - Date.now());
+          const written = performance.now();
+          await world.api('PATCH', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/svc-${s}-1`, { endpoints: eps }, 'application/merge-patch+json');
+          let found: number | undefined;
+          if (seen) found = await seen;
           else {
-            notBefore = started;
-            await sleep(5);
+            // The rule landed after the last read that missed it began (or after the write) and
+            // before the read that finds it ended: the middle of that span is within half of it
+            // (one read + 5 ms) of the moment, either way.
+            let notBefore = written;
+            while (found === undefined && Date.now() <= deadline) {
+              if (!proxy.running) throw new Error(`${subject} exited during the changes`);
+              const started = performance.now();
+              const present = await probe(s, ip);
+              const ended = performance.now();
+              probeMs.push(ended - started);
+              if (present) found = (notBefore + ended) / 2;
+              else {
+                notBefore = started;
+                await sleep(5);
+              }
+            }
           }
+          if (!proxy.running) throw new Error(`${subject} exited during the changes`);
+          if (found === undefined) break;
+          result.changeMs.push(Math.max(0, found - written));
         }
-        if (found === undefined) break;
-        result.changeMs.push(Math.max(0, found - written));
+        const how = events ? 'seen as committed by nft monitor' : `one kernel read ${quantile(probeMs, 0.5).toFixed(0)} ms (p50)`;
+        progress(`  ${subject}: ${result.changeMs.length} changes, p50 ${quantile(result.changeMs, 0.5).toFixed(0)} ms, max ${quantile(result.changeMs, 1).toFixed(0)} ms; ${how}`);
+      } finally {
+        await events?.stop();
       }
-      progress(
-        `  ${subject}: ${result.changeMs.length} changes, p50 ${quantile(result.changeMs, 0.5).toFixed(0)} ms, max ${quantile(result.changeMs, 1).toFixed(0)} ms; one kernel read ${quantile(probeMs, 0.5).toFixed(0)} ms (p50)`,
-      );
     }
     result.cpuSeconds = (await cpuMs(proxy.pid, { children: true })) / 1000;
     result.peakRssMiB = (await memoryBytes(proxy.pid, 'VmHWM')) / 2 ** 20;
