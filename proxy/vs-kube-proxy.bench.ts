@@ -9,7 +9,7 @@
 // kubeproxy_sync_proxy_rules_last_timestamp_seconds, which both set after their rules
 // were accepted); endpoint change (a merge patch of one EndpointSlice) → the new endpoint
 // in the kernel: in the nf_tables modes (nftables, iptables-nft) the kernel's event for
-// the commit that adds the endpoint's rule, from one `nft monitor new rules` in the
+// the commit that adds the endpoint's rule, from one `nft monitor new` in the
 // proxy's namespace (proxy/bench/rule-events.ts); with iptables-legacy, which has no
 // events, a targeted read every 5 ms (one chain; the middle of the span the rule must
 // have landed in, so the resolution is ± half a read, whose cost the progress prints);

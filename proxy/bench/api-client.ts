@@ -6,7 +6,7 @@ import type { ControlPlane } from '../../harness/lab/control-plane/index.ts';
 
 export type ApiCall = (method: string, path: string, body?: unknown, contentType?: string) => Promise<unknown>;
 
-/** Answers that say the server was too busy (a loaded machine): the call is made again, up to `attempts` times in all. */
+/** Answers that say the server was too busy (a loaded machine; also a 500 whose storage timed out): the call is made again, up to `attempts` times in all. */
 const busy = new Set([429, 503, 504]);
 const attempts = 5;
 
@@ -31,7 +31,8 @@ export async function apiClient(cp: ControlPlane): Promise<ApiCall> {
       if (status < 300) return JSON.parse(text) as unknown;
       // A create that timed out may have been stored: made again, it finds the object there.
       if (status === 409 && method === 'POST' && attempt > 1) return JSON.parse(text) as unknown;
-      if (!busy.has(status) || attempt === attempts) throw new Error(`${method} ${path}: ${status} ${text.slice(0, 300)}`);
+      const busyNow = busy.has(status) || (status === 500 && text.includes('timed out'));
+      if (!busyNow || attempt === attempts) throw new Error(`${method} ${path}: ${status} ${text.slice(0, 300)}`);
       await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
     }
   };
