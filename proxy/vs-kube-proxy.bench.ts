@@ -11,9 +11,11 @@
 // in the kernel: in the nf_tables modes (nftables, iptables-nft) the kernel's event for
 // the commit that adds the endpoint's rule, from one `nft monitor new` in the
 // proxy's namespace (proxy/bench/rule-events.ts); with iptables-legacy, which has no
-// events, a targeted read every 5 ms (one chain; the middle of the span the rule must
+// events, and when the monitor does not listen within 120 s (nft 1.0.6 reads the whole
+// ruleset first, and may lag behind a proxy's stream of events; the progress says so), a
+// targeted read every 5 ms (one chain; the middle of the span the rule must
 // have landed in, so the resolution is ± half a read, whose cost the progress prints);
-// the same method for both proxies; CPU seconds (proxy + its kernel tools; not the
+// the same methods for both proxies, the progress naming each run's; CPU seconds (proxy + its kernel tools; not the
 // monitor); peak RSS of the proxy; ruleset size. Medians over rounds and the kpng /
 // kube-proxy ratio, as one table (also as markdown).
 //
@@ -36,6 +38,7 @@ import { nodeObject, RELAY_NAMESPACE, RELAY_PORT, relayAddresses, startApiRelay,
 import type { ControlPlane } from '../harness/lab/control-plane/index.ts';
 import { createTopology, programEnv, type Node, type NsProcess, type Topology } from '../harness/lab/netns/index.ts';
 import { endpointString, servicePortEndpointChainName } from './backends/iptables/names.ts';
+import { servicePortChainNameBase, servicePortEndpointChainNameBase } from './backends/nft/names.ts';
 import { kpngCommand } from './bench/kpng-command.ts';
 import { apiClient, inParallel, quantile, type ApiCall } from './bench/api-client.ts';
 import { cpuMs, memoryBytes } from './bench/process-stats.ts';
@@ -62,6 +65,8 @@ const chosenModes = (flags.modes ?? modes.join(',')).split(',') as Mode[];
 const rounds = Number(flags.rounds ?? (quick ? 1 : 2));
 const changes = Number(flags.changes ?? (quick ? 15 : 40));
 const capMs = Number(flags.cap ?? 600) * 1000;
+/** How long the nf_tables modes wait for `nft monitor` to listen (it reads the whole ruleset first) before reading chains instead. */
+const monitorWaitMs = Math.min(capMs, 120_000);
 for (const m of chosenModes) if (!modes.includes(m)) fail(`--modes names "${m}"; accepted: ${modes.join(', ')}`);
 for (const n of sizes) if (!Number.isInteger(n) || n < 1 || n > 60_000) fail(`--services holds "${n}"; accepted: whole numbers 1-60000`);
 if (!(rounds >= 1 && changes >= 1 && capMs > 0)) fail('--rounds, --changes and --cap take positive numbers');
@@ -173,9 +178,23 @@ async function lastSyncSeconds(node: Node): Promise<number> {
   }
 }
 
-/** iptables-legacy: a targeted read of the kernel (is this endpoint of Service s in the rules yet?); both lay it out as kube-proxy does: the endpoint's KUBE-SEP chain is written with the service's chains, in one restore. */
-function legacyEndpointProbe(node: Node): (s: number, ip: string) => Promise<boolean> {
-  return async (s, ip) => (await node.run('iptables-legacy', ['-w', '-t', 'nat', '-S', servicePortEndpointChainName(`${ns}/svc-${s}:http`, 'tcp', endpointString(ip, targetPort))])).exitCode === 0;
+/**
+ * A targeted read of the kernel: is this endpoint of Service s in the rules yet? For
+ * iptables-legacy, and for the nf_tables modes when the monitor is not ready in time.
+ */
+function endpointProbe(node: Node, subject: ComparedSubject, mode: Mode): (s: number, ip: string) => Promise<boolean> {
+  if (mode === 'nftables') {
+    if (subject === 'kpng') {
+      return async (s, ip) => {
+        const r = await node.run('nft', ['list', 'chain', 'ip', 'kpng', `service-${servicePortChainNameBase(ns, `svc-${s}`, 'tcp', 'http')}`]);
+        return r.exitCode === 0 && r.stdout.includes(` ${endpointString(ip, targetPort)}`);
+      };
+    }
+    return async (s, ip) => (await node.run('nft', ['list', 'chain', 'ip', 'kube-proxy', `endpoint-${servicePortEndpointChainNameBase(ns, `svc-${s}`, 'tcp', 'http', ip, targetPort)}`])).exitCode === 0;
+  }
+  // Both lay iptables out as kube-proxy does: the endpoint's KUBE-SEP chain is written with the service's chains, in one restore.
+  const tool = mode === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft';
+  return async (s, ip) => (await node.run(tool, ['-w', '-t', 'nat', '-S', servicePortEndpointChainName(`${ns}/svc-${s}:http`, 'tcp', endpointString(ip, targetPort))])).exitCode === 0;
 }
 
 /** nf_tables modes: the committed rule that programs endpoint `ip` of Service s, as `nft monitor` prints it. */
@@ -233,10 +252,17 @@ async function measureRun(world: World, subject: ComparedSubject, mode: Mode, se
     } else {
       progress(`  ${subject}: start → rules ${(result.startMs / 1000).toFixed(2)} s`);
       // nf_tables modes: the monitor's event for the commit that holds the endpoint's rule;
-      // iptables-legacy (no events): a read of one chain every 5 ms.
-      const events = mode === 'iptables-legacy' ? undefined : await RuleEvents.start(node, capMs);
+      // iptables-legacy (no events), or a monitor not ready within monitorWaitMs: a read of
+      // one chain every 5 ms.
+      const events =
+        mode === 'iptables-legacy'
+          ? undefined
+          : await RuleEvents.start(node, monitorWaitMs).catch((error: unknown) => {
+              progress(`  ${subject}: ${(error as Error).message}; reading one chain every 5 ms instead`);
+              return undefined;
+            });
       try {
-        const probe = legacyEndpointProbe(node);
+        const probe = endpointProbe(node, subject, mode);
         const probeMs: number[] = [];
         const deadline = Date.now() + capMs;
         for (let i = 0; i < changes && Date.now() < deadline; i++) {
