@@ -23,8 +23,8 @@ export function addsEndpointRule(line: string, want: EndpointRule): boolean {
   return ` ${rest.slice(rest.indexOf(' ') + 1)} `.includes(` dnat to ${want.dnatTo} `);
 }
 
-/** An empty table (family ip) added to tell that the monitor listens. */
-const sentinelTable = (n: number) => `kpng-bench-sentinel-${n}`;
+/** Empty tables (family ip) named with this prefix are added to tell that the monitor listens. */
+const sentinelPrefix = 'kpng-bench-sentinel-';
 
 /** One `nft monitor new` in a node's namespace; lines stamped with performance.now() on arrival. */
 export class RuleEvents {
@@ -55,11 +55,12 @@ export class RuleEvents {
   static async start(node: Node, timeoutMs: number): Promise<RuleEvents> {
     const events = new RuleEvents(node.spawn('nft', ['monitor', 'new']));
     const deadline = Date.now() + timeoutMs;
+    // Every commit makes the monitor's reading of the ruleset start again (the generation
+    // changed), so the sentinels come further and further apart: 1, 2, 4 … 32 s.
     for (let n = 0; ; n++) {
       if (!events.#monitor.running) throw new Error(`nft monitor exited: ${events.#monitor.output.trim()}`);
-      const table = sentinelTable(n);
-      const seen = events.next((line) => line === `add table ip ${table}` || line.startsWith(`add table ip ${table} `), 2_000);
-      const r = await node.run('nft', ['add', 'table', 'ip', table], { timeoutMs: Math.max(30_000, deadline - Date.now()) });
+      const seen = events.next((line) => line.startsWith(`add table ip ${sentinelPrefix}`), Math.min(2 ** n, 32) * 1000);
+      const r = await node.run('nft', ['add', 'table', 'ip', `${sentinelPrefix}${n}`], { timeoutMs: Math.max(30_000, deadline - Date.now()) });
       if (r.exitCode !== 0) throw new Error(`nft could not add the sentinel table: ${r.stderr.trim()}`);
       if ((await seen) !== undefined) return events;
       if (Date.now() > deadline) {
