@@ -12,7 +12,7 @@
 // the commit that adds the endpoint's rule, from one `nft monitor new` in the
 // proxy's namespace (proxy/bench/rule-events.ts); with iptables-legacy, which has no
 // events, and when the monitor does not listen within 120 s (nft 1.0.6 reads the whole
-// ruleset first, and may lag behind a proxy's stream of events; the progress says so), a
+// ruleset first, again after every commit meanwhile; the progress says so), a
 // targeted read every 5 ms (one chain; the middle of the span the rule must
 // have landed in, so the resolution is ± half a read, whose cost the progress prints);
 // the same methods for both proxies, the progress naming each run's; CPU seconds (proxy + its kernel tools; not the
