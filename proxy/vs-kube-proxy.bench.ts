@@ -8,10 +8,15 @@
 // Figures per run: process start → first complete sync in the kernel (the proxy's own
 // kubeproxy_sync_proxy_rules_last_timestamp_seconds, which both set after their rules
 // were accepted); endpoint change (a merge patch of one EndpointSlice) → the new endpoint
-// found in the kernel by a targeted read every 5 ms (one chain; the middle of the span the
-// rule must have landed in, so the resolution is ± half a read, whose cost the progress
-// prints; the same reads for both proxies); CPU seconds (proxy + its kernel
-// tools); peak RSS of the proxy; ruleset size. Medians over rounds and the kpng /
+// in the kernel: in the nf_tables modes (nftables, iptables-nft) the kernel's event for
+// the commit that adds the endpoint's rule, from one `nft monitor new` in the
+// proxy's namespace (proxy/bench/rule-events.ts); with iptables-legacy, which has no
+// events, and when the monitor does not listen within 120 s (nft 1.0.6 reads the whole
+// ruleset first, again after every commit meanwhile; the progress says so), a
+// targeted read every 5 ms (one chain; the middle of the span the rule must
+// have landed in, so the resolution is ± half a read, whose cost the progress prints);
+// the same methods for both proxies, the progress naming each run's; CPU seconds (proxy + its kernel tools; not the
+// monitor); peak RSS of the proxy; ruleset size. Medians over rounds and the kpng /
 // kube-proxy ratio, as one table (also as markdown).
 //
 //   npm run bench:vs-kube-proxy [-- --quick] [--services 1000,10000] [--modes iptables-legacy,iptables-nft,nftables]
@@ -37,6 +42,7 @@ import { servicePortChainNameBase, servicePortEndpointChainNameBase } from './ba
 import { kpngCommand } from './bench/kpng-command.ts';
 import { apiClient, inParallel, quantile, type ApiCall } from './bench/api-client.ts';
 import { cpuMs, memoryBytes } from './bench/process-stats.ts';
+import { addsEndpointRule, RuleEvents, type EndpointRule } from './bench/rule-events.ts';
 import { comparedSubjects, comparisonRows, markdownTable, type ComparedSubject, type RunResult } from './bench/comparison.ts';
 import { errorText } from './errors.ts';
 
@@ -59,6 +65,8 @@ const chosenModes = (flags.modes ?? modes.join(',')).split(',') as Mode[];
 const rounds = Number(flags.rounds ?? (quick ? 1 : 2));
 const changes = Number(flags.changes ?? (quick ? 15 : 40));
 const capMs = Number(flags.cap ?? 600) * 1000;
+/** How long the nf_tables modes wait for `nft monitor` to listen (it reads the whole ruleset first) before reading chains instead. */
+const monitorWaitMs = Math.min(capMs, 120_000);
 for (const m of chosenModes) if (!modes.includes(m)) fail(`--modes names "${m}"; accepted: ${modes.join(', ')}`);
 for (const n of sizes) if (!Number.isInteger(n) || n < 1 || n > 60_000) fail(`--services holds "${n}"; accepted: whole numbers 1-60000`);
 if (!(rounds >= 1 && changes >= 1 && capMs > 0)) fail('--rounds, --changes and --cap take positive numbers');
@@ -170,7 +178,10 @@ async function lastSyncSeconds(node: Node): Promise<number> {
   }
 }
 
-/** A targeted read of the kernel: is this endpoint of Service s in the rules yet? */
+/**
+ * A targeted read of the kernel: is this endpoint of Service s in the rules yet? For
+ * iptables-legacy, and for the nf_tables modes when the monitor is not ready in time.
+ */
 function endpointProbe(node: Node, subject: ComparedSubject, mode: Mode): (s: number, ip: string) => Promise<boolean> {
   if (mode === 'nftables') {
     if (subject === 'kpng') {
@@ -184,6 +195,13 @@ function endpointProbe(node: Node, subject: ComparedSubject, mode: Mode): (s: nu
   // Both lay iptables out as kube-proxy does: the endpoint's KUBE-SEP chain is written with the service's chains, in one restore.
   const tool = mode === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft';
   return async (s, ip) => (await node.run(tool, ['-w', '-t', 'nat', '-S', servicePortEndpointChainName(`${ns}/svc-${s}:http`, 'tcp', endpointString(ip, targetPort))])).exitCode === 0;
+}
+
+/** nf_tables modes: the committed rule that programs endpoint `ip` of Service s, as `nft monitor` prints it. */
+function endpointRule(subject: ComparedSubject, mode: Mode, s: number, ip: string): EndpointRule {
+  // nftables: kpng's service chain DNATs itself, kube-proxy's endpoint chain does; either rule names the endpoint.
+  if (mode === 'nftables') return { table: subject === 'kpng' ? 'kpng' : 'kube-proxy', dnatTo: endpointString(ip, targetPort) };
+  return { table: 'nat', chain: servicePortEndpointChainName(`${ns}/svc-${s}:http`, 'tcp', endpointString(ip, targetPort)) };
 }
 
 async function rulesetLines(node: Node, mode: Mode): Promise<number> {
@@ -233,38 +251,57 @@ async function measureRun(world: World, subject: ComparedSubject, mode: Mode, se
       progress(`  ${subject}: no complete sync within ${capMs / 1000} s`);
     } else {
       progress(`  ${subject}: start → rules ${(result.startMs / 1000).toFixed(2)} s`);
-      const probe = endpointProbe(node, subject, mode);
-      const probeMs: number[] = [];
-      const deadline = Date.now() + capMs;
-      for (let i = 0; i < changes && Date.now() < deadline; i++) {
-        const s = (generation.next * 7919) % services;
-        const eps = endpointsOf(s, generation.next++);
-        const ip = eps[0]!.addresses[0]!;
-        const written = performance.now();
-        await world.api('PATCH', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/svc-${s}-1`, { endpoints: eps }, 'application/merge-patch+json');
-        // The rule landed after the last read that missed it began (or after the write) and
-        // before the read that finds it ended: the middle of that span is within half of it
-        // (one read + 5 ms) of the moment, either way.
-        let found: number | undefined;
-        let notBefore = written;
-        while (found === undefined && Date.now() <= deadline) {
-          if (!proxy.running) throw new Error(`${subject} exited during the changes`);
-          const started = performance.now();
-          const present = await probe(s, ip);
-          const ended = performance.now();
-          probeMs.push(ended - started);
-          if (present) found = (notBefore + ended) / 2;
+      // nf_tables modes: the monitor's event for the commit that holds the endpoint's rule;
+      // iptables-legacy (no events), or a monitor not ready within monitorWaitMs: a read of
+      // one chain every 5 ms.
+      const events =
+        mode === 'iptables-legacy'
+          ? undefined
+          : await RuleEvents.start(node, monitorWaitMs).catch((error: unknown) => {
+              progress(`  ${subject}: ${(error as Error).message}; reading one chain every 5 ms instead`);
+              return undefined;
+            });
+      try {
+        const probe = endpointProbe(node, subject, mode);
+        const probeMs: number[] = [];
+        const deadline = Date.now() + capMs;
+        for (let i = 0; i < changes && Date.now() < deadline; i++) {
+          const s = (generation.next * 7919) % services;
+          const eps = endpointsOf(s, generation.next++);
+          const ip = eps[0]!.addresses[0]!;
+          const want = endpointRule(subject, mode, s, ip);
+          const seen = events?.next((line) => addsEndpointRule(line, want), deadline - Date.now());
+          const written = performance.now();
+          await world.api('PATCH', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/svc-${s}-1`, { endpoints: eps }, 'application/merge-patch+json');
+          let found: number | undefined;
+          if (seen) found = await seen;
           else {
-            notBefore = started;
-            await sleep(5);
+            // The rule landed after the last read that missed it began (or after the write) and
+            // before the read that finds it ended: the middle of that span is within half of it
+            // (one read + 5 ms) of the moment, either way.
+            let notBefore = written;
+            while (found === undefined && Date.now() <= deadline) {
+              if (!proxy.running) throw new Error(`${subject} exited during the changes`);
+              const started = performance.now();
+              const present = await probe(s, ip);
+              const ended = performance.now();
+              probeMs.push(ended - started);
+              if (present) found = (notBefore + ended) / 2;
+              else {
+                notBefore = started;
+                await sleep(5);
+              }
+            }
           }
+          if (!proxy.running) throw new Error(`${subject} exited during the changes`);
+          if (found === undefined) break;
+          result.changeMs.push(Math.max(0, found - written));
         }
-        if (found === undefined) break;
-        result.changeMs.push(Math.max(0, found - written));
+        const how = events ? 'seen as committed by nft monitor' : `one kernel read ${quantile(probeMs, 0.5).toFixed(0)} ms (p50)`;
+        progress(`  ${subject}: ${result.changeMs.length} changes, p50 ${quantile(result.changeMs, 0.5).toFixed(0)} ms, max ${quantile(result.changeMs, 1).toFixed(0)} ms; ${how}`);
+      } finally {
+        await events?.stop();
       }
-      progress(
-        `  ${subject}: ${result.changeMs.length} changes, p50 ${quantile(result.changeMs, 0.5).toFixed(0)} ms, max ${quantile(result.changeMs, 1).toFixed(0)} ms; one kernel read ${quantile(probeMs, 0.5).toFixed(0)} ms (p50)`,
-      );
     }
     result.cpuSeconds = (await cpuMs(proxy.pid, { children: true })) / 1000;
     result.peakRssMiB = (await memoryBytes(proxy.pid, 'VmHWM')) / 2 ** 20;

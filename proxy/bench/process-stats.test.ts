@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cpuMs, memoryBytes } from './process-stats.ts';
+import { execFileSync } from 'node:child_process';
+import { cpuMs, memoryBytes, waitedChildrenCpuMs } from './process-stats.ts';
 
 describe('process stats from /proc', () => {
   it("reads this process's resident and peak memory, and CPU time that grows with work", async () => {
@@ -22,4 +23,11 @@ describe('process stats from /proc', () => {
     const self = await cpuMs(process.pid);
     expect(await cpuMs(process.pid, { children: true })).toBeGreaterThanOrEqual(self);
   });
+
+  it('counts the CPU time of a child once it has been waited for', async () => {
+    const before = await waitedChildrenCpuMs(process.pid);
+    // A child that spins for 200 ms of CPU (on a loaded machine it may take far longer to get it).
+    execFileSync(process.execPath, ['-e', 'const t = process.cpuUsage(); while (process.cpuUsage(t).user < 200_000);']);
+    expect((await waitedChildrenCpuMs(process.pid)) - before).toBeGreaterThanOrEqual(190);
+  }, 120_000);
 });

@@ -18,3 +18,10 @@ export async function cpuMs(pid: number, { children = false } = {}): Promise<num
   const ticks = (children ? [11, 12, 13, 14] : [11, 12]).reduce((n, i) => n + Number(fields[i]), 0);
   return ticks * 10;
 }
+
+/** CPU time in ms (user + system) of the children this process has waited for so far: a kernel tool's, read before and after it ran. */
+export async function waitedChildrenCpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) * 10;
+}
