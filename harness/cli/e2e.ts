@@ -6,7 +6,7 @@
 // as kubeadm does) is a backend too: the reference column.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { KpngError, backendNames, proxyBackend, deploymentModels, ipFamilies, tiltEnvDefaults, type Backend, type DeploymentModel, type IpFamily } from '../config/index.ts';
+import { KpngError, KUBE_PROXY_BACKEND, backendNames, proxyBackend, deploymentModels, ipFamilies, tiltEnvDefaults, type Backend, type DeploymentModel, type IpFamily } from '../config/index.ts';
 import { findOnPath, hostToolRunner, requireTools } from '../cluster/index.ts';
 import { ensureKpngImage, type NetnsCluster } from '../cluster/netns/index.ts';
 import { renderDocuments } from '../manifests/index.ts';
@@ -20,7 +20,6 @@ import {
   runE2e,
   runNetnsE2e,
   narrowSelection,
-  KUBE_PROXY_BACKEND,
   skipNotesFrom,
   verifySelection,
   type Spec,

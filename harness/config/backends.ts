@@ -108,6 +108,9 @@ export function proxyModeOf(name: string): string {
   return proxyBackend(name).proxyMode;
 }
 
+/** Upstream kube-proxy as a harness backend: the reference every kpng backend is compared with (first in every report). */
+export const KUBE_PROXY_BACKEND = 'kube-proxy';
+
 export const ipFamilies = ['ipv4', 'ipv6', 'dual'] as const;
 export type IpFamily = (typeof ipFamilies)[number];
 

@@ -13,6 +13,7 @@ export {
   isBackend,
   isDeploymentModel,
   isIpFamily,
+  KUBE_PROXY_BACKEND,
   type Backend,
   type ProxyBackend,
   type DeploymentModel,

@@ -4,7 +4,7 @@
 // netns`, the command `make e2e cluster=netns` runs. Pure: what to run, and the verdict
 // from the runs' JUnit.
 import type { JUnitCase } from '../report/index.ts';
-import { KUBE_PROXY_BACKEND } from './run-netns.ts';
+import { KUBE_PROXY_BACKEND } from '../config/index.ts';
 
 /** ginkgo's --focus for the tier: narrows each backend's selection (e2e/skips.yaml) to these specs. */
 export const CONFORMANCE_FOCUS = String.raw`\[sig-network\] Services .*\[Conformance\]`;

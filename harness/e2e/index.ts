@@ -3,7 +3,7 @@
 // the real spec list, and run it on a kind cluster with JUnit results.
 export { obtainHint, requireK8sBinaries, type E2eBinary } from './binaries.ts';
 export { ginkgoRunCommand, type GinkgoRunOptions, type ProgramCommand } from './ginkgo.ts';
-export { KUBE_PROXY_BACKEND, netnsGinkgoCommand, runNetnsE2e, type NetnsE2eRunOptions, type NetnsE2eRunResult } from './run-netns.ts';
+export { netnsGinkgoCommand, runNetnsE2e, type NetnsE2eRunOptions, type NetnsE2eRunResult } from './run-netns.ts';
 export { GinkgoProgress, progressRunner, type SpecResult } from './progress.ts';
 export { e2eClusterName, e2eRunDir, execaProgramRunner, runE2e, type E2eRunOptions, type E2eRunResult, type ProgramRunner } from './run.ts';
 export {

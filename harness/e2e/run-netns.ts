@@ -11,7 +11,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startNetnsCluster, type NetnsCluster, type NetnsClusterOptions } from '../cluster/netns/index.ts';
-import { KpngError } from '../config/index.ts';
+import { KpngError, KUBE_PROXY_BACKEND } from '../config/index.ts';
 import { ginkgoRunCommand, type ProgramCommand } from './ginkgo.ts';
 import { e2eRunDir, type ProgramRunner } from './run.ts';
 import { progressRunner } from './progress.ts';
@@ -19,7 +19,6 @@ import type { VerifiedSelection } from './selection.ts';
 import type { IpFamily } from '../config/index.ts';
 
 /** The reference column: upstream kube-proxy, deployed as kubeadm does. */
-export const KUBE_PROXY_BACKEND = 'kube-proxy';
 
 export interface NetnsE2eRunOptions {
   /** kube-proxy, or a kpng backend (then `deployProxy` deploys it). */

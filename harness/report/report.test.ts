@@ -114,6 +114,17 @@ describe('results folders', () => {
     await expect(readParityRuns(path.join(dir, 'nope'))).rejects.toThrow(/cannot read the results folder/);
   });
 
+  it('puts kube-proxy, the reference, first, whatever its folder sorts as; the kpng backends follow in folder order', async () => {
+    const results = path.join(dir, 'ordered');
+    for (const folder of ['ipv4-ebpf', 'ipv4-kube-proxy', 'ipv4-nft']) {
+      await mkdir(path.join(results, folder), { recursive: true });
+      await writeFile(path.join(results, folder, 'junit_01.xml'), fixture('ginkgo-nft-ipv4.xml'));
+    }
+    const { runs: found } = await readParityRuns(results);
+    expect(found.map((r) => r.backend)).toEqual(['kube-proxy', 'ebpf', 'nft']);
+    expect(parityReport(found).matrix.columns.map((c) => c.label)).toEqual(['kube-proxy/ipv4', 'ebpf/ipv4', 'nft/ipv4']);
+  });
+
   it('writes parity.md and parity.html and appends the markdown to the job summary', async () => {
     const summaryFile = path.join(dir, 'summary.md');
     await writeFile(summaryFile, '# earlier step\n');

@@ -4,7 +4,7 @@
 // adds the markdown to the CI job summary.
 import { appendFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { KpngError, ipFamilies } from '../config/index.ts';
+import { KpngError, KUBE_PROXY_BACKEND, ipFamilies } from '../config/index.ts';
 import { parityHtml } from './html.ts';
 import { parityMarkdown } from './markdown.ts';
 import { buildParityMatrix, type ParityMatrix, type ParityRun, type SkipNoteFor } from './matrix.ts';
@@ -57,6 +57,8 @@ export async function readParityRuns(dir: string): Promise<{ runs: ParityRun[]; 
     const paths = files.map((f) => path.join(folder, f));
     runs.push({ family: match[1] ?? '', backend: match[2] ?? '', junit: await Promise.all(paths.map((p) => readFile(p, 'utf8'))), files: paths });
   }
+  // The reference first: kube-proxy's columns, then the kpng backends, each by family.
+  runs.sort((a, b) => Number(b.backend === KUBE_PROXY_BACKEND) - Number(a.backend === KUBE_PROXY_BACKEND));
   if (runs.length === 0) {
     throw new KpngError(
       'KPNG_ERR_REPORT',
