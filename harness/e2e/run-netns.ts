@@ -95,7 +95,7 @@ export async function runNetnsE2e(options: NetnsE2eRunOptions): Promise<NetnsE2e
     `${JSON.stringify({ backend, family, cluster: 'netns', focus: options.selection.focus, skip: options.selection.skip, specs: options.selection.selected.length }, null, 2)}\n`,
   );
   let t = Date.now();
-  const cluster = await startNetnsCluster({ nodes: options.clusterNodes ?? 3, proxy: 'none', log: (line) => log(`    ${line}`) });
+  const cluster = await startNetnsCluster({ nodes: options.clusterNodes ?? 3, family, proxy: 'none', log: (line) => log(`    ${line}`) });
   seconds.clusterUp = (Date.now() - t) / 1000;
   let passed = false;
   let error: Error | undefined;
