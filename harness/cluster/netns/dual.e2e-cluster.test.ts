@@ -27,11 +27,11 @@ interface PodJson {
   status: { phase?: string; podIPs?: { ip: string }[] };
 }
 
-const agnhostPod = (name: string, node: string, spec: Record<string, unknown>) => ({
+const agnhostPod = (name: string, node: string, container: { args?: string[]; command?: string[] }, spec: Record<string, unknown> = {}) => ({
   apiVersion: 'v1',
   kind: 'Pod',
   metadata: { name, labels: { app: name } },
-  spec: { nodeName: node, terminationGracePeriodSeconds: 1, ...spec, containers: [{ name: 'c', image: AGNHOST_IMAGE, imagePullPolicy: 'Never', ...(spec.container as object) }] },
+  spec: { nodeName: node, terminationGracePeriodSeconds: 1, ...spec, containers: [{ name: 'c', image: AGNHOST_IMAGE, imagePullPolicy: 'Never', ...container }] },
 });
 
 /** The URL of a port on an address of either family. */
@@ -82,7 +82,7 @@ describe('a dual-stack netns cluster (IPv4 primary, IPv6 beside it)', () => {
   });
 
   it('reaches a RequireDualStack Service on node-1 over its IPv4 and its IPv6 cluster IP from a pod on node-2, keeping the pod’s address of each family', async () => {
-    const web = agnhostPod('web', 'node-1', { container: { args: ['netexec', '--http-port=8080'] } });
+    const web = agnhostPod('web', 'node-1', { args: ['netexec', '--http-port=8080'] });
     const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { ipFamilyPolicy: 'RequireDualStack', selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } };
     const created = await c().kubectl(['create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [web, svc] }) });
     expect(created.exitCode, created.stderr).toBe(0);
@@ -99,7 +99,7 @@ describe('a dual-stack netns cluster (IPv4 primary, IPv6 beside it)', () => {
 
     // Retried: kube-proxy writes the Service's rules on node-2 a moment after it exists.
     const get = (ip: string) => `for i in $(seq 30); do curl -s -m 2 ${url(ip, 80, '/clientip')} && echo && break; sleep 1; done`;
-    const client = agnhostPod('client', 'node-2', { restartPolicy: 'Never', container: { command: ['sh', '-c', `${get(v4!)}; ${get(v6!)}`] } });
+    const client = agnhostPod('client', 'node-2', { command: ['sh', '-c', `${get(v4!)}; ${get(v6!)}`] }, { restartPolicy: 'Never' });
     expect((await c().kubectl(['create', '-f', '-'], { input: JSON.stringify(client) })).exitCode).toBe(0);
     expect(await finished('client')).toBe('Succeeded');
     const clientPod = await kubectlJson<PodJson>(['get', 'pod', 'client']);
@@ -122,7 +122,7 @@ describe('a dual-stack netns cluster (IPv4 primary, IPv6 beside it)', () => {
   });
 
   it('has CoreDNS (on 10.96.0.10, the primary family) answering the Service’s name with an address of each family', async () => {
-    const dig = agnhostPod('dig', 'node-2', { restartPolicy: 'Never', container: { command: ['sh', '-c', 'dig +short +search web A; dig +short +search web AAAA; grep nameserver /etc/resolv.conf'] } });
+    const dig = agnhostPod('dig', 'node-2', { command: ['sh', '-c', 'dig +short +search web A; dig +short +search web AAAA; grep nameserver /etc/resolv.conf'] }, { restartPolicy: 'Never' });
     expect((await c().kubectl(['create', '-f', '-'], { input: JSON.stringify(dig) })).exitCode).toBe(0);
     expect(await finished('dig')).toBe('Succeeded');
     const service = await kubectlJson<{ spec: { clusterIPs: string[] } }>(['get', 'service', 'web']);
