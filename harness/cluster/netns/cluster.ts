@@ -393,7 +393,7 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
           async () => ((await run('ctr', ['--address', paths.containerdSocket, 'version'], { timeoutMs: 5_000 })).exitCode === 0 ? true : undefined),
           () => tail(containerdLog),
         );
-        for (const image of uniqueFiles(images)) await must('ctr', ['--address', paths.containerdSocket, '-n', 'k8s.io', 'images', 'import', image.file], `importing ${image.name} into ${node.plan.name}`, { timeoutMs: 120_000 });
+        for (const image of uniqueFiles(images)) await must('ctr', ['--address', paths.containerdSocket, '-n', 'k8s.io', 'images', 'import', image.file], `importing ${image.name} into ${node.plan.name}`, { timeoutMs: 300_000 });
         procs.push(spawnLogged(node.plan.kubeletCgroup, [...nodeCommandFor(node), k8sBinary('kubelet'), ...kubeletArgs(node.plan, paths)], path.join(paths.dir, 'kubelet.log')));
       }),
     );
