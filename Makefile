@@ -89,11 +89,11 @@ tilt-down: ## Remove what Tilt deployed and delete the kind cluster [keep=1 keep
 	@$(KPNG_HARNESS) tilt-down$(if $(keep), --keep-cluster)
 
 .PHONY: e2e e2e-selection e2e-report
-e2e: ## Upstream e2e per backend × family, then the parity report: kind where Docker answers, else netns clusters (root, IPv4, kube-proxy first) [cluster=netns|kind] [b=] [focus=RE]
+e2e: ## Upstream e2e per backend × family, then the parity report: kind where Docker answers, else netns clusters (root, ipv4 unless i=, kube-proxy first) [cluster=netns|kind] [b=] [i=] [focus=RE]
 	@hack/install-node-deps.sh
 	@hack/k8s-binaries.sh --only e2e.test,ginkgo,kubectl
 	@if [ "$(cluster)" = netns ] || { [ "$(cluster)" != kind ] && ! docker info >/dev/null 2>&1; }; then hack/install-system-deps.sh && hack/k8s-binaries.sh --only cluster; fi
-	@$(KPNG_HARNESS) e2e --nodes $(n)$(if $(cluster), --cluster $(cluster))$(if $(filter command line,$(origin b)), --backend $(b))$(if $(focus), --focus '$(focus)')$(if $(keep), --keep-cluster)
+	@$(KPNG_HARNESS) e2e --nodes $(n)$(if $(cluster), --cluster $(cluster))$(if $(filter command line,$(origin b)), --backend $(b))$(if $(filter command line,$(origin i)), --family $(i))$(if $(focus), --focus '$(focus)')$(if $(keep), --keep-cluster)
 e2e-%: ## Upstream e2e for one: make e2e-<family>-<backend>, e.g. e2e-ipv4-iptables, e2e-dual-nft
 	@hack/install-node-deps.sh
 	@$(KPNG_HARNESS) require-tools docker kind
@@ -119,7 +119,7 @@ control-plane-down: ## Stop the control plane control-plane-up started and remov
 # ------------------------------------------------------------------ a cluster without Docker
 nodes ?= 2
 .PHONY: cluster-up cluster-down
-cluster-up: deps ## A cluster without Docker: kubelet + containerd per node namespace [nodes=2] [proxy=kube-proxy] (root); prints export KUBECONFIG=...
+cluster-up: deps ## A cluster without Docker: kubelet + containerd per node namespace [nodes=2] [i=ipv4|ipv6|dual] [proxy=kube-proxy] (root); prints export KUBECONFIG=...
 	@hack/k8s-binaries.sh --only cluster >&2
 	@$(KPNG_HARNESS) cluster up --provider netns --family $(i) --nodes $(nodes)$(if $(proxy), --proxy $(proxy))
 cluster-down: ## Remove the cluster cluster-up made: processes, namespaces, mounts, cgroups, files; host sysctls put back

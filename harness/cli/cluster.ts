@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { KpngError } from '../config/index.ts';
+import { KpngError, ipFamilies, type IpFamily } from '../config/index.ts';
 import { MAX_NODES, startNetnsCluster, stopCluster, type ClusterState } from '../cluster/netns/index.ts';
 import { processRunning, projectNode, programEnv, siblingProgram } from '../lab/netns/index.ts';
 import { parseOptions, usageError, type OptionSpecs } from './args.ts';
@@ -16,7 +16,7 @@ import type { CliContext } from './context.ts';
 
 export const clusterOptions = {
   provider: { type: 'string', choices: ['netns'], default: 'netns', description: 'what the nodes are: netns (kubelet + containerd in network namespaces, no Docker)' },
-  family: { type: 'string', choices: ['ipv4'], default: 'ipv4', description: 'IP family of the cluster' },
+  family: { type: 'string', choices: ipFamilies, default: 'ipv4', description: 'IP family of the cluster: ipv4, ipv6, or dual (both, IPv4 primary)' },
   nodes: { type: 'string', default: '2', description: `number of nodes (1 to ${MAX_NODES})` },
   proxy: { type: 'string', choices: ['none', 'kube-proxy'], default: 'none', description: 'the service proxy up deploys: none, or upstream kube-proxy as kubeadm does (then CoreDNS too)' },
   state: { type: 'string', default: '.cache/netns-cluster/state.json', description: 'the state file of the running cluster' },
@@ -45,7 +45,7 @@ async function readState(file: string): Promise<ClusterCliState | undefined> {
 }
 
 /** serve: start the cluster in this process and keep it until SIGTERM/SIGINT (what `up` starts). */
-async function serve(nodes: number, proxy: 'none' | 'kube-proxy', stateFile: string, ctx: CliContext): Promise<number> {
+async function serve(nodes: number, family: IpFamily, proxy: 'none' | 'kube-proxy', stateFile: string, ctx: CliContext): Promise<number> {
   let signalled = false;
   let wake = () => {};
   const stopped = new Promise<void>((resolve) => {
@@ -57,7 +57,7 @@ async function serve(nodes: number, proxy: 'none' | 'kube-proxy', stateFile: str
       wake();
     });
   }
-  const cluster = await startNetnsCluster({ nodes, proxy, log: ctx.log });
+  const cluster = await startNetnsCluster({ nodes, family, proxy, log: ctx.log });
   if (!signalled) {
     const state: ClusterCliState = { pid: process.pid, provider: 'netns', kubeconfig: cluster.kubeconfig, log: `${stateFile}.log`, cluster: cluster.state };
     await writeFile(`${stateFile}.tmp`, JSON.stringify(state, null, 2));
@@ -70,7 +70,7 @@ async function serve(nodes: number, proxy: 'none' | 'kube-proxy', stateFile: str
   return 0;
 }
 
-async function up(nodes: number, proxy: 'none' | 'kube-proxy', stateFile: string, timeoutMs: number, ctx: CliContext): Promise<number> {
+async function up(nodes: number, family: IpFamily, proxy: 'none' | 'kube-proxy', stateFile: string, timeoutMs: number, ctx: CliContext): Promise<number> {
   const running = await readState(stateFile);
   if (running && processRunning(running.pid)) {
     throw new KpngError('KPNG_ERR_NETNS_CLUSTER_RUNNING', `a netns cluster is running already (pid ${running.pid}, ${running.cluster.id}); its kubeconfig: ${running.kubeconfig}; remove it with kpng-harness cluster down`);
@@ -81,7 +81,7 @@ async function up(nodes: number, proxy: 'none' | 'kube-proxy', stateFile: string
   const logFile = `${stateFile}.log`;
   const out = openSync(logFile, 'w');
   const cli = siblingProgram(import.meta.url, '../cli');
-  const child = spawn(projectNode(), ['--disable-warning=ExperimentalWarning', cli, 'cluster', 'serve', '--nodes', String(nodes), '--proxy', proxy, '--state', stateFile], {
+  const child = spawn(projectNode(), ['--disable-warning=ExperimentalWarning', cli, 'cluster', 'serve', '--nodes', String(nodes), '--family', family, '--proxy', proxy, '--state', stateFile], {
     cwd: ctx.cwd,
     env: { ...ctx.env, ...programEnv() },
     detached: true,
@@ -102,7 +102,7 @@ async function up(nodes: number, proxy: 'none' | 'kube-proxy', stateFile: string
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  ctx.log(`==> starting a netns cluster of ${nodes} nodes; log: ${logFile}`);
+  ctx.log(`==> starting a netns cluster of ${nodes} nodes (${family}); log: ${logFile}`);
   const deadline = Date.now() + timeoutMs;
   let state: ClusterCliState | undefined;
   while (Date.now() < deadline && exited === undefined) {
@@ -154,7 +154,8 @@ export async function cluster(args: readonly string[], ctx: CliContext): Promise
   if ((verb === 'up' || verb === 'serve') && process.getuid?.() !== 0) throw new KpngError('KPNG_ERR_NOT_ROOT', 'cluster up makes network namespaces, cgroups and mounts: run it as root', { exitCode: 2 });
   const stateFile = path.resolve(ctx.cwd, o.state ?? clusterOptions.state.default);
   const proxy = (o.proxy ?? 'none') as 'none' | 'kube-proxy';
-  if (verb === 'serve') return serve(nodes, proxy, stateFile, ctx);
-  if (verb === 'up') return up(nodes, proxy, stateFile, seconds * 1000, ctx);
+  const family = (o.family ?? 'ipv4') as IpFamily;
+  if (verb === 'serve') return serve(nodes, family, proxy, stateFile, ctx);
+  if (verb === 'up') return up(nodes, family, proxy, stateFile, seconds * 1000, ctx);
   return down(stateFile, seconds * 1000, ctx);
 }

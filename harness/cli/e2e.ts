@@ -2,7 +2,7 @@
 // backend × family. Every selection is verified against the real spec list before any
 // cluster is made; the runs end in one parity report. The clusters are kind's where a
 // Docker engine answers, otherwise netns clusters (kubelet + containerd in network
-// namespaces, root, IPv4); --cluster netns|kind chooses. `kube-proxy` (upstream, deployed
+// namespaces, root; --family ipv4 unless asked); --cluster netns|kind chooses. `kube-proxy` (upstream, deployed
 // as kubeadm does) is a backend too: the reference column.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -61,7 +61,7 @@ export const e2eOptions = {
   nodes: { type: 'string', default: '8', description: 'parallel ginkgo processes' },
   results: { type: 'string', default: 'reports/e2e', description: 'results folder (JUnit, logs, the parity report)' },
   'keep-cluster': { type: 'boolean', default: false, description: 'keep each cluster after its run' },
-  cluster: { type: 'string', choices: ['auto', 'kind', 'netns'], default: 'auto', description: 'kind (needs Docker), netns (no Docker, root, IPv4), or auto: kind where a Docker engine answers' },
+  cluster: { type: 'string', choices: ['auto', 'kind', 'netns'], default: 'auto', description: 'kind (needs Docker), netns (no Docker, root; ipv4 unless --family says), or auto: kind where a Docker engine answers' },
   'cluster-nodes': { type: 'string', default: '3', description: 'nodes of each netns cluster' },
   focus: { type: 'string', description: 'only the selected specs this regular expression matches too (e.g. "basic endpoint|functioning NodePort")' },
   timeout: { type: 'string', default: '3h', description: "ginkgo's suite timeout (e.g. 30m): the specs still running then are reported as interrupted" },
@@ -179,14 +179,14 @@ type E2eOptions = OptionValues<typeof e2eOptions>;
  * daemon (harness/cluster/netns/kpng-image.ts) imported into every node, and the DaemonSet
  * harness/manifests renders for the backend × family × model, as on kind.
  */
-async function kpngDeployer(backend: Backend, model: DeploymentModel, ctx: CliContext): Promise<(cluster: NetnsCluster, runDir: string) => Promise<void>> {
+async function kpngDeployer(backend: Backend, family: IpFamily, model: DeploymentModel, ctx: CliContext): Promise<(cluster: NetnsCluster, runDir: string) => Promise<void>> {
   const image = await ensureKpngImage(path.join(repoRoot, '.cache/netns-cluster/images'), { log: (line) => ctx.log(`    ${line}`) });
   return async (cluster, runDir) => {
     await cluster.importImage(image);
     // The nodes share this host's kernel: a backend hooking a cgroup's sockets gets each node's cgroup2 directory and a state folder of the node's own.
     const { scope } = proxyBackend(backend);
     const nodeScope = scope.kind === 'cgroup' ? await cluster.nodeScope(scope.stateFlag.under) : undefined;
-    const documents = renderDocuments({ backend, family: 'ipv4', model, image: image.name, apiServer: cluster.server, ...(nodeScope && { nodeScope }) });
+    const documents = renderDocuments({ backend, family, model, image: image.name, apiServer: cluster.server, ...(nodeScope && { nodeScope }) });
     const manifests = path.join(runDir, 'manifests.yaml');
     await writeFile(manifests, documents.map((d) => d.yaml).join('---\n'));
     const applied = await cluster.kubectl(['apply', '-f', manifests], { timeoutMs: 60_000 });
@@ -196,13 +196,12 @@ async function kpngDeployer(backend: Backend, model: DeploymentModel, ctx: CliCo
   };
 }
 
-/** The e2e runs on netns clusters: IPv4, kube-proxy first (the reference column), then the kpng backends asked for. */
+/** The e2e runs on netns clusters: per family asked (default IPv4), kube-proxy first (the reference column), then the kpng backends asked for. */
 async function e2eNetns(o: E2eOptions, nodes: number, ctx: CliContext): Promise<number> {
   if (process.getuid?.() !== 0) throw new KpngError('KPNG_ERR_NOT_ROOT', 'e2e on a netns cluster makes network namespaces, cgroups and mounts: run it as root (or use --cluster kind with Docker)', { exitCode: 2 });
   const clusterNodes = Number(o['cluster-nodes']);
   if (!Number.isInteger(clusterNodes) || clusterNodes < 1) throw usageError(`e2e: --cluster-nodes ${JSON.stringify(o['cluster-nodes'])} is not a whole number ≥ 1`);
-  const families = (o.family?.length ? o.family : ['ipv4']) as IpFamily[];
-  if (families.some((f) => f !== 'ipv4')) throw usageError(`e2e: netns clusters are IPv4 only; --family ${families.join(', ')} needs --cluster kind`);
+  const families = (o.family?.length ? [...new Set(o.family)] : ['ipv4']) as IpFamily[];
   const binaries = requireK8sBinaries(['e2e.test', 'ginkgo', 'kubectl']);
   const requested = o.backend?.length ? o.backend : [KUBE_PROXY_BACKEND];
   const asked = requested.filter((b) => b !== KUBE_PROXY_BACKEND);
@@ -215,7 +214,7 @@ async function e2eNetns(o: E2eOptions, nodes: number, ctx: CliContext): Promise<
   const resultsDir = path.resolve(ctx.cwd, o.results ?? 'reports/e2e');
   const failed: string[] = [];
   for (const selection of selections) {
-    const deployProxy = selection.backend === KUBE_PROXY_BACKEND ? undefined : await kpngDeployer(selection.backend, (o.model ?? 'single-process-per-node') as DeploymentModel, ctx);
+    const deployProxy = selection.backend === KUBE_PROXY_BACKEND ? undefined : await kpngDeployer(selection.backend, selection.family, (o.model ?? 'single-process-per-node') as DeploymentModel, ctx);
     const result = await runNetnsE2e({
       backend: selection.backend,
       family: selection.family,

@@ -22,6 +22,7 @@ describe('make targets with KPNG names', () => {
     [['image', 'IMAGE=kpng:ci'], 'node harness/cli.ts image --tag kpng:ci'],
     [['e2e'], 'node harness/cli.ts e2e --nodes 8'],
     [['e2e', 'cluster=netns', 'b=kube-proxy', 'focus=basic endpoint'], "node harness/cli.ts e2e --nodes 8 --cluster netns --backend kube-proxy --focus 'basic endpoint'"],
+    [['e2e', 'cluster=netns', 'i=dual', 'b=nft'], 'node harness/cli.ts e2e --nodes 8 --cluster netns --backend nft --family dual'],
     [['e2e-dual-nft', 'n=4', 'keep=1'], 'node harness/cli.ts e2e --family dual --backend nft --nodes 4 --keep-cluster'],
     [['e2e-ipv4-iptables'], 'node harness/cli.ts e2e --family ipv4 --backend iptables --nodes 8'],
     [['e2e-selection', 'show=1'], 'node harness/cli.ts e2e-selection --show'],
@@ -33,6 +34,7 @@ describe('make targets with KPNG names', () => {
     [['control-plane-down'], 'node harness/cli.ts control-plane down'],
     [['cluster-up', 'nodes=3'], 'node harness/cli.ts cluster up --provider netns --family ipv4 --nodes 3'],
     [['cluster-up', 'proxy=kube-proxy'], 'node harness/cli.ts cluster up --provider netns --family ipv4 --nodes 2 --proxy kube-proxy'],
+    [['cluster-up', 'i=dual'], 'node harness/cli.ts cluster up --provider netns --family dual --nodes 2'],
     [['cluster-down'], 'node harness/cli.ts cluster down'],
   ])('make %j runs %s', async (args, command) => {
     expect((await dryRun(...args)).at(-1)).toBe(command);

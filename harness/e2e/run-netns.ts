@@ -120,7 +120,7 @@ export async function runNetnsE2e(options: NetnsE2eRunOptions): Promise<NetnsE2e
   };
   const startCluster = options.startCluster ?? startNetnsCluster;
   try {
-    started = await startCluster({ nodes: options.clusterNodes ?? 3, proxy: 'none', log: (line) => log(`    ${line}`), signal: interrupt.signal });
+    started = await startCluster({ nodes: options.clusterNodes ?? 3, family, proxy: 'none', log: (line) => log(`    ${line}`), signal: interrupt.signal });
   } catch (caught) {
     if (interrupt.signal.aborted) throw interruptedStart(caught);
     process.off('SIGINT', onSignal);

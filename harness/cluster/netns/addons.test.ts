@@ -11,7 +11,12 @@ describe('coreDnsManifests (kubeadm’s CoreDNS)', () => {
   it('puts the kube-dns Service on the cluster’s DNS address (what every kubelet’s clusterDNS names)', () => {
     const svc = items(coreDnsManifests(plan)).find((i) => i.kind === 'Service')!;
     expect(svc.metadata).toMatchObject({ name: 'kube-dns', namespace: 'kube-system' });
-    expect(svc.spec).toMatchObject({ clusterIP: '10.96.0.10', selector: { 'k8s-app': 'kube-dns' } });
+    expect(svc.spec).toMatchObject({ clusterIP: '10.96.0.10', ipFamilyPolicy: 'SingleStack', selector: { 'k8s-app': 'kube-dns' } });
+  });
+  it('keeps the kube-dns Service single-stack in the primary family, as kubeadm: IPv4 on a dual cluster, IPv6 on an IPv6 one', () => {
+    const spec = (family: 'dual' | 'ipv6') => items(coreDnsManifests(clusterPlan('kc00aa', 2, family))).find((i) => i.kind === 'Service')!.spec;
+    expect(spec('dual')).toMatchObject({ clusterIP: '10.96.0.10', ipFamilyPolicy: 'SingleStack' });
+    expect(spec('ipv6')).toMatchObject({ clusterIP: 'fd00:10:96::a', ipFamilyPolicy: 'SingleStack' });
   });
   it('serves cluster.local without forward or loop (the lab has no upstream resolver)', () => {
     const cm = items(coreDnsManifests(plan)).find((i) => i.kind === 'ConfigMap')!;
@@ -37,7 +42,11 @@ describe('kubeProxyManifests (kubeadm’s kube-proxy DaemonSet)', () => {
     expect(kubeconfig.clusters[0]!.cluster.server).toBe('https://10.201.0.2:6443');
     expect(kubeconfig.users[0]!.user.tokenFile).toBe('/var/run/secrets/kubernetes.io/serviceaccount/token');
     const config = parse(data['config.conf']!) as Record<string, unknown>;
-    expect(config).toMatchObject({ mode: 'nftables', clusterCIDR: plan.clusterCIDR, conntrack: { maxPerCore: 0 }, clientConnection: { kubeconfig: '/var/lib/kube-proxy/kubeconfig.conf' } });
+    expect(config).toMatchObject({ mode: 'nftables', clusterCIDR: '10.244.0.0/16', conntrack: { maxPerCore: 0 }, clientConnection: { kubeconfig: '/var/lib/kube-proxy/kubeconfig.conf' } });
+  });
+  it('gives kube-proxy on a dual cluster the pod CIDRs of both families (its local-traffic detection in each)', () => {
+    const data = items(kubeProxyManifests(clusterPlan('kc00aa', 2, 'dual'), 'https://10.201.0.2:6443')).find((i) => i.kind === 'ConfigMap')!.data!;
+    expect(parse(data['config.conf']!)).toMatchObject({ mode: 'iptables', clusterCIDR: '10.244.0.0/16,fd00:10:244::/56' });
   });
   it('runs privileged on the host network of every node, named after its node', () => {
     const ds = list.find((i) => i.kind === 'DaemonSet')!;

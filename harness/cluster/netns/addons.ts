@@ -42,7 +42,7 @@ export function corefile(domain = 'cluster.local'): string {
 
 export const DNS_LABELS = { 'k8s-app': 'kube-dns' };
 
-/** kubeadm's CoreDNS objects (a v1 List) for `plan`: the kube-dns Service on plan.clusterDNS. */
+/** kubeadm's CoreDNS objects (a v1 List) for `plan`: the kube-dns Service on plan.clusterDNS, single-stack in the primary family as kubeadm makes it. */
 export function coreDnsManifests(plan: ClusterPlan, image = COREDNS_IMAGE): Obj {
   const ns = 'kube-system';
   const port = (name: string, containerPort: number, protocol = 'TCP') => ({ name, containerPort, protocol });
@@ -113,6 +113,7 @@ export function coreDnsManifests(plan: ClusterPlan, image = COREDNS_IMAGE): Obj 
       metadata: { name: 'kube-dns', namespace: ns, labels: { ...DNS_LABELS, 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': 'CoreDNS' }, annotations: { 'prometheus.io/port': '9153', 'prometheus.io/scrape': 'true' } },
       spec: {
         clusterIP: plan.clusterDNS,
+        ipFamilyPolicy: 'SingleStack',
         ports: [
           { name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 },
           { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 53 },
@@ -133,7 +134,8 @@ export function kubeProxyPodConfig(plan: ClusterPlan, mode: 'iptables' | 'nftabl
     kind: 'KubeProxyConfiguration',
     mode,
     clientConnection: { kubeconfig: '/var/lib/kube-proxy/kubeconfig.conf' },
-    clusterCIDR: plan.clusterCIDR,
+    // Every family's pod CIDR (dual: both, comma-separated, as kubeadm writes it).
+    clusterCIDR: plan.clusterCIDRs.join(','),
     // nf_conntrack_max is global and read-only outside the host's namespace.
     conntrack: { maxPerCore: 0 },
     metricsBindAddress: '127.0.0.1:10249',

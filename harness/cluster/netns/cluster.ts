@@ -17,18 +17,18 @@ import net from 'node:net';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { processRunner, type RunResult } from '../../../proxy/exec.ts';
-import { KpngError } from '../../config/index.ts';
+import { KpngError, type IpFamily } from '../../config/index.ts';
 import { k8sBinary, k8sBinDir, repoRoot } from '../../k8s-binaries.ts';
 import { issueClientCert, issueServerCert, makeCA } from '../../lab/control-plane/index.ts';
 import { joinSockets } from '../../lab/cluster/relay-join.ts';
 import { processStartTime } from '../../lab/netns/cleanup.ts';
 import { projectNode, programEnv, siblingProgram } from '../../lab/netns/index.ts';
-import { cniConfList, containerdConfig, kubeconfig, kubeletArgs, kubeletConfig, nodePaths, type NodePaths } from './configs.ts';
+import { cniConfList, containerdConfig, controlPlaneFlags, kubeconfig, kubeletArgs, kubeletConfig, nodePaths, type NodePaths } from './configs.ts';
 import type { ControlPlaneProgramConfig, ControlPlaneProgramReady } from './control-plane-program.ts';
 import { cgroup2Hierarchy, cgroupHierarchies, createCgroup, createCgroup2, killAndRemoveCgroup, namespacesOf, readSysctls, restoreSysctls, unmountUnder } from './host.ts';
 import { coreDnsManifests, kubeProxyManifests } from './addons.ts';
 import { ensureImages, type BuiltImage } from './images.ts';
-import { clusterPlan, newClusterId, nodeCgroup2Template, nodeStateTemplate, ownsStateEntry, planNamespaces, type ClusterPlan, type NodePlan } from './plan.ts';
+import { clusterPlan, isIPv6, newClusterId, nodeCgroup2Template, nodeStateTemplate, ownsStateEntry, planNamespaces, type ClusterPlan, type NodePlan } from './plan.ts';
 
 export const DEFAULT_DATA_DIR = '/var/lib/kpng-netns-cluster';
 export const DEFAULT_RUN_DIR = '/run/kpng-netns-cluster';
@@ -36,7 +36,8 @@ export const CNI_BIN_DIR = '/usr/lib/cni';
 
 export interface NetnsClusterOptions {
   nodes?: number;
-  family?: 'ipv4';
+  /** ipv4 (default), ipv6, or dual (both; IPv4 the primary family): node and pod addresses, Service CIDRs, kubelets' node IPs (plan.ts). */
+  family?: IpFamily;
   /** Parent of the cluster's data folder (default /var/lib/kpng-netns-cluster). */
   dataDir?: string;
   /** Parent of the cluster's socket folder (default /run/kpng-netns-cluster). */
@@ -55,6 +56,8 @@ export interface NetnsClusterOptions {
 export interface ClusterState {
   id: string;
   nodes: number;
+  /** Absent in the state of a cluster made before families: ipv4. */
+  family?: IpFamily;
   dataDir: string;
   runDir: string;
   /** Host sysctls as they were before the first kubelet started. */
@@ -146,38 +149,54 @@ function inCgroup(cgroup: string, cgroup2?: string): string[] {
   return ['/bin/sh', '-c', `for f in ${files.join(' ')}; do echo $$ > "$f" || exit 125; done; exec "$@"`, 'in-cgroup'];
 }
 
+/** The host's resolvers (/etc/resolv.conf's nameserver lines), both families. */
+async function hostResolvers(): Promise<string[]> {
+  return (await readFile('/etc/resolv.conf', 'utf8').catch(() => ''))
+    .split('\n')
+    .map((l) => /^\s*nameserver\s+([0-9a-fA-F.:]+)\s*$/.exec(l)?.[1])
+    .filter((ip): ip is string => ip !== undefined);
+}
+
 async function makeTopology(plan: ClusterPlan, log: (line: string) => void): Promise<void> {
   log(`namespaces: ${planNamespaces(plan).join(', ')}`);
-  for (const ns of planNamespaces(plan)) await must('ip', ['netns', 'add', ns], 'creating a namespace');
+  const v6 = plan.families.some((f) => f.family === 'ipv6');
+  for (const ns of planNamespaces(plan)) {
+    await must('ip', ['netns', 'add', ns], 'creating a namespace');
+    // Set before any interface exists, so every one (eth0, cni0, the switch's bridge) takes it:
+    // an IPv6 address is usable at once instead of tentative for a second or two.
+    if (v6) await must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0'], `IPv6 duplicate address detection off in ${ns}`);
+  }
   const sw = plan.switchNetns;
+  // nodad: no duplicate address detection (no delay) on IPv6 addresses; every address is the plan's, unique.
+  const addr = (ns: string, cidr: string, dev: string) => ['-n', ns, 'addr', 'add', cidr, 'dev', dev, ...(isIPv6(cidr) ? ['nodad'] : [])];
   await must('ip', ['-n', sw, 'link', 'add', plan.switchBridge, 'type', 'bridge'], 'the switch bridge');
-  await must('ip', ['-n', sw, 'addr', 'add', `${plan.gateway}/${plan.prefixLength}`, 'dev', plan.switchBridge], 'the switch address');
+  for (const f of plan.families) await must('ip', addr(sw, `${f.gateway}/${f.prefixLength}`, plan.switchBridge), 'the switch address');
   await must('ip', ['-n', sw, 'link', 'set', plan.switchBridge, 'up'], 'the switch bridge');
   await must('ip', ['-n', sw, 'link', 'set', 'lo', 'up'], 'the switch loopback');
   // Hosts behind this machine's resolvers stay unreachable: a missing image fails at once, and nothing leaves.
-  const resolvers = (await readFile('/etc/resolv.conf', 'utf8').catch(() => ''))
-    .split('\n')
-    .map((l) => /^\s*nameserver\s+(\d+\.\d+\.\d+\.\d+)\s*$/.exec(l)?.[1])
-    .filter((ip): ip is string => ip !== undefined);
-  const members: { netns: string; veth: string; ip: string; node?: NodePlan }[] = [plan.controlPlane, ...plan.nodes.map((n) => ({ netns: n.netns, veth: n.veth, ip: n.ip, node: n }))];
+  const resolvers = await hostResolvers();
+  const members: { netns: string; veth: string; ips: string[]; node?: NodePlan }[] = [plan.controlPlane, ...plan.nodes.map((n) => ({ netns: n.netns, veth: n.veth, ips: n.ips, node: n }))];
   for (const m of members) {
     await must('ip', ['-n', sw, 'link', 'add', m.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', m.netns], `the veth of ${m.netns}`);
     await must('ip', ['-n', sw, 'link', 'set', m.veth, 'master', plan.switchBridge, 'up'], `the veth of ${m.netns}`);
-    await must('ip', ['-n', m.netns, 'addr', 'add', `${m.ip}/${plan.prefixLength}`, 'dev', 'eth0'], `the address of ${m.netns}`);
+    for (const [i, f] of plan.families.entries()) await must('ip', addr(m.netns, `${m.ips[i]}/${f.prefixLength}`, 'eth0'), `the address of ${m.netns}`);
     await must('ip', ['-n', m.netns, 'link', 'set', 'eth0', 'up'], `eth0 of ${m.netns}`);
     await must('ip', ['-n', m.netns, 'link', 'set', 'lo', 'up'], `lo of ${m.netns}`);
     // A default route into the switch: a packet for nowhere reaches FORWARD (where kube-proxy's REJECT sits) instead of "network is unreachable".
-    await must('ip', ['-n', m.netns, 'route', 'add', 'default', 'via', plan.gateway], `the default route of ${m.netns}`);
-    for (const resolver of resolvers) await must('ip', ['-n', m.netns, 'route', 'add', 'unreachable', `${resolver}/32`], `the resolver route of ${m.netns}`);
-    // Every node's pod CIDR via that node, also from the control plane: pods reach the API
-    // server through the `kubernetes` Service without masquerading, so the answers go back
-    // to pod addresses (and e2e.test, run there, reaches pods directly).
+    for (const f of plan.families) await must('ip', ['-n', m.netns, 'route', 'add', 'default', 'via', f.gateway], `the default route of ${m.netns}`);
+    for (const resolver of resolvers) await must('ip', ['-n', m.netns, 'route', 'add', 'unreachable', `${resolver}/${isIPv6(resolver) ? 128 : 32}`], `the resolver route of ${m.netns}`);
+    // Every node's pod CIDRs via that node, per family, also from the control plane: pods reach
+    // the API server through the `kubernetes` Service without masquerading, so the answers go
+    // back to pod addresses (and e2e.test, run there, reaches pods directly).
     for (const other of plan.nodes) {
       if (other.name === m.node?.name) continue;
-      await must('ip', ['-n', m.netns, 'route', 'add', other.podCIDR, 'via', other.ip], `the pod route of ${m.netns}`);
+      for (const [i, cidr] of other.podCIDRs.entries()) await must('ip', ['-n', m.netns, 'route', 'add', cidr, 'via', other.ips[i]!], `the pod route of ${m.netns}`);
     }
     if (!m.node) continue;
-    await must('ip', ['netns', 'exec', m.netns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'], `forwarding in ${m.netns}`);
+    for (const f of plan.families) {
+      const sysctl = f.family === 'ipv6' ? 'net.ipv6.conf.all.forwarding=1' : 'net.ipv4.ip_forward=1';
+      await must('ip', ['netns', 'exec', m.netns, 'sysctl', '-qw', sysctl], `forwarding in ${m.netns}`);
+    }
   }
 }
 
@@ -236,7 +255,7 @@ function nodeObjects(nodes: NodeObjectInput[]): string {
       apiVersion: 'v1',
       kind: 'Node',
       metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': process.arch === 'arm64' ? 'arm64' : 'amd64', 'topology.kubernetes.io/zone': n.zone } },
-      spec: { podCIDR: n.podCIDR, podCIDRs: [n.podCIDR] },
+      spec: { podCIDR: n.podCIDR, podCIDRs: n.podCIDRs },
     })),
   });
 }
@@ -275,12 +294,13 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
   if (!existsSync(`${CNI_BIN_DIR}/bridge`)) fail(`${CNI_BIN_DIR}/bridge is missing: run hack/install-system-deps.sh (containernetworking-plugins)`);
   const t0 = Date.now();
   const id = newClusterId();
-  const plan = clusterPlan(id, opts.nodes ?? 2);
+  const plan = clusterPlan(id, opts.nodes ?? 2, opts.family ?? 'ipv4');
   const dataDir = path.join(opts.dataDir ?? DEFAULT_DATA_DIR, id);
   const runDir = path.join(opts.runDir ?? DEFAULT_RUN_DIR, id);
   const state: ClusterState = {
     id,
     nodes: plan.nodes.length,
+    family: plan.family,
     dataDir,
     runDir,
     sysctls: readSysctls(),
@@ -309,7 +329,7 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
   const waitFor = <T>(what: string, timeoutMs: number, step: () => Promise<T | undefined>, detail?: () => Promise<string>) => waitForStep(what, timeoutMs, step, detail, interrupted);
 
   try {
-    log(`cluster ${id}: ${plan.nodes.length} nodes, files in ${dataDir}`);
+    log(`cluster ${id}: ${plan.nodes.length} nodes, ${plan.family}, files in ${dataDir}`);
     const images = await ensureImages(opts.imageDir ?? path.join(repoRoot, '.cache/netns-cluster/images'), undefined, { log });
     for (const file of uniqueFiles(images)) log(`images ${images.filter((i) => i.file === file.file).map((i) => i.name).join(', ')}: ${file.how}`);
     interrupted();
@@ -326,12 +346,15 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
 
     log('control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler');
     const apiSocket = path.join(runDir, 'api.sock');
+    const flags = controlPlaneFlags(plan);
     const cpConfig: ControlPlaneProgramConfig = {
       dataDir: path.join(dataDir, 'control-plane'),
       apiSocket,
+      family: plan.family,
       advertise: plan.controlPlane.ip,
-      serviceCIDR: plan.serviceCIDR,
-      clusterCIDR: plan.clusterCIDR,
+      addresses: plan.controlPlane.ips,
+      apiserverArgs: flags.apiserver,
+      controllerManagerArgs: flags.controllerManager,
       kubeletClientCert: apiClient.cert,
       kubeletClientKey: apiClient.key,
     };
@@ -381,7 +404,7 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
       await mkdir(paths.podLogsDir, { recursive: true });
       await mkdir(paths.run, { recursive: true });
       const client = await issueClientCert(ready.dir, `kubelet-${node.plan.name}`, `system:node:${node.plan.name}`, ['system:nodes']);
-      const serving = await issueServerCert(kubeletPki, `kubelet-serving-${node.plan.name}`, [node.plan.name], [node.plan.ip]);
+      const serving = await issueServerCert(kubeletPki, `kubelet-serving-${node.plan.name}`, [node.plan.name], node.plan.ips);
       await writeFile(paths.kubeletKubeconfig, kubeconfig({ server: ready.server, ca, cert: await readFile(client.cert, 'utf8'), key: await readFile(client.key, 'utf8'), user: `system:node:${node.plan.name}` }), { mode: 0o600 });
       await writeFile(paths.kubeletConfig, kubeletConfig(plan, node.plan, paths, { clientCAFile: path.join(kubeletPki, 'ca.crt'), certFile: serving.cert, keyFile: serving.key }));
       await writeFile(paths.containerdConfig, containerdConfig(paths, CNI_BIN_DIR));
@@ -539,7 +562,7 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
 export async function stopCluster(state: ClusterState, opts: { log?: (line: string) => void; procs?: ResultPromise[] } = {}): Promise<void> {
   const log = opts.log ?? (() => {});
   const problems: string[] = [];
-  const plan = clusterPlan(state.id, state.nodes);
+  const plan = clusterPlan(state.id, state.nodes, state.family ?? 'ipv4');
   // Kubelets first (they would restart what is killed), then everything else in the cgroup tree.
   for (const node of plan.nodes) problems.push(...(await killAndRemoveCgroup(node.kubeletCgroup)));
   const cp = opts.procs?.[0];

@@ -3,7 +3,7 @@
 // The choices follow what ran the upstream sig-network suite on netns nodes
 // (shared/reference/docker-free-cluster.md); each one that is not a default says why.
 import { stringify } from 'yaml';
-import type { ClusterPlan, NodePlan } from './plan.ts';
+import { isIPv6, type ClusterPlan, type NodePlan } from './plan.ts';
 import { PAUSE_IMAGE } from './images.ts';
 
 /** Where one node's files and sockets are. */
@@ -89,7 +89,12 @@ export function containerdConfig(paths: NodePaths, cniBinDir: string): string {
   return `${out.join('\n')}\n`;
 }
 
-/** bridge (cni0, the pods' gateway, hairpin) + host-local + portmap. */
+/**
+ * bridge (cni0, the pods' gateway, hairpin) + host-local + portmap. One host-local range
+ * per pod CIDR of the node: a dual node's pods get an address of each family (the primary
+ * one first) and a default route of each. With hairpin on, the bridge plugin turns off
+ * duplicate address detection in the pod (a hairpinned solicitation would fail it).
+ */
 export function cniConfList(node: NodePlan, paths: NodePaths): string {
   return `${JSON.stringify(
     {
@@ -102,7 +107,12 @@ export function cniConfList(node: NodePlan, paths: NodePaths): string {
           isGateway: true,
           hairpinMode: true,
           ipMasq: false,
-          ipam: { type: 'host-local', ranges: [[{ subnet: node.podCIDR }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: paths.cniDataDir },
+          ipam: {
+            type: 'host-local',
+            ranges: node.podCIDRs.map((subnet) => [{ subnet }]),
+            routes: node.podCIDRs.map((cidr) => ({ dst: isIPv6(cidr) ? '::/0' : '0.0.0.0/0' })),
+            dataDir: paths.cniDataDir,
+          },
         },
         { type: 'portmap', capabilities: { portMappings: true } },
       ],
@@ -146,13 +156,13 @@ export function kubeletConfig(plan: ClusterPlan, node: NodePlan, paths: NodePath
     serializeImagePulls: false,
     healthzBindAddress: '127.0.0.1',
     healthzPort: 10248,
-    // The node's namespace is its own: nothing else listens on these.
-    address: '0.0.0.0',
+    // The node's namespace is its own: nothing else listens on these ('::' is both families).
+    address: node.ips.some(isIPv6) ? '::' : '0.0.0.0',
     port: 10250,
   });
 }
 
-/** kubelet's command line. */
+/** kubelet's command line: --node-ip names an address of each family (the Node's InternalIPs, primary first). */
 export function kubeletArgs(node: NodePlan, paths: NodePaths): string[] {
   return [
     `--config=${paths.kubeletConfig}`,
@@ -160,7 +170,7 @@ export function kubeletArgs(node: NodePlan, paths: NodePaths): string[] {
     `--root-dir=${paths.kubeletRoot}`,
     `--cert-dir=${paths.kubeletRoot}/pki`,
     `--hostname-override=${node.name}`,
-    `--node-ip=${node.ip}`,
+    `--node-ip=${node.ips.join(',')}`,
     '--v=1',
   ];
 }
@@ -173,7 +183,7 @@ export function kubeProxyConfig(plan: ClusterPlan, node: NodePlan, kubeconfig: s
     mode,
     clientConnection: { kubeconfig },
     hostnameOverride: node.name,
-    clusterCIDR: plan.clusterCIDR,
+    clusterCIDR: plan.clusterCIDRs.join(','),
     // nf_conntrack_max is global and read-only outside the host's namespace.
     conntrack: { maxPerCore: 0 },
     metricsBindAddress: '127.0.0.1:10249',
@@ -200,4 +210,29 @@ export function kubeconfig(input: KubeconfigInput): string {
     contexts: [{ name: 'kpng-netns', context: { cluster: 'kpng-netns', user: input.user } }],
     'current-context': 'kpng-netns',
   });
+}
+
+/** The control plane's flags that follow from the plan's families (the rest: control-plane-program.ts). */
+export interface ControlPlaneFlags {
+  /** kube-apiserver's, after the lab control plane's own (later flags win). */
+  apiserver: string[];
+  controllerManager: string[];
+}
+
+export function controlPlaneFlags(plan: ClusterPlan): ControlPlaneFlags {
+  const v6 = plan.families.some((f) => f.family === 'ipv6');
+  return {
+    apiserver: [
+      // Every address of the namespace ('::' takes both families), and the `kubernetes` Service's endpoint in the primary family.
+      `--bind-address=${v6 ? '::' : '0.0.0.0'}`,
+      `--advertise-address=${plan.controlPlane.ip}`,
+      // Primary first: the family of a Service that does not ask for one, and of the `kubernetes` Service.
+      `--service-cluster-ip-range=${plan.serviceCIDRs.join(',')}`,
+    ],
+    controllerManager: [
+      `--service-cluster-ip-range=${plan.serviceCIDRs.join(',')}`,
+      `--cluster-cidr=${plan.clusterCIDRs.join(',')}`,
+      ...plan.families.map((f) => `--node-cidr-mask-size-${f.family}=${f.nodeCIDRMaskSize}`),
+    ],
+  };
 }

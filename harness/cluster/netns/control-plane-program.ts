@@ -13,16 +13,21 @@ import { execa, type ResultPromise } from 'execa';
 import { k8sBinDir } from '../../k8s-binaries.ts';
 import { startControlPlane, type ControlPlane } from '../../lab/control-plane/index.ts';
 import { joinSockets } from '../../lab/cluster/relay-join.ts';
+import type { Family } from '../../lab/control-plane/families.ts';
 
 export interface ControlPlaneProgramConfig {
   /** Folder for the control plane's data folder and logs. */
   dataDir: string;
   /** The unix socket to serve (joined to the apiserver). */
   apiSocket: string;
-  /** The namespace's address on the switch: what the nodes and the `kubernetes` Service use. */
+  family: Family;
+  /** The namespace's address on the switch in the primary family: what the nodes and the `kubernetes` Service use. */
   advertise: string;
-  serviceCIDR: string;
-  clusterCIDR: string;
+  /** Every address of the namespace on the switch (the serving certificate names them). */
+  addresses: string[];
+  /** The plan's flags (configs.ts controlPlaneFlags): bind and advertised addresses, Service and pod CIDRs per family. */
+  apiserverArgs: string[];
+  controllerManagerArgs: string[];
   /** The apiserver's client certificate for kubelets (exec, logs, port-forward). */
   kubeletClientCert: string;
   kubeletClientKey: string;
@@ -64,14 +69,13 @@ function stop(): Promise<void> {
 async function start(): Promise<ControlPlaneProgramReady> {
   await mkdir(config.dataDir, { recursive: true });
   cp = await startControlPlane({
-    family: 'ipv4',
+    family: config.family,
     baseDir: config.dataDir,
-    extraSANs: [config.advertise],
+    extraSANs: config.addresses,
     log: (line) => process.stderr.write(`${line}\n`),
     apiserverArgs: [
       // Later flags win: every address of the namespace, and the `kubernetes` Service's endpoint kept by the apiserver.
-      '--bind-address=0.0.0.0',
-      `--advertise-address=${config.advertise}`,
+      ...config.apiserverArgs,
       '--endpoint-reconciler-type=lease',
       '--enable-admission-plugins=NodeRestriction',
       `--kubelet-client-certificate=${config.kubeletClientCert}`,
@@ -92,8 +96,7 @@ async function start(): Promise<ControlPlaneProgramReady> {
     '--leader-elect=false',
     `--root-ca-file=${cp.certs.caCert}`,
     `--service-account-private-key-file=${cp.certs.saKey}`,
-    `--service-cluster-ip-range=${config.serviceCIDR}`,
-    `--cluster-cidr=${config.clusterCIDR}`,
+    ...config.controllerManagerArgs,
     // Node objects come with their podCIDR.
     '--allocate-node-cidrs=false',
     '--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route',
@@ -119,7 +122,7 @@ async function start(): Promise<ControlPlaneProgramReady> {
   return {
     ready: true,
     pid: process.pid,
-    server: `https://${config.advertise}:${port}`,
+    server: `https://${config.advertise.includes(':') ? `[${config.advertise}]` : config.advertise}:${port}`,
     dir: cp.dir,
     caCert: cp.certs.caCert,
     adminCert: cp.certs.adminCert,
