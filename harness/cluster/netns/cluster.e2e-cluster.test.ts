@@ -5,20 +5,9 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../../testing/until.ts';
 import { cgroup2Hierarchy, cgroupHierarchies, cgroupPids } from './host.ts';
 import { mountsUnder, namespacesOf, readSysctls, startNetnsCluster, AGNHOST_IMAGE, BUSYBOX_IMAGE, JESSIE_DNSUTILS_IMAGE, type NetnsCluster } from './index.ts';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, timeoutMs: number, step: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await step();
-    if (value !== undefined) return value;
-    await sleep(500);
-  }
-  throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
-}
 
 interface PodJson {
   metadata: { name: string };
