@@ -31,7 +31,7 @@ const GINKGO_NODES = 4;
 const SUITE_TIMEOUT = '20m';
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-const CLUSTER_LINE = /^\s*cluster (\S+): \d+ nodes, files in /;
+const CLUSTER_LINE = /^\s*cluster (kc[0-9a-f]{4}): \d+ nodes, (?:ipv4|ipv6|dual), files in /;
 
 /** Run `kpng-harness e2e` to its end, its stderr streamed (progress per spec), the netns cluster ids it announced collected. */
 function runHarness(args: string[], clusterIds: Set<string>, started: (child: ChildProcess) => void): Promise<{ exitCode: number | null; stdout: string }> {

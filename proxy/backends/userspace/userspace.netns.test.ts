@@ -142,6 +142,15 @@ describe('to-userspace on a dual-stack node', () => {
     const f = t().families[0]!;
     const held = holdConnection(clusterIP('web', f));
     await held.waitForOutput('connected');
+    // The client's handshake ends in the kernel's accept queue; the proxy holds the connection
+    // once it has accepted it and reached an endpoint: wait for that leg (node a → a web pod).
+    const peers = endpoints.web!.map((p) => t().pod(p).ip(f)).map((ip) => (ip.includes(':') ? `[${ip}]:` : `${ip}:`));
+    const relayed = async () => {
+      const established = await t().node('node-a').exec('ss', ['-Htn', 'state', 'established']);
+      return established.split('\n').some((line) => peers.some((peer) => line.includes(peer)));
+    };
+    for (let i = 0; i < 100 && !(await relayed()); i++) await sleep(50);
+    expect(await relayed()).toBe(true);
     proxy.process.kill('SIGTERM');
     await proxy.process.waitForOutput(/draining established connections/);
     // The listeners are closed; the redirect rules stay and now lead to a closed port: refused.
