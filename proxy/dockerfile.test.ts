@@ -239,7 +239,7 @@ describe('the build context', () => {
   });
 
   it('leaves out everything else: dependencies, build output, caches, tests and the harness', () => {
-    for (const file of ['node_modules/execa/package.json', 'dist/proxy/cli.js', '.cache/k8s/v1.34.4/bin/etcd', 'harness/cli.ts', 'proxy/cli.test.ts', 'proxy/backends/conformance/cluster.ts', 'tilt.env', 'README.md']) {
+    for (const file of ['node_modules/execa/package.json', 'dist/proxy/cli.js', '.cache/k8s/v1.34.4/bin/etcd', 'harness/cli.ts', 'proxy/cli.test.ts', 'proxy/backends/conformance/cluster.testkit.ts', 'tilt.env', 'README.md']) {
       expect(dockerIgnored(ignorePatterns, file), `${file} stays out of the build context`).toBe(true);
     }
   });

@@ -4,10 +4,11 @@
 // tools, and a stop that leaves nothing behind.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { until } from '../../testing/until.ts';
 import { cgroup2Hierarchy, cgroupHierarchies, cgroupPids } from './host.ts';
-import { mountsUnder, namespacesOf, readSysctls, startNetnsCluster, AGNHOST_IMAGE, BUSYBOX_IMAGE, JESSIE_DNSUTILS_IMAGE, type NetnsCluster } from './index.ts';
+import { mountsUnder, namespacesOf, readSysctls, AGNHOST_IMAGE, BUSYBOX_IMAGE, JESSIE_DNSUTILS_IMAGE } from './index.ts';
+import { netnsClusterSuite } from '../../testing/netns-cluster.ts';
 
 interface PodJson {
   metadata: { name: string };
@@ -26,21 +27,7 @@ function pod(name: string, node: string, command: string[], extra: Record<string
 
 describe('a netns cluster (kubelet + containerd per node namespace)', () => {
   const sysctlsBefore = readSysctls();
-  let cluster: NetnsCluster | undefined;
-  const c = () => cluster ?? expect.unreachable('the cluster exists once beforeAll has run');
-
-  beforeAll(async () => {
-    cluster = await startNetnsCluster({ nodes: 2, log: (line) => process.stderr.write(`  ${line}\n`) });
-  }, 300_000);
-  afterAll(async () => {
-    await cluster?.stop();
-  }, 120_000);
-
-  const kubectlJson = async <T>(args: string[]): Promise<T> => {
-    const r = await c().kubectl([...args, '-o', 'json']);
-    expect(r.exitCode, r.stderr).toBe(0);
-    return JSON.parse(r.stdout) as T;
-  };
+  const { cluster: c, kubectlJson } = netnsClusterSuite({ nodes: 2 }, 300_000);
 
   it('has two Ready nodes with their pod CIDRs, zones and host names', async () => {
     const nodes = await kubectlJson<{ items: { metadata: { name: string; labels: Record<string, string> }; spec: { podCIDR: string }; status: { conditions: { type: string; status: string }[]; addresses: { type: string; address: string }[] } }[] }>(['get', 'nodes']);

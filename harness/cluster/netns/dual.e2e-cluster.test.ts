@@ -5,10 +5,11 @@
 // other node, by name in both families, and a stop that leaves nothing behind.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { until } from '../../testing/until.ts';
 import { cgroupHierarchies } from './host.ts';
-import { mountsUnder, namespacesOf, readSysctls, startNetnsCluster, AGNHOST_IMAGE, type NetnsCluster } from './index.ts';
+import { mountsUnder, namespacesOf, readSysctls, AGNHOST_IMAGE } from './index.ts';
+import { netnsClusterSuite } from '../../testing/netns-cluster.ts';
 
 interface PodJson {
   metadata: { name: string };
@@ -28,21 +29,7 @@ const url = (ip: string, port: number, p: string) => `http://${ip.includes(':') 
 
 describe('a dual-stack netns cluster (IPv4 primary, IPv6 beside it)', () => {
   const sysctlsBefore = readSysctls();
-  let cluster: NetnsCluster | undefined;
-  const c = () => cluster ?? expect.unreachable('the cluster exists once beforeAll has run');
-
-  beforeAll(async () => {
-    cluster = await startNetnsCluster({ nodes: 2, family: 'dual', proxy: 'kube-proxy', log: (line) => process.stderr.write(`  ${line}\n`) });
-  }, 420_000);
-  afterAll(async () => {
-    await cluster?.stop();
-  }, 120_000);
-
-  const kubectlJson = async <T>(args: string[]): Promise<T> => {
-    const r = await c().kubectl([...args, '-o', 'json']);
-    expect(r.exitCode, r.stderr).toBe(0);
-    return JSON.parse(r.stdout) as T;
-  };
+  const { cluster: c, kubectlJson } = netnsClusterSuite({ nodes: 2, family: 'dual', proxy: 'kube-proxy' }, 420_000);
   const finished = (name: string) =>
     until(`pod ${name} finishing`, 120_000, async () => {
       const p = await kubectlJson<PodJson>(['get', 'pod', name]);

@@ -3,23 +3,16 @@
 // reaching the API server through kpng's rules, and a ClusterIP Service answering a pod on
 // the other node by name.
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../../k8s-binaries.ts';
 import { renderDocuments } from '../../manifests/index.ts';
-import { ensureKpngImage, startNetnsCluster, AGNHOST_IMAGE, type NetnsCluster } from './index.ts';
+import { ensureKpngImage, AGNHOST_IMAGE } from './index.ts';
+import { netnsClusterSuite } from '../../testing/netns-cluster.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('kpng (nft) on a netns cluster, from the image written without a daemon', () => {
-  let cluster: NetnsCluster | undefined;
-  const c = () => cluster ?? expect.unreachable('the cluster exists once beforeAll has run');
-
-  beforeAll(async () => {
-    cluster = await startNetnsCluster({ nodes: 2, log: (line) => process.stderr.write(`  ${line}\n`) });
-  }, 300_000);
-  afterAll(async () => {
-    await cluster?.stop();
-  }, 120_000);
+  const { cluster: c } = netnsClusterSuite({ nodes: 2 }, 300_000);
 
   it('runs the nft DaemonSet on every node, and CoreDNS gets Ready through its rules', async () => {
     const image = await ensureKpngImage(path.join(repoRoot, '.cache/netns-cluster/images'), { log: (line) => process.stderr.write(`  ${line}\n`) });

@@ -1,4 +1,4 @@
-// The dataplane conformance suite: for each backend in dataplanes.ts and each IP family,
+// The dataplane conformance suite: for each backend in dataplanes.testkit.ts and each IP family,
 // one netns topology (nodes a and b, two pods on each, two outside clients), the real
 // proxy running as a process in each node's namespace and reading a snapshot file, and
 // real TCP and UDP traffic through the rules it applied. The cluster (cluster.ts) holds
@@ -8,9 +8,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type EchoReply, type Family, type IpFamily, type Namespace, ProbeError, type UdpReply, needsNodeCgroups, parseEcho, urlFor } from '../../../harness/lab/netns/index.ts';
 import { probeFailure as failure, useTopology } from '../../../harness/lab/netns/testing.ts';
-import { SuiteCluster, clients, namespace, nodes, podPorts, pods, servicePorts, suiteServices, type PodName, type ServiceName } from './cluster.ts';
-import { dataplanes, leftOutOfSuite } from './dataplanes.ts';
-import { ProxyUnderTest, marksOf } from './proxy-under-test.ts';
+import { SuiteCluster, clients, namespace, nodes, podPorts, pods, servicePorts, suiteServices, type PodName, type ServiceName } from './cluster.testkit.ts';
+import { dataplanes, leftOutOfSuite } from './dataplanes.testkit.ts';
+import { ProxyUnderTest, marksOf } from './proxy-under-test.testkit.ts';
 import { SnapshotFile } from './snapshot.ts';
 import { familyFromLower } from '../../model/index.ts';
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { localStateOf } from '../../model/testing.ts';
 import { ProxyMetrics } from '../../runtime/index.ts';
-import { dataplaneFor } from './dataplanes.ts';
+import { dataplaneFor } from './dataplanes.testkit.ts';
 import { MetricsPage } from './metrics-text.ts';
-import { marksOf, syncedSince } from './proxy-under-test.ts';
+import { marksOf, syncedSince } from './proxy-under-test.testkit.ts';
 
 const t0 = Date.UTC(2026, 0, 1, 12, 0, 0, 250);
 

@@ -5,7 +5,7 @@
 // `--pin-path`). Someone else wiping its state detaches its programs from the node's cgroup
 // and deletes its nft table; the dump is its maps and that table.
 import { processRunner } from '../common/index.ts';
-import type { ConformanceHooks, SuiteNode as Node } from '../conformance/dataplanes.ts';
+import type { ConformanceHooks, SuiteNode as Node } from '../conformance/dataplanes.testkit.ts';
 import { ebpfBackend } from './index.ts';
 import { Bpftool, pinsUnder } from './kernel.ts';
 import { allMaps } from './maps.ts';

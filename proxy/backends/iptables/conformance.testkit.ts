@@ -2,7 +2,7 @@
 // someone else does to its rules on a node (a firewall reload), how to dump them, and a real
 // way to make iptables-restore refuse its input. Keyed by the descriptor's subject ids.
 import type { LowerIPFamily as Family } from '../../model/index.ts';
-import type { ConformanceHooks } from '../conformance/dataplanes.ts';
+import type { ConformanceHooks } from '../conformance/dataplanes.testkit.ts';
 
 /** kube-proxy's iptables mode (`to-iptables`) in one iptables flavour. */
 export function iptablesHooks(mode: 'nft' | 'legacy'): ConformanceHooks {

@@ -2,7 +2,7 @@
 // someone else does to its tables on a node, how to dump them, and a real way to make nft
 // refuse a transaction. Keyed by the descriptor's subject ids.
 import type { LowerIPFamily as Family } from '../../model/index.ts';
-import type { ConformanceHooks } from '../conformance/dataplanes.ts';
+import type { ConformanceHooks } from '../conformance/dataplanes.testkit.ts';
 
 const nftFamily = (f: Family) => (f === 'ipv6' ? 'ip6' : 'ip');
 

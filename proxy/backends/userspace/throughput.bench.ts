@@ -101,9 +101,9 @@ async function load(host: string, port: number, mode: 'rr' | 'cps', concurrency:
 
 async function orchestrate(): Promise<void> {
   const { createTopology, projectNode, programEnv, planAddress } = await import('../../../harness/lab/netns/index.ts');
-  const { ProxyUnderTest } = await import('../conformance/proxy-under-test.ts');
+  const { ProxyUnderTest } = await import('../conformance/proxy-under-test.testkit.ts');
   const { SnapshotFile } = await import('../conformance/snapshot.ts');
-  const { dataplaneFor } = await import('../conformance/dataplanes.ts');
+  const { dataplaneFor } = await import('../conformance/dataplanes.testkit.ts');
   const { node, service, slice } = await import('../../model/testing.ts');
   const seconds = Number(process.env.BENCH_SECONDS ?? 5);
   const concurrencies = (process.env.BENCH_CONCURRENCY ?? '1,8').split(',').map(Number);

@@ -9,8 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Family, parseEcho, planAddress, programEnv, projectNode, urlFor } from '../../../harness/lab/netns/index.ts';
 import { probeFailure, useTopology } from '../../../harness/lab/netns/testing.ts';
-import { dataplaneFor } from '../conformance/dataplanes.ts';
-import { ProxyUnderTest } from '../conformance/proxy-under-test.ts';
+import { dataplaneFor } from '../conformance/dataplanes.testkit.ts';
+import { ProxyUnderTest } from '../conformance/proxy-under-test.testkit.ts';
 import { SnapshotFile } from '../conformance/snapshot.ts';
 import { node, service, slice } from '../../model/testing.ts';
 

@@ -7,7 +7,7 @@
 // cleanup and health check servers, are done) and no change is pending (..._pending).
 import { fileURLToPath } from 'node:url';
 import { type Node, NsProcess, type Topology, ProbeError, nodeScopeArgs, programEnv, projectNode } from '../../../harness/lab/netns/index.ts';
-import type { Dataplane } from './dataplanes.ts';
+import type { Dataplane } from './dataplanes.testkit.ts';
 import { MetricsPage } from './metrics-text.ts';
 
 const cli = fileURLToPath(new URL('../../cli.ts', import.meta.url));
