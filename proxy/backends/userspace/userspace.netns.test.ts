@@ -140,17 +140,20 @@ describe('to-userspace on a dual-stack node', () => {
 
   it('on SIGTERM it stops accepting at once and lets an established connection finish before it exits', async () => {
     const f = t().families[0]!;
+    // The client's handshake ends in the kernel's accept queue; the proxy holds the connection
+    // once it has accepted it and reached an endpoint: count those legs (node a → a web pod).
+    // An earlier spec's leg to the same pods may still be open, so wait for none first.
+    const peers = endpoints.web!.map((p) => t().pod(p).ip(f)).map((ip) => (ip.includes(':') ? `[${ip}]:` : `${ip}:`));
+    const legs = async () => {
+      const established = await t().node('node-a').exec('ss', ['-Htn', 'state', 'established']);
+      return established.split('\n').filter((line) => peers.some((peer) => line.includes(peer))).length;
+    };
+    for (let i = 0; i < 100 && (await legs()) > 0; i++) await sleep(50);
+    expect(await legs()).toBe(0);
     const held = holdConnection(clusterIP('web', f));
     await held.waitForOutput('connected');
-    // The client's handshake ends in the kernel's accept queue; the proxy holds the connection
-    // once it has accepted it and reached an endpoint: wait for that leg (node a → a web pod).
-    const peers = endpoints.web!.map((p) => t().pod(p).ip(f)).map((ip) => (ip.includes(':') ? `[${ip}]:` : `${ip}:`));
-    const relayed = async () => {
-      const established = await t().node('node-a').exec('ss', ['-Htn', 'state', 'established']);
-      return established.split('\n').some((line) => peers.some((peer) => line.includes(peer)));
-    };
-    for (let i = 0; i < 100 && !(await relayed()); i++) await sleep(50);
-    expect(await relayed()).toBe(true);
+    for (let i = 0; i < 100 && (await legs()) === 0; i++) await sleep(50);
+    expect(await legs()).toBe(1);
     proxy.process.kill('SIGTERM');
     await proxy.process.waitForOutput(/draining established connections/);
     // The listeners are closed; the redirect rules stay and now lead to a closed port: refused.
