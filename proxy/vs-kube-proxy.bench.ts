@@ -7,7 +7,8 @@
 //
 // Figures per run: process start → first complete sync in the kernel (the proxy's own
 // kubeproxy_sync_proxy_rules_last_timestamp_seconds, which both set after their rules
-// were accepted); endpoint change (a merge patch of one EndpointSlice) → the new endpoint
+// were accepted), and of it the first sync alone (the proxy's own
+// kubeproxy_sync_full_proxy_rules_duration_seconds: the rest is starting and listing); endpoint change (a merge patch of one EndpointSlice) → the new endpoint
 // in the kernel: in the nf_tables modes (nftables, iptables-nft) the kernel's event for
 // the commit that adds the endpoint's rule, from one `nft monitor new` in the
 // proxy's namespace (proxy/bench/rule-events.ts); with iptables-legacy, which has no
@@ -20,14 +21,16 @@
 // kube-proxy ratio, as one table (also as markdown).
 //
 //   npm run bench:vs-kube-proxy [-- --quick] [--services 1000,10000] [--modes iptables-legacy,iptables-nft,nftables]
-//                               [--rounds 2] [--changes 40] [--cap 600]
+//                               [--rounds 2] [--changes 40] [--cap 600] [--save-rules dir]
 //   --quick: 1,000 Services, one round, 15 changes (about 5 minutes)
+//   --save-rules: each run's ruleset just after its first sync, as iptables-save or nft list
+//   ruleset prints it, into dir (<mode>-<N>-<proxy>-<run>.rules), to replay restores by hand
 //
 // kpng runs as users run it and as the image's ENTRYPOINT does: through its bin, the launcher
 // proxy/kpng.sh (node's flags), compiled (dist/, which the npm script builds first; from
 // source when there is no build), with no other environment than the project's node on PATH. Needs root and the binaries of hack/k8s-binaries.sh (etcd,
 // kube-apiserver, kube-proxy), which the npm script obtains.
-import { mkdtemp, rm, symlink, mkdir, readFile } from 'node:fs/promises';
+import { mkdtemp, rm, symlink, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -57,6 +60,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string' },
     changes: { type: 'string' },
     cap: { type: 'string' },
+    'save-rules': { type: 'string' },
   },
 });
 const quick = flags.quick ?? false;
@@ -65,6 +69,8 @@ const chosenModes = (flags.modes ?? modes.join(',')).split(',') as Mode[];
 const rounds = Number(flags.rounds ?? (quick ? 1 : 2));
 const changes = Number(flags.changes ?? (quick ? 15 : 40));
 const capMs = Number(flags.cap ?? 600) * 1000;
+const saveRules = flags['save-rules'] === undefined ? undefined : path.resolve(flags['save-rules']);
+let saved = 0;
 /** How long the nf_tables modes wait for `nft monitor` to listen (it reads the whole ruleset first) before reading chains instead. */
 const monitorWaitMs = Math.min(capMs, 120_000);
 for (const m of chosenModes) if (!modes.includes(m)) fail(`--modes names "${m}"; accepted: ${modes.join(', ')}`);
@@ -166,16 +172,30 @@ async function launch(subject: ComparedSubject, mode: Mode, kubeconfig: string, 
   };
 }
 
-/** kubeproxy_sync_proxy_rules_last_timestamp_seconds (the largest over families), 0 before the first sync. */
-async function lastSyncSeconds(node: Node): Promise<number> {
+interface SyncMetrics {
+  /** kubeproxy_sync_proxy_rules_last_timestamp_seconds of IPv4, 0 before the first sync. */
+  lastSeconds: number;
+  /** kubeproxy_sync_full_proxy_rules_duration_seconds' IPv4 sum while its count is 1: the first full sync alone. */
+  firstFullSeconds: number | undefined;
+}
+
+/** The proxy's own sync metrics, which kube-proxy and kpng both export under these names. */
+async function syncMetrics(node: Node): Promise<SyncMetrics> {
+  let body: string;
   try {
-    const { body } = await node.httpGet('http://127.0.0.1:10249/metrics', { timeoutMs: 2_000 });
-    let last = 0;
-    for (const m of body.matchAll(/^kubeproxy_sync_proxy_rules_last_timestamp_seconds(?:\{[^}]*\})? (\S+)$/gm)) last = Math.max(last, Number(m[1]));
-    return last;
+    ({ body } = await node.httpGet('http://127.0.0.1:10249/metrics', { timeoutMs: 2_000 }));
   } catch {
-    return 0;
+    return { lastSeconds: 0, firstFullSeconds: undefined };
   }
+  // Both label these by ip_family, and kube-proxy syncs each family on its own: the bench's
+  // Services are IPv4, so the IPv4 series (an IPv6 sync of nothing ends first).
+  const ipv4 = (name: string) => {
+    const m = body.match(new RegExp(`^${name}\\{[^}]*ip_family="IPv4"[^}]*\\} (\\S+)$`, 'm'));
+    return m ? Number(m[1]) : undefined;
+  };
+  const lastSeconds = ipv4('kubeproxy_sync_proxy_rules_last_timestamp_seconds') ?? 0;
+  const firstFullSeconds = ipv4('kubeproxy_sync_full_proxy_rules_duration_seconds_count') === 1 ? ipv4('kubeproxy_sync_full_proxy_rules_duration_seconds_sum') : undefined;
+  return { lastSeconds, firstFullSeconds };
 }
 
 /**
@@ -204,12 +224,21 @@ function endpointRule(subject: ComparedSubject, mode: Mode, s: number, ip: strin
   return { table: 'nat', chain: servicePortEndpointChainName(`${ns}/svc-${s}:http`, 'tcp', endpointString(ip, targetPort)) };
 }
 
+/** The node's ruleset as the mode's own tool prints it (iptables-save: IPv4 then IPv6). */
+async function ruleset(node: Node, mode: Mode): Promise<string> {
+  if (mode === 'nftables') return node.exec('nft', ['list', 'ruleset']);
+  const flavour = mode === 'iptables-legacy' ? 'legacy' : 'nft';
+  return (await node.exec(`iptables-${flavour}-save`, [])) + (await node.exec(`ip6tables-${flavour}-save`, []));
+}
+
 async function rulesetLines(node: Node, mode: Mode): Promise<number> {
-  const text =
-    mode === 'nftables'
-      ? await node.exec('nft', ['list', 'ruleset'])
-      : (await node.exec(mode === 'iptables-legacy' ? 'iptables-legacy-save' : 'iptables-nft-save', [])) + (await node.exec(mode === 'iptables-legacy' ? 'ip6tables-legacy-save' : 'ip6tables-nft-save', []));
-  return text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#')).length;
+  return (await ruleset(node, mode)).split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#')).length;
+}
+
+/** --save-rules: the ruleset just after the first sync, to replay its restore by hand. */
+async function saveRuleset(node: Node, mode: Mode, file: string): Promise<void> {
+  await writeFile(file, await ruleset(node, mode));
+  progress(`  ruleset saved to ${file}`);
 }
 
 interface World {
@@ -219,7 +248,7 @@ interface World {
 }
 
 async function measureRun(world: World, subject: ComparedSubject, mode: Mode, services: number, generation: { next: number }): Promise<RunResult> {
-  const result: RunResult = { subject, mode, services, startMs: undefined, changeMs: [], cpuSeconds: Number.NaN, peakRssMiB: Number.NaN, rulesetLines: Number.NaN };
+  const result: RunResult = { subject, mode, services, startMs: undefined, firstSyncMs: undefined, changeMs: [], cpuSeconds: Number.NaN, peakRssMiB: Number.NaN, rulesetLines: Number.NaN };
   let topology: Topology | undefined;
   let relay: Awaited<ReturnType<typeof startApiRelay>> | undefined;
   let proxy: NsProcess | undefined;
@@ -239,9 +268,12 @@ async function measureRun(world: World, subject: ComparedSubject, mode: Mode, se
     proxy = node.spawn(how.file, how.args, { env: how.env });
     for (;;) {
       if (!proxy.running) throw new Error(`${subject} exited: ${proxy.output.trimEnd().split('\n').slice(-10).join('\n')}`);
-      const last = await lastSyncSeconds(node);
-      if (last > 0) {
-        result.startMs = last * 1000 - startedAt;
+      const metrics = await syncMetrics(node);
+      if (metrics.lastSeconds > 0) {
+        result.startMs = metrics.lastSeconds * 1000 - startedAt;
+        // kube-proxy sets the timestamp just before it observes the duration.
+        const first = metrics.firstFullSeconds ?? (await sleep(200).then(() => syncMetrics(node))).firstFullSeconds;
+        if (first !== undefined) result.firstSyncMs = first * 1000;
         break;
       }
       if (Date.now() - startedAt > capMs) break;
@@ -250,7 +282,9 @@ async function measureRun(world: World, subject: ComparedSubject, mode: Mode, se
     if (result.startMs === undefined) {
       progress(`  ${subject}: no complete sync within ${capMs / 1000} s`);
     } else {
-      progress(`  ${subject}: start → rules ${(result.startMs / 1000).toFixed(2)} s`);
+      const firstSync = result.firstSyncMs === undefined ? '' : ` (the first sync ${(result.firstSyncMs / 1000).toFixed(2)} s of it)`;
+      progress(`  ${subject}: start → rules ${(result.startMs / 1000).toFixed(2)} s${firstSync}`);
+      if (saveRules !== undefined) await saveRuleset(node, mode, path.join(saveRules, `${mode}-${services}-${subject.replaceAll(' ', '-')}-${++saved}.rules`));
       // nf_tables modes: the monitor's event for the commit that holds the endpoint's rule;
       // iptables-legacy (no events), or a monitor not ready within monitorWaitMs: a read of
       // one chain every 5 ms.
@@ -320,6 +354,7 @@ async function main(): Promise<void> {
     if (!existsSync(path.join(binDir, b))) fail(`${path.join(binDir, b)} is missing: run hack/k8s-binaries.sh --only etcd,kube-apiserver,kube-proxy`);
   }
   const kubeProxyVersion = (await execa(path.join(binDir, 'kube-proxy'), ['--version'], { reject: false })).stdout.trim();
+  if (saveRules !== undefined) await mkdir(saveRules, { recursive: true });
   const scratch = await mkdtemp(path.join(tmpdir(), 'kpng-vs-kube-proxy-'));
   const cp = await startLabControlPlane({ baseDir: scratch });
   const results: RunResult[] = [];
@@ -345,7 +380,7 @@ async function main(): Promise<void> {
               results.push(await measureRun(world, subject, mode, services, generation));
             } catch (error) {
               progress(`  ${subject} failed: ${(error as Error).message}`);
-              results.push({ subject, mode, services, startMs: undefined, changeMs: [], cpuSeconds: Number.NaN, peakRssMiB: Number.NaN, rulesetLines: Number.NaN });
+              results.push({ subject, mode, services, startMs: undefined, firstSyncMs: undefined, changeMs: [], cpuSeconds: Number.NaN, peakRssMiB: Number.NaN, rulesetLines: Number.NaN });
             }
           }
         }

@@ -6,6 +6,7 @@ const run = (subject: RunResult['subject'], o: Partial<RunResult> = {}): RunResu
   mode: 'nftables',
   services: 1000,
   startMs: 1000,
+  firstSyncMs: 600,
   changeMs: [100],
   cpuSeconds: 1,
   peakRssMiB: 100,
@@ -31,6 +32,13 @@ describe('bench:vs-kube-proxy table', () => {
     expect(start['kube-proxy min-sync 0']).toBe('');
   });
 
+  it("splits the start: the first sync as each proxy's own metric measured it, beside the whole", () => {
+    const rows = comparisonRows([run('kube-proxy', { startMs: 9000, firstSyncMs: 8000 }), run('kpng', { startMs: 11000, firstSyncMs: 9200 })]);
+    const sync = rows[1]!;
+    expect(sync.figure).toContain('first sync');
+    expect([sync['kube-proxy'], sync.kpng, sync['kpng / kube-proxy']]).toEqual(['8.00 s', '9.20 s', '1.15']);
+  });
+
   it('change latency is compared with kube-proxy at min-sync 0 when that ran', () => {
     const rows = comparisonRows([
       run('kube-proxy', { changeMs: [1000, 1100, 1200] }),
@@ -48,10 +56,11 @@ describe('bench:vs-kube-proxy table', () => {
   });
 
   it('a run that did not finish within the cap says so and has no ratio', () => {
-    const rows = comparisonRows([run('kube-proxy', { startMs: undefined, changeMs: [] }), run('kpng', { startMs: 5000 })]);
+    const rows = comparisonRows([run('kube-proxy', { startMs: undefined, firstSyncMs: undefined, changeMs: [] }), run('kpng', { startMs: 5000 })]);
     expect(rows[0]!['kube-proxy']).toBe('not finished');
     expect(rows[0]!['kpng / kube-proxy']).toBe('—');
     expect(rows[1]!['kube-proxy']).toBe('not finished');
+    expect(rows[2]!['kube-proxy']).toBe('not finished');
   });
 
   it('groups by mode and size in the order they ran; markdown has one line per row', () => {
