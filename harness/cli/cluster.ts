@@ -4,14 +4,13 @@
 // for every node to be Ready and prints `export KUBECONFIG=...`; `down` stops it and removes
 // everything it made. The running one is described by a state file
 // (default .cache/netns-cluster/state.json).
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { KpngError, ipFamilies, type IpFamily } from '../config/index.ts';
 import { MAX_NODES, startNetnsCluster, stopCluster, type ClusterState } from '../cluster/netns/index.ts';
-import { processRunning, projectNode, programEnv, siblingProgram } from '../lab/netns/index.ts';
+import { processRunning } from '../lab/netns/index.ts';
 import { parseOptions, usageError, type OptionSpecs } from './args.ts';
+import { processGone, readStateFile, startBackgroundServer, writeStateFile } from './background-server.ts';
 import type { CliContext } from './context.ts';
 
 export const clusterOptions = {
@@ -35,14 +34,7 @@ export interface ClusterCliState {
 const verbs = ['up', 'down', 'serve'] as const;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function readState(file: string): Promise<ClusterCliState | undefined> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as ClusterCliState;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new KpngError('KPNG_ERR_NETNS_CLUSTER', `${file}: not a cluster state file (${(error as Error).message}); remove it and run up again`);
-  }
-}
+const readState = (file: string) => readStateFile<ClusterCliState>(file, 'KPNG_ERR_NETNS_CLUSTER', 'cluster');
 
 /** serve: start the cluster in this process and keep it until SIGTERM/SIGINT (what `up` starts). */
 async function serve(nodes: number, family: IpFamily, proxy: 'none' | 'kube-proxy', stateFile: string, ctx: CliContext): Promise<number> {
@@ -60,8 +52,7 @@ async function serve(nodes: number, family: IpFamily, proxy: 'none' | 'kube-prox
   const cluster = await startNetnsCluster({ nodes, family, proxy, log: ctx.log });
   if (!signalled) {
     const state: ClusterCliState = { pid: process.pid, provider: 'netns', kubeconfig: cluster.kubeconfig, log: `${stateFile}.log`, cluster: cluster.state };
-    await writeFile(`${stateFile}.tmp`, JSON.stringify(state, null, 2));
-    await rename(`${stateFile}.tmp`, stateFile); // whole or not at all, for up's polling
+    await writeStateFile(stateFile, state);
     ctx.log(`cluster ready: export KUBECONFIG=${cluster.kubeconfig}`);
     await stopped;
   }
@@ -76,48 +67,26 @@ async function up(nodes: number, family: IpFamily, proxy: 'none' | 'kube-proxy',
     throw new KpngError('KPNG_ERR_NETNS_CLUSTER_RUNNING', `a netns cluster is running already (pid ${running.pid}, ${running.cluster.id}); its kubeconfig: ${running.kubeconfig}; remove it with kpng-harness cluster down`);
   }
   if (running) await stopCluster(running.cluster, { log: ctx.log }); // its server died: remove what is left
-  await rm(stateFile, { force: true });
-  await mkdir(path.dirname(stateFile), { recursive: true });
-  const logFile = `${stateFile}.log`;
-  const out = openSync(logFile, 'w');
-  const cli = siblingProgram(import.meta.url, '../cli');
-  const child = spawn(projectNode(), ['--disable-warning=ExperimentalWarning', cli, 'cluster', 'serve', '--nodes', String(nodes), '--family', family, '--proxy', proxy, '--state', stateFile], {
-    cwd: ctx.cwd,
-    env: { ...ctx.env, ...programEnv() },
-    detached: true,
-    stdio: ['ignore', out, out],
-  });
-  closeSync(out);
-  let exited: number | null | undefined;
-  child.on('exit', (code) => (exited = code));
-  child.unref();
+  const server = await startBackgroundServer(['cluster', 'serve', '--nodes', String(nodes), '--family', family, '--proxy', proxy], stateFile, ctx);
   // Ctrl-C while it starts: the server removes what it made.
   let interrupted = false;
   const onSignal = () => {
     interrupted = true;
-    interrupt();
-  };
-  const interrupt = () => {
-    if (child.pid && exited === undefined) process.kill(child.pid, 'SIGTERM');
+    server.terminate();
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  ctx.log(`==> starting a netns cluster of ${nodes} nodes (${family}); log: ${logFile}`);
+  ctx.log(`==> starting a netns cluster of ${nodes} nodes (${family}); log: ${server.logFile}`);
   const deadline = Date.now() + timeoutMs;
-  let state: ClusterCliState | undefined;
-  while (Date.now() < deadline && exited === undefined) {
-    state = await readState(stateFile);
-    if (state) break;
-    await sleep(250);
-  }
+  const state = await server.ready(() => readState(stateFile), deadline);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   if (!state) {
-    interrupt();
-    while (exited === undefined && Date.now() < deadline + 60_000) await sleep(250);
-    const output = await readFile(logFile, 'utf8').catch(() => '');
-    if (interrupted) throw new KpngError('KPNG_ERR_NETNS_CLUSTER', `interrupted: the netns cluster was removed again; its log (${logFile}):\n${output.trim().split('\n').slice(-5).join('\n')}`, { exitCode: 130 });
-    throw new KpngError('KPNG_ERR_NETNS_CLUSTER', `the netns cluster did not become ready ${exited === undefined ? `within ${timeoutMs / 1000} s` : `(its server exited with ${exited})`}; its log (${logFile}):\n${output.trim().split('\n').slice(-25).join('\n')}`);
+    server.terminate();
+    while (server.exited() === undefined && Date.now() < deadline + 60_000) await sleep(250);
+    const exited = server.exited();
+    if (interrupted) throw new KpngError('KPNG_ERR_NETNS_CLUSTER', `interrupted: the netns cluster was removed again; its log (${server.logFile}):\n${await server.logTail(5)}`, { exitCode: 130 });
+    throw new KpngError('KPNG_ERR_NETNS_CLUSTER', `the netns cluster did not become ready ${exited === undefined ? `within ${timeoutMs / 1000} s` : `(its server exited with ${exited})`}; its log (${server.logFile}):\n${await server.logTail(25)}`);
   }
   ctx.log(`==> ${state.cluster.nodes} nodes Ready (cluster ${state.cluster.id}, pid ${state.pid}); remove it with: kpng-harness cluster down`);
   ctx.out(`export KUBECONFIG=${state.kubeconfig}\n`);
@@ -132,8 +101,7 @@ async function down(stateFile: string, timeoutMs: number, ctx: CliContext): Prom
   }
   if (processRunning(state.pid)) {
     process.kill(state.pid, 'SIGTERM');
-    const deadline = Date.now() + timeoutMs;
-    while (processRunning(state.pid) && Date.now() < deadline) await sleep(200);
+    await processGone(state.pid, Date.now() + timeoutMs);
   }
   // Whatever its server left (or all of it, when the server was gone): idempotent.
   await stopCluster(state.cluster, { log: ctx.log });

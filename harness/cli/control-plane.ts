@@ -2,14 +2,13 @@
 // cluster tier and the lab use), left running for people and scripts: `up` starts it in a
 // process of its own and prints its kubeconfig; `down` stops it and removes its files.
 // The running one is described by a state file (default .cache/control-plane/state.json).
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { KpngError } from '../config/index.ts';
 import { families, startControlPlane, type Family } from '../lab/control-plane/index.ts';
-import { processRunning, projectNode, programEnv, siblingProgram } from '../lab/netns/index.ts';
+import { processRunning } from '../lab/netns/index.ts';
 import { parseOptions, usageError, type OptionSpecs } from './args.ts';
+import { processGone, readStateFile, startBackgroundServer, writeStateFile } from './background-server.ts';
 import type { CliContext } from './context.ts';
 
 export const controlPlaneOptions = {
@@ -30,27 +29,7 @@ export interface ControlPlaneState {
 
 const verbs = ['up', 'down', 'serve'] as const;
 
-async function readState(file: string): Promise<ControlPlaneState | undefined> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as ControlPlaneState;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new KpngError('KPNG_ERR_CONTROL_PLANE_STATE', `${file}: not a control plane state file (${(error as Error).message}); remove it and run up again`);
-  }
-}
-
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls step until it gives something other than undefined, or the deadline passes (undefined). */
-async function until<T>(deadline: number, step: () => Promise<T | undefined>): Promise<T | undefined> {
-  while (Date.now() < deadline) {
-    const value = await step();
-    if (value !== undefined) return value;
-    await sleep(100);
-  }
-  return undefined;
-}
+const readState = (file: string) => readStateFile<ControlPlaneState>(file, 'KPNG_ERR_CONTROL_PLANE_STATE', 'control plane');
 
 /** serve: run the control plane in this process until SIGTERM/SIGINT (what `up` starts). */
 async function serve(family: Family, stateFile: string, ctx: CliContext): Promise<number> {
@@ -59,8 +38,7 @@ async function serve(family: Family, stateFile: string, ctx: CliContext): Promis
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
   });
   const state: ControlPlaneState = { pid: process.pid, family, kubeconfig: cp.kubeconfig, server: cp.server, dir: cp.dir, log: `${stateFile}.log` };
-  await writeFile(`${stateFile}.tmp`, JSON.stringify(state, null, 2));
-  await rename(`${stateFile}.tmp`, stateFile); // whole or not at all, for up's polling
+  await writeStateFile(stateFile, state);
   ctx.log(`control plane ready at ${cp.server}`);
   await stopped;
   await cp.stop();
@@ -74,28 +52,13 @@ async function up(family: Family, stateFile: string, timeoutMs: number, ctx: Cli
   if (running && processRunning(running.pid)) {
     throw new KpngError('KPNG_ERR_CONTROL_PLANE_RUNNING', `a control plane is running already (pid ${running.pid}, ${running.server}); its kubeconfig: ${running.kubeconfig}; stop it with kpng-harness control-plane down`);
   }
-  await rm(stateFile, { force: true });
-  await mkdir(path.dirname(stateFile), { recursive: true });
-  const logFile = `${stateFile}.log`;
-  const out = openSync(logFile, 'w');
-  const cli = siblingProgram(import.meta.url, '../cli');
-  const child = spawn(projectNode(), ['--disable-warning=ExperimentalWarning', cli, 'control-plane', 'serve', '--family', family, '--state', stateFile], {
-    cwd: ctx.cwd,
-    env: { ...ctx.env, ...programEnv() },
-    detached: true,
-    stdio: ['ignore', out, out],
-  });
-  closeSync(out);
-  let exited: number | null | undefined;
-  child.on('exit', (code) => (exited = code));
-  child.unref();
-  ctx.log(`==> starting etcd and kube-apiserver (${family}); log: ${logFile}`);
-  // null: the server exited before it was ready.
-  const state = await until<ControlPlaneState | null>(Date.now() + timeoutMs, async () => (exited !== undefined ? null : readState(stateFile)));
+  const server = await startBackgroundServer(['control-plane', 'serve', '--family', family], stateFile, ctx);
+  ctx.log(`==> starting etcd and kube-apiserver (${family}); log: ${server.logFile}`);
+  const state = await server.ready(() => readState(stateFile), Date.now() + timeoutMs);
   if (!state) {
-    if (exited === undefined && child.pid) process.kill(-child.pid, 'SIGTERM');
-    const output = await readFile(logFile, 'utf8').catch(() => '');
-    throw new KpngError('KPNG_ERR_CONTROL_PLANE', `the control plane did not become ready ${exited === undefined ? `within ${timeoutMs / 1000} s` : `(it exited with ${exited})`}; its log (${logFile}):\n${output.trim().split('\n').slice(-20).join('\n')}`);
+    const exited = server.exited();
+    server.terminate(true);
+    throw new KpngError('KPNG_ERR_CONTROL_PLANE', `the control plane did not become ready ${exited === undefined ? `within ${timeoutMs / 1000} s` : `(it exited with ${exited})`}; its log (${server.logFile}):\n${await server.logTail(20)}`);
   }
   ctx.log(`==> ready at ${state.server} (pid ${state.pid}); stop it with: kpng-harness control-plane down`);
   ctx.out(`export KUBECONFIG=${state.kubeconfig}\n`);
@@ -110,7 +73,7 @@ async function down(stateFile: string, timeoutMs: number, ctx: CliContext): Prom
     return 0;
   }
   process.kill(state.pid, 'SIGTERM');
-  if ((await until(Date.now() + timeoutMs, async () => (processRunning(state.pid) ? undefined : true))) === undefined) {
+  if (!(await processGone(state.pid, Date.now() + timeoutMs))) {
     throw new KpngError('KPNG_ERR_CONTROL_PLANE', `pid ${state.pid} is still running ${timeoutMs / 1000} s after SIGTERM; its log: ${state.log}`);
   }
   await rm(stateFile, { force: true });
