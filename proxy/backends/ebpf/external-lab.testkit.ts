@@ -6,8 +6,7 @@
 // an answer from there. destroy() removes everything, also after a failed test.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { removeRunPlacement } from '../../../harness/lab/netns/cgroups.ts';
+import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { cgroup2Root } from './kernel.ts';
 
 export const addr = {
@@ -149,7 +148,22 @@ export class ExternalLab {
         // not made, or already gone
       }
     }
-    // The cgroup (ending anything still in it), then the pins.
-    removeRunPlacement(this.cgroup || undefined, [this.pinPath]);
+    if (this.cgroup) {
+      try {
+        rmdirSync(this.cgroup);
+      } catch {
+        try {
+          writeFileSync(`${this.cgroup}/cgroup.kill`, '1');
+          rmdirSync(this.cgroup);
+        } catch {
+          // gone
+        }
+      }
+    }
+    try {
+      execFileSync('rm', ['-rf', this.pinPath]);
+    } catch {
+      // gone
+    }
   }
 }

@@ -4,8 +4,7 @@
 // program. Everything it makes is removed by destroy(), also after a failed test.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { removeRunPlacement } from '../../../harness/lab/netns/cgroups.ts';
+import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cgroup2Root } from './kernel.ts';
 
@@ -103,7 +102,21 @@ export class SockLab {
     } catch {
       // already gone
     }
-    // The cgroup (ending anything still in it), then the pins.
-    removeRunPlacement(this.cgroup || undefined, [this.pinPath]);
+    try {
+      rmdirSync(this.cgroup);
+    } catch {
+      // not made, or a process still in it: move them out first
+      try {
+        writeFileSync(`${this.cgroup}/cgroup.kill`, '1');
+        rmdirSync(this.cgroup);
+      } catch {
+        // gone
+      }
+    }
+    try {
+      execFileSync('rm', ['-rf', this.pinPath]);
+    } catch {
+      // gone
+    }
   }
 }
