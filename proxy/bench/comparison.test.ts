@@ -59,8 +59,13 @@ describe('bench:vs-kube-proxy table', () => {
     const rows = comparisonRows([run('kube-proxy', { startMs: undefined, firstSyncMs: undefined, changeMs: [] }), run('kpng', { startMs: 5000 })]);
     expect(rows[0]!['kube-proxy']).toBe('not finished');
     expect(rows[0]!['kpng / kube-proxy']).toBe('—');
-    expect(rows[1]!['kube-proxy']).toBe('not finished');
     expect(rows[2]!['kube-proxy']).toBe('not finished');
+  });
+
+  it('a run whose first-sync metric was not read says so, not that it did not finish', () => {
+    const rows = comparisonRows([run('kube-proxy', { firstSyncMs: undefined }), run('kpng')]);
+    expect(rows[1]!['kube-proxy']).toBe('not read');
+    expect(rows[1]!['kpng / kube-proxy']).toBe('—');
   });
 
   it('groups by mode and size in the order they ran; markdown has one line per row', () => {

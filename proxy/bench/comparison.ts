@@ -42,6 +42,8 @@ interface Figure {
   format(x: number): string;
   /** Change latency: compared with kube-proxy at min-sync 0, kpng's own default. */
   vsMinSyncZero?: boolean;
+  /** What a run that went without the figure shows (default: it did not finish within the cap). */
+  missing?: string;
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -49,7 +51,7 @@ const millis = (ms: number) => (ms >= 10_000 ? seconds(ms) : `${ms.toFixed(ms < 
 
 export const figures: readonly Figure[] = [
   { name: 'start → all rules in kernel', of: (r) => r.startMs, format: seconds },
-  { name: '  of it: the first sync (own metric)', of: (r) => r.firstSyncMs, format: seconds },
+  { name: '  of it: the first sync (own metric)', of: (r) => r.firstSyncMs, format: seconds, missing: 'not read' },
   { name: 'endpoint change → rule in kernel, p50', of: (r) => (r.changeMs.length > 0 ? quantile(r.changeMs, 0.5) : undefined), format: millis, vsMinSyncZero: true },
   { name: 'endpoint change → rule in kernel, p99', of: (r) => (r.changeMs.length > 0 ? quantile(r.changeMs, 0.99) : undefined), format: millis, vsMinSyncZero: true },
   { name: 'CPU seconds', of: (r) => r.cpuSeconds, format: (x) => `${x.toFixed(2)} s` },
@@ -75,7 +77,7 @@ export function comparisonRows(results: readonly RunResult[]): ComparisonRow[] {
     const { mode, services } = runs[0]!;
     for (const figure of figures) {
       const value = (subject: ComparedSubject) => medianOf(runs.filter((r) => r.subject === subject), figure);
-      const shown = (x: number | undefined, ran: boolean) => (x !== undefined ? figure.format(x) : ran ? 'not finished' : '—');
+      const shown = (x: number | undefined, ran: boolean) => (x !== undefined ? figure.format(x) : ran ? (figure.missing ?? 'not finished') : '—');
       const ran = (subject: ComparedSubject) => runs.some((r) => r.subject === subject);
       const kpng = value('kpng');
       const anchor = figure.vsMinSyncZero && ran('kube-proxy min-sync 0') ? value('kube-proxy min-sync 0') : value('kube-proxy');
