@@ -2,8 +2,9 @@
 // pkg/proxy/topology.go), for one IP family at a time. Pure.
 import type { LocalEndpoint } from './types.ts';
 
-/** An endpoint with the topology hints it was published with. */
-export interface CandidateEndpoint extends LocalEndpoint {
+/** An endpoint with the topology hints it was published with (the endpoint object itself goes into the lists). */
+export interface CandidateEndpoint {
+  endpoint: LocalEndpoint;
   zoneHints: readonly string[];
   nodeHints: readonly string[];
 }
@@ -51,7 +52,7 @@ export function topologyMode(endpoints: readonly CandidateEndpoint[], node: Node
   let forZone = false;
   let anyReady = false;
   for (const ep of endpoints) {
-    if (!ep.ready) continue;
+    if (!ep.endpoint.ready) continue;
     anyReady = true;
     if (ep.nodeHints.length === 0) allNode = false;
     else if (ep.nodeHints.includes(node.name)) forNode = true;
@@ -64,10 +65,7 @@ export function topologyMode(endpoints: readonly CandidateEndpoint[], node: Node
   return undefined;
 }
 
-function strip(ep: CandidateEndpoint): LocalEndpoint {
-  const { zoneHints: _z, nodeHints: _n, ...rest } = ep;
-  return rest;
-}
+const endpointOf = (c: CandidateEndpoint): LocalEndpoint => c.endpoint;
 
 export function categorizeEndpoints(endpoints: readonly CandidateEndpoint[], policy: PortPolicy, node: NodeTopology): Categorized {
   let cluster: LocalEndpoint[] = [];
@@ -79,9 +77,9 @@ export function categorizeEndpoints(endpoints: readonly CandidateEndpoint[], pol
     const inTopology = (ep: CandidateEndpoint) =>
       mode === undefined ||
       (mode === 'PreferSameNode' ? ep.nodeHints.includes(node.name) : node.zone !== undefined && ep.zoneHints.includes(node.zone));
-    cluster = endpoints.filter((ep) => ep.ready && inTopology(ep)).map(strip);
+    cluster = endpoints.filter((c) => c.endpoint.ready && inTopology(c)).map(endpointOf);
     // No ready endpoint: fall back to serving and terminating ones, ignoring topology.
-    if (cluster.length === 0) cluster = endpoints.filter((ep) => ep.serving && ep.terminating).map(strip);
+    if (cluster.length === 0) cluster = endpoints.filter(({ endpoint: ep }) => ep.serving && ep.terminating).map(endpointOf);
     if (cluster.length > 0) hasAny = true;
   }
 
@@ -89,7 +87,7 @@ export function categorizeEndpoints(endpoints: readonly CandidateEndpoint[], pol
 
   let localReady = false;
   let localTerminating = false;
-  for (const ep of endpoints) {
+  for (const { endpoint: ep } of endpoints) {
     if (ep.ready) {
       hasAny = true;
       if (ep.local) localReady = true;
@@ -98,7 +96,7 @@ export function categorizeEndpoints(endpoints: readonly CandidateEndpoint[], pol
       if (ep.local) localTerminating = true;
     }
   }
-  if (localReady) local = endpoints.filter((ep) => ep.local && ep.ready).map(strip);
-  else if (localTerminating) local = endpoints.filter((ep) => ep.local && ep.serving && ep.terminating).map(strip);
+  if (localReady) local = endpoints.filter(({ endpoint: ep }) => ep.local && ep.ready).map(endpointOf);
+  else if (localTerminating) local = endpoints.filter(({ endpoint: ep }) => ep.local && ep.serving && ep.terminating).map(endpointOf);
   return { cluster, local, hasAny };
 }

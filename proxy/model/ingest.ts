@@ -1,7 +1,7 @@
 // Turning Kubernetes objects into the model's normalized records. A malformed object is
 // rejected with one warning naming the object and the field; it never throws.
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
-import { canonicalCIDR, canonicalIP, ipFamilyOf } from './ip.ts';
+import { canonicalCIDR, canonicalIP, familyOfIP, ipFamilyOf } from './ip.ts';
 import {
   annotationLastChangeTriggerTime,
   annotationSourceRanges,
@@ -357,7 +357,7 @@ export function ingestEndpointSlice(obj: V1EndpointSlice | unknown): Ingested<Sl
       const addresses = arr(e.addresses, `${f}.addresses`);
       if (addresses.length === 0) fail(`${f}.addresses`, 'missing (at least one address is required)');
       const address = ip(addresses[0], `${f}.addresses[0]`);
-      if (ipFamilyOf(address) !== addressType) fail(`${f}.addresses[0]`, `${address} is not an ${addressType} address (the slice's addressType)`);
+      if (familyOfIP(address) !== addressType) fail(`${f}.addresses[0]`, `${address} is not an ${addressType} address (the slice's addressType)`);
       const c = isObject(e.conditions) ? e.conditions : {};
       const ready = condition(c.ready, `${f}.conditions.ready`, true);
       const hints = isObject(e.hints) ? e.hints : {};

@@ -3,7 +3,7 @@
 import type { ClusterDelta, ClusterState } from './cluster-state.ts';
 import { categorizeEndpoints, type CandidateEndpoint, type PortPolicy } from './endpoints.ts';
 import { ipPort, nodePortId, type FrontendClaims } from './frontends.ts';
-import { compareIPs, ipFamilyOf } from './ip.ts';
+import { compareIPs, familyOfIP } from './ip.ts';
 import {
   labelHeadless,
   labelServiceProxyName,
@@ -31,7 +31,7 @@ export function serviceCounts(svc: ServiceInfo, opts: Pick<ModelOptions, 'servic
   return opts.serviceProxyName ? proxyName === opts.serviceProxyName : proxyName === undefined;
 }
 
-function byAddressThenPort(a: LocalEndpoint, b: LocalEndpoint): number {
+function byAddressThenPort({ endpoint: a }: CandidateEndpoint, { endpoint: b }: CandidateEndpoint): number {
   return compareIPs(a.address, b.address) || a.port - b.port;
 }
 
@@ -47,8 +47,9 @@ function candidates(port: ServicePortSpec, slices: ReadonlyMap<string, SliceInfo
     for (const e of slice.endpoints) {
       const id = `${e.address}#${sp.port}`;
       const existing = byId.get(id);
-      if (existing && (existing.ready || !e.ready)) continue; // a ready duplicate wins
-      byId.set(id, {
+      if (existing && (existing.endpoint.ready || !e.ready)) continue; // a ready duplicate wins
+      // Optional fields set one by one, not spread: this runs once per endpoint of the cluster.
+      const endpoint: LocalEndpoint = {
         address: e.address,
         family: slice.addressType,
         port: sp.port,
@@ -56,13 +57,12 @@ function candidates(port: ServicePortSpec, slices: ReadonlyMap<string, SliceInfo
         ready: e.ready,
         serving: e.serving,
         terminating: e.terminating,
-        ...(e.nodeName !== undefined && { nodeName: e.nodeName }),
-        ...(e.zone !== undefined && { zone: e.zone }),
-        ...(e.hostname !== undefined && { hostname: e.hostname }),
-        ...(e.targetRef !== undefined && { targetRef: e.targetRef }),
-        zoneHints: e.zoneHints,
-        nodeHints: e.nodeHints,
-      });
+      };
+      if (e.nodeName !== undefined) endpoint.nodeName = e.nodeName;
+      if (e.zone !== undefined) endpoint.zone = e.zone;
+      if (e.hostname !== undefined) endpoint.hostname = e.hostname;
+      if (e.targetRef !== undefined) endpoint.targetRef = e.targetRef;
+      byId.set(id, { endpoint, zoneHints: e.zoneHints, nodeHints: e.nodeHints });
     }
   }
   return [...byId.values()].sort(byAddressThenPort);
@@ -73,8 +73,9 @@ const families: readonly IPFamily[] = ['IPv4', 'IPv6'];
 /** Addresses or CIDRs of the families the cluster IPs serve (kube-proxy drops the others). */
 function servedOnly(list: string[], clusterIPs: string[]): string[] {
   if (list.length === 0) return list;
-  const served = new Set(clusterIPs.map(ipFamilyOf));
-  const kept = list.filter((x) => served.has(ipFamilyOf(x.split('/')[0]!)));
+  // Validated by the model: the colon tells the family, of an address or a CIDR alike.
+  const served = new Set(clusterIPs.map(familyOfIP));
+  const kept = list.filter((x) => served.has(familyOfIP(x)));
   return kept.length === list.length ? list : kept;
 }
 
@@ -93,8 +94,8 @@ function servicePortState(svc: ServiceInfo, port: ServicePortSpec, slices: Reado
   // kube-proxy runs one proxier per family: categorize each family on its own.
   for (const family of families) {
     // A family is served when the Service has a cluster IP of it; the rest is ignored.
-    if (!svc.clusterIPs.some((ip) => ipFamilyOf(ip) === family)) continue;
-    const eps = all.filter((ep) => ep.family === family);
+    if (!svc.clusterIPs.some((ip) => familyOfIP(ip) === family)) continue;
+    const eps = all.filter((c) => c.endpoint.family === family);
     const c = categorizeEndpoints(eps, policy, node.zone === undefined ? { name: node.name } : { name: node.name, zone: node.zone });
     internalEndpoints.push(...(policy.internalPolicyLocal ? c.local : c.cluster));
     if (externallyAccessible) externalEndpoints.push(...(policy.externalPolicyLocal ? c.local : c.cluster));

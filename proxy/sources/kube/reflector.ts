@@ -43,9 +43,14 @@ export class Reflector {
     return this.o.kind;
   }
 
+  /** A list's items carry no kind: it is set on the object itself (fresh from JSON.parse, owned here), not copied. */
   private withKind(obj: unknown): unknown {
     const o = obj as Record<string, unknown>;
-    return o.kind ? o : { apiVersion: this.o.apiVersion, kind: this.o.kind, ...o };
+    if (o && typeof o === 'object' && !o.kind) {
+      o.apiVersion ??= this.o.apiVersion;
+      o.kind = this.o.kind;
+    }
+    return o;
   }
 
   async run(signal: AbortSignal): Promise<void> {
