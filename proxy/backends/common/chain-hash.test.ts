@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { base32, hashName } from './chain-hash.ts';
 import { RuleApplyError } from './apply-error.ts';
@@ -20,6 +21,13 @@ describe('base32', () => {
     // sha256("") = e3b0c442..., whose base32 starts 4OYMIQUY7QOBJGX3
     expect(hashName('', 16)).toBe('4OYMIQUY7QOBJGX3');
     expect(hashName('x', 8)).toMatch(/^[A-Z2-7]{8}$/);
+  });
+
+  it('hashName of any length is the same prefix of the encoding of the whole digest', () => {
+    for (const text of ['', 'x', 'ns/svc:http', 'ns/svc:httptcp10.0.0.1:8080', 'é/ünïcode']) {
+      const whole = base32(createHash('sha256').update(text).digest());
+      for (let length = 1; length <= whole.length; length++) expect(hashName(text, length)).toBe(whole.slice(0, length));
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 // Short, stable names derived from long ones: the standard base32 alphabet (RFC 4648,
 // upper case) over a SHA-256 digest, as kube-proxy names its chains and nftables objects.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
@@ -22,7 +22,12 @@ export function base32(bytes: Uint8Array): string {
   return out;
 }
 
-/** The first `length` characters of base32(sha256(text)). */
+/**
+ * The first `length` characters of base32(sha256(text)). Only the digest's bytes those
+ * characters come from are encoded (each character is 5 whole bits of them), with the
+ * one-shot hash: a first sync at 10,000 Services names ~110,000 chains.
+ */
 export function hashName(text: string, length: number): string {
-  return base32(createHash('sha256').update(text).digest()).slice(0, length);
+  const digest = hash('sha256', text, 'buffer');
+  return base32(digest.subarray(0, Math.ceil((length * 5) / 8))).slice(0, length);
 }
