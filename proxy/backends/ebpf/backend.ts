@@ -82,20 +82,35 @@ export class EbpfBackend implements Backend {
 
   async setup(): Promise<void> {
     if (this.opts.dryRun) return;
-    const object = this.opts.objectPath ?? defaultObjectPath();
     const cgroup = await this.cgroupPath();
-    // A previous run's programs are replaced: its maps go with them, and the first sync is full.
+    // A previous run's programs, maps and table are replaced, and the first sync is full; a
+    // load that fails leaves none of them behind.
     await this.remove(cgroup);
+    await this.loadPrograms(cgroup, () => this.remove(cgroup));
+  }
+
+  /**
+   * Programs or pins went missing: load them anew. The nft table is left to the full sync
+   * that follows (rewritten in place when it is as written, so NodePorts keep working and
+   * ClientIP affinity is kept); a load that fails leaves it too.
+   */
+  private async reloadPrograms(): Promise<void> {
+    const cgroup = await this.cgroupPath();
+    await this.removePrograms(cgroup);
+    await this.loadPrograms(cgroup, () => this.removePrograms(cgroup));
+  }
+
+  private async loadPrograms(cgroup: string, undo: () => Promise<void>): Promise<void> {
+    const object = this.opts.objectPath ?? defaultObjectPath();
     try {
       await this.tool.ensureBpffs(this.pins);
       await this.tool.load(object, this.pins);
       await this.tool.attach(cgroup, this.pins);
     } catch (err) {
-      await this.remove(cgroup).catch(() => undefined);
+      await undo().catch(() => undefined);
       throw err;
     }
     this.planner.reset();
-    this.nft = undefined;
     this.dirty = false;
     this.reload = false;
     this.opts.logger.info(`socket load balancing on cgroup ${cgroup}: ${hooks.length} hooks, pins under ${this.pins.dir}`);
@@ -103,7 +118,7 @@ export class EbpfBackend implements Backend {
 
   async sync(view: NodeView, changes: ViewChanges | undefined): Promise<EbpfSyncStats> {
     const full = changes === undefined || changes.node;
-    if (full && this.reload) await this.setup();
+    if (full && this.reload) await this.reloadPrograms();
     let actual: Entries | undefined;
     if (full && this.dirty && !this.opts.dryRun) {
       actual = new Map();
@@ -214,12 +229,16 @@ export class EbpfBackend implements Backend {
     await this.remove(await this.cgroupPath());
   }
 
+  private async removePrograms(cgroup: string): Promise<void> {
+    const n = await this.tool.detachAll(cgroup);
+    await removePins(this.pins);
+    if (n > 0) this.opts.logger.info(`detached ${n} socket-LB program(s) from ${cgroup}, removed ${this.pins.dir}`);
+  }
+
   /** Everything goes: the programs and pins, and the nft table (also when the first part fails). */
   private async remove(cgroup: string): Promise<void> {
     try {
-      const n = await this.tool.detachAll(cgroup);
-      await removePins(this.pins);
-      if (n > 0) this.opts.logger.info(`detached ${n} socket-LB program(s) from ${cgroup}, removed ${this.pins.dir}`);
+      await this.removePrograms(cgroup);
     } finally {
       this.nft = undefined;
       if (await this.table.remove()) this.opts.logger.info(`deleted table ${nftTable}`);

@@ -12,6 +12,7 @@ import { netnsRunner, processRunner, type Runner } from '../common/index.ts';
 import { EbpfBackend } from './backend.ts';
 import { ExternalLab, addr } from './external-lab.testkit.ts';
 import { nftTable } from './external.ts';
+import { Bpftool, hooks } from './kernel.ts';
 import { builtObject } from './sock-lab.testkit.ts';
 
 const ports = [
@@ -66,6 +67,19 @@ describe('ebpf: traffic from another host (nft table inet kpng-ebpf)', () => {
   let backend: EbpfBackend;
   let state: LocalState;
   const sent: string[] = [];
+
+  const answers = (mode: 'tcp' | 'udp', host: string, port: number, n: number) => {
+    const seen = new Set<string>();
+    for (let i = 0; i < n; i++) seen.add(lab.fromClient(mode, host, port).data ?? 'none');
+    return seen;
+  };
+  /** The clients the sticky Service's IPv4 TCP affinity sets hold. */
+  const held = () => {
+    const doc = JSON.parse(lab.nft('-j', 'list', 'table', 'inet', 'kpng-ebpf').out) as { nftables: Array<{ set?: { name: string; elem?: Array<string | { elem: { val: string } }> } }> };
+    const sets = doc.nftables.flatMap((o) => (o.set && o.set.name.startsWith('aff4-') && o.set.name.includes('default/sticky/p__') ? [o.set] : []));
+    expect(sets).toHaveLength(2);
+    return sets.flatMap((x) => (x.elem ?? []).map((e) => (typeof e === 'string' ? e : e.elem.val)));
+  };
 
   beforeAll(async () => {
     const object = builtObject();
@@ -164,18 +178,6 @@ describe('ebpf: traffic from another host (nft table inet kpng-ebpf)', () => {
   });
 
   it('ClientIP affinity: a client from another host gets one endpoint every time (TCP and UDP, IPv4 and IPv6), kept by a full sync; a new timeout runs out; without affinity the endpoints share the clients', async () => {
-    const answers = (mode: 'tcp' | 'udp', host: string, port: number, n: number) => {
-      const seen = new Set<string>();
-      for (let i = 0; i < n; i++) seen.add(lab.fromClient(mode, host, port).data ?? 'none');
-      return seen;
-    };
-    /** The clients the sticky Service's IPv4 TCP affinity sets hold. */
-    const held = () => {
-      const doc = JSON.parse(lab.nft('-j', 'list', 'table', 'inet', 'kpng-ebpf').out) as { nftables: Array<{ set?: { name: string; elem?: Array<string | { elem: { val: string } }> } }> };
-      const sets = doc.nftables.flatMap((o) => (o.set && o.set.name.startsWith('aff4-') && o.set.name.includes('default/sticky/p__') ? [o.set] : []));
-      expect(sets).toHaveLength(2);
-      return sets.flatMap((x) => (x.elem ?? []).map((e) => (typeof e === 'string' ? e : e.elem.val)));
-    };
     const tcp4 = answers('tcp', addr.node4, 30087, 10);
     expect(tcp4.size).toBe(1);
     expect([...tcp4][0]).toMatch(new RegExp(`^10\\.99\\.2\\.[12]#8080 ${addr.nodeToRemote4}$`));
@@ -222,6 +224,22 @@ describe('ebpf: traffic from another host (nft table inet kpng-ebpf)', () => {
     expect(await backend.tampered()).toBe(true);
     await backend.sync(nodeView(state), undefined);
     expect(lab.fromClient('tcp', '198.51.100.7', 80).data).toMatch(/^10\.99\.2\.[12]#8080 192\.168\.61\.1$/);
+  });
+
+  it('programs detached by someone else: the next full sync loads them again and rewrites the table in place (ClientIP affinity kept)', async () => {
+    const sticky = answers('tcp', addr.node4, 30087, 4);
+    expect(sticky.size).toBe(1);
+    expect(held()).toEqual([addr.client4]);
+    const tool = new Bpftool(processRunner());
+    expect(await tool.detachAll(lab.cgroup)).toBe(hooks.length);
+    expect(await backend.tampered()).toBe(true);
+    sent.length = 0;
+    await backend.sync(nodeView(state), undefined);
+    expect(sent.join('')).not.toMatch(/delete table/);
+    expect(await tool.attached(lab.cgroup)).toHaveLength(hooks.length);
+    expect(await backend.tampered()).toBe(false);
+    expect(held()).toEqual([addr.client4]);
+    expect(answers('tcp', addr.node4, 30087, 4)).toEqual(sticky);
   });
 
   it('cleanup deletes the table: the NodePort answers no more', async () => {

@@ -1,7 +1,7 @@
 // Driving the kernel through bpftool: load and pin the socket-LB programs and maps, attach
 // them to a cgroup2 directory, write the maps in batches, read them back, and remove it all.
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
-import type { Runner } from '../common/index.ts';
+import type { Runner, RunResult } from '../common/index.ts';
 import { ebpfErrorText } from './errors.ts';
 import { batchLine, unhex, hex, type MapName, type MapOp } from './maps.ts';
 import type { Entries } from './plan.ts';
@@ -50,6 +50,12 @@ async function isBpffs(path: string, runner: Runner): Promise<boolean> {
   return r.exitCode === 0 && r.stdout.trim() === 'bpf_fs';
 }
 
+/** The error for a bpftool run that did not succeed. */
+function failed(r: RunResult, args: readonly string[], what: string): EbpfSetupError {
+  if (r.exitCode === undefined) return errEbpfSetup(`bpftool could not run (${r.stderr.trim() || 'not installed'}); accepted: bpftool on PATH (hack/install-system-deps.sh)`);
+  return errEbpfSetup(`${what}: bpftool ${args.slice(0, 4).join(' ')}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join('; ')}`);
+}
+
 export class Bpftool {
   private readonly run: Runner;
 
@@ -59,8 +65,7 @@ export class Bpftool {
 
   private async must(args: string[], what: string, input?: string): Promise<string> {
     const r = await this.run('bpftool', args, input !== undefined ? { input } : {});
-    if (r.exitCode === undefined) throw errEbpfSetup(`bpftool could not run (${r.stderr.trim() || 'not installed'}); accepted: bpftool on PATH (hack/install-system-deps.sh)`);
-    if (r.exitCode !== 0) throw errEbpfSetup(`${what}: bpftool ${args.slice(0, 4).join(' ')}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join('; ')}`);
+    if (r.exitCode !== 0) throw failed(r, args, what);
     return r.stdout;
   }
 
@@ -91,11 +96,20 @@ export class Bpftool {
     return list.filter((p) => p.name.startsWith('kpng_') && attachTypes[p.attach_type]).map((p) => ({ id: p.id, hook: attachTypes[p.attach_type]! }));
   }
 
-  /** Detach every socket-LB program from `cgroup`. */
+  /**
+   * Detach every socket-LB program from `cgroup`; returns how many this call detached. A
+   * program someone else detached meanwhile (another cleanup, or a proxy reloading while an
+   * operator wipes its state) is gone either way, so it is not an error.
+   */
   async detachAll(cgroup: string): Promise<number> {
-    const progs = await this.attached(cgroup);
-    for (const p of progs) await this.must(['cgroup', 'detach', cgroup, p.hook, 'id', String(p.id)], `detaching ${p.hook} from ${cgroup}`);
-    return progs.length;
+    let detached = 0;
+    for (const p of await this.attached(cgroup)) {
+      const args = ['cgroup', 'detach', cgroup, p.hook, 'id', String(p.id)];
+      const r = await this.run('bpftool', args);
+      if (r.exitCode === 0) detached++;
+      else if (r.exitCode === undefined || (await this.attached(cgroup)).some((q) => q.id === p.id)) throw failed(r, args, `detaching ${p.hook} from ${cgroup}`);
+    }
+    return detached;
   }
 
   /** Apply map operations in one bpftool process (stops at the first failing line). */

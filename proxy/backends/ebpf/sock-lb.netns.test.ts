@@ -7,7 +7,7 @@ import { nodeView, type LocalState } from '../../model/index.ts';
 import { changesBetween, localStateOf, node, service, slice } from '../../model/testing.ts';
 import { memoryLogger } from '../../runtime/log.ts';
 import { EbpfBackend } from './backend.ts';
-import { Bpftool } from './kernel.ts';
+import { Bpftool, hooks } from './kernel.ts';
 import { netnsRunner, processRunner } from '../common/index.ts';
 import { SockLab, builtObject } from './sock-lab.testkit.ts';
 
@@ -117,6 +117,12 @@ describe('ebpf: socket load balancing in a cgroup of the test', () => {
     await backend.sync(nodeView(state), undefined);
     expect(await backend.tampered()).toBe(false);
     expect((await lab.probe('tcp', '10.96.0.10', 80)).data).toBe(`${eps4[2]}#8080`);
+  });
+
+  it('two removals at once (a reload while someone wipes the programs) both finish, and each program is detached once', async () => {
+    const counts = await Promise.all([tool.detachAll(lab.cgroup), tool.detachAll(lab.cgroup)]);
+    expect(counts[0]! + counts[1]!).toBe(hooks.length);
+    expect(await tool.attached(lab.cgroup)).toEqual([]);
   });
 
   it('cleanup detaches every program and removes the pins', async () => {
