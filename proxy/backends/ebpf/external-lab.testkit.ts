@@ -6,8 +6,9 @@
 // an answer from there. destroy() removes everything, also after a failed test.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { cgroup2Root } from './kernel.ts';
+import { removeTestCgroup } from './sock-lab.testkit.ts';
 
 export const addr = {
   node4: '192.168.60.1',
@@ -148,22 +149,6 @@ export class ExternalLab {
         // not made, or already gone
       }
     }
-    if (this.cgroup) {
-      try {
-        rmdirSync(this.cgroup);
-      } catch {
-        try {
-          writeFileSync(`${this.cgroup}/cgroup.kill`, '1');
-          rmdirSync(this.cgroup);
-        } catch {
-          // gone
-        }
-      }
-    }
-    try {
-      execFileSync('rm', ['-rf', this.pinPath]);
-    } catch {
-      // gone
-    }
+    removeTestCgroup(this.cgroup, this.pinPath);
   }
 }

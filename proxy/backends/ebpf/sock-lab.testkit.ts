@@ -4,7 +4,7 @@
 // program. Everything it makes is removed by destroy(), also after a failed test.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cgroup2Root } from './kernel.ts';
 
@@ -102,21 +102,24 @@ export class SockLab {
     } catch {
       // already gone
     }
+    removeTestCgroup(this.cgroup, this.pinPath);
+  }
+}
+
+/** Removes a test's cgroup (killing what is still in it) and its pin folder; whatever is already gone is fine. */
+export function removeTestCgroup(cgroup: string, pinPath: string): void {
+  if (cgroup) {
     try {
-      rmdirSync(this.cgroup);
+      rmdirSync(cgroup);
     } catch {
-      // not made, or a process still in it: move them out first
+      // not made, or a process still in it: kill them first
       try {
-        writeFileSync(`${this.cgroup}/cgroup.kill`, '1');
-        rmdirSync(this.cgroup);
+        writeFileSync(`${cgroup}/cgroup.kill`, '1');
+        rmdirSync(cgroup);
       } catch {
         // gone
       }
     }
-    try {
-      execFileSync('rm', ['-rf', this.pinPath]);
-    } catch {
-      // gone
-    }
   }
+  rmSync(pinPath, { recursive: true, force: true });
 }
