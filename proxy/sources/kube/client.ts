@@ -13,6 +13,12 @@ export interface ListResult {
   resourceVersion: string;
 }
 
+/** A list response's body: its items (plain objects, without their kind) and resource version. */
+export function parseList(body: string): ListResult {
+  const list = JSON.parse(body) as { items?: unknown[]; metadata?: { resourceVersion?: string } };
+  return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '' };
+}
+
 export class KubeAPIError extends Error {
   readonly code = 'KPNG_ERR_KUBE_API';
   readonly status: number;
@@ -70,8 +76,7 @@ export class KubeClient {
       response.on('error', reject);
       req.on('error', reject);
     });
-    const list = JSON.parse(body) as { items?: unknown[]; metadata?: { resourceVersion?: string } };
-    return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '' };
+    return parseList(body);
   }
 
   /** Resolves when the watch ends (server close, error, inactivity or abort); rejects on an error. */

@@ -23,6 +23,13 @@ export function serviceLabelSelector(serviceProxyName?: string): string {
   return `${proxy},!${labelHeadless}`;
 }
 
+/** What the source lists and watches; Services and EndpointSlices through the service-proxy-name selector. */
+export const listedKinds: readonly { kind: ObjectKind; apiVersion: string; path: string; bySelector: boolean }[] = [
+  { kind: 'Service', apiVersion: 'v1', path: '/api/v1/services', bySelector: true },
+  { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', path: '/apis/discovery.k8s.io/v1/endpointslices', bySelector: true },
+  { kind: 'Node', apiVersion: 'v1', path: '/api/v1/nodes', bySelector: false },
+];
+
 export class KubeSource implements ClusterSource {
   readonly cluster: ClusterState;
   readonly reflectors: Reflector[];
@@ -37,12 +44,12 @@ export class KubeSource implements ClusterSource {
     this.cluster = new ClusterState(o.serviceProxyName ? { serviceProxyName: o.serviceProxyName } : {});
     const client = new KubeClient(loadKubeConfig(o.kubeconfig), o.watchInactivityMs);
     const selector = serviceLabelSelector(o.serviceProxyName);
-    const make = (kind: ObjectKind, apiVersion: string, path: string, labelSelector?: string) =>
+    this.reflectors = listedKinds.map(({ kind, apiVersion, path, bySelector }) =>
       new Reflector({
         kind,
         apiVersion,
         path,
-        ...(labelSelector && { labelSelector }),
+        ...(bySelector && selector && { labelSelector: selector }),
         client,
         logger: o.logger.child(kind),
         onReplace: (objects) => this.applied(this.cluster.replaceKind(kind, objects)),
@@ -52,12 +59,8 @@ export class KubeSource implements ClusterSource {
             if (key) this.applied(this.cluster.delete(kind, key));
           } else this.applied(this.cluster.upsert(obj));
         },
-      });
-    this.reflectors = [
-      make('Service', 'v1', '/api/v1/services', selector),
-      make('EndpointSlice', 'discovery.k8s.io/v1', '/apis/discovery.k8s.io/v1/endpointslices', selector),
-      make('Node', 'v1', '/api/v1/nodes'),
-    ];
+      }),
+    );
   }
 
   private applied(r: ApplyResult): void {

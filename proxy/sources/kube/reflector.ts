@@ -25,6 +25,16 @@ export interface ReflectorOptions {
 
 class Gone extends Error {}
 
+/** A list's items carry no kind: it is set on the object itself (fresh from JSON.parse, owned by the caller), not copied. */
+export function withListKind(obj: unknown, kind: ObjectKind, apiVersion: string): unknown {
+  const o = obj as Record<string, unknown>;
+  if (o && typeof o === 'object' && !o.kind) {
+    o.apiVersion ??= apiVersion;
+    o.kind = kind;
+  }
+  return o;
+}
+
 export class Reflector {
   /** Times a full list was applied (first sync included). */
   lists = 0;
@@ -43,14 +53,8 @@ export class Reflector {
     return this.o.kind;
   }
 
-  /** A list's items carry no kind: it is set on the object itself (fresh from JSON.parse, owned here), not copied. */
   private withKind(obj: unknown): unknown {
-    const o = obj as Record<string, unknown>;
-    if (o && typeof o === 'object' && !o.kind) {
-      o.apiVersion ??= this.o.apiVersion;
-      o.kind = this.o.kind;
-    }
-    return o;
+    return withListKind(obj, this.o.kind, this.o.apiVersion);
   }
 
   async run(signal: AbortSignal): Promise<void> {
