@@ -24,7 +24,7 @@ let out: string;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kpng-kube-'));
   api = new ObjectWriter(cp().kubeconfig);
-  for (const ns of ['follow', 'odd', 'restart', 'gone', 'filter', 'gate']) await api.namespace(ns);
+  for (const ns of ['follow', 'odd', 'restart', 'gone', 'filter', 'gate', 'fields']) await api.namespace(ns);
   out = path.join(dir, 'state.json');
   proc = new KpngProcess(['kube', `--kubeconfig=${cp().kubeconfig}`, 'to-local', '--node-name=n1', 'to-json', `--output=${out}`]);
   // The first document: every cache synced once (the kubernetes Service is there).
@@ -193,6 +193,24 @@ describe('the kube source in-process', () => {
       expect(received(sink.cluster, 'Service')).toEqual(['filter/ours']);
       // The kubernetes Service has no proxy-name label: not this proxy's either.
       expect(sink.cluster?.raw.Service.has('default/kubernetes')).toBe(false);
+    });
+  });
+
+  it("keeps what it listed and what it watched without the API server's managedFields", async () => {
+    const write = async (name: string) => [
+      await api.apply(apiService(service(name, { namespace: 'fields' }))),
+      await api.apply(slice(`${name}-1`, name, ['10.244.8.1'], { namespace: 'fields' })),
+    ];
+    // The server records its field owners on every object it serves.
+    for (const o of await write('listed')) expect(o.metadata?.managedFields?.length).toBeGreaterThan(0);
+    await runSource({ kubeconfig: cp().kubeconfig }, async (_source, sink) => {
+      await vi.waitFor(() => expect(sink.cluster?.raw.EndpointSlice.has('fields/listed-1')).toBe(true), { timeout: 20_000 });
+      await write('watched');
+      await vi.waitFor(() => expect(sink.cluster?.raw.EndpointSlice.has('fields/watched-1')).toBe(true), { timeout: 20_000 });
+      const raw = sink.cluster!.raw;
+      const kept = [...raw.Service, ...raw.EndpointSlice].filter(([key]) => key.startsWith('fields/'));
+      expect(kept.map(([key]) => key).sort()).toEqual(['fields/listed', 'fields/listed-1', 'fields/watched', 'fields/watched-1']);
+      for (const [key, o] of kept) expect({ key, managedFields: (o as KubernetesObject).metadata?.managedFields }).toEqual({ key, managedFields: undefined });
     });
   });
 

@@ -5,12 +5,13 @@
 // the cluster state replaced kind by kind), then node n1's local state. Each round starts
 // from a fresh cluster state; "first" is a size's first round (the cold one a start pays
 // for the first size only: BENCH_SERVICES=10000 for a cold 10,000), the median is of the
-// rounds after it. Prints a table.
+// rounds after it; the heap is what the last round's cluster and local state hold. Prints a
+// table.
 import { randomUUID } from 'node:crypto';
 import { ClusterState, computeLocalState } from '../../model/index.ts';
 import { parseList } from './client.ts';
 import { listedKinds } from './kube-source.ts';
-import { withListKind } from './reflector.ts';
+import { adoptReceived } from './reflector.ts';
 
 const sizes = (process.env.BENCH_SERVICES ?? '1000,10000').split(',').map(Number);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -88,26 +89,37 @@ function bodies(n: number): string[] {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function once(texts: string[]): { parse: number; ingest: number; local: number; endpoints: number } {
+const gc = (globalThis as { gc?: () => void }).gc;
+const heapMB = () => {
+  gc?.();
+  return process.memoryUsage().heapUsed / 2 ** 20;
+};
+
+function once(texts: string[]): { parse: number; ingest: number; local: number; endpoints: number; kept: unknown } {
   let t = performance.now();
   const lists = texts.map(parseList);
   const parse = performance.now() - t;
   t = performance.now();
   const cluster = new ClusterState();
-  listedKinds.forEach(({ kind, apiVersion }, i) => cluster.replaceKind(kind, lists[i]!.items.map((o) => withListKind(o, kind, apiVersion))));
+  listedKinds.forEach(({ kind, apiVersion }, i) => cluster.replaceKind(kind, lists[i]!.items.map((o) => adoptReceived(o, kind, apiVersion))));
   const ingest = performance.now() - t;
   t = performance.now();
   const state = computeLocalState(cluster, { nodeName: 'n1' });
   const local = performance.now() - t;
   let endpoints = 0;
   for (const p of state.servicePorts.values()) endpoints += p.clusterEndpoints.length;
-  return { parse, ingest, local, endpoints };
+  return { parse, ingest, local, endpoints, kept: [cluster, state] };
 }
 
 const rows: Record<string, string | number>[] = [];
 for (const n of sizes) {
   const texts = bodies(n);
-  const runs = Array.from({ length: rounds }, () => once(texts));
+  const runs = Array.from({ length: rounds - 1 }, () => once(texts));
+  // The last round's cluster and local state are held while the heap is measured.
+  const heap0 = heapMB();
+  runs.push(once(texts));
+  const heapKept = heapMB() - heap0;
+  for (const r of runs) r.kept = undefined;
   if (runs[0]!.endpoints !== n * endpointsPerService) throw new Error(`expected ${n * endpointsPerService} endpoints in the local state, got ${runs[0]!.endpoints}`);
   const warm = runs.slice(1);
   const ms = (k: 'parse' | 'ingest' | 'local') => `${runs[0]![k].toFixed(0)} / ${median(warm.map((r) => r[k])).toFixed(0)}`;
@@ -117,6 +129,7 @@ for (const n of sizes) {
     'parse ms (first / median)': ms('parse'),
     'into the cluster state ms': ms('ingest'),
     'local state ms': ms('local'),
+    'cluster + local state heap MB': gc ? +heapKept.toFixed(1) : 'run with --expose-gc',
   });
 }
 console.log(`bench:lists — the kube source's lists to node n1's local state, ${endpointsPerService} endpoints per Service, ${rounds} rounds, node ${process.version}`);
