@@ -8,11 +8,11 @@
 // rules known to be wrong (someone else flushed or changed them) count as unhealthy until
 // a full sync has repaired them. /healthz is also 503 when the node is being deleted or is
 // tainted ToBeDeletedByClusterAutoscaler; /livez ignores the node.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { IPFamily, LocalNode } from '../model/index.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { close, listen, type BindAddress } from './http.ts';
+import { close, http, listen, type BindAddress } from './http.ts';
 import type { Logger } from './log.ts';
 
 export interface FamilyHealth {
@@ -176,7 +176,7 @@ export function healthHandler(health: ProxyHealth, onAnswer?: HealthServerOption
 
 /** Serve /healthz and /livez. Rejects with KPNG_ERR_LISTEN when the address cannot be bound. */
 export async function startHealthServer(opts: HealthServerOptions): Promise<RunningServer> {
-  const server: Server = createServer(healthHandler(opts.health, opts.onAnswer));
+  const server: Server = http.createServer(healthHandler(opts.health, opts.onAnswer));
   const address = await listen(server, 'healthz', opts.bind.host, opts.bind.port);
   opts.logger.info('serving /healthz and /livez', { address: `${address.address}:${address.port}` });
   return { address, close: () => close(server) };

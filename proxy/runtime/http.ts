@@ -1,9 +1,19 @@
-// What the runtime's HTTP servers share: bind addresses as kube-proxy spells them, and
-// listening or closing as promises.
+// What the runtime's HTTP servers share: bind addresses as kube-proxy spells them, listening
+// or closing as promises, and node:http and node:https themselves.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { isIP } from '../model/index.ts';
 import { RuntimeError, messageOf } from './errors.ts';
+
+/**
+ * node:http and node:https as the CommonJS modules they are. Imported as an ES module,
+ * node:http gets a facade listing all its exports, and reading its lazy ones (WebSocket,
+ * EventSource) loads Node's fetch implementation, undici: 25-35 ms of every start on a
+ * 2-core machine, for nothing the proxy uses. Every value the proxy takes from either module
+ * comes from here (types may still be imported from them: they are erased).
+ */
+export const http = process.getBuiltinModule('node:http');
+export const https = process.getBuiltinModule('node:https');
 
 export interface BindAddress {
   host: string;

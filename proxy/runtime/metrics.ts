@@ -1,12 +1,12 @@
 // kube-proxy's metrics (pkg/proxy/metrics), same names, help texts, buckets and labels,
 // in a registry of their own (never prom-client's global one), and the metrics server on
 // --metrics-bind-address: /metrics, /proxyMode and a plain /healthz, as kube-proxy's.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, exponentialBuckets, linearBuckets } from 'prom-client';
 import type { FailureMetric, SyncStats } from '../backends/backend.ts';
 import type { IPFamily, LocalState } from '../model/index.ts';
 import type { RunningServer } from './health-server.ts';
-import { close, listen, type BindAddress } from './http.ts';
+import { close, http, listen, type BindAddress } from './http.ts';
 import type { Logger } from './log.ts';
 
 /** kube-proxy's sync duration buckets: 1 ms doubling 15 times (to ~16 s). */
@@ -250,7 +250,7 @@ export function metricsHandler(metrics: ProxyMetrics) {
 
 /** Serve /metrics, /proxyMode and /healthz. Rejects with KPNG_ERR_LISTEN when the address cannot be bound. */
 export async function startMetricsServer(opts: MetricsServerOptions): Promise<RunningServer> {
-  const server = createServer(metricsHandler(opts.metrics));
+  const server = http.createServer(metricsHandler(opts.metrics));
   const address = await listen(server, 'metrics', opts.bind.host, opts.bind.port);
   opts.logger.info('serving /metrics and /proxyMode', { address: `${address.address}:${address.port}` });
   return { address, close: () => close(server) };

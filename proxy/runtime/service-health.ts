@@ -2,11 +2,11 @@
 // every Service with externalTrafficPolicy Local and a healthCheckNodePort, an HTTP server
 // on that port telling load balancers how many ready endpoints the Service has on this
 // node. 200 when there is at least one and the proxy is healthy, else 503; any path.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { canonicalCIDR, inCIDR, ipFamilyOf, parseCIDR, type IPFamily, type LocalNode, type LocalState } from '../model/index.ts';
 import { RuntimeError, messageOf } from './errors.ts';
-import { close, formatHostPort, listen } from './http.ts';
+import { close, formatHostPort, http, listen } from './http.ts';
 import type { Logger } from './log.ts';
 
 export interface ServiceHealthTarget {
@@ -160,7 +160,7 @@ export class ServiceHealthServers {
     const hosts: Array<string | undefined> = nodePortBindAddresses(spec, node, this.#opts.hostAddresses) ?? [undefined];
     await Promise.all(
       hosts.map(async (host) => {
-        const server = createServer((_req, res) => this.#answer(inst, res));
+        const server = http.createServer((_req, res) => this.#answer(inst, res));
         try {
           const addr = await listen(server, `health check (${target.serviceKey})`, host, target.port);
           // The Service may have gone while we were binding.

@@ -1,9 +1,9 @@
 // The two calls a reflector needs, over node:https with the kubeconfig's credentials: a
 // list (plain JSON objects, as watch events carry them) and a watch (one JSON event a line).
-import { request } from 'node:https';
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import { createInterface } from 'node:readline';
 import { errorText } from '../../errors.ts';
+import { http, https } from '../../runtime/http.ts';
 import type { ApiConnection } from './kubeconfig.ts';
 
 export { KubeConfigError, loadKubeConfig, type ApiConnection } from './kubeconfig.ts';
@@ -47,7 +47,7 @@ export class KubeClient {
     const url = new URL(path, this.api.server);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
     const opts = await this.api.requestOptions();
-    const send = url.protocol === 'https:' ? request : httpRequest;
+    const send = url.protocol === 'https:' ? https.request : http.request;
     let req!: ClientRequest;
     const res = new Promise<IncomingMessage>((resolve, reject) => {
       req = send(url, { ...opts, ...extra, method: 'GET', headers: { ...(opts.headers as Record<string, string>), Accept: 'application/json' }, signal }, (response) => {

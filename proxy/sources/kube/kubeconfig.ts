@@ -5,12 +5,12 @@
 // client library itself, loaded then: it costs ~80 MiB and ~0.5 s to load, which a proxy
 // that authenticates with a certificate or a token does not pay.
 import { readFileSync } from 'node:fs';
-import { Agent as HttpAgent, type RequestOptions } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import type { Agent as HttpAgent, RequestOptions } from 'node:http';
 import { isIPv6 } from 'node:net';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { errorText } from '../../errors.ts';
+import { http, https } from '../../runtime/http.ts';
 
 export class KubeConfigError extends Error {
   readonly code = 'KPNG_ERR_KUBECONFIG';
@@ -151,8 +151,8 @@ function connection(cluster: Cluster, user: User): ApiConnection {
         const [ca, cert, key] = (material = now);
         agent =
           server.protocol === 'http:'
-            ? new HttpAgent({ keepAlive: true })
-            : new HttpsAgent({
+            ? new http.Agent({ keepAlive: true })
+            : new https.Agent({
                 keepAlive: true,
                 ...(ca && { ca }),
                 ...(cert && { cert }),
