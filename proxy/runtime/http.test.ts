@@ -1,6 +1,6 @@
 // What the proxy's start loads: node:http and node:https come from runtime/http.ts as the
-// CommonJS modules they are, so Node's fetch implementation (undici, which their ES module
-// facades load) stays out of every start.
+// CommonJS modules they are, so Node's fetch implementation (undici, which node:http's ES
+// module facade loads) stays out of every start.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { http, https } from './http.ts';
