@@ -8,6 +8,7 @@ import { allStages } from './cli/registry.ts';
 import type { StageContext } from './cli/stages.ts';
 import { createLogger, type Logger } from './runtime/log.ts';
 import type { ClusterSink, LocalSink } from './sinks/sink.ts';
+import { stopOnSignals } from './stop-signals.ts';
 
 export async function runPlan(p: Exclude<Plan, { kind: 'help' }>, ctx: StageContext, signal: AbortSignal): Promise<void> {
   if (p.kind === 'cleanup') {
@@ -53,18 +54,15 @@ export async function main(argv: string[], logger: Logger = createLogger()): Pro
     return 0;
   }
   const ctrl = new AbortController();
-  const stop = (sig: string) => {
-    logger.info(`received ${sig}, stopping (rules stay in place)`);
-    ctrl.abort();
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  const removeHandler = stopOnSignals(logger, () => ctrl.abort());
   try {
     await runPlan(p, { logger }, ctrl.signal);
     return 0;
   } catch (e) {
     logger.error((e as Error).message);
     return 1;
+  } finally {
+    removeHandler();
   }
 }
 
