@@ -1,9 +1,9 @@
 // SIGTERM while a kernel tool runs: the proxy stops as it means to, instead of being killed
 // by execa's child cleanup re-raising the signal. Real processes and real signals: each case
 // runs in a fresh node process that starts a tool through execa and signals itself.
-import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { memoryLogger } from './runtime/log.ts';
+import { runModuleScript } from './runtime/testing.ts';
 import { stopOnSignals } from './stop-signals.ts';
 
 const stopSignalsModule = new URL('./stop-signals.ts', import.meta.url).href;
@@ -30,7 +30,7 @@ function signalledWhileToolRuns(install: string) {
     removeHandler();
     process.stdout.write('stopped as meant\\n');
   `;
-  return execa(process.execPath, ['--input-type=module', '-e', script], { reject: false, cwd: new URL('..', import.meta.url) });
+  return runModuleScript(script);
 }
 
 describe('stopOnSignals', () => {

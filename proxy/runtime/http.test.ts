@@ -1,16 +1,17 @@
 // What the proxy's start loads: node:http and node:https come from runtime/http.ts as the
 // CommonJS modules they are, so Node's fetch implementation (undici, which node:http's ES
 // module facade loads) stays out of every start.
-import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { http, https } from './http.ts';
+import { runModuleScript } from './testing.ts';
 
 const startModules = ['../cli.ts', '../cli/registry.ts', './index.ts', '../sources/kube/kube-source.ts', '../sources/kube/client.ts'].map((m) => new URL(m, import.meta.url).href);
 
 /** Node's built-in modules loaded once `code` has run in a fresh process. */
-function builtinsLoadedBy(code: string): string[] {
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', `${code}\nprocess.stdout.write(JSON.stringify(process.moduleLoadList));`], { encoding: 'utf8' });
-  return JSON.parse(out) as string[];
+async function builtinsLoadedBy(code: string): Promise<string[]> {
+  const r = await runModuleScript(`${code}\nprocess.stdout.write(JSON.stringify(process.moduleLoadList));`);
+  if (r.exitCode !== 0) throw new Error(`the script failed (exit ${String(r.exitCode)}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as string[];
 }
 
 describe('http and https', () => {
@@ -19,13 +20,13 @@ describe('http and https', () => {
     expect(https).toBe((await import('node:https')).default);
   });
 
-  it('the modules a start runs, the kube source included, leave undici unloaded', () => {
-    const loaded = builtinsLoadedBy(startModules.map((m) => `await import(${JSON.stringify(m)});`).join('\n'));
+  it('the modules a start runs, the kube source included, leave undici unloaded', async () => {
+    const loaded = await builtinsLoadedBy(startModules.map((m) => `await import(${JSON.stringify(m)});`).join('\n'));
     expect(loaded.some((m) => m.includes('node:http') || m.includes('NativeModule http'))).toBe(true);
     expect(loaded.filter((m) => m.includes('undici'))).toEqual([]);
   });
 
-  it('an ES module import of node:http would load undici (what the first test guards against)', () => {
-    expect(builtinsLoadedBy("await import('node:http');").some((m) => m.includes('undici'))).toBe(true);
+  it('an ES module import of node:http would load undici (what the first test guards against)', async () => {
+    expect((await builtinsLoadedBy("await import('node:http');")).some((m) => m.includes('undici'))).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 // Test helpers for the runtime: a scriptable fake Backend, small node-local states, HTTP
-// GETs and free ports.
+// GETs, free ports, and ES module scripts run in a fresh node process.
+import { execa, type Result } from 'execa';
 import { request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import type { Backend, SyncStats } from '../backends/backend.ts';
@@ -130,4 +131,14 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Runs `code` as an ES module in a fresh node process (this one's binary, in this one's
+ * working directory, where the tests run: the repository root, so that the script resolves
+ * the project's packages); never rejects: the result carries the exit code or signal,
+ * stdout and stderr.
+ */
+export function runModuleScript(code: string): Promise<Result<{ reject: false }>> {
+  return execa(process.execPath, ['--input-type=module', '-e', code], { reject: false });
 }
